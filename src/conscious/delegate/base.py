@@ -1,0 +1,43 @@
+"""The ``Delegate`` plug point: an agent that runs one task and reports how it went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from conscious.model import Task, TaskState
+
+
+@dataclass
+class Outcome:
+    state: TaskState
+    result: str
+    exit_code: int | None = None
+    cost_usd: float | None = None
+    num_turns: int | None = None
+    session_id: str | None = None
+    event: str | None = None
+    """Observation event type when it differs from the state (e.g. ``not-installed``)."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    cwd: Path
+    timeout: float
+    grace: float
+
+
+class Delegate(Protocol):
+    name: str
+
+    async def run(self, task: Task, ctx: RunContext, on_start: PgidCallback) -> Outcome: ...
+
+
+class PgidCallback(Protocol):
+    def __call__(self, pgid: int) -> None: ...
+
+
+def tail(text: str, limit: int = 2000) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else "…" + text[-limit:]

@@ -1,0 +1,86 @@
+"""Claude Code in headless mode: ``claude -p <command> --output-format json``.
+
+Runs in the watched folder with the configured permission mode and tool lists; records the
+result, cost, turns and session id from its JSON result object.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conscious.config import ClaudeCodeConfig
+from conscious.delegate.base import Outcome, PgidCallback, RunContext, tail
+from conscious.delegate.process import CommandNotFound, run_process
+from conscious.model import Task
+
+
+class ClaudeCodeDelegate:
+    name = "claude-code"
+
+    def __init__(self, config: ClaudeCodeConfig) -> None:
+        self.config = config
+
+    def argv(self, command: str) -> list[str]:
+        c = self.config
+        argv = [c.binary, "-p", command, "--output-format", "json", "--permission-mode", c.permission_mode]
+        if c.max_turns:
+            argv += ["--max-turns", str(c.max_turns)]
+        if c.allowed_tools:
+            argv += ["--allowedTools", ",".join(c.allowed_tools)]
+        if c.disallowed_tools:
+            argv += ["--disallowedTools", ",".join(c.disallowed_tools)]
+        return argv + list(c.extra_args)
+
+    async def run(self, task: Task, ctx: RunContext, on_start: PgidCallback) -> Outcome:
+        try:
+            result = await run_process(
+                self.argv(task.command), cwd=ctx.cwd, timeout=ctx.timeout, grace=ctx.grace, on_start=on_start
+            )
+        except CommandNotFound:
+            return Outcome(
+                "failed",
+                f"Claude Code CLI not installed ({self.config.binary} not found on PATH)",
+                event="not-installed",
+            )
+        if result.timed_out:
+            return Outcome("timeout", f"claude-code: no result within {ctx.timeout:.0f}s", result.exit_code)
+        data = _result_object(result.stdout)
+        if data is None:
+            detail = tail(result.stderr or result.stdout, 500) or "no output"
+            return Outcome(
+                "failed", f"claude-code exited {result.exit_code} without a JSON result: {detail}", result.exit_code
+            )
+        is_error = bool(data.get("is_error")) or result.exit_code != 0 or data.get("subtype") != "success"
+        text = data.get("result")
+        if not isinstance(text, str) or not text:
+            text = str(data.get("subtype") or data.get("error") or "no result text")
+        return Outcome(
+            "failed" if is_error else "succeeded",
+            tail(text),
+            result.exit_code,
+            cost_usd=_float(data.get("total_cost_usd")),
+            num_turns=_int(data.get("num_turns")),
+            session_id=data.get("session_id") if isinstance(data.get("session_id"), str) else None,
+        )
+
+
+def _result_object(stdout: str) -> dict[str, Any] | None:
+    """The ``type: result`` object: the whole output, or the last JSON line of a stream."""
+    candidates = [stdout.strip(), *reversed(stdout.strip().splitlines())]
+    for text in candidates:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("type") == "result":
+            return data
+    return None
+
+
+def _float(v: object) -> float | None:
+    return float(v) if isinstance(v, int | float) else None
+
+
+def _int(v: object) -> int | None:
+    return int(v) if isinstance(v, int | float) else None

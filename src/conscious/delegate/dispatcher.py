@@ -1,0 +1,124 @@
+"""Runs delegations concurrently (bounded), never blocking observing or thinking.
+
+A task is keyed by its decision (``tasks.decision_id`` is UNIQUE), so it starts at most
+once. Every outcome — success, failure, timeout, missing CLI, cancellation — is written to
+the journal and comes back into the loop as an ``agent`` observation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from conscious.delegate.base import Delegate, Outcome, RunContext
+from conscious.journal import Journal
+from conscious.model import Observation, Severity, Task, utcnow
+
+RESULT_LIMIT = 500
+"""Characters of an agent's result shown back to the model; the journal keeps more."""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        journal: Journal,
+        delegates: Mapping[str, Delegate],
+        *,
+        cwd: Path,
+        max_concurrent: int = 2,
+        timeout: float = 1800.0,
+        grace: float = 5.0,
+        on_event: Callable[[str, Task, Outcome | None], None] | None = None,
+        on_observation: Callable[[Observation], None] | None = None,
+    ) -> None:
+        self.journal = journal
+        self.delegates = dict(delegates)
+        self.ctx = RunContext(cwd=cwd, timeout=timeout, grace=grace)
+        self.slots = asyncio.Semaphore(max_concurrent)
+        self.running: dict[int, tuple[Task, asyncio.Task[None]]] = {}
+        self.on_event = on_event
+        self.on_observation = on_observation
+
+    def active(self) -> set[tuple[str, str]]:
+        return {(t.agent, t.command) for t, _ in self.running.values()}
+
+    def start(self, task: Task) -> None:
+        assert task.id is not None
+        self.running[task.id] = (task, asyncio.create_task(self._run(task), name=f"task-{task.id}"))
+
+    async def _run(self, task: Task) -> None:
+        assert task.id is not None
+        delegate = self.delegates.get(task.agent)
+        try:
+            async with self.slots:
+                self.journal.update_task(task.id, state="running", started=utcnow())
+                self._emit("started", task, None)
+                if delegate is None:
+                    outcome = Outcome("failed", f"no delegate named {task.agent}", event="not-installed")
+                else:
+                    outcome = await delegate.run(
+                        task, self.ctx, lambda pgid: self.journal.update_task(task.id or 0, pgid=pgid)
+                    )
+        except asyncio.CancelledError:
+            outcome = Outcome("interrupted", "stopped: the orchestrator shut down")
+            self._finish(task, outcome)
+            raise
+        except Exception as exc:  # a delegate bug must still come back as an observation
+            outcome = Outcome("failed", f"{task.agent} delegate error: {exc!r}")
+        self._finish(task, outcome)
+
+    def _finish(self, task: Task, outcome: Outcome) -> None:
+        assert task.id is not None
+        self.running.pop(task.id, None)
+        self.journal.update_task(
+            task.id,
+            state=outcome.state,
+            ended=utcnow(),
+            exit_code=outcome.exit_code,
+            result=outcome.result,
+            cost_usd=outcome.cost_usd,
+            num_turns=outcome.num_turns,
+            session_id=outcome.session_id,
+        )
+        details: dict[str, object] = {
+            "task_id": task.id,
+            "decision_id": task.decision_id,
+            "agent": task.agent,
+            "command": task.command[:200],
+            "state": outcome.state,
+            "result": outcome.result[:RESULT_LIMIT],
+        }
+        for key in ("exit_code", "cost_usd", "num_turns", "session_id"):
+            if (value := getattr(outcome, key)) is not None:
+                details[key] = value
+        severity: Severity = {"succeeded": "info", "interrupted": "warning"}.get(outcome.state, "error")  # type: ignore[assignment]
+        obs = Observation(
+            source="agent",
+            event_type=outcome.event or outcome.state,
+            target=f"{task.agent}#{task.id}",
+            severity=severity,
+            details=details,
+        )
+        self.journal.append(obs)
+        self._emit("finished", task, outcome)
+        if self.on_observation is not None:
+            self.on_observation(obs)
+
+    def _emit(self, what: str, task: Task, outcome: Outcome | None) -> None:
+        if self.on_event is not None:
+            self.on_event(what, task, outcome)
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Give running tasks ``grace`` seconds, then cancel them (killing their process groups)."""
+        tasks = [t for _, t in self.running.values()]
+        if not tasks:
+            return
+        if grace:
+            await asyncio.wait(tasks, timeout=grace)
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t

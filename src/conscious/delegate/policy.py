@@ -1,0 +1,99 @@
+"""The gate: plain code between the model's proposal and any agent. The model proposes,
+the gate disposes. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from conscious.model import ActionType, Decision
+
+VerdictLabel = Literal[
+    "accepted",
+    "low-confidence",
+    "below-threshold",
+    "no-target",
+    "no-command",
+    "agent-not-allowed",
+    "denied-command",
+    "duplicate",
+    "dry-run",
+]
+
+DEFAULT_DENY: tuple[str, ...] = (
+    r"\brm\s+-[a-z]*r[a-z]*f?\s+(/|~|\$HOME|\*)",  # recursive delete of root, home, everything
+    r"\bmkfs\b",
+    r"\bdd\s+if=",
+    r":\(\)\s*\{",
+    r"\bshutdown\b",
+    r"\breboot\b",
+    r"\b(curl|wget)\b[^|;&]*\|\s*(ba|z|fi)?sh\b",  # fetch-and-execute
+    r"\bsudo\b",
+    r"\bchmod\s+-R\s+777\b",
+    r"git\s+push\s+.*--force",
+    r"(~|\$HOME|/root|/home/[^/\s]+)/\.(ssh|aws|gnupg|netrc|config/gh)\b",  # credential stores
+    r"\bid_(rsa|ed25519|ecdsa)\b",
+    r"\b(printenv|env)\b.*\b(curl|wget|nc)\b",
+    r"--dangerously-skip-permissions",
+    r"\bbypassPermissions\b",
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: ActionType
+    """What actually happens: a refused delegation is recorded as ``observe``."""
+    label: VerdictLabel
+    reason: str
+
+    @property
+    def delegates(self) -> bool:
+        return self.action == "delegate" and self.label == "accepted"
+
+
+@dataclass(frozen=True)
+class Policy:
+    delegate_threshold: float = 0.7
+    reflect_threshold: float = 0.5
+    allowed_agents: Collection[str] = ("claude-code", "claude-flow", "memory")
+    deny_patterns: tuple[str, ...] = DEFAULT_DENY
+    dry_run: bool = False
+
+    def denied_by(self, command: str) -> str | None:
+        for pattern in self.deny_patterns:
+            if re.search(pattern, command, flags=re.IGNORECASE):
+                return pattern
+        return None
+
+    def judge(self, decision: Decision, running: Iterable[tuple[str, str]] = ()) -> Verdict:
+        """Decide what may happen. ``running`` holds (agent, command) of unfinished tasks."""
+        if decision.action_type == "observe":
+            return Verdict("observe", "accepted", "observing")
+        if decision.confidence < self.reflect_threshold:
+            return Verdict(
+                "reflect",
+                "low-confidence",
+                f"confidence {decision.confidence:.2f} < {self.reflect_threshold}: reflect first",
+            )
+        if decision.action_type == "reflect":
+            return Verdict("reflect", "accepted", "reflecting")
+        agent, command = decision.target_agent, (decision.command or "").strip()
+        if agent is None:
+            return Verdict("observe", "no-target", "delegation without a target agent")
+        if agent not in self.allowed_agents:
+            return Verdict("observe", "agent-not-allowed", f"agent {agent} is not allowed")
+        if not command:
+            return Verdict("observe", "no-command", "delegation without a command")
+        if decision.confidence < self.delegate_threshold:
+            return Verdict(
+                "observe", "below-threshold", f"confidence {decision.confidence:.2f} < {self.delegate_threshold}"
+            )
+        if (pattern := self.denied_by(command)) is not None:
+            return Verdict("observe", "denied-command", f"command matches deny rule {pattern!r}")
+        if (agent, command) in set(running):
+            return Verdict("observe", "duplicate", "the same command is already running for this agent")
+        if self.dry_run:
+            return Verdict("observe", "dry-run", "dry run: delegation not started")
+        return Verdict("delegate", "accepted", f"delegating to {agent}")

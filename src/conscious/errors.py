@@ -1,0 +1,58 @@
+"""One exception hierarchy for the whole package.
+
+    ConsciousError                 every error we raise on purpose; ``str()`` is one user-facing line
+    ├── ConfigError                a broken config file, a bad value, a watch path that does not exist
+    ├── JournalError               the SQLite journal cannot be opened or written
+    ├── LLMError                   anything from the model server
+    │   ├── LLMUnavailable         cannot connect, timed out, 5xx               (retryable)
+    │   ├── LLMRejected            4xx: bad request, unknown model, context overflow
+    │   └── ModelNotFound          no model loaded / model file missing
+    ├── EmbeddedServerError        llama-server could not be found or started
+    └── DecisionParseError         a model reply that is not a usable Decision
+
+Only retry wrappers look at ``retryable``; everything else is reported and journaled.
+"""
+
+from __future__ import annotations
+
+
+class ConsciousError(Exception):
+    """Base class; the message is shown to the user as a single line."""
+
+    retryable: bool = False
+
+
+class ConfigError(ConsciousError):
+    pass
+
+
+class JournalError(ConsciousError):
+    pass
+
+
+class LLMError(ConsciousError):
+    pass
+
+
+class LLMUnavailable(LLMError):
+    retryable = True
+
+
+class LLMRejected(LLMError):
+    pass
+
+
+class ModelNotFound(LLMError):
+    pass
+
+
+class EmbeddedServerError(ConsciousError):
+    pass
+
+
+class DecisionParseError(ConsciousError):
+    """The reply could not be turned into a Decision; ``raw`` keeps what the model said."""
+
+    def __init__(self, message: str, raw: str = "") -> None:
+        super().__init__(message)
+        self.raw = raw

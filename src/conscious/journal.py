@@ -1,0 +1,301 @@
+"""The SQLite journal: the loop's buffer, memory and audit log, and the bus between processes.
+
+Every observation is written here before it is considered. The CLI (``tell``, ``log``,
+``status``) talks to a running daemon only through this file; WAL lets readers and one writer
+share it across processes. The schema migrates itself forward on open.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from conscious.errors import JournalError
+from conscious.model import Decision, Observation, Task, utcnow
+
+MIGRATIONS: list[str] = [
+    # 1: the loop
+    """
+    CREATE TABLE observations (
+        id INTEGER PRIMARY KEY, ts TEXT NOT NULL, source TEXT NOT NULL, event_type TEXT NOT NULL,
+        target TEXT NOT NULL, severity TEXT NOT NULL, details TEXT NOT NULL, count INTEGER NOT NULL,
+        first_ts TEXT NOT NULL, last_ts TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+        decision_id INTEGER REFERENCES decisions(id)
+    );
+    CREATE INDEX observations_pending ON observations(status, id);
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY, ts TEXT NOT NULL, action_type TEXT NOT NULL, reasoning TEXT NOT NULL,
+        target_agent TEXT, command TEXT, priority TEXT NOT NULL, confidence REAL NOT NULL,
+        metadata TEXT NOT NULL, raw_reply TEXT, latency_ms REAL, prompt_tokens INTEGER,
+        cached_tokens INTEGER, verdict TEXT NOT NULL, verdict_reason TEXT, origin TEXT NOT NULL
+    );
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY, decision_id INTEGER NOT NULL UNIQUE REFERENCES decisions(id),
+        agent TEXT NOT NULL, command TEXT NOT NULL, state TEXT NOT NULL, pgid INTEGER,
+        started TEXT, ended TEXT, exit_code INTEGER, result TEXT, cost_usd REAL,
+        num_turns INTEGER, session_id TEXT
+    );
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY, role TEXT NOT NULL, content TEXT NOT NULL,
+        tokens INTEGER NOT NULL, archived INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE notes (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, content TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '');
+    CREATE VIRTUAL TABLE notes_fts USING fts5(content, tags, content='notes', content_rowid='id');
+    CREATE TRIGGER notes_ai AFTER INSERT ON notes BEGIN
+        INSERT INTO notes_fts(rowid, content, tags) VALUES (new.id, new.content, new.tags);
+    END;
+    CREATE TABLE identity (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+]
+
+_OBS_COLS = "id, ts, source, event_type, target, severity, details, count, last_ts, status, decision_id"
+
+
+def _ts(value: datetime | None = None) -> str:
+    return (value or utcnow()).isoformat()
+
+
+def _obs(row: sqlite3.Row) -> Observation:
+    return Observation(
+        id=row["id"],
+        timestamp=datetime.fromisoformat(row["ts"]),
+        source=row["source"],
+        event_type=row["event_type"],
+        target=row["target"],
+        severity=row["severity"],
+        details=json.loads(row["details"]),
+        count=row["count"],
+        last_ts=datetime.fromisoformat(row["last_ts"]),
+        status=row["status"],
+        decision_id=row["decision_id"],
+    )
+
+
+class Journal:
+    """A journal file. Cheap to open; one per process (and one per thread)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open journal {self.path}: {exc}") from None
+        except OSError as exc:
+            raise JournalError(f"cannot create journal folder {self.path.parent}: {exc.strerror}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One explicit write transaction (BEGIN IMMEDIATE takes the write lock up front)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # One script per version, applied atomically with its version bump.
+            self.db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def data_version(self) -> int:
+        """Changes when another connection commits: a cheap way to notice new rows."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    # -- observations
+
+    def append(self, obs: Observation) -> int:
+        ts = _ts(obs.timestamp)
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO observations (ts, source, event_type, target, severity, details, count,"
+                " first_ts, last_ts, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
+                (
+                    ts,
+                    obs.source,
+                    obs.event_type,
+                    obs.target,
+                    obs.severity,
+                    json.dumps(obs.details, default=str),
+                    obs.count,
+                    ts,
+                    _ts(obs.last_ts or obs.timestamp),
+                ),
+            )
+        assert cur.lastrowid is not None
+        obs.id = cur.lastrowid
+        return cur.lastrowid
+
+    def pending(self, limit: int = 10_000) -> list[Observation]:
+        rows = self.db.execute(
+            f"SELECT {_OBS_COLS} FROM observations WHERE status='pending' ORDER BY id LIMIT ?", (limit,)
+        )
+        return [_obs(r) for r in rows]
+
+    def pending_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM observations WHERE status='pending'").fetchone()[0])
+
+    def observations(self, limit: int = 50, decision_id: int | None = None) -> list[Observation]:
+        if decision_id is not None:
+            rows = self.db.execute(
+                f"SELECT {_OBS_COLS} FROM observations WHERE decision_id=? ORDER BY id", (decision_id,)
+            )
+        else:
+            rows = self.db.execute(
+                f"SELECT {_OBS_COLS} FROM (SELECT * FROM observations ORDER BY id DESC LIMIT ?) ORDER BY id",
+                (limit,),
+            )
+        return [_obs(r) for r in rows]
+
+    # -- decisions
+
+    def record_decision(
+        self,
+        decision: Decision,
+        covers: Sequence[int],
+        *,
+        verdict: str,
+        verdict_reason: str | None = None,
+        origin: str = "llm",
+        raw_reply: str | None = None,
+        latency_ms: float | None = None,
+        prompt_tokens: int | None = None,
+        cached_tokens: int | None = None,
+        task: Task | None = None,
+    ) -> int:
+        """Commit a decision, the observations it covers and its task (if any) together."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO decisions (ts, action_type, reasoning, target_agent, command, priority,"
+                " confidence, metadata, raw_reply, latency_ms, prompt_tokens, cached_tokens, verdict,"
+                " verdict_reason, origin) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    _ts(),
+                    decision.action_type,
+                    decision.reasoning,
+                    decision.target_agent,
+                    decision.command,
+                    decision.priority,
+                    decision.confidence,
+                    json.dumps(decision.metadata, default=str),
+                    raw_reply,
+                    latency_ms,
+                    prompt_tokens,
+                    cached_tokens,
+                    verdict,
+                    verdict_reason,
+                    origin,
+                ),
+            )
+            decision_id = cur.lastrowid
+            assert decision_id is not None
+            db.executemany(
+                "UPDATE observations SET status='decided', decision_id=? WHERE id=? AND status='pending'",
+                [(decision_id, oid) for oid in covers],
+            )
+            if task is not None:
+                task.decision_id = decision_id
+                tcur = db.execute(
+                    "INSERT INTO tasks (decision_id, agent, command, state) VALUES (?,?,?,?)",
+                    (decision_id, task.agent, task.command, task.state),
+                )
+                task.id = tcur.lastrowid
+        return decision_id
+
+    def decisions(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM (SELECT * FROM decisions ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,))
+        return [dict(r) for r in rows]
+
+    # -- tasks
+
+    def update_task(self, task_id: int, **fields: Any) -> None:
+        if not fields:
+            return
+        values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self.transaction() as db:
+            db.execute(f"UPDATE tasks SET {cols} WHERE id=?", (*values, task_id))
+
+    def tasks(self, limit: int = 50, state: str | None = None) -> list[dict[str, Any]]:
+        where = "WHERE state=?" if state else ""
+        args: tuple[Any, ...] = (state, limit) if state else (limit,)
+        rows = self.db.execute(
+            f"SELECT * FROM (SELECT * FROM tasks {where} ORDER BY id DESC LIMIT ?) ORDER BY id", args
+        )
+        return [dict(r) for r in rows]
+
+    # -- turns (the context window's durable copy)
+
+    def append_turn(self, role: str, content: str, tokens: int) -> int:
+        with self.transaction() as db:
+            cur = db.execute("INSERT INTO turns (role, content, tokens) VALUES (?,?,?)", (role, content, tokens))
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def archive_turns(self, up_to_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE turns SET archived=1 WHERE id<=? AND archived=0", (up_to_id,))
+
+    # -- notes (the memory agent)
+
+    def add_note(self, content: str, tags: str = "") -> int:
+        with self.transaction() as db:
+            cur = db.execute("INSERT INTO notes (ts, content, tags) VALUES (?,?,?)", (_ts(), content, tags))
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def search_notes(self, query: str, limit: int = 5) -> list[dict[str, Any]]:
+        terms = [t for t in "".join(c if c.isalnum() else " " for c in query).split() if t]
+        if not terms:
+            return []
+        # Quoted terms joined by OR: user text is never FTS5 syntax.
+        match = " OR ".join(f'"{t}"' for t in terms)
+        rows = self.db.execute(
+            "SELECT notes.id, notes.ts, notes.content, notes.tags FROM notes_fts"
+            " JOIN notes ON notes.id = notes_fts.rowid WHERE notes_fts MATCH ? ORDER BY rank LIMIT ?",
+            (match, limit),
+        )
+        return [dict(r) for r in rows]
+
+    # -- identity and daemon state
+
+    def set_identity(self, **values: Any) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO identity (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                [(k, json.dumps(v, default=str)) for k, v in values.items()],
+            )
+
+    def identity(self) -> dict[str, Any]:
+        return {r["key"]: json.loads(r["value"]) for r in self.db.execute("SELECT key, value FROM identity")}
+
+    def counts(self) -> dict[str, int]:
+        row = self.db.execute(
+            "SELECT (SELECT count(*) FROM observations) AS observations,"
+            " (SELECT count(*) FROM observations WHERE status='pending') AS pending,"
+            " (SELECT count(*) FROM decisions) AS decisions,"
+            " (SELECT count(*) FROM tasks) AS delegations,"
+            " (SELECT count(*) FROM tasks WHERE state IN ('pending','running')) AS running,"
+            " (SELECT count(*) FROM notes) AS notes"
+        ).fetchone()
+        return dict(row)

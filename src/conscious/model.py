@@ -1,0 +1,83 @@
+"""The vocabulary shared by every part of the loop: observations, decisions, tasks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+ActionType = Literal["delegate", "observe", "reflect"]
+AgentName = Literal["claude-code", "claude-flow", "memory"]
+Priority = Literal["low", "medium", "high", "critical"]
+Severity = Literal["debug", "info", "warning", "error", "critical"]
+ObservationStatus = Literal["pending", "decided"]
+TaskState = Literal["pending", "running", "succeeded", "failed", "timeout", "interrupted", "refused"]
+
+SEVERITY_RANK: dict[str, int] = {"debug": 0, "info": 1, "warning": 2, "error": 3, "critical": 4}
+PRIORITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Observation(BaseModel):
+    """Something that happened, in the seed's shape, plus how often it happened."""
+
+    source: str
+    """Where it came from: filesystem, process, user, agent, system, tests, clock."""
+    event_type: str
+    """What happened: created, modified, deleted, started, stopped, request, result, ..."""
+    target: str
+    """What was affected: a path, a process name, a task id."""
+    details: dict[str, Any] = Field(default_factory=dict)
+    severity: Severity = "info"
+    timestamp: datetime = Field(default_factory=utcnow)
+    id: int | None = None
+    """Journal row id, once journaled."""
+    count: int = 1
+    """How many identical events this stands for (coalesced repeats)."""
+    last_ts: datetime | None = None
+    status: ObservationStatus = "pending"
+    decision_id: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Observations with the same key are repeats of one another."""
+        return (self.source, self.event_type, self.target)
+
+
+class DecisionMetadata(BaseModel):
+    alternatives_considered: list[str] = Field(default_factory=list)
+    expected_outcome: str | None = None
+
+
+class Decision(BaseModel):
+    """One structured decision from the model, in the seed's shape."""
+
+    action_type: ActionType
+    reasoning: str
+    target_agent: AgentName | None = None
+    command: str | None = None
+    priority: Priority = "medium"
+    confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Task(BaseModel):
+    """A delegation: one decision handed to one agent, started at most once."""
+
+    id: int | None = None
+    decision_id: int
+    agent: str
+    command: str
+    state: TaskState = "pending"
+    pgid: int | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+    exit_code: int | None = None
+    result: str | None = None
+    cost_usd: float | None = None
+    num_turns: int | None = None
+    session_id: str | None = None

@@ -1,0 +1,120 @@
+"""Watched processes (psutil): started, exited, CPU or memory over a threshold.
+
+A pattern matches a process's name exactly or a substring of its command line. Thresholds
+report once per crossing, not on every poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import psutil
+
+from conscious.model import Observation, Severity
+
+
+@dataclass
+class _Seen:
+    pattern: str
+    name: str
+    cmdline: str
+    cpu_high: bool = False
+    mem_high: bool = False
+
+
+class ProcessObserver:
+    name = "processes"
+
+    def __init__(
+        self,
+        patterns: Sequence[str],
+        *,
+        interval: float = 5.0,
+        cpu_threshold: float = 90.0,
+        memory_threshold_mb: float = 4096.0,
+    ) -> None:
+        self.patterns = list(patterns)
+        self.interval = interval
+        self.cpu_threshold = cpu_threshold
+        self.memory_threshold = memory_threshold_mb * 1024 * 1024
+        self.seen: dict[int, _Seen] = {}
+        self._procs: dict[int, psutil.Process] = {}
+
+    def match(self, name: str, cmdline: str) -> str | None:
+        for pattern in self.patterns:
+            if name == pattern or pattern in cmdline:
+                return pattern
+        return None
+
+    def poll(self, first: bool = False) -> list[Observation]:
+        out: list[Observation] = []
+        alive: set[int] = set()
+        for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+            try:
+                name = proc.info["name"] or ""
+                cmdline = " ".join(proc.info["cmdline"] or [])
+                pattern = self.match(name, cmdline)
+                if pattern is None or proc.pid == psutil.Process().pid:
+                    continue
+                pid = proc.pid
+                alive.add(pid)
+                if pid not in self.seen:
+                    self.seen[pid] = _Seen(pattern, name, cmdline[:200])
+                    self._procs[pid] = proc
+                    proc.cpu_percent(None)  # prime the CPU counter
+                    out.append(self._obs("running" if first else "started", pid, "info", {}))
+                    continue
+                out += self._thresholds(pid, self._procs[pid])
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        for pid in set(self.seen) - alive:
+            out.append(self._obs("exited", pid, "warning", {}))
+            del self.seen[pid]
+            self._procs.pop(pid, None)
+        return out
+
+    def _thresholds(self, pid: int, proc: psutil.Process) -> list[Observation]:
+        seen = self.seen[pid]
+        out: list[Observation] = []
+        cpu = proc.cpu_percent(None)
+        rss = proc.memory_info().rss
+        if (cpu > self.cpu_threshold) != seen.cpu_high:
+            seen.cpu_high = not seen.cpu_high
+            out.append(
+                self._obs(
+                    "cpu-high" if seen.cpu_high else "cpu-normal",
+                    pid,
+                    "warning" if seen.cpu_high else "info",
+                    {"cpu_percent": round(cpu, 1)},
+                )
+            )
+        if (rss > self.memory_threshold) != seen.mem_high:
+            seen.mem_high = not seen.mem_high
+            out.append(
+                self._obs(
+                    "memory-high" if seen.mem_high else "memory-normal",
+                    pid,
+                    "warning" if seen.mem_high else "info",
+                    {"rss_mb": round(rss / 2**20, 1)},
+                )
+            )
+        return out
+
+    def _obs(self, event: str, pid: int, severity: Severity, extra: dict[str, object]) -> Observation:
+        seen = self.seen[pid]
+        details: dict[str, object] = {"pid": pid, "pattern": seen.pattern, "cmdline": seen.cmdline, **extra}
+        return Observation(
+            source="process", event_type=event, target=seen.name or seen.pattern, severity=severity, details=details
+        )
+
+    async def observe(self) -> AsyncIterator[Observation]:
+        if not self.patterns:
+            return
+        first = True
+        while True:
+            for obs in await asyncio.to_thread(self.poll, first):
+                yield obs
+            first = False
+            await asyncio.sleep(self.interval)

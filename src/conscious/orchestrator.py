@@ -1,0 +1,344 @@
+"""The loop: observers → journal → batch → thinker → gate → delegates, and back.
+
+Start-up → main loop → shutdown, in the manner of uvicorn's Server: ``Config`` holds the
+settings, the ``Orchestrator`` holds the running parts. One thinker (the LLM is a serial
+resource with one KV cache to keep warm); observers and delegations run around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from conscious.config import Config
+from conscious.console import Reporter
+from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.policy import Policy, Verdict
+from conscious.errors import LLMError, LLMUnavailable
+from conscious.journal import Journal
+from conscious.model import PRIORITY_RANK, Decision, Observation, Task, utcnow
+from conscious.observe.base import Observer
+from conscious.stream import Entry, coalesce, covered_ids, needs_llm, take_batch
+from conscious.think.backends.base import Limits
+from conscious.think.connect import Connection
+from conscious.think.context import ContextWindow
+from conscious.think.prompt import render_turn
+from conscious.think.thinker import Thinker, Thought, fallback
+
+log = logging.getLogger("conscious")
+
+POLL_INTERVAL = 0.1
+"""How often the journal is checked for rows written by other processes (``tell``)."""
+BACKOFF_MAX = 30.0
+
+
+def policy_from(config: Config) -> Policy:
+    return Policy(
+        delegate_threshold=config.min_confidence_to_delegate,
+        reflect_threshold=config.reflection_confidence_threshold,
+        allowed_agents=tuple(config.allowed_agents),
+        dry_run=config.dry_run,
+    )
+
+
+def limits_from(config: Config) -> Limits:
+    return Limits(max_tokens=config.max_tokens, temperature=config.temperature, top_p=config.top_p, top_k=config.top_k)
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        config: Config,
+        journal: Journal,
+        connection: Connection,
+        thinker: Thinker,
+        dispatcher: Dispatcher,
+        observers: Sequence[Observer],
+        reporter: Reporter,
+    ) -> None:
+        self.config = config
+        self.journal = journal
+        self.connection = connection
+        self.thinker = thinker
+        self.dispatcher = dispatcher
+        self.observers = list(observers)
+        self.reporter = reporter
+        self.policy = policy_from(config)
+        self.wake = asyncio.Event()
+        self.started = utcnow()
+        self.turn = 0
+        self.reflect_depth = 0
+        self.health = "ok"
+        self.failures = 0
+        self.last_activity = time.monotonic()
+        self._observer_tasks: list[asyncio.Task[None]] = []
+
+    # -- start-up / shutdown
+
+    def startup(self) -> None:
+        ident = self.journal.identity()
+        sessions = int(ident.get("sessions", 0)) + 1
+        self.journal.set_identity(first_start=ident.get("first_start", self.started.isoformat()), sessions=sessions)
+        self.session = sessions
+        for observer in self.observers:
+            self._observer_tasks.append(asyncio.create_task(self._observe(observer), name=observer.name))
+        self.publish_state()
+
+    async def shutdown(self, grace: float) -> None:
+        for task in self._observer_tasks:
+            task.cancel()
+        for task in self._observer_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.dispatcher.shutdown(grace)
+        self.publish_state(running=False)
+
+    async def _observe(self, observer: Observer) -> None:
+        try:
+            async for obs in observer.observe():
+                self.accept(obs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("observer %s failed", observer.name)
+            self.accept(
+                Observation(
+                    source="system",
+                    event_type="observer-failed",
+                    target=observer.name,
+                    severity="error",
+                    details={"error": repr(exc)[:300]},
+                )
+            )
+
+    def accept(self, obs: Observation) -> None:
+        """Journal first, then consider."""
+        self.journal.append(obs)
+        if obs.source != "clock":
+            self.last_activity = time.monotonic()
+        self.reporter.observation(obs)
+        self.wake.set()
+
+    # -- main loop
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.startup()
+        try:
+            while not stop.is_set():
+                if not await self.step():
+                    await self._wait(stop)
+        finally:
+            await self.shutdown(self.config.kill_grace)
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        version = self.journal.data_version()
+        deadline = time.monotonic() + 1.0
+        while not stop.is_set() and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), POLL_INTERVAL)
+            if self.wake.is_set() or self.journal.data_version() != version:
+                break
+        self.wake.clear()
+
+    async def step(self) -> bool:
+        """Decide the next batch, if any. False when there was nothing to do."""
+        pending = self.journal.pending()
+        if not pending:
+            return False
+        batch = take_batch(coalesce(pending), self.config.batch_max)
+        if not needs_llm(batch):
+            self._record_rule(batch)
+            return True
+        if any(e.observation.source not in ("clock", "self") for e in batch):
+            self.last_activity = time.monotonic()
+        self.turn += 1
+        prompt = render_turn([e.observation for e in batch], self.facts())
+        try:
+            thought = await self.thinker.think(prompt)
+        except LLMUnavailable as exc:
+            await self._outage(exc)
+            return True
+        except LLMError as exc:
+            # The server refused this request: decide the batch safely, keep going.
+            self.thinker.window.compact()
+            thought = Thought(fallback(str(exc)), "", 0.0, error=str(exc))
+            self.accept(
+                Observation(
+                    source="system",
+                    event_type="llm-error",
+                    target=self.connection.info.model,
+                    severity="error",
+                    details={"error": str(exc)[:300]},
+                )
+            )
+        self._recovered()
+        self._commit(batch, thought)
+        return True
+
+    def facts(self) -> dict[str, Any]:
+        uptime = int((utcnow() - self.started).total_seconds())
+        return {
+            "turn": self.turn,
+            "time": utcnow().strftime("%Y-%m-%d %H:%M:%SZ"),
+            "uptime": f"{uptime // 3600}h{uptime % 3600 // 60:02d}m",
+            "session": self.session,
+            "pending": self.journal.pending_count(),
+            "running tasks": len(self.dispatcher.running),
+        }
+
+    def _record_rule(self, batch: Sequence[Entry]) -> None:
+        decision = Decision(
+            action_type="observe",
+            reasoning="Routine only ("
+            + ", ".join(sorted({f"{e.observation.source}/{e.observation.event_type}" for e in batch}))
+            + "); no LLM call.",
+            priority="low",
+            confidence=1.0,
+        )
+        verdict = Verdict("observe", "accepted", "rule")
+        decision_id = self.journal.record_decision(
+            decision, covered_ids(batch), verdict="accepted", verdict_reason="rule", origin="rule"
+        )
+        if any(e.observation.event_type != "heartbeat" for e in batch):
+            self.reporter.decision(
+                decision_id, decision, verdict, covers=len(covered_ids(batch)), latency_ms=None, origin="rule"
+            )
+
+    def _commit(self, batch: Sequence[Entry], thought: Thought) -> None:
+        decision = self._escalate(thought.decision, batch)
+        verdict = self.policy.judge(decision, self.dispatcher.active())
+        task = None
+        if verdict.delegates:
+            assert decision.target_agent is not None and decision.command is not None
+            task = Task(decision_id=0, agent=decision.target_agent, command=decision.command)
+        ids = covered_ids(batch)
+        usage = thought.usage
+        decision_id = self.journal.record_decision(
+            decision,
+            ids,
+            verdict=verdict.label,
+            verdict_reason=verdict.reason,
+            origin="fallback" if thought.error else "llm",
+            raw_reply=thought.raw,
+            latency_ms=round(thought.latency_ms, 1),
+            prompt_tokens=usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
+            task=task,
+        )
+        self.reporter.decision(
+            decision_id, decision, verdict, covers=len(ids), latency_ms=thought.latency_ms, origin="llm"
+        )
+        if thought.error and thought.raw:
+            self.accept(
+                Observation(
+                    source="system",
+                    event_type="parse-failure",
+                    target=f"decision#{decision_id}",
+                    severity="warning",
+                    details={"error": thought.error[:300], "reply": thought.raw[:300]},
+                )
+            )
+        if verdict.label not in ("accepted", "low-confidence", "below-threshold", "dry-run"):
+            self.accept(
+                Observation(
+                    source="policy",
+                    event_type="refused",
+                    target=f"decision#{decision_id}",
+                    severity="warning",
+                    details={"rule": verdict.label, "reason": verdict.reason},
+                )
+            )
+        if task is not None:
+            self.dispatcher.start(task)
+        if verdict.action == "reflect":
+            self._reflect(decision, batch)
+        else:
+            self.reflect_depth = 0
+        self.publish_state()
+
+    def _escalate(self, decision: Decision, batch: Sequence[Entry]) -> Decision:
+        """The seed's priority escalation by severity: never below what the worst observation calls for."""
+        floor = "low"
+        for e in batch:
+            wanted = self.config.priority_escalation.get(e.observation.severity, "low")
+            if PRIORITY_RANK.get(wanted, 0) > PRIORITY_RANK[floor]:
+                floor = wanted
+        if PRIORITY_RANK[decision.priority] < PRIORITY_RANK[floor]:
+            return decision.model_copy(update={"priority": floor})
+        return decision
+
+    def _reflect(self, decision: Decision, batch: Sequence[Entry]) -> None:
+        only_reflection = all(e.observation.key[:2] == ("self", "reflection") for e in batch)
+        self.reflect_depth = self.reflect_depth + 1 if only_reflection else 1
+        if self.reflect_depth > self.config.reflection_depth:
+            self.reflect_depth = 0
+            return
+        focus = decision.command or decision.reasoning
+        details: dict[str, Any] = {"depth": self.reflect_depth, "question": decision.reasoning[:300]}
+        recalled = self.journal.search_notes(focus, limit=3)
+        if recalled:
+            details["recalled_notes"] = [n["content"][:200] for n in recalled]
+        self.accept(Observation(source="self", event_type="reflection", target=focus[:120], details=details))
+
+    async def _outage(self, exc: LLMUnavailable) -> None:
+        self.failures += 1
+        if self.health == "ok":
+            self.health = "degraded"
+            self.reporter.warn(f"{exc}; observations keep being journaled")
+            self.journal.append(
+                Observation(
+                    source="system",
+                    event_type="llm-unavailable",
+                    target=self.connection.backend.url,
+                    severity="error",
+                    details={"error": str(exc)},
+                )
+            )
+        self.publish_state()
+        delay = min(BACKOFF_MAX, 0.5 * 2 ** min(self.failures, 8)) * (0.5 + random.random() / 2)
+        await asyncio.sleep(delay)
+
+    def _recovered(self) -> None:
+        if self.health != "ok":
+            self.health = "ok"
+            self.reporter.info("LLM server is back")
+            self.accept(
+                Observation(
+                    source="system",
+                    event_type="llm-recovered",
+                    target=self.connection.backend.url,
+                    details={"failures": self.failures},
+                )
+            )
+        self.failures = 0
+
+    def publish_state(self, running: bool = True) -> None:
+        """What ``conscious status`` shows, written where other processes can read it."""
+        window: ContextWindow = self.thinker.window
+        self.journal.set_identity(
+            daemon={
+                "running": running,
+                "pid": os.getpid(),
+                "started": self.started.isoformat(),
+                "updated": datetime.now().astimezone().isoformat(),
+                "health": self.health,
+                "llm_url": self.connection.backend.url,
+                "server": self.connection.info.server,
+                "model": self.connection.info.model,
+                "context_length": self.connection.context_length,
+                "context_budget": window.budget,
+                "context_used": window.used,
+                "turns": len(window.turns),
+                "exact_tokens": self.connection.backend.exact_tokens,
+                "watch": [str(p) for p in self.config.watch],
+                "running_tasks": len(self.dispatcher.running),
+                "session": getattr(self, "session", None),
+            }
+        )

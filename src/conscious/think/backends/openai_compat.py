@@ -1,0 +1,183 @@
+"""Any OpenAI-compatible server: llama.cpp's llama-server, LM Studio, Ollama, vLLM."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any, cast
+
+import httpx
+import openai
+from openai import AsyncOpenAI
+
+from conscious.config import SchemaDialect
+from conscious.errors import LLMError, LLMRejected, LLMUnavailable, ModelNotFound
+from conscious.think.backends.base import Limits, Message, ModelInfo, Usage, estimate_tokens
+
+
+def server_root(base_url: str) -> str:
+    """``http://host:port/v1`` → ``http://host:port`` (where llama.cpp's extras live)."""
+    url = base_url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+def translate(exc: Exception, url: str) -> LLMError:
+    """One clear line for any client error; only outages are retryable."""
+    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+        return LLMUnavailable(f"LLM server at {url} timed out")
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+        return LLMUnavailable(f"cannot reach LLM server at {url}")
+    if isinstance(exc, openai.APIStatusError):
+        message = _error_message(exc)
+        if exc.status_code >= 500:
+            return LLMUnavailable(f"LLM server at {url} failed ({exc.status_code}): {message}")
+        if exc.status_code == 404 or ("model" in message.lower() and "not" in message.lower()):
+            return ModelNotFound(f"LLM server at {url}: {message}")
+        return LLMRejected(f"LLM server at {url} rejected the request ({exc.status_code}): {message}")
+    return LLMError(f"LLM server at {url}: {exc}")
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("message", err))[:300]
+        return str(err)[:300]
+    return str(exc.message)[:300]
+
+
+def response_format(dialect: SchemaDialect, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    if schema is None or dialect == "none":
+        return None
+    if dialect == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": "decision", "strict": True, "schema": schema}}
+
+
+class OpenAICompatBackend:
+    """Streams chat completions; asks llama.cpp's ``/tokenize`` and ``/props`` when present."""
+
+    server = "openai-compatible"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        model: str | None = None,
+        api_key: str = "lm-studio",
+        dialect: SchemaDialect = "auto",
+        timeout: float = 120.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.root = server_root(self.url)
+        self.model = model
+        self.dialect: SchemaDialect = "json_schema" if dialect == "auto" else dialect
+        self.exact_tokens = True
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=5.0))
+        self.client = AsyncOpenAI(base_url=self.url, api_key=api_key, max_retries=0, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+        await self.http.aclose()
+
+    async def _get_json(self, url: str) -> Any:
+        try:
+            response = await self.http.get(url)
+        except httpx.HTTPError as exc:
+            raise translate(exc, self.url) from None
+        if response.status_code >= 400:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    async def list_models(self) -> list[str]:
+        try:
+            page = await self.client.models.list()
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
+            raise translate(exc, self.url) from None
+        return [m.id for m in page.data]
+
+    async def info(self) -> ModelInfo:
+        models = await self.list_models()
+        model = self.model or (models[0] if models else None)
+        if model is None:
+            raise ModelNotFound(f"LLM server at {self.url} has no model loaded")
+        self.model = model
+        props = await self._get_json(f"{self.root}/props")
+        n_ctx = None
+        if isinstance(props, dict):
+            settings = props.get("default_generation_settings") or {}
+            n_ctx = settings.get("n_ctx") or props.get("n_ctx")
+        return ModelInfo(model=model, context_length=int(n_ctx) if n_ctx else None, server=self.server)
+
+    async def tokenize(self, text: str) -> int:
+        if self.exact_tokens:
+            try:
+                response = await self.http.post(f"{self.root}/tokenize", json={"content": text})
+                if response.status_code == 200:
+                    return len(response.json()["tokens"])
+            except httpx.TransportError as exc:
+                raise translate(exc, self.url) from None
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                pass
+            self.exact_tokens = False
+        return estimate_tokens(text)
+
+    def request(self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits) -> dict[str, Any]:
+        """The request body, minus ``stream``; split out so it can be inspected."""
+        body: dict[str, Any] = {
+            "model": self.model or "local-model",
+            "messages": list(messages),
+            "max_tokens": limits.max_tokens,
+            "temperature": limits.temperature,
+            "top_p": limits.top_p,
+        }
+        extra: dict[str, Any] = {"top_k": limits.top_k, **limits.extra}
+        fmt = response_format(self.dialect, schema)
+        if fmt is not None:
+            body["response_format"] = fmt
+        body["extra_body"] = extra
+        return body
+
+    async def stream(
+        self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits
+    ) -> AsyncGenerator[str | Usage, None]:
+        body = self.request(messages, schema, limits)
+        try:
+            stream = await self.client.chat.completions.create(
+                stream=True, stream_options={"include_usage": True}, **body
+            )
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
+            raise translate(exc, self.url) from None
+        usage = Usage()
+        try:
+            async for chunk in stream:
+                extra = chunk.model_extra or {}
+                timings = extra.get("timings")
+                if isinstance(timings, dict):
+                    usage.processed_tokens = _int(timings.get("prompt_n"), usage.processed_tokens)
+                    usage.cached_tokens = _int(timings.get("cache_n"), usage.cached_tokens)
+                    usage.completion_tokens = _int(timings.get("predicted_n"), usage.completion_tokens)
+                    usage.prompt_ms = timings.get("prompt_ms", usage.prompt_ms)
+                    usage.predicted_ms = timings.get("predicted_ms", usage.predicted_ms)
+                if chunk.usage is not None:
+                    u = chunk.usage
+                    usage.completion_tokens = u.completion_tokens
+                    details = u.prompt_tokens_details
+                    if details is not None and details.cached_tokens is not None:
+                        usage.cached_tokens = details.cached_tokens
+                    usage.prompt_tokens = u.prompt_tokens
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        yield choice.delta.content
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
+            raise translate(exc, self.url) from None
+        finally:
+            await stream.close()
+        yield usage
+
+
+def _int(value: object, default: int | None) -> int | None:
+    return int(cast(int, value)) if isinstance(value, int | float) else default

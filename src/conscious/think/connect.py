@@ -1,0 +1,97 @@
+"""Choosing the brain: the configured server, else LM Studio on its default address, else
+the embedded llama-server with the bundled model."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from conscious.config import Config
+from conscious.errors import LLMError, LLMUnavailable
+from conscious.think.backends.base import LLMBackend, ModelInfo
+from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
+from conscious.think.backends.lmstudio import LMStudioBackend
+from conscious.think.backends.openai_compat import OpenAICompatBackend, server_root
+
+FALLBACK_CONTEXT = 8192
+
+
+@dataclass
+class Connection:
+    backend: LLMBackend
+    info: ModelInfo
+    context_length: int
+    embedded: EmbeddedServer | None = None
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+        if self.embedded is not None:
+            await self.embedded.stop()
+
+
+async def is_lmstudio(url: str, timeout: float = 2.0) -> bool | None:
+    """True for LM Studio, False for another server, None when nothing answers."""
+    root = server_root(url)
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        try:
+            response = await client.get(f"{root}/api/v0/models")
+        except httpx.HTTPError:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get(f"{url.rstrip('/')}/models")
+                return False
+            return None
+        if response.status_code == 200:
+            with contextlib.suppress(ValueError):
+                return isinstance(response.json().get("data"), list)
+        return False
+
+
+def _backend(config: Config, url: str, lmstudio: bool) -> OpenAICompatBackend:
+    kwargs = {
+        "model": config.model,
+        "api_key": config.api_key,
+        "dialect": config.schema_dialect,
+        "timeout": config.request_timeout,
+    }
+    if lmstudio:
+        return LMStudioBackend(url, ttl=config.ttl, **kwargs)
+    return OpenAICompatBackend(url, **kwargs)  # type: ignore[arg-type]
+
+
+async def _open(config: Config, url: str, lmstudio: bool) -> tuple[OpenAICompatBackend, ModelInfo]:
+    backend = _backend(config, url, lmstudio)
+    try:
+        return backend, await backend.info()
+    except BaseException:
+        await backend.aclose()
+        raise
+
+
+async def connect(config: Config, log_dir: Path | None = None) -> Connection:
+    if config.llm_url:
+        kind = await is_lmstudio(config.llm_url)
+        if kind is None:
+            raise LLMUnavailable(f"cannot reach LLM server at {config.llm_url}")
+        backend, info = await _open(config, config.llm_url, kind)
+        return Connection(backend, info, config.context_length or info.context_length or FALLBACK_CONTEXT)
+    if config.probe_lmstudio and await is_lmstudio(config.lmstudio_probe_url, timeout=1.0):
+        with contextlib.suppress(LLMError):
+            backend, info = await _open(config, config.lmstudio_probe_url, True)
+            return Connection(backend, info, config.context_length or info.context_length or FALLBACK_CONTEXT)
+    server = EmbeddedServer(
+        binary=find_llama_server(config.llama_server),
+        model=config.model_path or bundled_model(),
+        context_length=config.embedded_context_length,
+        threads=config.embedded_threads,
+        log_file=(log_dir / "llama-server.log") if log_dir else None,
+    )
+    await server.start(config.embedded_start_timeout)
+    try:
+        backend, info = await _open(config, server.url, False)
+    except BaseException:
+        await server.stop()
+        raise
+    return Connection(backend, info, config.context_length or info.context_length or server.context_length, server)

@@ -1,0 +1,80 @@
+"""The context window, treated as the server's KV cache.
+
+Layout: [system prompt — pinned] [turns … newest]. Between compactions the prompt only
+grows at its end, so the server re-uses its cached prefix and each turn pays only for its
+new tokens. When a new turn would cross the high-water mark, the oldest turns are evicted
+in one step down to the low-water mark (one cache miss, then growth again) — unlike a
+drop-the-oldest-each-turn window, which changes the prefix on every turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from conscious.think.backends.base import Message
+
+MESSAGE_OVERHEAD = 4
+"""Tokens a chat template adds around each message (role markers, separators)."""
+
+
+@dataclass
+class Turn:
+    role: str
+    content: str
+    tokens: int
+    id: int | None = None
+    """Journal row, once stored."""
+
+
+@dataclass
+class ContextWindow:
+    system_prompt: str
+    system_tokens: int
+    budget: int
+    """Tokens the prompt may use: context length - reserve - room for the reply."""
+    high_water: float = 0.85
+    low_water: float = 0.50
+    turns: list[Turn] = field(default_factory=list)
+
+    @property
+    def used(self) -> int:
+        return self.system_tokens + MESSAGE_OVERHEAD + sum(t.tokens + MESSAGE_OVERHEAD for t in self.turns)
+
+    @property
+    def fill(self) -> float:
+        return self.used / self.budget if self.budget else 1.0
+
+    def messages(self) -> list[Message]:
+        out: list[Message] = [{"role": "system", "content": self.system_prompt}]
+        for t in self.turns:
+            out.append({"role": "assistant" if t.role == "assistant" else "user", "content": t.content})
+        return out
+
+    def would_overflow(self, tokens: int) -> bool:
+        return self.used + tokens + MESSAGE_OVERHEAD > self.high_water * self.budget
+
+    def add(self, turn: Turn) -> list[Turn]:
+        """Append a turn, compacting first if it would cross the high-water mark.
+
+        Returns the evicted turns (oldest first), for archiving.
+        """
+        evicted = self.compact(extra=turn.tokens + MESSAGE_OVERHEAD) if self.would_overflow(turn.tokens) else []
+        self.turns.append(turn)
+        return evicted
+
+    def compact(self, extra: int = 0) -> list[Turn]:
+        """Evict the oldest turns until, with ``extra`` added, the window is at the low-water mark.
+
+        Whole exchanges go together so the window always starts with a user turn.
+        """
+        target = self.low_water * self.budget - extra
+        evicted: list[Turn] = []
+        while self.turns and self.used > target:
+            evicted.append(self.turns.pop(0))
+            while self.turns and self.turns[0].role == "assistant":
+                evicted.append(self.turns.pop(0))
+        return evicted
+
+    def pop_last(self) -> Turn | None:
+        """Take back the newest turn (a request that never got an answer)."""
+        return self.turns.pop() if self.turns else None

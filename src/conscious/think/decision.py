@@ -1,0 +1,132 @@
+"""From model text to a validated ``Decision``: the schema we constrain decoding with, the
+detector that cuts the stream when the JSON object closes, and the tolerant parser."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from conscious.errors import DecisionParseError
+from conscious.model import Decision
+
+# Bounded strings keep a small model from rambling inside a constrained field.
+DECISION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "action_type": {"type": "string", "enum": ["delegate", "observe", "reflect"]},
+        "reasoning": {"type": "string", "minLength": 1, "maxLength": 400},
+        "target_agent": {
+            "anyOf": [{"type": "string", "enum": ["claude-code", "claude-flow", "memory"]}, {"type": "null"}]
+        },
+        "command": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}]},
+        "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "metadata": {
+            "type": "object",
+            "properties": {
+                "alternatives_considered": {
+                    "type": "array",
+                    "items": {"type": "string", "maxLength": 100},
+                    "maxItems": 3,
+                },
+                "expected_outcome": {"type": "string", "maxLength": 200},
+            },
+            "required": ["expected_outcome"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["action_type", "reasoning", "target_agent", "command", "priority", "confidence", "metadata"],
+    "additionalProperties": False,
+}
+
+_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
+
+
+def strip_think(text: str) -> str:
+    """Drop finished ``<think>`` blocks, and everything from an unfinished one."""
+    text = _THINK_BLOCK.sub("", text)
+    m = _THINK_OPEN.search(text)
+    return text[: m.start()] if m else text
+
+
+def find_object(text: str) -> str | None:
+    """The first complete top-level JSON object in ``text`` (outside think blocks), else None."""
+    text = strip_think(text)
+    start = text.find("{")
+    if start < 0:
+        return None
+    depth = 0
+    in_string = escaped = False
+    for i in range(start, len(text)):
+        c = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+    return None
+
+
+class ObjectCutter:
+    """Fed stream chunks; says when the top-level object has closed so the stream can stop."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.object: str | None = None
+
+    def feed(self, chunk: str) -> bool:
+        self.text += chunk
+        if self.object is None and "}" in chunk:
+            self.object = find_object(self.text)
+        return self.object is not None
+
+
+def _normalise(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for key in ("action_type", "priority", "target_agent"):
+        if isinstance(out.get(key), str):
+            out[key] = out[key].strip().lower()
+    if out.get("target_agent") in ("", "null", "none"):
+        out["target_agent"] = None
+    meta = out.get("metadata")
+    if not isinstance(meta, dict):
+        out["metadata"] = {}
+    elif "confidence" not in out and "confidence" in meta:
+        # The seed puts confidence inside metadata.
+        out["confidence"] = meta["confidence"]
+    if out.get("command") == "":
+        out["command"] = None
+    return out
+
+
+def parse_decision(text: str) -> Decision:
+    """A Decision from a model reply, tolerating think blocks and noise around the JSON."""
+    obj = find_object(text)
+    if obj is None:
+        raise DecisionParseError("no complete JSON object in the reply", raw=text)
+    try:
+        data = json.loads(obj)
+    except json.JSONDecodeError as exc:
+        raise DecisionParseError(f"reply is not valid JSON: {exc.msg}", raw=text) from None
+    if not isinstance(data, dict):
+        raise DecisionParseError("reply is not a JSON object", raw=text)
+    try:
+        return Decision.model_validate(_normalise(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "decision"
+        raise DecisionParseError(f"reply does not fit a decision: {where}: {err['msg']}", raw=text) from None

@@ -1,0 +1,59 @@
+"""Rendering: the pinned system prompt and the newest user turn.
+
+The system prompt never changes while the daemon runs (it is the start of the server's
+cached prefix); per-turn facts — clock, uptime, counters, queue depth — go in the turn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from conscious.model import Observation
+
+DETAILS_LIMIT = 600
+"""Characters of an observation's details shown to the model; the journal keeps them all."""
+
+
+def default_system_prompt() -> str:
+    return files("conscious").joinpath("prompts/orchestrator.md").read_text(encoding="utf-8").strip()
+
+
+def load_system_prompt(path: Path | None) -> str:
+    return path.read_text(encoding="utf-8").strip() if path else default_system_prompt()
+
+
+def _data(details: Mapping[str, Any]) -> str:
+    text = json.dumps(details, ensure_ascii=False, separators=(",", ":"), default=str)
+    if len(text) > DETAILS_LIMIT:
+        text = text[:DETAILS_LIMIT] + "…(truncated)"
+    # Observed text cannot close the data fence early.
+    return "<<<" + text.replace(">>>", "> > >") + ">>>"
+
+
+def render_observation(n: int, obs: Observation) -> str:
+    repeat = ""
+    if obs.count > 1:
+        span = ""
+        if obs.last_ts is not None:
+            span = f" over {(obs.last_ts - obs.timestamp).total_seconds():.0f}s"
+        repeat = f" (x{obs.count}{span})"
+    head = f"{n}. [{obs.severity.upper()}] {obs.source}/{obs.event_type} {obs.target}{repeat}"
+    return f"{head}\n   details: {_data(obs.details)}" if obs.details else head
+
+
+def render_turn(batch: Sequence[Observation], facts: Mapping[str, Any]) -> str:
+    """The newest message: facts of this moment, then the batch, most severe first."""
+    header = " · ".join(f"{k} {v}" for k, v in facts.items())
+    lines = [f"[{header}]", f"{len(batch)} observation(s):"]
+    lines += [render_observation(i, o) for i, o in enumerate(batch, start=1)]
+    lines.append("Respond with one JSON decision.")
+    return "\n".join(lines)
+
+
+def render_reply(decision_json: str) -> str:
+    """What goes back into the window as the assistant turn: the bare decision object."""
+    return decision_json
