@@ -1,0 +1,88 @@
+"""Shared fixtures. The LLM path runs against a real llama-server with the bundled model,
+started once per session by our own EmbeddedServer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conscious.config import Config
+from conscious.paths import Paths
+from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
+
+FAKES_BIN = Path(__file__).parent / "fakes" / "bin"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private CONSCIOUS_HOME: no test shares a journal with another, or with the user."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("CONSCIOUS_HOME", str(h))
+    for var in list(os.environ):
+        if var.startswith("CONSCIOUS_") and var != "CONSCIOUS_HOME":
+            monkeypatch.delenv(var)
+    return h
+
+
+@pytest.fixture
+def paths(home: Path) -> Paths:
+    return Paths.resolve(home)
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Path:
+    d = tmp_path / "project"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def config(paths: Paths, watched: Path) -> Config:
+    return Config.load(paths, watch=[watched], probe_lmstudio=False)
+
+
+@pytest.fixture
+def fake_agents(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Stand-in claude / claude-flow executables first on PATH; returns their argv log."""
+    monkeypatch.setenv("PATH", f"{FAKES_BIN}{os.pathsep}{os.environ['PATH']}")
+    log = tmp_path / "fake-agents.jsonl"
+    monkeypatch.setenv("CONSCIOUS_FAKE_LOG", str(log))
+    return log
+
+
+class _ServerThread:
+    """Runs our EmbeddedServer on its own event loop so every test's loop can use it."""
+
+    def __init__(self, server: EmbeddedServer) -> None:
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coro: object, timeout: float = 180) -> None:
+        asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """One real llama-server with SmolLM2-135M for the whole session."""
+    log = tmp_path_factory.mktemp("llama") / "llama-server.log"
+    server = EmbeddedServer(binary=find_llama_server(), model=bundled_model(), context_length=4096, log_file=log)
+    runner = _ServerThread(server)
+    runner.call(server.start(timeout=180))
+    try:
+        yield server
+    finally:
+        runner.close()

@@ -1,0 +1,79 @@
+"""File events from the real watcher (watchfiles) on a real folder."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from conscious.model import Observation
+from conscious.observe.files import FileObserver
+from tests.observe.test_junit import FAILING
+
+
+async def collect(observer: FileObserver, action: object, want: int, timeout: float = 10.0) -> list[Observation]:
+    got: list[Observation] = []
+    stream: AsyncIterator[Observation] = observer.observe()
+
+    async def reader() -> None:
+        async for obs in stream:
+            got.append(obs)
+            if len(got) >= want:
+                return
+
+    task = asyncio.create_task(reader())
+    await asyncio.sleep(0.5)  # let the watcher start
+    action()  # type: ignore[operator]
+    try:
+        await asyncio.wait_for(task, timeout)
+    except TimeoutError:
+        pass
+    finally:
+        task.cancel()
+        await stream.aclose()  # type: ignore[attr-defined]
+    return got
+
+
+async def test_created_file_is_observed(watched: Path) -> None:
+    observer = FileObserver([watched], [], debounce_ms=100)
+    got = await collect(observer, lambda: (watched / "app.py").write_text("print(1)\n"), want=1)
+    assert got, "no event from the watcher"
+    assert got[0].source == "filesystem"
+    assert got[0].event_type in ("created", "modified")
+    assert got[0].target == str(watched / "app.py")
+    assert got[0].details["relative"] == "app.py"
+
+
+async def test_gitignore_and_globs_are_honoured(watched: Path) -> None:
+    (watched / ".gitignore").write_text("build/\n*.log\n")
+    (watched / "build").mkdir()
+    observer = FileObserver([watched], ["*.tmp"], debounce_ms=100)
+
+    def act() -> None:
+        (watched / "build" / "out.o").write_text("x")
+        (watched / "debug.log").write_text("x")
+        (watched / "scratch.tmp").write_text("x")
+        (watched / "kept.py").write_text("x")
+
+    got = await collect(observer, act, want=1)
+    await asyncio.sleep(0)
+    assert [Path(o.target).name for o in got] == ["kept.py"]
+
+
+async def test_junit_report_becomes_a_test_run(watched: Path) -> None:
+    observer = FileObserver([watched], [], debounce_ms=100)
+    got = await collect(observer, lambda: (watched / "report.xml").write_text(FAILING), want=1)
+    assert got and got[0].source == "tests" and got[0].event_type == "failed"
+    assert got[0].details["failures"] == 2
+
+
+async def test_a_burst_of_saves_is_debounced_into_few_events(watched: Path) -> None:
+    observer = FileObserver([watched], [], debounce_ms=300)
+    target = watched / "hot.py"
+
+    def burst() -> None:
+        for i in range(200):
+            target.write_text(str(i))
+
+    got = await collect(observer, burst, want=200, timeout=3.0)
+    assert got, "no events"
+    assert all(o.target == str(target) for o in got)
+    assert len(got) < 10

@@ -1,0 +1,41 @@
+"""Processes as real subprocesses, seen through psutil."""
+
+import subprocess
+import sys
+import uuid
+
+from conscious.observe.processes import ProcessObserver
+
+
+def test_started_and_exited_are_observed() -> None:
+    marker = f"conscious-test-{uuid.uuid4().hex}"
+    observer = ProcessObserver([marker], cpu_threshold=1000, memory_threshold_mb=1e9)
+    assert observer.poll(first=True) == []
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
+    try:
+        started = observer.poll()
+        assert [(o.event_type, o.details["pid"]) for o in started] == [("started", proc.pid)]
+        assert observer.poll() == []  # nothing new while it runs
+    finally:
+        proc.kill()
+        proc.wait()
+    exited = observer.poll()
+    assert [(o.event_type, o.severity) for o in exited] == [("exited", "warning")]
+
+
+def test_cpu_over_threshold_is_reported_once_per_crossing() -> None:
+    marker = f"conscious-busy-{uuid.uuid4().hex}"
+    observer = ProcessObserver([marker], cpu_threshold=20, memory_threshold_mb=1e9)
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass", marker])
+    try:
+        observer.poll()
+        events: list[str] = []
+        for _ in range(10):
+            subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)"], check=True)
+            events += [o.event_type for o in observer.poll()]
+            if "cpu-high" in events:
+                break
+        assert events.count("cpu-high") == 1
+    finally:
+        proc.kill()
+        proc.wait()

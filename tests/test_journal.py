@@ -1,0 +1,69 @@
+import sqlite3
+from pathlib import Path
+
+from conscious.journal import MIGRATIONS, Journal
+from conscious.model import Decision, Observation, Task
+
+
+def test_migrates_a_new_file_and_reopens_it(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    Journal(path).close()
+    j = Journal(path)
+    assert j.schema_version == len(MIGRATIONS)
+    assert j.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_observation_round_trip_and_pending(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    oid = j.append(Observation(source="user", event_type="request", target="inbox", details={"text": "hi"}))
+    [p] = j.pending()
+    assert p.id == oid and p.details == {"text": "hi"} and p.status == "pending"
+
+
+def test_a_decision_covers_its_observations_and_task_atomically(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    ids = [j.append(Observation(source="filesystem", event_type="modified", target=f"f{i}")) for i in range(3)]
+    task = Task(decision_id=0, agent="claude-code", command="do it")
+    d = Decision(action_type="delegate", reasoning="r", target_agent="claude-code", command="do it", confidence=0.9)
+    did = j.record_decision(d, ids[:2], verdict="accepted", task=task)
+    assert task.id is not None and task.decision_id == did
+    assert [o.id for o in j.pending()] == [ids[2]]
+    assert {o.id for o in j.observations(decision_id=did)} == set(ids[:2])
+    assert j.counts()["delegations"] == 1
+
+
+def test_a_task_starts_at_most_once_per_decision(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    d = Decision(action_type="delegate", reasoning="r")
+    did = j.record_decision(d, [], verdict="accepted", task=Task(decision_id=0, agent="memory", command="x"))
+    try:
+        with j.transaction() as db:
+            db.execute("INSERT INTO tasks (decision_id, agent, command, state) VALUES (?, 'memory', 'x', 'pending')",
+                       (did,))
+    except sqlite3.IntegrityError:
+        pass
+    else:
+        raise AssertionError("a second task for the same decision was accepted")
+    assert len(j.tasks()) == 1
+
+
+def test_a_second_connection_sees_rows_and_data_version_moves(tmp_path: Path) -> None:
+    a, b = Journal(tmp_path / "j.db"), Journal(tmp_path / "j.db")
+    before = a.data_version()
+    b.append(Observation(source="user", event_type="request", target="inbox"))
+    assert a.data_version() != before
+    assert a.pending_count() == 1
+
+
+def test_notes_are_found_by_full_text_search(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    j.add_note("The flaky test is test_network_timeout in tests/test_io.py")
+    j.add_note("Deploys happen on Fridays")
+    hits = j.search_notes("which test is flaky?")
+    assert hits and "flaky" in hits[0]["content"]
+    assert j.search_notes('"; DROP TABLE notes; --') == []
+
+
+def test_identity_persists(tmp_path: Path) -> None:
+    Journal(tmp_path / "j.db").set_identity(sessions=3, daemon={"pid": 1})
+    assert Journal(tmp_path / "j.db").identity() == {"sessions": 3, "daemon": {"pid": 1}}
