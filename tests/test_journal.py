@@ -38,8 +38,9 @@ def test_a_task_starts_at_most_once_per_decision(tmp_path: Path) -> None:
     did = j.record_decision(d, [], verdict="accepted", task=Task(decision_id=0, agent="memory", command="x"))
     try:
         with j.transaction() as db:
-            db.execute("INSERT INTO tasks (decision_id, agent, command, state) VALUES (?, 'memory', 'x', 'pending')",
-                       (did,))
+            db.execute(
+                "INSERT INTO tasks (decision_id, agent, command, state) VALUES (?, 'memory', 'x', 'pending')", (did,)
+            )
     except sqlite3.IntegrityError:
         pass
     else:

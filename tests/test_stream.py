@@ -4,8 +4,14 @@ from conscious.model import Observation
 from conscious.stream import coalesce, covered_ids, needs_llm, take_batch
 
 
-def obs(i: int, source: str = "filesystem", event: str = "modified", target: str = "a.py", severity: str = "info",
-        seconds: int = 0) -> Observation:
+def obs(
+    i: int,
+    source: str = "filesystem",
+    event: str = "modified",
+    target: str = "a.py",
+    severity: str = "info",
+    seconds: int = 0,
+) -> Observation:
     ts = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
     return Observation(id=i, source=source, event_type=event, target=target, severity=severity, timestamp=ts)  # type: ignore[arg-type]
 

@@ -6,8 +6,12 @@ from conscious.model import Decision
 
 def decision(**kw: object) -> Decision:
     base: dict[str, object] = {
-        "action_type": "delegate", "reasoning": "r", "target_agent": "claude-code",
-        "command": "fix the failing test", "priority": "high", "confidence": 0.9,
+        "action_type": "delegate",
+        "reasoning": "r",
+        "target_agent": "claude-code",
+        "command": "fix the failing test",
+        "priority": "high",
+        "confidence": 0.9,
     }
     return Decision.model_validate({**base, **kw})
 

@@ -42,8 +42,9 @@ async def test_timeout_kills_the_whole_group_even_if_it_ignores_sigterm() -> Non
 
 async def test_cancellation_kills_the_group() -> None:
     pids: list[int] = []
-    task = asyncio.create_task(run_process([PY, "-c", "import time; time.sleep(60)"], timeout=60, grace=0.5,
-                                           on_start=pids.append))
+    task = asyncio.create_task(
+        run_process([PY, "-c", "import time; time.sleep(60)"], timeout=60, grace=0.5, on_start=pids.append)
+    )
     await asyncio.sleep(0.5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -71,9 +71,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 ModelState = Literal["loaded", "not-loaded"]
 ModelType = Literal["llm", "vlm", "embeddings"]
 
-NO_MODELS_LOADED = (
-    "No models loaded. Please load a model in the developer page or use the 'lms load' command."
-)
+NO_MODELS_LOADED = "No models loaded. Please load a model in the developer page or use the 'lms load' command."
 RESPONSE_FORMAT_ERROR = "'response_format.type' must be 'json_schema' or 'text'"
 
 # lmstudio-js stop reasons for the OpenAI finish reasons llama-server reports.
@@ -144,10 +142,7 @@ def _no_models_loaded() -> JSONResponse:
 
 def _model_not_found(model: str, valid: list[str]) -> JSONResponse:
     examples = ", ".join(valid[:3])
-    message = (
-        f'Invalid model identifier "{model}". '
-        f"Please specify a valid downloaded model (e.g., {examples})."
-    )
+    message = f'Invalid model identifier "{model}". Please specify a valid downloaded model (e.g., {examples}).'
     return _openai_error(message, code="model_not_found")
 
 
@@ -158,9 +153,7 @@ class _Server:
     theirs, so every touch of the model table holds `lock`.
     """
 
-    def __init__(
-        self, *, upstream: str | None, models: list[FakeModel], jit: bool, auto_evict: bool
-    ) -> None:
+    def __init__(self, *, upstream: str | None, models: list[FakeModel], jit: bool, auto_evict: bool) -> None:
         self.upstream = upstream.rstrip("/") if upstream else None
         self.models: dict[str, FakeModel] = {m.id: m for m in models}
         self.jit = jit
@@ -230,9 +223,7 @@ def create_app(
     async def v1_models() -> dict[str, Any]:
         with server.lock:
             listed = list(server.models.values()) if server.jit else server.loaded()
-            data = [
-                {"id": m.id, "object": "model", "owned_by": "organization_owner"} for m in listed
-            ]
+            data = [{"id": m.id, "object": "model", "owned_by": "organization_owner"} for m in listed]
         return {"data": data, "object": "list"}
 
     @app.get("/api/v0/models")
@@ -281,9 +272,7 @@ def create_app(
         for prefix in ("/v1", "/api/v0"):
             app.add_api_route(f"{prefix}/{route}", generate, methods=["POST"])
 
-    @app.api_route(
-        "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    )
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
     async def unexpected(request: Request) -> JSONResponse:
         # LM Studio answers routes it lacks with 200 and an error body.
         message = f"Unexpected endpoint or method. ({request.method} {request.url.path})"
@@ -303,9 +292,7 @@ async def _forward(url: str, raw: bytes, enrich_for: FakeModel | None) -> Respon
     client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0))
     started = time.monotonic()
     try:
-        upstream = await client.send(
-            client.build_request("POST", url, content=raw, headers=headers), stream=True
-        )
+        upstream = await client.send(client.build_request("POST", url, content=raw, headers=headers), stream=True)
     except httpx.HTTPError as exc:
         await client.aclose()
         return JSONResponse({"error": f"upstream unreachable: {exc}"}, status_code=500)
@@ -334,9 +321,7 @@ async def _forward(url: str, raw: bytes, enrich_for: FakeModel | None) -> Respon
     )
 
 
-def _enriched(
-    content: bytes, upstream: httpx.Response, model: FakeModel, elapsed: float
-) -> Response:
+def _enriched(content: bytes, upstream: httpx.Response, model: FakeModel, elapsed: float) -> Response:
     """Add the documented `/api/v0` extras to a successful upstream completion."""
     media_type = upstream.headers.get("content-type")
     try:
@@ -431,9 +416,7 @@ class FakeLMStudio:
             loop="asyncio",
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10.0
         while not self._server.started:

@@ -27,7 +27,9 @@ def test_parses_a_clean_reply() -> None:
 
 
 def test_think_blocks_and_noise_are_ignored() -> None:
-    text = '<think>maybe {"action_type": "reflect"} ...</think>Sure! Here it is:\n```json\n' + json.dumps(GOOD) + "\n```"
+    text = (
+        '<think>maybe {"action_type": "reflect"} ...</think>Sure! Here it is:\n```json\n' + json.dumps(GOOD) + "\n```"
+    )
     assert parse_decision(text).action_type == "delegate"
 
 
@@ -85,7 +87,13 @@ def test_cutter_reports_the_moment_the_object_closes() -> None:
 
 def test_schema_requires_every_seed_field() -> None:
     assert set(DECISION_SCHEMA["required"]) == {
-        "action_type", "reasoning", "target_agent", "command", "priority", "confidence", "metadata",
+        "action_type",
+        "reasoning",
+        "target_agent",
+        "command",
+        "priority",
+        "confidence",
+        "metadata",
     }
 
 
