@@ -241,7 +241,7 @@ def config_(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
     paths = Paths.resolve(home)
     config = Config.load(paths, config_file)
     source = config_file or paths.config_file
-    out.print(f"[dim]# file: {source} ({'found' if source.is_file() else 'not present'}); journal: {paths.journal}[/]")
+    err.print(f"[dim]# file: {source} ({'found' if source.is_file() else 'not present'}); journal: {paths.journal}[/]")
     print(json.dumps(config.model_dump(mode="json"), indent=2))
 
 

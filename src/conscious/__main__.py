@@ -1,0 +1,3 @@
+from conscious.cli import main
+
+main()

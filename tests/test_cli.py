@@ -1,0 +1,113 @@
+"""The command as a user runs it: a real subprocess, real files, one clear line on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conscious.journal import Journal
+from conscious.model import Decision, Observation, Task
+from conscious.think.backends.embedded import free_port
+
+
+def conscious(
+    *args: str, home: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")}
+    full_env.update({"CONSCIOUS_HOME": str(home), "COLUMNS": "200", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "conscious", *args], capture_output=True, text=True, env=full_env, timeout=timeout
+    )
+
+
+def one_clear_line(result: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0]
+
+
+def test_unreachable_llm_url(home: Path, watched: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    one_clear_line(
+        conscious("run", "--watch", str(watched), "--llm-url", url, "-q", home=home), "cannot reach LLM server"
+    )
+
+
+def test_watch_path_that_does_not_exist(home: Path, tmp_path: Path) -> None:
+    one_clear_line(conscious("run", "--watch", str(tmp_path / "nope"), home=home), "watch path does not exist")
+
+
+def test_missing_model_file(home: Path, watched: Path, tmp_path: Path) -> None:
+    result = conscious("run", "--watch", str(watched), "--model-path", str(tmp_path / "missing.gguf"), home=home)
+    one_clear_line(result, "model file not found")
+
+
+def test_broken_config_file(home: Path, watched: Path) -> None:
+    (home / "config.toml").write_text("temperature = [unclosed")
+    one_clear_line(conscious("run", "--watch", str(watched), home=home), "not valid TOML")
+
+
+def test_explicit_config_file_missing(home: Path, tmp_path: Path) -> None:
+    one_clear_line(conscious("config", "--config", str(tmp_path / "nope.toml"), home=home), "config file not found")
+
+
+def test_log_and_status_before_any_run(home: Path) -> None:
+    one_clear_line(conscious("status", home=home), "no journal")
+
+
+def test_config_prints_the_effective_configuration(home: Path, watched: Path) -> None:
+    (home / "config.toml").write_text(f'max_tokens = 321\nwatch = ["{watched}"]\n')
+    result = conscious("config", home=home, env={"CONSCIOUS_TEMPERATURE": "0.1"})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["max_tokens"] == 321 and data["temperature"] == 0.1 and data["watch"] == [str(watched)]
+    assert data["min_confidence_to_delegate"] == 0.7
+
+
+def test_tell_log_status_through_the_journal(home: Path) -> None:
+    told = conscious("tell", "please run the tests", home=home)
+    assert told.returncode == 0 and "queued as observation #1" in told.stdout
+    journal = Journal(home / "journal.db")
+    [obs] = journal.pending()
+    assert (obs.source, obs.event_type, obs.details["text"]) == ("user", "request", "please run the tests")
+    decision = Decision(
+        action_type="delegate",
+        reasoning="user asked",
+        target_agent="claude-code",
+        command="run the tests",
+        confidence=0.9,
+        priority="medium",
+    )
+    task = Task(decision_id=0, agent="claude-code", command="run the tests")
+    did = journal.record_decision(decision, [obs.id or 0], verdict="accepted", task=task)
+    journal.update_task(task.id or 0, state="succeeded", result="all 12 tests pass", cost_usd=0.0123)
+    journal.append(Observation(source="filesystem", event_type="modified", target="x.py"))
+
+    log = conscious("log", home=home)
+    assert log.returncode == 0, log.stderr
+    assert f"#{did} delegate" in log.stdout and "run the tests" in log.stdout
+    assert "user/request inbox" in log.stdout
+    assert "succeeded $0.0123" in log.stdout and "all 12 tests pass" in log.stdout
+    assert "1 observation(s) pending" in log.stdout
+
+    as_json = conscious("log", "--json", home=home)
+    record = json.loads(as_json.stdout.splitlines()[0])
+    assert record["task"]["state"] == "succeeded" and record["observations"][0]["source"] == "user"
+
+    status = conscious("status", "--json", home=home)
+    data = json.loads(status.stdout)
+    assert data["running"] is False
+    assert data["counts"]["pending"] == 1 and data["counts"]["delegations"] == 1
+
+
+@pytest.mark.parametrize("command", ["run", "tell", "log", "status", "config"])
+def test_help(command: str, home: Path) -> None:
+    result = conscious(command, "--help", home=home)
+    assert result.returncode == 0 and "--home" in result.stdout
