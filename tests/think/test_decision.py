@@ -52,7 +52,7 @@ def test_enum_case_and_null_spellings_are_normalised() -> None:
         '{"action_type": "delegate", "reasoning": "cut off',
         '{"action_type": "explode", "reasoning": "x"}',
         '{"reasoning": "no action"}',
-        '{"action_type": "observe", "reasoning": "x", "confidence": 7}',
+        '{"action_type": "observe", "reasoning": "x", "confidence": "sure"}',
         "[1, 2, 3]",
         "<think>unfinished {",
     ],
@@ -103,3 +103,8 @@ def test_any_text_parses_or_raises_a_parse_error(text: str) -> None:
         parse_decision(text)
     except DecisionParseError:
         pass
+
+
+def test_out_of_range_confidence_is_clamped() -> None:
+    assert parse_decision(json.dumps({**GOOD, "confidence": 7})).confidence == 1.0
+    assert parse_decision(json.dumps({**GOOD, "confidence": -2})).confidence == 0.0

@@ -17,11 +17,11 @@ DECISION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "action_type": {"type": "string", "enum": ["delegate", "observe", "reflect"]},
-        "reasoning": {"type": "string", "minLength": 1, "maxLength": 400},
+        "reasoning": {"type": "string", "minLength": 1, "maxLength": 240},
         "target_agent": {
             "anyOf": [{"type": "string", "enum": ["claude-code", "claude-flow", "memory"]}, {"type": "null"}]
         },
-        "command": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}]},
+        "command": {"anyOf": [{"type": "string", "maxLength": 240}, {"type": "null"}]},
         "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         "metadata": {
@@ -108,6 +108,10 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
     elif "confidence" not in out and "confidence" in meta:
         # The seed puts confidence inside metadata.
         out["confidence"] = meta["confidence"]
+    conf = out.get("confidence")
+    if isinstance(conf, int | float) and not isinstance(conf, bool):
+        # Grammars rarely enforce numeric bounds; a clamp loses nothing the gate relies on.
+        out["confidence"] = min(1.0, max(0.0, float(conf)))
     if out.get("command") == "":
         out["command"] = None
     return out

@@ -104,6 +104,8 @@ class EmbeddedServer:
             "1",
             "--metrics",
             "--no-webui",
+            "--alias",
+            self.model.name.removesuffix(".gguf"),
         ]
         if self.threads:
             argv += ["--threads", str(self.threads)]
