@@ -8,7 +8,13 @@ export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_
 export LLAMA_CPP_BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 WATCH ?= $(CURDIR)
 
-.PHONY: setup run test lint clean
+# The real agent CLIs, for the tests that need no account (start-up, dry runs, the
+# unauthenticated error path). Pinned so a new release cannot change what the tests see.
+CLAUDE_CODE_VERSION ?= 2.1.197
+CLAUDE_FLOW_VERSION ?= 3.43.0
+TOOLS := .tools
+
+.PHONY: setup run test lint clean tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +28,21 @@ $(VENV)/.setup-done: $(BIN)/python pyproject.toml
 
 setup: $(VENV)/.setup-done
 
+$(TOOLS)/.claude-code-$(CLAUDE_CODE_VERSION):
+	npm install --no-audit --no-fund --prefix $(TOOLS)/claude-code @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+	touch $@
+
+# --omit=optional skips claude-flow's native add-ons (minutes of compiling); hive-mind works without them.
+$(TOOLS)/.claude-flow-$(CLAUDE_FLOW_VERSION):
+	npm install --no-audit --no-fund --omit=optional --prefix $(TOOLS)/claude-flow claude-flow@$(CLAUDE_FLOW_VERSION)
+	touch $@
+
+tools: $(TOOLS)/.claude-code-$(CLAUDE_CODE_VERSION) $(TOOLS)/.claude-flow-$(CLAUDE_FLOW_VERSION)
+
 run: setup
 	$(BIN)/conscious run --watch "$(WATCH)"
 
-test: setup
+test: setup tools
 	$(BIN)/python -m pytest -q
 
 lint: setup
@@ -33,4 +50,4 @@ lint: setup
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TOOLS)

@@ -53,6 +53,9 @@ class ClaudeFlowConfig(BaseModel):
         ]
     )
     """The command line; ``{command}`` is replaced by the decision's command."""
+    init_argv: list[str] = Field(default_factory=lambda: ["npx", "claude-flow", "hive-mind", "init"])
+    """Run once in the working folder before the first spawn (spawn refuses an uninitialised folder)."""
+    init_marker: str = ".claude-flow/hive-mind/state.json"
 
 
 class Config(BaseSettings):

@@ -69,7 +69,12 @@ def setup_logging(config: Config, paths: Paths) -> None:
 def delegates_for(config: Config, journal: Journal) -> dict[str, Delegate]:
     delegates: dict[str, Delegate] = {
         "claude-code": ClaudeCodeDelegate(config.claude_code),
-        "claude-flow": CommandDelegate("claude-flow", config.claude_flow.argv),
+        "claude-flow": CommandDelegate(
+            "claude-flow",
+            config.claude_flow.argv,
+            init_argv=config.claude_flow.init_argv,
+            init_marker=config.claude_flow.init_marker,
+        ),
         "memory": MemoryDelegate(journal),
     }
     for name, argv in config.command_agents.items():

@@ -26,10 +26,11 @@ class ClaudeCodeDelegate:
         argv = [c.binary, "-p", command, "--output-format", "json", "--permission-mode", c.permission_mode]
         if c.max_turns:
             argv += ["--max-turns", str(c.max_turns)]
+        # The `=` form: the list options are variadic and would swallow a following argument.
         if c.allowed_tools:
-            argv += ["--allowedTools", ",".join(c.allowed_tools)]
+            argv.append("--allowedTools=" + ",".join(c.allowed_tools))
         if c.disallowed_tools:
-            argv += ["--disallowedTools", ",".join(c.disallowed_tools)]
+            argv.append("--disallowedTools=" + ",".join(c.disallowed_tools))
         return argv + list(c.extra_args)
 
     async def run(self, task: Task, ctx: RunContext, on_start: PgidCallback) -> Outcome:
@@ -51,10 +52,12 @@ class ClaudeCodeDelegate:
             return Outcome(
                 "failed", f"claude-code exited {result.exit_code} without a JSON result: {detail}", result.exit_code
             )
-        is_error = bool(data.get("is_error")) or result.exit_code != 0 or data.get("subtype") != "success"
+        # "Not logged in" arrives as subtype "success" with is_error true: trust is_error and the exit code.
+        is_error = bool(data.get("is_error")) or result.exit_code != 0 or str(data.get("subtype")).startswith("error")
         text = data.get("result")
         if not isinstance(text, str) or not text:
-            text = str(data.get("subtype") or data.get("error") or "no result text")
+            errors = data.get("errors")
+            text = "; ".join(map(str, errors)) if isinstance(errors, list) and errors else str(data.get("subtype"))
         return Outcome(
             "failed" if is_error else "succeeded",
             tail(text),
