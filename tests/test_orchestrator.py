@@ -155,7 +155,7 @@ async def test_priority_is_escalated_by_severity(config: Config, paths: Paths) -
     backend = ScriptedBackend()
     backend.enqueue(reply(priority="low"))
     orch, journal = await make(config, paths, backend)
-    journal.append(Observation(source="process", event_type="exited", target="server", severity="error"))
+    journal.append(Observation(source="process", event_type="vanished", target="server", severity="error"))
     await drain(orch, lambda: journal.pending_count() == 0)
     assert journal.decisions()[0]["priority"] == "high"
 

@@ -29,7 +29,7 @@ def test_most_severe_first_then_user_then_oldest() -> None:
     pending = [
         obs(1, target="x"),
         obs(2, source="user", event="request", target="inbox"),
-        obs(3, source="process", event="exited", target="server", severity="error"),
+        obs(3, source="process", event="vanished", target="server", severity="error"),
         obs(4, target="y", severity="warning"),
     ]
     order = [e.observation.id for e in coalesce(pending)]

@@ -110,7 +110,17 @@ async def build(
         last_activity=lambda: orchestrator.last_activity,
     )
     observers: list[Observer] = [
-        FileObserver(config.watch, config.ignore, config.debounce_ms),
+        FileObserver(
+            config.watch,
+            config.ignore,
+            config.debounce_ms,
+            exclude=[
+                paths.journal,
+                paths.journal.with_suffix(".lock"),
+                config.log_file or paths.log_file,
+                paths.state_dir / "llama-server.log",
+            ],
+        ),
         ProcessObserver(
             config.processes,
             interval=config.observation_interval,

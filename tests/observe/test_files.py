@@ -77,3 +77,17 @@ async def test_a_burst_of_saves_is_debounced_into_few_events(watched: Path) -> N
     assert got, "no events"
     assert all(o.target == str(target) for o in got)
     assert len(got) < 10
+
+
+async def test_our_own_journal_and_logs_inside_the_watched_folder_are_not_observed(watched: Path) -> None:
+    journal = watched / "journal.db"
+    observer = FileObserver([watched], [], debounce_ms=100, exclude=[journal, watched / "conscious.log"])
+
+    def act() -> None:
+        journal.write_text("x")
+        (watched / "journal.db-wal").write_text("x")
+        (watched / "conscious.log").write_text("x")
+        (watched / "main.py").write_text("x")
+
+    got = await collect(observer, act, want=1)
+    assert [Path(o.target).name for o in got] == ["main.py"]

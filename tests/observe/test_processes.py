@@ -1,13 +1,15 @@
 """Processes as real subprocesses, seen through psutil."""
 
+import signal
 import subprocess
 import sys
+import time
 import uuid
 
 from conscious.observe.processes import ProcessObserver
 
 
-def test_started_and_exited_are_observed() -> None:
+def test_started_stopped_resumed_and_vanished_are_observed() -> None:
     marker = f"conscious-test-{uuid.uuid4().hex}"
     observer = ProcessObserver([marker], cpu_threshold=1000, memory_threshold_mb=1e9)
     assert observer.poll(first=True) == []
@@ -16,11 +18,17 @@ def test_started_and_exited_are_observed() -> None:
         started = observer.poll()
         assert [(o.event_type, o.details["pid"]) for o in started] == [("started", proc.pid)]
         assert observer.poll() == []  # nothing new while it runs
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(0.2)
+        assert [o.event_type for o in observer.poll()] == ["stopped"]
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(0.2)
+        assert [o.event_type for o in observer.poll()] == ["resumed"]
     finally:
         proc.kill()
         proc.wait()
     exited = observer.poll()
-    assert [(o.event_type, o.severity) for o in exited] == [("exited", "warning")]
+    assert [(o.event_type, o.severity) for o in exited] == [("vanished", "warning")]
 
 
 def test_cpu_over_threshold_is_reported_once_per_crossing() -> None:

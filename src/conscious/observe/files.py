@@ -54,13 +54,21 @@ class IgnoreRules:
 class FileObserver:
     name = "files"
 
-    def __init__(self, roots: Sequence[Path], ignore: Sequence[str], debounce_ms: int = 500) -> None:
+    def __init__(
+        self, roots: Sequence[Path], ignore: Sequence[str], debounce_ms: int = 500, exclude: Sequence[Path] = ()
+    ) -> None:
         self.roots = [r.resolve() for r in roots]
+        self.exclude = [p.resolve() for p in exclude]
+        """Our own files (journal and its -wal/-shm, lock, logs): a home inside a watched folder
+        must not observe its own writes. Matched as path prefixes."""
         self.rules = IgnoreRules(self.roots, ignore)
         self.debounce_ms = debounce_ms
 
     def _filter(self, change: Change, path: str) -> bool:
-        return DefaultFilter()(change, path) and not self.rules.ignored(Path(path))
+        p = Path(path)
+        if any(path.startswith(str(e)) for e in self.exclude):
+            return False
+        return DefaultFilter()(change, path) and not self.rules.ignored(p)
 
     async def observe(self) -> AsyncIterator[Observation]:
         async for changes in awatch(

@@ -1,4 +1,6 @@
-"""Watched processes (psutil): started, exited, CPU or memory over a threshold.
+"""Watched processes (psutil): started, stopped (SIGSTOP / Ctrl-Z) and resumed, vanished
+(gone without anyone here asking it to stop: the orchestrator never stops them itself),
+CPU or memory over a threshold.
 
 A pattern matches a process's name exactly or a substring of its command line. Thresholds
 report once per crossing, not on every poll.
@@ -22,6 +24,7 @@ class _Seen:
     cmdline: str
     cpu_high: bool = False
     mem_high: bool = False
+    stopped: bool = False
 
 
 class ProcessObserver:
@@ -70,7 +73,7 @@ class ProcessObserver:
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
         for pid in set(self.seen) - alive:
-            out.append(self._obs("exited", pid, "warning", {}))
+            out.append(self._obs("vanished", pid, "warning", {}))
             del self.seen[pid]
             self._procs.pop(pid, None)
         return out
@@ -78,6 +81,10 @@ class ProcessObserver:
     def _thresholds(self, pid: int, proc: psutil.Process) -> list[Observation]:
         seen = self.seen[pid]
         out: list[Observation] = []
+        stopped = proc.status() == psutil.STATUS_STOPPED
+        if stopped != seen.stopped:
+            seen.stopped = stopped
+            out.append(self._obs("stopped" if stopped else "resumed", pid, "warning" if stopped else "info", {}))
         cpu = proc.cpu_percent(None)
         rss = proc.memory_info().rss
         if (cpu > self.cpu_threshold) != seen.cpu_high:

@@ -126,7 +126,12 @@ class EmbeddedServer:
         finally:
             if log:
                 log.close()
-        await self.wait_healthy(timeout)
+        try:
+            await self.wait_healthy(timeout)
+        except BaseException:
+            # Ctrl-C or a failed start: never leave the server behind (it has its own session).
+            await asyncio.shield(self.stop())
+            raise
 
     async def wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -142,7 +147,6 @@ class EmbeddedServer:
                     if response.status_code == 200:
                         return
                 await asyncio.sleep(0.2)
-        await self.stop()
         raise EmbeddedServerError(f"llama-server did not become healthy within {timeout:.0f}s")
 
     async def stop(self, grace: float = 5.0) -> None:
