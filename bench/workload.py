@@ -1,0 +1,82 @@
+"""A recorded-style workload of realistic observations, generated deterministically."""
+
+from __future__ import annotations
+
+import random
+
+from conscious.model import Observation
+
+FILES = ["src/app/core.py", "src/app/api.py", "src/app/db.py", "README.md", "tests/test_core.py", "docs/guide.md"]
+REQUESTS = [
+    "add a unit test for the login flow",
+    "why is the nightly build slow?",
+    "refactor db.py to use a connection pool",
+    "remember that staging deploys happen on Fridays",
+    "plan a migration from Flask to FastAPI with several agents",
+]
+
+
+def workload(n: int, seed: int = 7) -> list[Observation]:
+    rng = random.Random(seed)
+    out: list[Observation] = []
+    for i in range(n):
+        kind = rng.choices(["edit", "tests", "crash", "agent", "user"], weights=[5, 2, 1, 1, 1])[0]
+        if kind == "edit":
+            f = rng.choice(FILES)
+            out.append(
+                Observation(
+                    source="filesystem",
+                    event_type="modified",
+                    target=f,
+                    details={"relative": f, "size": rng.randint(200, 9000)},
+                )
+            )
+        elif kind == "tests":
+            failures = rng.choice([0, 0, 1, 3])
+            out.append(
+                Observation(
+                    source="tests",
+                    event_type="failed" if failures else "passed",
+                    target="report.xml",
+                    severity="error" if failures else "info",
+                    details={
+                        "tests": 42,
+                        "failures": failures,
+                        "passed": 42 - failures,
+                        **(
+                            {"first_failures": [{"test": "tests.test_core.test_add", "message": "assert 3 == 4"}]}
+                            if failures
+                            else {}
+                        ),
+                    },
+                )
+            )
+        elif kind == "crash":
+            out.append(
+                Observation(
+                    source="process",
+                    event_type="vanished",
+                    target="uvicorn",
+                    severity="warning",
+                    details={"pid": 4000 + i, "pattern": "uvicorn"},
+                )
+            )
+        elif kind == "agent":
+            ok = rng.random() < 0.7
+            out.append(
+                Observation(
+                    source="agent",
+                    event_type="succeeded" if ok else "failed",
+                    target=f"claude-code#{i}",
+                    severity="info" if ok else "error",
+                    details={
+                        "result": "Fixed the failing test" if ok else "Tests still fail",
+                        "cost_usd": round(rng.uniform(0.01, 0.3), 4),
+                    },
+                )
+            )
+        else:
+            out.append(
+                Observation(source="user", event_type="request", target="inbox", details={"text": rng.choice(REQUESTS)})
+            )
+    return out
