@@ -69,7 +69,6 @@ async def main() -> None:
         heartbeat_interval=0,
         idle_reflection_interval=0,
         reflection_depth=0,
-        temperature=0.0,
     )
     connection = await connect(config, log_dir=home)
     journal = Journal(paths.journal)

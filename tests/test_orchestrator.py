@@ -14,7 +14,7 @@ import pytest
 from conscious.config import Config
 from conscious.console import Reporter
 from conscious.daemon import build
-from conscious.errors import LLMUnavailable
+from conscious.errors import ConsciousError, LLMUnavailable
 from conscious.journal import Journal
 from conscious.model import Observation
 from conscious.orchestrator import Orchestrator
@@ -221,3 +221,42 @@ async def test_memory_delegation_stores_a_note(config: Config, paths: Paths) -> 
         orch, lambda: journal.counts()["notes"] == 1 and any(o.source == "agent" for o in journal.observations())
     )
     assert journal.search_notes("staging")[0]["content"] == "staging is down"
+
+
+async def test_turns_are_journaled_and_compaction_archives_the_oldest(config: Config, paths: Paths) -> None:
+    backend = ScriptedBackend(context_length=3600)
+    orch, journal = await make(config, paths, backend)
+    for i in range(12):
+        journal.append(
+            Observation(
+                source="filesystem",
+                event_type="modified",
+                target=f"src/module_{i}.py",
+                details={"relative": f"src/module_{i}.py", "size": 1000 + i},
+            )
+        )
+        await drain(orch, lambda: journal.pending_count() == 0)
+    rows = journal.db.execute("SELECT id, role, archived FROM turns ORDER BY id").fetchall()
+    assert len(rows) == 24 and [r["role"] for r in rows[:2]] == ["user", "assistant"]
+    archived = [r["id"] for r in rows if r["archived"]]
+    live = [t.id for t in orch.thinker.window.turns]
+    assert archived and live and max(archived) < min(live)  # oldest archived, newest kept
+    assert set(archived) | set(live) == {r["id"] for r in rows}
+    assert orch.thinker.window.used <= orch.thinker.window.budget
+
+
+async def test_heartbeats_beside_real_news_are_covered_but_not_rendered(config: Config, paths: Paths) -> None:
+    backend = ScriptedBackend()
+    orch, journal = await make(config, paths, backend)
+    journal.append(Observation(source="clock", event_type="heartbeat", target="orchestrator"))
+    journal.append(Observation(source="filesystem", event_type="modified", target="src/app.py"))
+    await drain(orch, lambda: journal.pending_count() == 0)
+    [request] = backend.requests
+    assert "src/app.py" in request[-1]["content"] and "heartbeat" not in request[-1]["content"]
+    [decision] = journal.decisions()
+    assert len(journal.observations(decision_id=decision["id"])) == 2
+
+
+async def test_a_system_prompt_that_leaves_no_room_is_refused_at_start(config: Config, paths: Paths) -> None:
+    with pytest.raises(ConsciousError, match="system prompt"):
+        await make(config, paths, ScriptedBackend(context_length=2100))

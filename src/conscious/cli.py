@@ -57,6 +57,10 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
         except ConsciousError as exc:
             err.print(f"[red]conscious: error:[/] {escape(str(exc))}")
             raise typer.Exit(1) from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            err.print(f"[red]conscious: error:[/] {escape(exc.strerror or str(exc))}{escape(where)}")
+            raise typer.Exit(1) from None
 
     return wrapper
 

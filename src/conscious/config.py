@@ -82,6 +82,8 @@ class Config(BaseSettings):
     top_p: float = 0.9
     top_k: int = 40
     max_tokens: int = 500
+    repeat_penalty: float | None = 1.1
+    """Sent as ``repeat_penalty`` (llama.cpp, LM Studio); small models loop without it. None: not sent."""
 
     # -- embedded llama-server
     llama_server: str | None = None

@@ -93,6 +93,11 @@ async def build(
             f"(reserve_tokens {config.reserve_tokens} + max_tokens {config.max_tokens})"
         )
     window = ContextWindow(system_prompt, await connection.backend.tokenize(system_prompt), budget)
+    if window.used > window.low_water * budget:
+        raise ConsciousError(
+            f"the system prompt ({window.system_tokens} tokens) leaves too little of the {budget}-token "
+            "context budget for observations: use a shorter prompt or a longer context"
+        )
     thinker = Thinker(connection.backend, window, limits_from(config))
     dispatcher = Dispatcher(
         journal,

@@ -49,7 +49,14 @@ def policy_from(config: Config) -> Policy:
 
 
 def limits_from(config: Config) -> Limits:
-    return Limits(max_tokens=config.max_tokens, temperature=config.temperature, top_p=config.top_p, top_k=config.top_k)
+    extra = {"repeat_penalty": config.repeat_penalty} if config.repeat_penalty is not None else {}
+    return Limits(
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        top_k=config.top_k,
+        extra=extra,
+    )
 
 
 class Orchestrator:
@@ -79,6 +86,7 @@ class Orchestrator:
         self.failures = 0
         self.last_activity = time.monotonic()
         self._observer_tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
 
     # -- start-up / shutdown
 
@@ -129,6 +137,7 @@ class Orchestrator:
     # -- main loop
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         self.startup()
         try:
             while not stop.is_set():
@@ -159,7 +168,9 @@ class Orchestrator:
         if any(e.observation.source not in ("clock", "self") for e in batch):
             self.last_activity = time.monotonic()
         self.turn += 1
-        prompt = render_turn([e.observation for e in batch], self.facts())
+        # Heartbeats are covered by the decision but not worth tokens in the prompt.
+        shown = [e.observation for e in batch if e.observation.key[:2] != ("clock", "heartbeat")]
+        prompt = render_turn(shown, self.facts(waiting=len(pending) - len(covered_ids(batch))))
         try:
             thought = await self.thinker.think(prompt)
         except LLMUnavailable as exc:
@@ -167,8 +178,8 @@ class Orchestrator:
             return True
         except LLMError as exc:
             # The server refused this request: decide the batch safely, keep going.
-            self.thinker.window.compact()
-            thought = Thought(fallback(str(exc)), "", 0.0, error=str(exc))
+            evicted = self.thinker.window.compact()
+            thought = Thought(fallback(str(exc)), "", 0.0, error=str(exc), evicted=evicted)
             self.accept(
                 Observation(
                     source="system",
@@ -179,17 +190,27 @@ class Orchestrator:
                 )
             )
         self._recovered()
+        self._keep_turns(thought)
         self._commit(batch, thought)
         return True
 
-    def facts(self) -> dict[str, Any]:
+    def _keep_turns(self, thought: Thought) -> None:
+        """The window's durable copy: new turns journaled, evicted ones marked archived."""
+        for turn in self.thinker.window.turns:
+            if turn.id is None:
+                turn.id = self.journal.append_turn(turn.role, turn.content, turn.tokens)
+        archived = [t.id for t in thought.evicted if t.id is not None]
+        if archived:
+            self.journal.archive_turns(max(archived))
+
+    def facts(self, waiting: int = 0) -> dict[str, Any]:
         uptime = int((utcnow() - self.started).total_seconds())
         return {
             "turn": self.turn,
             "time": utcnow().strftime("%Y-%m-%d %H:%M:%SZ"),
             "uptime": f"{uptime // 3600}h{uptime % 3600 // 60:02d}m",
             "session": self.session,
-            "pending": self.journal.pending_count(),
+            "waiting": waiting,
             "running tasks": len(self.dispatcher.running),
         }
 
@@ -303,7 +324,8 @@ class Orchestrator:
             )
         self.publish_state()
         delay = min(BACKOFF_MAX, 0.5 * 2 ** min(self.failures, 8)) * (0.5 + random.random() / 2)
-        await asyncio.sleep(delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)  # a stop request ends the back-off
 
     def _recovered(self) -> None:
         if self.health != "ok":

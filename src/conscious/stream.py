@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from conscious.model import SEVERITY_RANK, Observation
 
 QUIET_EVENTS: frozenset[tuple[str, str]] = frozenset(
-    {("clock", "heartbeat"), ("system", "parse-failure"), ("policy", "refused"), ("system", "llm-recovered")}
+    {
+        ("clock", "heartbeat"),
+        ("system", "parse-failure"),
+        ("system", "llm-error"),
+        ("policy", "refused"),
+        ("system", "llm-recovered"),
+    }
 )
 """Observations that never cost an LLM call on their own: a batch made only of these is
 decided by rule. They still reach the model alongside anything else."""

@@ -62,3 +62,14 @@ def test_pop_last_takes_back_an_unanswered_turn() -> None:
     w.add(Turn("user", "x", 10))
     assert w.pop_last() is not None
     assert w.turns == []
+
+
+def test_the_turn_awaiting_its_answer_is_never_evicted() -> None:
+    w = ContextWindow("system", 100, 400)
+    w.add(Turn("user", "big question", 150))
+    evicted = w.add(Turn("assistant", "big answer", 150))
+    assert [t.content for t in w.turns] == ["big question", "big answer"]
+    assert evicted == []
+    evicted = w.add(Turn("user", "next", 150))
+    assert [t.content for t in evicted] == ["big question", "big answer"]
+    assert [t.content for t in w.turns] == ["next"]

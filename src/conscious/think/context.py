@@ -65,13 +65,15 @@ class ContextWindow:
     def compact(self, extra: int = 0) -> list[Turn]:
         """Evict the oldest turns until, with ``extra`` added, the window is at the low-water mark.
 
-        Whole exchanges go together so the window always starts with a user turn.
+        Whole exchanges go together so the window always starts with a user turn, and a user
+        turn still waiting for its answer is never evicted.
         """
         target = self.low_water * self.budget - extra
+        protected = 1 if self.turns and self.turns[-1].role == "user" else 0
         evicted: list[Turn] = []
-        while self.turns and self.used > target:
+        while len(self.turns) > protected and self.used > target:
             evicted.append(self.turns.pop(0))
-            while self.turns and self.turns[0].role == "assistant":
+            while len(self.turns) > protected and self.turns[0].role == "assistant":
                 evicted.append(self.turns.pop(0))
         return evicted
 

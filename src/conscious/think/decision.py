@@ -12,16 +12,17 @@ from pydantic import ValidationError
 from conscious.errors import DecisionParseError
 from conscious.model import Decision
 
-# Bounded strings keep a small model from rambling inside a constrained field.
+# Bounded strings keep a small model from rambling inside a constrained field: the whole
+# object stays within the seed's 500-token reply budget even at one character a token.
 DECISION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "action_type": {"type": "string", "enum": ["delegate", "observe", "reflect"]},
-        "reasoning": {"type": "string", "minLength": 1, "maxLength": 240},
+        "reasoning": {"type": "string", "minLength": 1, "maxLength": 160},
         "target_agent": {
             "anyOf": [{"type": "string", "enum": ["claude-code", "claude-flow", "memory"]}, {"type": "null"}]
         },
-        "command": {"anyOf": [{"type": "string", "maxLength": 240}, {"type": "null"}]},
+        "command": {"anyOf": [{"type": "string", "maxLength": 160}, {"type": "null"}]},
         "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         "metadata": {
@@ -29,10 +30,10 @@ DECISION_SCHEMA: dict[str, Any] = {
             "properties": {
                 "alternatives_considered": {
                     "type": "array",
-                    "items": {"type": "string", "maxLength": 100},
-                    "maxItems": 3,
+                    "items": {"type": "string", "maxLength": 60},
+                    "maxItems": 2,
                 },
-                "expected_outcome": {"type": "string", "maxLength": 200},
+                "expected_outcome": {"type": "string", "maxLength": 100},
             },
             "required": ["expected_outcome"],
             "additionalProperties": False,
