@@ -111,3 +111,15 @@ def test_tell_log_status_through_the_journal(home: Path) -> None:
 def test_help(command: str, home: Path) -> None:
     result = conscious(command, "--help", home=home)
     assert result.returncode == 0 and "--home" in result.stdout
+
+
+def test_log_hides_routine_decisions_unless_asked(home: Path) -> None:
+    journal = Journal(home / "journal.db")
+    beat = journal.append(Observation(source="clock", event_type="heartbeat", target="orchestrator"))
+    journal.record_decision(Decision(action_type="observe", reasoning="Routine only"), [beat], verdict="accepted",
+                            origin="rule")
+    edit = journal.append(Observation(source="filesystem", event_type="modified", target="a.py"))
+    journal.record_decision(Decision(action_type="observe", reasoning="small edit"), [edit], verdict="accepted")
+    default = conscious("log", home=home)
+    assert "small edit" in default.stdout and "Routine only" not in default.stdout
+    assert "Routine only" in conscious("log", "--all", home=home).stdout

@@ -147,12 +147,13 @@ def _when(ts: str | None) -> str:
 def log_(
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many decisions.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per decision.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Include routine decisions made without the model.")] = False,
     home: HomeOpt = None,
 ) -> None:
     """Show recent decisions with the observations they covered and their delegations."""
     journal = _journal(home)
     tasks = {t["decision_id"]: t for t in journal.tasks(limit=limit * 4)}
-    for d in journal.decisions(limit):
+    for d in journal.decisions(limit, include_rule=show_all):
         observations = journal.observations(decision_id=d["id"])
         task = tasks.get(d["id"])
         if as_json:

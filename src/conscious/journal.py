@@ -222,8 +222,13 @@ class Journal:
                 task.id = tcur.lastrowid
         return decision_id
 
-    def decisions(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM (SELECT * FROM decisions ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,))
+    def decisions(self, limit: int = 50, *, include_rule: bool = True) -> list[dict[str, Any]]:
+        """The most recent decisions, oldest first; ``include_rule=False`` leaves out the routine
+        ones made without the model (heartbeats and the like)."""
+        where = "" if include_rule else "WHERE origin != 'rule'"
+        rows = self.db.execute(
+            f"SELECT * FROM (SELECT * FROM decisions {where} ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,)
+        )
         return [dict(r) for r in rows]
 
     # -- tasks
