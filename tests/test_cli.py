@@ -116,8 +116,9 @@ def test_help(command: str, home: Path) -> None:
 def test_log_hides_routine_decisions_unless_asked(home: Path) -> None:
     journal = Journal(home / "journal.db")
     beat = journal.append(Observation(source="clock", event_type="heartbeat", target="orchestrator"))
-    journal.record_decision(Decision(action_type="observe", reasoning="Routine only"), [beat], verdict="accepted",
-                            origin="rule")
+    journal.record_decision(
+        Decision(action_type="observe", reasoning="Routine only"), [beat], verdict="accepted", origin="rule"
+    )
     edit = journal.append(Observation(source="filesystem", event_type="modified", target="a.py"))
     journal.record_decision(Decision(action_type="observe", reasoning="small edit"), [edit], verdict="accepted")
     default = conscious("log", home=home)
