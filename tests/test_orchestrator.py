@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,7 @@ from conscious.console import Reporter
 from conscious.daemon import build
 from conscious.errors import ConsciousError, LLMUnavailable
 from conscious.journal import Journal
-from conscious.model import Observation
+from conscious.model import Decision, Observation, Task, utcnow
 from conscious.orchestrator import Orchestrator
 from conscious.paths import Paths
 from conscious.think.backends.scripted import ScriptedBackend
@@ -260,3 +264,25 @@ async def test_heartbeats_beside_real_news_are_covered_but_not_rendered(config: 
 async def test_a_system_prompt_that_leaves_no_room_is_refused_at_start(config: Config, paths: Paths) -> None:
     with pytest.raises(ConsciousError, match="system prompt"):
         await make(config, paths, ScriptedBackend(context_length=2100))
+
+
+async def test_after_a_crash_unfinished_tasks_are_reported_and_their_processes_killed(
+    config: Config, paths: Paths
+) -> None:
+    journal = Journal(paths.journal)
+    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    started = Task(decision_id=0, agent="claude-code", command="long job")
+    never = Task(decision_id=0, agent="claude-flow", command="queued job")
+    for task in (started, never):
+        journal.record_decision(Decision(action_type="delegate", reasoning="r"), [], verdict="accepted", task=task)
+    journal.update_task(started.id or 0, state="running", pgid=leftover.pid, started=utcnow() - timedelta(seconds=5))
+    try:
+        orch, journal = await make(config, paths, ScriptedBackend())
+        await drain(orch, lambda: journal.pending_count() == 0)
+        assert leftover.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+    assert [t["state"] for t in journal.tasks()] == ["interrupted", "interrupted"]
+    reports = [o for o in journal.observations(100) if o.source == "agent"]
+    assert {o.event_type for o in reports} == {"interrupted"} and len(reports) == 2

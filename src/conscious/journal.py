@@ -241,6 +241,47 @@ class Journal:
         with self.transaction() as db:
             db.execute(f"UPDATE tasks SET {cols} WHERE id=?", (*values, task_id))
 
+    def finish_task(self, task_id: int, outcome: Observation, **fields: Any) -> int:
+        """A task's final state and the observation that reports it, committed together."""
+        values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
+        cols = ", ".join(f"{k}=?" for k in fields)
+        ts = _ts(outcome.timestamp)
+        with self.transaction() as db:
+            db.execute(f"UPDATE tasks SET {cols} WHERE id=?", (*values, task_id))
+            cur = db.execute(
+                "INSERT INTO observations (ts, source, event_type, target, severity, details, count,"
+                " first_ts, last_ts, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
+                (
+                    ts,
+                    outcome.source,
+                    outcome.event_type,
+                    outcome.target,
+                    outcome.severity,
+                    json.dumps(outcome.details, default=str),
+                    outcome.count,
+                    ts,
+                    ts,
+                ),
+            )
+        assert cur.lastrowid is not None
+        outcome.id = cur.lastrowid
+        return cur.lastrowid
+
+    def unfinished_tasks(self) -> list[Task]:
+        rows = self.db.execute("SELECT * FROM tasks WHERE state IN ('pending', 'running') ORDER BY id")
+        return [
+            Task(
+                id=r["id"],
+                decision_id=r["decision_id"],
+                agent=r["agent"],
+                command=r["command"],
+                state=r["state"],
+                pgid=r["pgid"],
+                started=datetime.fromisoformat(r["started"]) if r["started"] else None,
+            )
+            for r in rows
+        ]
+
     def tasks(self, limit: int = 50, state: str | None = None) -> list[dict[str, Any]]:
         where = "WHERE state=?" if state else ""
         args: tuple[Any, ...] = (state, limit) if state else (limit,)

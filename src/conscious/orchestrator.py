@@ -95,6 +95,10 @@ class Orchestrator:
         sessions = int(ident.get("sessions", 0)) + 1
         self.journal.set_identity(first_start=ident.get("first_start", self.started.isoformat()), sessions=sessions)
         self.session = sessions
+        if interrupted := self.dispatcher.recover():
+            self.reporter.warn(
+                f"{interrupted} task(s) were unfinished when the last run ended; reported as interrupted"
+            )
         for observer in self.observers:
             self._observer_tasks.append(asyncio.create_task(self._observe(observer), name=observer.name))
         self.publish_state()

@@ -9,12 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+import psutil
 
 from conscious.delegate.base import Delegate, Outcome, RunContext
 from conscious.journal import Journal
 from conscious.model import Observation, Severity, Task, utcnow
+
+
+def kill_orphans(pgid: int, since: float) -> None:
+    """SIGKILL every process still in group ``pgid`` that was created after ``since`` (a task's
+    group outliving its daemon; the time check spares a group that merely reuses the number)."""
+    for proc in psutil.process_iter(["pid", "create_time"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
+            if os.getpgid(proc.pid) == pgid and proc.info["create_time"] >= since - 1:
+                proc.kill()
+
 
 RESULT_LIMIT = 500
 """Characters of an agent's result shown back to the model; the journal keeps more."""
@@ -72,16 +85,6 @@ class Dispatcher:
     def _finish(self, task: Task, outcome: Outcome) -> None:
         assert task.id is not None
         self.running.pop(task.id, None)
-        self.journal.update_task(
-            task.id,
-            state=outcome.state,
-            ended=utcnow(),
-            exit_code=outcome.exit_code,
-            result=outcome.result,
-            cost_usd=outcome.cost_usd,
-            num_turns=outcome.num_turns,
-            session_id=outcome.session_id,
-        )
         details: dict[str, object] = {
             "task_id": task.id,
             "decision_id": task.decision_id,
@@ -101,7 +104,17 @@ class Dispatcher:
             severity=severity,
             details=details,
         )
-        self.journal.append(obs)
+        self.journal.finish_task(
+            task.id,
+            obs,
+            state=outcome.state,
+            ended=utcnow(),
+            exit_code=outcome.exit_code,
+            result=outcome.result,
+            cost_usd=outcome.cost_usd,
+            num_turns=outcome.num_turns,
+            session_id=outcome.session_id,
+        )
         self._emit("finished", task, outcome)
         if self.on_observation is not None:
             self.on_observation(obs)
@@ -109,6 +122,17 @@ class Dispatcher:
     def _emit(self, what: str, task: Task, outcome: Outcome | None) -> None:
         if self.on_event is not None:
             self.on_event(what, task, outcome)
+
+    def recover(self) -> int:
+        """After a crash: tasks the journal says were unfinished are reported back as
+        ``interrupted`` (never started again: the model decides anew), and whatever is left of
+        their process groups is killed. Returns how many."""
+        tasks = self.journal.unfinished_tasks()
+        for task in tasks:
+            if task.pgid and task.started:
+                kill_orphans(task.pgid, task.started.timestamp())
+            self._finish(task, Outcome("interrupted", "the orchestrator stopped while this task was unfinished"))
+        return len(tasks)
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Give running tasks ``grace`` seconds, then cancel them (killing their process groups)."""
