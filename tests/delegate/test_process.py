@@ -1,6 +1,8 @@
 """The process runner with real subprocesses: groups, timeouts, stubborn children."""
 
 import asyncio
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -50,3 +52,24 @@ async def test_cancellation_kills_the_group() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert pids and (not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE)
+
+
+def test_children_die_with_a_killed_daemon(tmp_path: Path) -> None:
+    """A daemon killed with SIGKILL must not leave its agents (or its llama-server) behind."""
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import asyncio, os, signal, sys\n"
+        "from conscious.delegate.process import run_process\n"
+        "def started(pid):\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(pid))\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "asyncio.run(run_process([sys.executable, '-c', 'import time; time.sleep(60)'], timeout=60, on_start=started))\n"
+    )
+    daemon = subprocess.run([PY, "-c", script], timeout=30)
+    assert daemon.returncode == -signal.SIGKILL
+    child = psutil.Process(int(pid_file.read_text()))
+    try:
+        child.wait(timeout=5)
+    except psutil.TimeoutExpired:
+        child.kill()
+        raise AssertionError("the agent outlived its daemon") from None

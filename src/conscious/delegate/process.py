@@ -5,11 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+_prctl: Callable[..., int] | None = None
+if sys.platform.startswith("linux"):
+    # Looked up now, in the parent: a forked child of a threaded process must not dlopen.
+    with contextlib.suppress(OSError, AttributeError):
+        _prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the daemon dies, even by
+    SIGKILL. Children get their own session (so Ctrl-C reaches the daemon first, which stops
+    them in order), and this keeps such a child from outliving a daemon that was killed."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
 
 OUTPUT_LIMIT = 1_000_000
 """Bytes of stdout/stderr kept per task."""
@@ -68,6 +86,7 @@ async def run_process(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
     except FileNotFoundError:
         raise CommandNotFound(f"command not found: {argv[0]}") from None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from conscious.delegate.process import die_with_parent
 from conscious.errors import EmbeddedServerError, ModelNotFound
 
 BUNDLED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -120,6 +121,7 @@ class EmbeddedServer:
                 stdout=log or asyncio.subprocess.DEVNULL,
                 stderr=log or asyncio.subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         except OSError as exc:
             raise EmbeddedServerError(f"cannot start {self.binary}: {exc.strerror}") from None
