@@ -20,7 +20,7 @@ from typing import Any
 from conscious.config import Config
 from conscious.console import Reporter
 from conscious.delegate.dispatcher import Dispatcher
-from conscious.delegate.policy import Policy, Verdict
+from conscious.delegate.policy import Policy
 from conscious.errors import LLMError, LLMUnavailable
 from conscious.journal import Journal
 from conscious.model import PRIORITY_RANK, Decision, Observation, Task, utcnow
@@ -227,14 +227,11 @@ class Orchestrator:
             priority="low",
             confidence=1.0,
         )
-        verdict = Verdict("observe", "accepted", "rule")
-        decision_id = self.journal.record_decision(
+        # Routine: journaled (every observation is covered by a decision), not shown live;
+        # `conscious log --all` lists them.
+        self.journal.record_decision(
             decision, covered_ids(batch), verdict="accepted", verdict_reason="rule", origin="rule"
         )
-        if any(e.observation.event_type != "heartbeat" for e in batch):
-            self.reporter.decision(
-                decision_id, decision, verdict, covers=len(covered_ids(batch)), latency_ms=None, origin="rule"
-            )
 
     def _commit(self, batch: Sequence[Entry], thought: Thought) -> None:
         decision = self._escalate(thought.decision, batch)

@@ -97,3 +97,17 @@ async def test_jit_model_by_name(lmstudio: FakeLMStudio, paths: Paths) -> None:
         await connection.aclose()
     model = lmstudio.models["deepseek-r1-distill-qwen-7b"]
     assert model.state == "loaded" and model.ttl == 600
+
+
+async def test_a_refused_schema_dialect_falls_back_to_one_the_server_accepts(lmstudio: FakeLMStudio) -> None:
+    # LM Studio refuses {"type": "json_object"}; the backend must find json_schema by itself.
+    backend = LMStudioBackend(f"{lmstudio.url}/v1", dialect="json_object")
+    try:
+        await backend.info()
+        window = ContextWindow(default_system_prompt(), 900, 3000)
+        thought = await Thinker(backend, window, Limits(max_tokens=400, temperature=0.0)).think("a file changed")
+    finally:
+        await backend.aclose()
+    formats = [r["response_format"]["type"] for r in lmstudio.requests if "messages" in r]
+    assert formats == ["json_object", "json_schema"]
+    assert backend.dialect == "json_schema" and thought.error is None

@@ -43,6 +43,8 @@ def _error_message(exc: openai.APIStatusError) -> str:
         if isinstance(err, dict):
             return str(err.get("message", err))[:300]
         return str(err)[:300]
+    if isinstance(body, str) and body:
+        return body[:300]
     return str(exc.message)[:300]
 
 
@@ -144,13 +146,23 @@ class OpenAICompatBackend:
     async def stream(
         self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits
     ) -> AsyncGenerator[str | Usage, None]:
-        body = self.request(messages, schema, limits)
-        try:
-            stream = await self.client.chat.completions.create(
-                stream=True, stream_options={"include_usage": True}, **body
-            )
-        except (openai.OpenAIError, httpx.HTTPError) as exc:
-            raise translate(exc, self.url) from None
+        tried: list[SchemaDialect] = []
+        while True:
+            body = self.request(messages, schema, limits)
+            try:
+                stream = await self.client.chat.completions.create(
+                    stream=True, stream_options={"include_usage": True}, **body
+                )
+                break
+            except (openai.OpenAIError, httpx.HTTPError) as exc:
+                error = translate(exc, self.url)
+                # Servers speak different structured-output dialects: on a refusal that names
+                # it, fall back to the next one and remember what worked.
+                tried.append(self.dialect)
+                nxt = next((d for d in DIALECTS if d not in tried), None)
+                if schema is None or not isinstance(error, LLMRejected) or not _about_format(error) or nxt is None:
+                    raise error from None
+                self.dialect = nxt
         usage = Usage()
         try:
             async for chunk in stream:
@@ -177,6 +189,14 @@ class OpenAICompatBackend:
         finally:
             await stream.close()
         yield usage
+
+
+DIALECTS: tuple[SchemaDialect, ...] = ("json_schema", "json_object", "none")
+
+
+def _about_format(error: LLMError) -> bool:
+    text = str(error).lower()
+    return any(word in text for word in ("response_format", "json_schema", "json_object", "schema", "grammar"))
 
 
 def _int(value: object, default: int | None) -> int | None:
