@@ -1,6 +1,6 @@
-import sqlite3
 from pathlib import Path
 
+from conscious.errors import JournalError
 from conscious.journal import MIGRATIONS, Journal
 from conscious.model import Decision, Observation, Task
 
@@ -41,8 +41,8 @@ def test_a_task_starts_at_most_once_per_decision(tmp_path: Path) -> None:
             db.execute(
                 "INSERT INTO tasks (decision_id, agent, command, state) VALUES (?, 'memory', 'x', 'pending')", (did,)
             )
-    except sqlite3.IntegrityError:
-        pass
+    except JournalError as exc:
+        assert "UNIQUE" in str(exc)
     else:
         raise AssertionError("a second task for the same decision was accepted")
     assert len(j.tasks()) == 1

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
+import click
 import psutil
 import typer
 from rich.console import Console
@@ -61,6 +63,13 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
             where = f" ({exc.filename})" if exc.filename else ""
             err.print(f"[red]conscious: error:[/] {escape(exc.strerror or str(exc))}{escape(where)}")
             raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            # A bug of ours: still one line for the user; the traceback goes to the log.
+            logging.getLogger("conscious").exception("unexpected error")
+            err.print(f"[red]conscious: internal error:[/] {escape(repr(exc))[:300]} (details in the log file)")
+            raise typer.Exit(70) from None
 
     return wrapper
 

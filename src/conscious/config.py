@@ -16,6 +16,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -108,7 +109,21 @@ class Config(BaseSettings):
     # -- observers
     watch: list[Path] = Field(default_factory=lambda: [Path.cwd()])
     ignore: list[str] = Field(
-        default_factory=lambda: [".git/", ".venv/", "node_modules/", "__pycache__/", "*.pyc", "*.swp", "*~", ".#*"]
+        default_factory=lambda: [
+            ".git/",
+            ".venv/",
+            "node_modules/",
+            "__pycache__/",
+            "*.pyc",
+            "*.swp",
+            "*~",
+            ".#*",
+            # The agents' own state: their bookkeeping is not news.
+            ".claude/",
+            ".claude-flow/",
+            ".hive-mind/",
+            ".swarm/",
+        ]
     )
     debounce_ms: int = 500
     processes: list[str] = Field(default_factory=list)
@@ -167,6 +182,8 @@ class Config(BaseSettings):
         token = _toml_file.set(toml if toml.is_file() else None)
         try:
             config = cls(**{k: v for k, v in overrides.items() if v is not None})
+        except SettingsError as exc:
+            raise ConfigError(f"invalid setting in the environment: {exc}") from None
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "config"

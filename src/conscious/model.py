@@ -44,8 +44,10 @@ class Observation(BaseModel):
 
     @property
     def key(self) -> tuple[str, str, str]:
-        """Observations with the same key are repeats of one another."""
-        return (self.source, self.event_type, self.target)
+        """Observations with the same key are repeats of one another. Requests from the user
+        never are: each one is distinct, whatever its wording."""
+        target = f"{self.target}#{self.id}" if self.source == "user" else self.target
+        return (self.source, self.event_type, target)
 
 
 class DecisionMetadata(BaseModel):

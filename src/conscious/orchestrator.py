@@ -20,8 +20,8 @@ from typing import Any
 from conscious.config import Config
 from conscious.console import Reporter
 from conscious.delegate.dispatcher import Dispatcher
-from conscious.delegate.policy import Policy
-from conscious.errors import LLMError, LLMUnavailable
+from conscious.delegate.policy import Policy, Verdict
+from conscious.errors import LLMError, LLMUnavailable, ModelNotFound
 from conscious.journal import Journal
 from conscious.model import PRIORITY_RANK, Decision, Observation, Task, utcnow
 from conscious.observe.base import Observer
@@ -107,28 +107,36 @@ class Orchestrator:
         for task in self._observer_tasks:
             task.cancel()
         for task in self._observer_tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.dispatcher.shutdown(grace)
         self.publish_state(running=False)
 
     async def _observe(self, observer: Observer) -> None:
-        try:
-            async for obs in observer.observe():
-                self.accept(obs)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("observer %s failed", observer.name)
-            self.accept(
-                Observation(
-                    source="system",
-                    event_type="observer-failed",
-                    target=observer.name,
-                    severity="error",
-                    details={"error": repr(exc)[:300]},
-                )
-            )
+        """Feed one observer into the journal; restart it with back-off if it fails."""
+        failures = 0
+        while True:
+            try:
+                async for obs in observer.observe():
+                    self.accept(obs)
+                    failures = 0
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.exception("observer %s failed", observer.name)
+                with contextlib.suppress(Exception):
+                    self.accept(
+                        Observation(
+                            source="system",
+                            event_type="observer-failed",
+                            target=observer.name,
+                            severity="error",
+                            details={"error": repr(exc)[:300], "failures": failures},
+                        )
+                    )
+                await asyncio.sleep(min(BACKOFF_MAX, 2.0**failures))
 
     def accept(self, obs: Observation) -> None:
         """Journal first, then consider."""
@@ -177,7 +185,8 @@ class Orchestrator:
         prompt = render_turn(shown, self.facts(waiting=len(pending) - len(covered_ids(batch))))
         try:
             thought = await self.thinker.think(prompt)
-        except LLMUnavailable as exc:
+        except (LLMUnavailable, ModelNotFound) as exc:
+            # Nothing decided: the batch stays pending until the server (or its model) is back.
             await self._outage(exc)
             return True
         except LLMError as exc:
@@ -236,6 +245,8 @@ class Orchestrator:
     def _commit(self, batch: Sequence[Entry], thought: Thought) -> None:
         decision = self._escalate(thought.decision, batch)
         verdict = self.policy.judge(decision, self.dispatcher.active())
+        if verdict.delegates and self._stop.is_set():
+            verdict = Verdict("observe", "stopping", "the orchestrator is shutting down: nothing new is started")
         task = None
         if verdict.delegates:
             assert decision.target_agent is not None and decision.command is not None
@@ -309,7 +320,7 @@ class Orchestrator:
             details["recalled_notes"] = [n["content"][:200] for n in recalled]
         self.accept(Observation(source="self", event_type="reflection", target=focus[:120], details=details))
 
-    async def _outage(self, exc: LLMUnavailable) -> None:
+    async def _outage(self, exc: LLMError) -> None:
         self.failures += 1
         if self.health == "ok":
             self.health = "degraded"

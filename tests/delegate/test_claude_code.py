@@ -38,7 +38,7 @@ async def test_flags_from_config(fake_agents: Path, tmp_path: Path) -> None:
     )
     await run(tmp_path, config)
     argv = json.loads(fake_agents.read_text().splitlines()[0])["argv"]
-    assert argv[argv.index("-p") + 1] == "Fix the failing test"
+    assert "-p" in argv and argv[-2:] == ["--", "Fix the failing test"]
     assert argv[argv.index("--permission-mode") + 1] == "plan"
     assert argv[argv.index("--max-turns") + 1] == "7"
     assert "--allowedTools=Read,Bash(git diff:*)" in argv and "--disallowedTools=WebFetch" in argv

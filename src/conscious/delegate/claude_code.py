@@ -23,7 +23,7 @@ class ClaudeCodeDelegate:
 
     def argv(self, command: str) -> list[str]:
         c = self.config
-        argv = [c.binary, "-p", command, "--output-format", "json", "--permission-mode", c.permission_mode]
+        argv = [c.binary, "-p", "--output-format", "json", "--permission-mode", c.permission_mode]
         if c.max_turns:
             argv += ["--max-turns", str(c.max_turns)]
         # The `=` form: the list options are variadic and would swallow a following argument.
@@ -31,7 +31,8 @@ class ClaudeCodeDelegate:
             argv.append("--allowedTools=" + ",".join(c.allowed_tools))
         if c.disallowed_tools:
             argv.append("--disallowedTools=" + ",".join(c.disallowed_tools))
-        return argv + list(c.extra_args)
+        # `--` ends the options: the prompt can never be read as a flag.
+        return [*argv, *c.extra_args, "--", command]
 
     async def run(self, task: Task, ctx: RunContext, on_start: PgidCallback) -> Outcome:
         try:

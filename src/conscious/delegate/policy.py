@@ -20,6 +20,7 @@ VerdictLabel = Literal[
     "denied-command",
     "duplicate",
     "dry-run",
+    "stopping",
 ]
 
 DEFAULT_DENY: tuple[str, ...] = (
@@ -90,6 +91,8 @@ class Policy:
             return Verdict(
                 "observe", "below-threshold", f"confidence {decision.confidence:.2f} < {self.delegate_threshold}"
             )
+        if command.startswith("-"):
+            return Verdict("observe", "denied-command", "a command may not start with '-' (it would read as a flag)")
         if (pattern := self.denied_by(command)) is not None:
             return Verdict("observe", "denied-command", f"command matches deny rule {pattern!r}")
         if (agent, command) in set(running):

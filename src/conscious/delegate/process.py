@@ -109,5 +109,9 @@ async def run_process(
         # Grandchildren that outlive the leader still belong to the group.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-    out, err = await readers
+    try:
+        # A daemonised grandchild in a new session can keep the pipes open forever.
+        out, err = await asyncio.wait_for(readers, 5.0)
+    except TimeoutError:
+        out, err = b"", b"(output unavailable: a descendant kept the pipes open)"
     return ProcessResult(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), timed_out)

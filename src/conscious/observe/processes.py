@@ -113,7 +113,11 @@ class ProcessObserver:
         seen = self.seen[pid]
         details: dict[str, object] = {"pid": pid, "pattern": seen.pattern, "cmdline": seen.cmdline, **extra}
         return Observation(
-            source="process", event_type=event, target=seen.name or seen.pattern, severity=severity, details=details
+            source="process",
+            event_type=event,
+            target=f"{seen.name or seen.pattern}[{pid}]",
+            severity=severity,
+            details=details,
         )
 
     async def observe(self) -> AsyncIterator[Observation]:

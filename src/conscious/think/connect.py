@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from conscious.config import Config
-from conscious.errors import LLMError, LLMUnavailable
+from conscious.errors import ConfigError, LLMError, LLMUnavailable
 from conscious.think.backends.base import LLMBackend, ModelInfo
 from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
 from conscious.think.backends.lmstudio import LMStudioBackend
@@ -45,7 +45,8 @@ async def is_lmstudio(url: str, timeout: float = 2.0) -> bool | None:
             return None
         if response.status_code == 200:
             with contextlib.suppress(ValueError):
-                return isinstance(response.json().get("data"), list)
+                data = response.json()
+                return isinstance(data, dict) and isinstance(data.get("data"), list)
         return False
 
 
@@ -70,8 +71,19 @@ async def _open(config: Config, url: str, lmstudio: bool) -> tuple[OpenAICompatB
         raise
 
 
+def check_url(url: str) -> None:
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError):
+        raise ConfigError(f"not a valid LLM server URL: {url}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host or (port is not None and not 0 < port < 65536):
+        raise ConfigError(f"not a valid LLM server URL (want http://host:port/v1): {url}")
+
+
 async def connect(config: Config, log_dir: Path | None = None) -> Connection:
     if config.llm_url:
+        check_url(config.llm_url)
         kind = await is_lmstudio(config.llm_url)
         if kind is None:
             raise LLMUnavailable(f"cannot reach LLM server at {config.llm_url}")

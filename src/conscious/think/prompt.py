@@ -12,6 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from conscious.errors import ConfigError
 from conscious.model import Observation
 
 DETAILS_LIMIT = 600
@@ -23,7 +24,12 @@ def default_system_prompt() -> str:
 
 
 def load_system_prompt(path: Path | None) -> str:
-    return path.read_text(encoding="utf-8").strip() if path else default_system_prompt()
+    if path is None:
+        return default_system_prompt()
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the system prompt file {path}: {exc}") from None
 
 
 def _data(details: Mapping[str, Any]) -> str:
@@ -34,6 +40,13 @@ def _data(details: Mapping[str, Any]) -> str:
     return "<<<" + text.replace(">>>", "> > >") + ">>>"
 
 
+def _field(text: str) -> str:
+    """A header field: one line, no control characters (a file name cannot forge a line)."""
+    if text.isprintable() and "<<<" not in text and ">>>" not in text:
+        return text[:200]
+    return json.dumps(text[:200], ensure_ascii=False).replace("<<<", "< <<").replace(">>>", "> >>")
+
+
 def render_observation(n: int, obs: Observation) -> str:
     repeat = ""
     if obs.count > 1:
@@ -41,7 +54,10 @@ def render_observation(n: int, obs: Observation) -> str:
         if obs.last_ts is not None:
             span = f" over {(obs.last_ts - obs.timestamp).total_seconds():.0f}s"
         repeat = f" (x{obs.count}{span})"
-    head = f"{n}. [{obs.severity.upper()}] {obs.source}/{obs.event_type} {obs.target}{repeat}"
+    head = f"{n}. [{obs.severity.upper()}] {_field(obs.source)}/{_field(obs.event_type)} {_field(obs.target)}{repeat}"
+    if obs.source == "user" and isinstance(obs.details.get("text"), str):
+        # The user's own words: the one input that is an instruction.
+        return f"{head}\n   the user asks: {json.dumps(obs.details['text'][:DETAILS_LIMIT], ensure_ascii=False)}"
     return f"{head}\n   details: {_data(obs.details)}" if obs.details else head
 
 

@@ -89,7 +89,9 @@ class Thinker:
         except DecisionParseError as exc:
             decision, error = fallback(str(exc)), str(exc)
             reply = json.dumps(decision.model_dump(exclude={"metadata"}), separators=(",", ":"))
-        reply_tokens = usage.completion_tokens if usage.completion_tokens and error is None else None
+        # The server's count is exact only when what it generated is exactly what we keep.
+        exact = error is None and raw.strip() == reply
+        reply_tokens = usage.completion_tokens if usage.completion_tokens and exact else None
         reply_tokens = reply_tokens or await self.backend.tokenize(reply)
         evicted += self.window.add(Turn("assistant", reply, reply_tokens))
         return Thought(decision, raw, latency_ms, usage, error, evicted)

@@ -11,7 +11,7 @@ from typing import Any
 
 from conscious.errors import ModelNotFound
 from conscious.think.backends.base import Limits, Message, ModelInfo, Usage
-from conscious.think.backends.openai_compat import OpenAICompatBackend
+from conscious.think.backends.openai_compat import OpenAICompatBackend, positive_int
 
 
 class LMStudioBackend(OpenAICompatBackend):
@@ -28,7 +28,7 @@ class LMStudioBackend(OpenAICompatBackend):
         return []
 
     async def info(self) -> ModelInfo:
-        models = [m for m in await self.native_models() if m.get("type", "llm") in ("llm", "vlm")]
+        models = [m for m in await self.native_models() if m.get("type", "llm") in ("llm", "vlm") and m.get("id")]
         if not models:
             return await super().info()
         chosen: dict[str, Any] | None
@@ -42,10 +42,10 @@ class LMStudioBackend(OpenAICompatBackend):
             if chosen is None:
                 raise ModelNotFound(f"LM Studio at {self.url} has no model loaded; load one or set --model")
         self.model = str(chosen["id"])
-        ctx = chosen.get("loaded_context_length") or chosen.get("max_context_length")
+        ctx = positive_int(chosen.get("loaded_context_length")) or positive_int(chosen.get("max_context_length"))
         return ModelInfo(
             model=self.model,
-            context_length=int(ctx) if ctx else None,
+            context_length=ctx,
             loaded=chosen.get("state") == "loaded",
             server=self.server,
         )

@@ -28,7 +28,8 @@ def translate(exc: Exception, url: str) -> LLMError:
         return LLMUnavailable(f"cannot reach LLM server at {url}")
     if isinstance(exc, openai.APIStatusError):
         message = _error_message(exc)
-        if exc.status_code >= 500:
+        if exc.status_code >= 500 or exc.status_code in (401, 403):
+            # Down, or refusing our credentials: either way, wait for it (nothing is decided meanwhile).
             return LLMUnavailable(f"LLM server at {url} failed ({exc.status_code}): {message}")
         if exc.status_code == 404 or ("model" in message.lower() and "not" in message.lower()):
             return ModelNotFound(f"LLM server at {url}: {message}")
@@ -97,9 +98,11 @@ class OpenAICompatBackend:
     async def list_models(self) -> list[str]:
         try:
             page = await self.client.models.list()
+            return [str(m.id) for m in page.data if getattr(m, "id", None)]
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise translate(exc, self.url) from None
-        return [m.id for m in page.data]
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise LLMRejected(f"LLM server at {self.url} listed its models oddly: {exc!r}"[:300]) from None
 
     async def info(self) -> ModelInfo:
         models = await self.list_models()
@@ -108,23 +111,27 @@ class OpenAICompatBackend:
             raise ModelNotFound(f"LLM server at {self.url} has no model loaded")
         self.model = model
         props = await self._get_json(f"{self.root}/props")
-        n_ctx = None
+        n_ctx: object = None
         if isinstance(props, dict):
-            settings = props.get("default_generation_settings") or {}
-            n_ctx = settings.get("n_ctx") or props.get("n_ctx")
-        return ModelInfo(model=model, context_length=int(n_ctx) if n_ctx else None, server=self.server)
+            settings = props.get("default_generation_settings")
+            n_ctx = (settings.get("n_ctx") if isinstance(settings, dict) else None) or props.get("n_ctx")
+        return ModelInfo(model=model, context_length=positive_int(n_ctx), server=self.server)
 
     async def tokenize(self, text: str) -> int:
         if self.exact_tokens:
             try:
                 response = await self.http.post(f"{self.root}/tokenize", json={"content": text})
-                if response.status_code == 200:
-                    return len(response.json()["tokens"])
             except httpx.TransportError as exc:
                 raise translate(exc, self.url) from None
-            except (httpx.HTTPError, ValueError, KeyError, TypeError):
-                pass
-            self.exact_tokens = False
+            except httpx.HTTPError:
+                return estimate_tokens(text)
+            if response.status_code >= 500:
+                return estimate_tokens(text)  # e.g. still loading: ask again next time
+            try:
+                return len(response.json()["tokens"])
+            except (ValueError, KeyError, TypeError):
+                # No tokenizer here (LM Studio answers unknown routes with 200 and an error).
+                self.exact_tokens = False
         return estimate_tokens(text)
 
     def request(self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits) -> dict[str, Any]:
@@ -186,9 +193,20 @@ class OpenAICompatBackend:
                         yield choice.delta.content
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise translate(exc, self.url) from None
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise LLMRejected(f"LLM server at {self.url} sent a malformed stream: {exc!r}"[:300]) from None
         finally:
             await stream.close()
         yield usage
+
+
+def positive_int(value: object) -> int | None:
+    """A context length from a server's JSON, or None when it is not a usable number."""
+    try:
+        n = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return n if n > 0 else None
 
 
 DIALECTS: tuple[SchemaDialect, ...] = ("json_schema", "json_object", "none")
