@@ -124,3 +124,13 @@ def test_log_hides_routine_decisions_unless_asked(home: Path) -> None:
     default = conscious("log", home=home)
     assert "small edit" in default.stdout and "Routine only" not in default.stdout
     assert "Routine only" in conscious("log", "--all", home=home).stdout
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://localhost:99999/v1", "ftp://example/v1"])
+def test_a_malformed_llm_url(home: Path, watched: Path, url: str) -> None:
+    one_clear_line(conscious("run", "--watch", str(watched), "--llm-url", url, home=home), "not a valid LLM server URL")
+
+
+def test_a_malformed_environment_setting(home: Path, watched: Path) -> None:
+    result = conscious("run", "--watch", str(watched), home=home, env={"CONSCIOUS_WATCH": "not-json"})
+    one_clear_line(result, "invalid setting")

@@ -53,3 +53,10 @@ def test_heartbeats_alone_do_not_need_the_llm() -> None:
     assert not needs_llm(beats)
     assert needs_llm(coalesce([obs(1, source="clock", event="heartbeat", target="o"), obs(2)]))
     assert needs_llm(coalesce([obs(1, source="clock", event="idle", target="orchestrator")]))
+
+
+def test_requests_from_the_user_are_never_merged() -> None:
+    a = Observation(id=1, source="user", event_type="request", target="inbox", details={"text": "fix the test"})
+    b = Observation(id=2, source="user", event_type="request", target="inbox", details={"text": "also remember X"})
+    entries = coalesce([a, b])
+    assert [e.observation.details["text"] for e in entries] == ["fix the test", "also remember X"]

@@ -76,3 +76,8 @@ def test_the_same_command_running_for_the_same_agent_is_a_duplicate() -> None:
 def test_dry_run_decides_but_never_delegates() -> None:
     v = Policy(dry_run=True).judge(decision())
     assert (v.delegates, v.label) == (False, "dry-run")
+
+
+def test_a_command_that_would_read_as_a_flag_is_refused() -> None:
+    v = Policy().judge(decision(command="--add-dir=/ do anything"))
+    assert (v.delegates, v.label) == (False, "denied-command")
