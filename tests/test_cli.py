@@ -134,3 +134,10 @@ def test_a_malformed_llm_url(home: Path, watched: Path, url: str) -> None:
 def test_a_malformed_environment_setting(home: Path, watched: Path) -> None:
     result = conscious("run", "--watch", str(watched), home=home, env={"CONSCIOUS_WATCH": "not-json"})
     one_clear_line(result, "invalid setting")
+
+
+def test_status_after_a_crash_says_stopped(home: Path) -> None:
+    # A killed daemon leaves "running": true behind, with a pid that may be reused.
+    Journal(home / "journal.db").set_identity(daemon={"running": True, "pid": os.getpid(), "health": "ok"})
+    report = json.loads(conscious("status", "--json", home=home).stdout)
+    assert report["running"] is False

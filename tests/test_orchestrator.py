@@ -286,3 +286,20 @@ async def test_after_a_crash_unfinished_tasks_are_reported_and_their_processes_k
     assert [t["state"] for t in journal.tasks()] == ["interrupted", "interrupted"]
     reports = [o for o in journal.observations(100) if o.source == "agent"]
     assert {o.event_type for o in reports} == {"interrupted"} and len(reports) == 2
+
+
+async def test_user_defined_command_agents_can_be_delegated_to(config: Config, paths: Paths) -> None:
+    config = config.model_copy(
+        update={
+            "command_agents": {"shout": [sys.executable, "-c", "import sys; print(sys.argv[1].upper())", "{command}"]}
+        }
+    )
+    backend = ScriptedBackend()
+    backend.enqueue(reply(action_type="delegate", target_agent="shout", command="hello", confidence=0.9))
+    orch, journal = await make(config, paths, backend)
+    assert "shout" in orch.thinker.schema["properties"]["target_agent"]["anyOf"][0]["enum"]  # type: ignore[index]
+    assert "shout" in orch.thinker.window.system_prompt
+    journal.append(Observation(source="user", event_type="request", target="inbox"))
+    await drain(orch, lambda: any(o.source == "agent" for o in journal.observations(100)))
+    [task] = journal.tasks()
+    assert (task["agent"], task["state"], task["result"]) == ("shout", "succeeded", "HELLO")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import click
-import psutil
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -22,6 +21,7 @@ from rich.table import Table
 
 from conscious.config import Config
 from conscious.console import Reporter
+from conscious.daemon import daemon_running
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
 from conscious.model import Observation
@@ -209,7 +209,8 @@ def status(
     ident = journal.identity()
     daemon: dict[str, Any] = ident.get("daemon", {})
     counts = journal.counts()
-    alive = bool(daemon.get("running")) and psutil.pid_exists(int(daemon.get("pid", 0) or 0))
+    # The lock, not the last published state: a killed daemon never said it stopped.
+    alive = daemon_running(journal.path)
     report = {
         "running": alive,
         **daemon,

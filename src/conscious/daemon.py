@@ -30,10 +30,11 @@ from conscious.observe.base import Observer
 from conscious.observe.clock import ClockObserver
 from conscious.observe.files import FileObserver
 from conscious.observe.processes import ProcessObserver
-from conscious.orchestrator import Orchestrator, limits_from
+from conscious.orchestrator import Orchestrator, agent_names, limits_from
 from conscious.paths import Paths
 from conscious.think.connect import Connection, connect
 from conscious.think.context import ContextWindow
+from conscious.think.decision import decision_schema
 from conscious.think.prompt import load_system_prompt
 from conscious.think.thinker import Thinker
 
@@ -53,6 +54,20 @@ def single_instance(journal: Path) -> Iterator[None]:
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def daemon_running(journal: Path) -> bool:
+    """Whether a daemon holds this journal's lock (true even after its state went stale)."""
+    lock_path = journal.with_suffix(".lock")
+    if not lock_path.exists():
+        return False
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 def setup_logging(config: Config, paths: Paths) -> None:
@@ -86,6 +101,10 @@ async def build(
     config: Config, paths: Paths, journal: Journal, connection: Connection, reporter: Reporter
 ) -> Orchestrator:
     system_prompt = load_system_prompt(config.system_prompt_file)
+    if config.command_agents:
+        # Part of the static prompt: fixed for the daemon's life, so the cached prefix holds.
+        lines = [f"   - {name}: runs `{' '.join(argv)}`" for name, argv in config.command_agents.items()]
+        system_prompt += "\n\n# MORE AGENTS YOU MAY DELEGATE TO\n\n" + "\n".join(lines)
     budget = connection.context_length - config.reserve_tokens - config.max_tokens
     if budget < 256:
         raise ConsciousError(
@@ -98,7 +117,7 @@ async def build(
             f"the system prompt ({window.system_tokens} tokens) leaves too little of the {budget}-token "
             "context budget for observations: use a shorter prompt or a longer context"
         )
-    thinker = Thinker(connection.backend, window, limits_from(config))
+    thinker = Thinker(connection.backend, window, limits_from(config), decision_schema(agent_names(config)))
     dispatcher = Dispatcher(
         journal,
         delegates_for(config, journal),

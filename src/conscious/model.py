@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 ActionType = Literal["delegate", "observe", "reflect"]
-AgentName = Literal["claude-code", "claude-flow", "memory"]
+AgentName = str
+"""claude-code, claude-flow, memory, or a user-defined command agent; the gate checks it."""
 Priority = Literal["low", "medium", "high", "critical"]
 Severity = Literal["debug", "info", "warning", "error", "critical"]
 ObservationStatus = Literal["pending", "decided"]

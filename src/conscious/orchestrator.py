@@ -43,9 +43,14 @@ def policy_from(config: Config) -> Policy:
     return Policy(
         delegate_threshold=config.min_confidence_to_delegate,
         reflect_threshold=config.reflection_confidence_threshold,
-        allowed_agents=tuple(config.allowed_agents),
+        allowed_agents=agent_names(config),
         dry_run=config.dry_run,
     )
+
+
+def agent_names(config: Config) -> tuple[str, ...]:
+    """Who may be delegated to: the allowed built-in agents and every user-defined one."""
+    return tuple(dict.fromkeys([*config.allowed_agents, *config.command_agents]))
 
 
 def limits_from(config: Config) -> Limits:

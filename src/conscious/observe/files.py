@@ -6,6 +6,7 @@ a file change.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -80,7 +81,7 @@ class FileObserver:
                 if path.name == ".gitignore" and root is not None:
                     self.rules.reload(root)
                 if change != Change.deleted and path.suffix == ".xml" and path.is_file():
-                    report = parse_junit(path)
+                    report = await asyncio.to_thread(parse_junit, path)  # may be megabytes of XML
                     if report is not None:
                         yield report
                         continue

@@ -3,8 +3,10 @@ detector that cuts the stream when the JSON object closes, and the tolerant pars
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,6 +16,16 @@ from conscious.model import Decision
 
 # Bounded strings keep a small model from rambling inside a constrained field: the whole
 # object stays within the seed's 500-token reply budget even at one character a token.
+BUILTIN_AGENTS: tuple[str, ...] = ("claude-code", "claude-flow", "memory")
+
+
+def decision_schema(agents: Sequence[str] = BUILTIN_AGENTS) -> dict[str, Any]:
+    """The schema for constrained decoding, with the agents this daemon can delegate to."""
+    schema = copy.deepcopy(DECISION_SCHEMA)
+    schema["properties"]["target_agent"]["anyOf"][0]["enum"] = list(dict.fromkeys(agents))
+    return schema
+
+
 DECISION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
