@@ -18,7 +18,7 @@ import pytest
 from conscious.config import Config
 from conscious.console import Reporter
 from conscious.daemon import build
-from conscious.errors import ConsciousError, LLMUnavailable
+from conscious.errors import ConsciousError, LLMRejected, LLMUnavailable
 from conscious.journal import Journal
 from conscious.model import Decision, Observation, Task, utcnow
 from conscious.orchestrator import Orchestrator
@@ -303,3 +303,19 @@ async def test_user_defined_command_agents_can_be_delegated_to(config: Config, p
     await drain(orch, lambda: any(o.source == "agent" for o in journal.observations(100)))
     [task] = journal.tasks()
     assert (task["agent"], task["state"], task["result"]) == ("shout", "succeeded", "HELLO")
+
+
+async def test_a_context_overflow_is_compacted_and_retried_once(config: Config, paths: Paths) -> None:
+    backend = ScriptedBackend(context_length=3600)
+    orch, journal = await make(config, paths, backend)
+    for i in range(3):
+        journal.append(Observation(source="filesystem", event_type="modified", target=f"f{i}.py"))
+        await drain(orch, lambda: journal.pending_count() == 0)
+    turns_before = len(orch.thinker.window.turns)
+    backend.enqueue(LLMRejected("the request exceeds the available context size"), reply(reasoning="after retry"))
+    journal.append(Observation(source="filesystem", event_type="modified", target="g.py"))
+    await drain(orch, lambda: journal.pending_count() == 0)
+    last = journal.decisions()[-1]
+    assert (last["origin"], last["reasoning"]) == ("llm", "after retry")
+    assert len(orch.thinker.window.turns) < turns_before + 2  # it compacted before retrying
+    assert journal.db.execute("SELECT count(*) FROM turns WHERE archived=1").fetchone()[0] > 0

@@ -21,14 +21,14 @@ from conscious.config import Config
 from conscious.console import Reporter
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.policy import Policy, Verdict
-from conscious.errors import LLMError, LLMUnavailable, ModelNotFound
+from conscious.errors import LLMError, LLMRejected, LLMUnavailable, ModelNotFound
 from conscious.journal import Journal
 from conscious.model import PRIORITY_RANK, Decision, Observation, Task, utcnow
 from conscious.observe.base import Observer
 from conscious.stream import Entry, coalesce, covered_ids, needs_llm, take_batch
 from conscious.think.backends.base import Limits
 from conscious.think.connect import Connection
-from conscious.think.context import ContextWindow
+from conscious.think.context import ContextWindow, Turn
 from conscious.think.prompt import render_turn
 from conscious.think.thinker import Thinker, Thought, fallback
 
@@ -46,6 +46,11 @@ def policy_from(config: Config) -> Policy:
         allowed_agents=agent_names(config),
         dry_run=config.dry_run,
     )
+
+
+def _overflow(error: LLMError) -> bool:
+    text = str(error).lower()
+    return "context" in text and any(w in text for w in ("exceed", "too long", "overflow", "larger", "size"))
 
 
 def agent_names(config: Config) -> tuple[str, ...]:
@@ -188,15 +193,24 @@ class Orchestrator:
         # Heartbeats are covered by the decision but not worth tokens in the prompt.
         shown = [e.observation for e in batch if e.observation.key[:2] != ("clock", "heartbeat")]
         prompt = render_turn(shown, self.facts(waiting=len(pending) - len(covered_ids(batch))))
+        evicted: list[Turn] = []
         try:
-            thought = await self.thinker.think(prompt)
+            try:
+                thought = await self.thinker.think(prompt)
+            except LLMRejected as exc:
+                if not _overflow(exc):
+                    raise
+                # Our count and the server's disagree: compact now and ask once more.
+                evicted = self.thinker.window.compact(extra=self.thinker.window.budget // 4)
+                thought = await self.thinker.think(prompt)
+                thought.evicted[:0] = evicted
         except (LLMUnavailable, ModelNotFound) as exc:
             # Nothing decided: the batch stays pending until the server (or its model) is back.
             await self._outage(exc)
             return True
         except LLMError as exc:
             # The server refused this request: decide the batch safely, keep going.
-            evicted = self.thinker.window.compact()
+            evicted += self.thinker.window.compact()
             thought = Thought(fallback(str(exc)), "", 0.0, error=str(exc), evicted=evicted)
             self.accept(
                 Observation(
@@ -208,9 +222,22 @@ class Orchestrator:
                 )
             )
         self._recovered()
+        if not self.connection.info.loaded:
+            await self._refresh_model()
         self._keep_turns(thought)
         self._commit(batch, thought)
         return True
+
+    async def _refresh_model(self) -> None:
+        """A JIT-loaded model (LM Studio) gets its real context length only once loaded."""
+        with contextlib.suppress(LLMError):
+            info = await self.connection.backend.info()
+            self.connection.info = info
+            if info.loaded and info.context_length and self.config.context_length is None:
+                self.connection.context_length = info.context_length
+                window = self.thinker.window
+                window.budget = max(256, info.context_length - self.config.reserve_tokens - self.config.max_tokens)
+                self.publish_state()
 
     def _keep_turns(self, thought: Thought) -> None:
         """The window's durable copy: new turns journaled, evicted ones marked archived."""

@@ -3,12 +3,18 @@ forwards generation to the real llama-server."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from conscious.config import Config
+from conscious.console import Reporter
+from conscious.daemon import build
 from conscious.errors import ModelNotFound
+from conscious.journal import Journal
+from conscious.model import Observation
 from conscious.paths import Paths
 from conscious.think.backends.base import Limits
 from conscious.think.backends.embedded import EmbeddedServer
@@ -111,3 +117,37 @@ async def test_a_refused_schema_dialect_falls_back_to_one_the_server_accepts(lms
     formats = [r["response_format"]["type"] for r in lmstudio.requests if "messages" in r]
     assert formats == ["json_object", "json_schema"]
     assert backend.dialect == "json_schema" and thought.error is None
+
+
+async def test_a_jit_loaded_model_resizes_the_window_to_its_loaded_context(
+    lmstudio: FakeLMStudio, paths: Paths, tmp_path: Path
+) -> None:
+    lmstudio.models["deepseek-r1-distill-qwen-7b"].loaded_context_length = 4096
+    watched = tmp_path / "w"
+    watched.mkdir()
+    config = Config.load(
+        paths,
+        llm_url=f"{lmstudio.url}/v1",
+        model="deepseek-r1-distill-qwen-7b",
+        watch=[watched],
+        temperature=0.0,
+        max_tokens=400,
+    )
+    connection = await connect(config)
+    journal = Journal(paths.journal)
+    orch = await build(config, paths, journal, connection, Reporter(quiet=True))
+    orch.observers = []
+    assert connection.context_length == 131072  # not loaded yet: only its maximum is known
+    journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": "hi"}))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(orch.run(stop))
+    try:
+        async with asyncio.timeout(120):
+            while journal.pending_count():
+                await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await runner
+        await connection.aclose()
+    assert connection.info.loaded and connection.context_length == 4096
+    assert orch.thinker.window.budget == 4096 - config.reserve_tokens - config.max_tokens
