@@ -40,10 +40,6 @@ class ContextWindow:
     def used(self) -> int:
         return self.system_tokens + MESSAGE_OVERHEAD + sum(t.tokens + MESSAGE_OVERHEAD for t in self.turns)
 
-    @property
-    def fill(self) -> float:
-        return self.used / self.budget if self.budget else 1.0
-
     def messages(self) -> list[Message]:
         out: list[Message] = [{"role": "system", "content": self.system_prompt}]
         for t in self.turns:

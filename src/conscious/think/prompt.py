@@ -68,8 +68,3 @@ def render_turn(batch: Sequence[Observation], facts: Mapping[str, Any]) -> str:
     lines += [render_observation(i, o) for i, o in enumerate(batch, start=1)]
     lines.append("Respond with one JSON decision.")
     return "\n".join(lines)
-
-
-def render_reply(decision_json: str) -> str:
-    """What goes back into the window as the assistant turn: the bare decision object."""
-    return decision_json
