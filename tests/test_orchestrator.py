@@ -319,3 +319,26 @@ async def test_a_context_overflow_is_compacted_and_retried_once(config: Config, 
     assert (last["origin"], last["reasoning"]) == ("llm", "after retry")
     assert len(orch.thinker.window.turns) < turns_before + 2  # it compacted before retrying
     assert journal.db.execute("SELECT count(*) FROM turns WHERE archived=1").fetchone()[0] > 0
+
+
+async def test_a_runaway_item_stops_at_the_retry_cap(
+    config: Config, paths: Paths, fake_agents: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in agent that always fails: the model keeps asking, the gate stops it."""
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")
+    config = config.model_copy(update={"dedup_window": 0.0, "retry_cap": 2})
+    backend = ScriptedBackend()
+    ask = reply(action_type="delegate", target_agent="claude-code", command="fix the flaky test", confidence=0.95)
+    backend.enqueue(*[ask] * 8)
+    orch, journal = await make(config, paths, backend)
+    journal.append(Observation(source="user", event_type="request", target="inbox"))
+
+    def capped() -> bool:
+        verdicts = [d["verdict"] for d in journal.decisions(100)]
+        return "retry-cap" in verdicts and journal.pending_count() == 0 and not orch.dispatcher.running
+
+    await drain(orch, capped, timeout=60)
+    tasks = journal.tasks()
+    assert len(tasks) == 2 and all(t["state"] == "failed" for t in tasks)
+    # Refused, the model was told why; it was not asked again by the refusal alone.
+    assert any(o.source == "policy" and o.details["rule"] == "retry-cap" for o in journal.observations(100))

@@ -139,6 +139,13 @@ class Config(BaseSettings):
     # -- delegation
     allowed_agents: list[str] = Field(default_factory=lambda: ["claude-code", "claude-flow", "memory"])
     max_concurrent_tasks: int = 2
+    dedup_window: float = 600.0
+    """Seconds during which the same command for the same agent is not delegated again."""
+    retry_cap: int = 3
+    """Failures of the same command in a day after which it is not tried again."""
+    delegations_per_hour: int = 20
+    max_spend_usd_per_day: float | None = 5.0
+    """Cap on the agents' reported costs over the last 24 hours (None: no cap)."""
     task_timeout: float = 1800.0
     kill_grace: float = 5.0
     dry_run: bool = False

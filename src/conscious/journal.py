@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from conscious.errors import JournalError
-from conscious.model import Decision, Observation, Task, utcnow
+from conscious.model import Decision, Observation, PastTask, Task, utcnow
 
 MIGRATIONS: list[str] = [
     # 1: the loop
@@ -273,6 +273,26 @@ class Journal:
         assert cur.lastrowid is not None
         outcome.id = cur.lastrowid
         return cur.lastrowid
+
+    def recent_tasks(self, within_s: float) -> list[PastTask]:
+        """Delegations decided in the last ``within_s`` seconds, for the gate's budgets."""
+        now = utcnow()
+        since = _ts(datetime.fromtimestamp(now.timestamp() - within_s, tz=now.tzinfo))
+        rows = self.db.execute(
+            "SELECT t.agent, t.command, t.state, t.cost_usd, d.ts FROM tasks t JOIN decisions d"
+            " ON d.id = t.decision_id WHERE d.ts >= ? ORDER BY t.id",
+            (since,),
+        )
+        return [
+            PastTask(
+                r["agent"],
+                r["command"],
+                r["state"],
+                (now - datetime.fromisoformat(r["ts"])).total_seconds(),
+                r["cost_usd"],
+            )
+            for r in rows
+        ]
 
     def unfinished_tasks(self) -> list[Task]:
         rows = self.db.execute("SELECT * FROM tasks WHERE state IN ('pending', 'running') ORDER BY id")

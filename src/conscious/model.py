@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -84,3 +85,15 @@ class Task(BaseModel):
     cost_usd: float | None = None
     num_turns: int | None = None
     session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PastTask:
+    """An earlier delegation, as the gate sees it."""
+
+    agent: str
+    command: str
+    state: str
+    age_s: float
+    """Seconds since it was decided."""
+    cost_usd: float | None = None

@@ -20,7 +20,7 @@ from typing import Any
 from conscious.config import Config
 from conscious.console import Reporter
 from conscious.delegate.dispatcher import Dispatcher
-from conscious.delegate.policy import Policy, Verdict
+from conscious.delegate.policy import DAY, History, Policy, Verdict
 from conscious.errors import LLMError, LLMRejected, LLMUnavailable, ModelNotFound
 from conscious.journal import Journal
 from conscious.model import PRIORITY_RANK, Decision, Observation, Task, utcnow
@@ -44,6 +44,10 @@ def policy_from(config: Config) -> Policy:
         delegate_threshold=config.min_confidence_to_delegate,
         reflect_threshold=config.reflection_confidence_threshold,
         allowed_agents=agent_names(config),
+        dedup_window_s=config.dedup_window,
+        retry_cap=config.retry_cap,
+        delegations_per_hour=config.delegations_per_hour,
+        max_spend_usd_per_day=config.max_spend_usd_per_day,
         dry_run=config.dry_run,
     )
 
@@ -276,7 +280,10 @@ class Orchestrator:
 
     def _commit(self, batch: Sequence[Entry], thought: Thought) -> None:
         decision = self._escalate(thought.decision, batch)
-        verdict = self.policy.judge(decision, self.dispatcher.active())
+        history = History(frozenset(self.dispatcher.active()))
+        if decision.action_type == "delegate":  # the journal is read only when it matters
+            history = History(history.running, tuple(self.journal.recent_tasks(DAY)))
+        verdict = self.policy.judge(decision, history)
         if verdict.delegates and self._stop.is_set():
             verdict = Verdict("observe", "stopping", "the orchestrator is shutting down: nothing new is started")
         task = None

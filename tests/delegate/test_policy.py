@@ -1,7 +1,7 @@
 import pytest
 
-from conscious.delegate.policy import Policy
-from conscious.model import Decision
+from conscious.delegate.policy import History, Policy
+from conscious.model import Decision, PastTask
 
 
 def decision(**kw: object) -> Decision:
@@ -68,9 +68,9 @@ def test_denied_commands_never_delegate(command: str) -> None:
 
 def test_the_same_command_running_for_the_same_agent_is_a_duplicate() -> None:
     d = decision()
-    v = Policy().judge(d, running={("claude-code", "fix the failing test")})
+    v = Policy().judge(d, History(running=frozenset({("claude-code", "fix the failing test")})))
     assert v.label == "duplicate" and not v.delegates
-    assert Policy().judge(d, running={("claude-flow", "fix the failing test")}).delegates
+    assert Policy().judge(d, History(running=frozenset({("claude-flow", "fix the failing test")}))).delegates
 
 
 def test_dry_run_decides_but_never_delegates() -> None:
@@ -81,3 +81,35 @@ def test_dry_run_decides_but_never_delegates() -> None:
 def test_a_command_that_would_read_as_a_flag_is_refused() -> None:
     v = Policy().judge(decision(command="--add-dir=/ do anything"))
     assert (v.delegates, v.label) == (False, "denied-command")
+
+
+def past(
+    age_s: float,
+    state: str = "succeeded",
+    command: str = "fix the failing test",
+    cost: float | None = None,
+    agent: str = "claude-code",
+) -> PastTask:
+    return PastTask(agent, command, state, age_s, cost)
+
+
+def test_the_same_command_is_not_repeated_within_the_dedup_window() -> None:
+    assert Policy().judge(decision(), History(recent=(past(60),))).label == "recently-done"
+    assert Policy().judge(decision(), History(recent=(past(3600),))).delegates
+    assert Policy().judge(decision(), History(recent=(past(60, agent="claude-flow"),))).delegates
+
+
+def test_a_command_that_keeps_failing_is_capped() -> None:
+    failures = tuple(past(1000 + i, "failed") for i in range(3))
+    assert Policy(retry_cap=3).judge(decision(), History(recent=failures)).label == "retry-cap"
+    assert Policy(retry_cap=4).judge(decision(), History(recent=failures)).delegates
+
+
+def test_delegations_per_hour_and_daily_spend_are_budgeted() -> None:
+    busy = tuple(past(700 + i, command=f"task {i}") for i in range(5))
+    assert Policy(delegations_per_hour=5).judge(decision(), History(recent=busy)).label == "budget"
+    assert Policy(delegations_per_hour=6).judge(decision(), History(recent=busy)).delegates
+    spent = (past(5000, command="a", cost=3.0), past(40_000, command="b", cost=2.5))
+    v = Policy(max_spend_usd_per_day=5.0).judge(decision(), History(recent=spent))
+    assert v.label == "budget" and "$5.50" in v.reason
+    assert Policy(max_spend_usd_per_day=None).judge(decision(), History(recent=spent)).delegates

@@ -4,11 +4,11 @@ the gate disposes. Pure functions, no I/O."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from conscious.model import ActionType, Decision
+from conscious.model import ActionType, Decision, PastTask
 
 VerdictLabel = Literal[
     "accepted",
@@ -21,6 +21,9 @@ VerdictLabel = Literal[
     "duplicate",
     "dry-run",
     "stopping",
+    "recently-done",
+    "retry-cap",
+    "budget",
 ]
 
 DEFAULT_DENY: tuple[str, ...] = (
@@ -55,12 +58,35 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class History:
+    """What the gate needs to know of earlier delegations (read from the journal)."""
+
+    running: frozenset[tuple[str, str]] = frozenset()
+    """(agent, command) of unfinished tasks."""
+    recent: tuple[PastTask, ...] = ()
+    """Delegations of the last day, any state."""
+
+    def spend(self, within_s: float) -> float:
+        return sum(t.cost_usd or 0.0 for t in self.recent if t.age_s <= within_s)
+
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
 class Policy:
     delegate_threshold: float = 0.7
     reflect_threshold: float = 0.5
     allowed_agents: Collection[str] = ("claude-code", "claude-flow", "memory")
     deny_patterns: tuple[str, ...] = DEFAULT_DENY
     dry_run: bool = False
+    dedup_window_s: float = 600.0
+    """The same command for the same agent is not delegated again within this window."""
+    retry_cap: int = 3
+    """After this many failures of the same command in a day, it is not tried again."""
+    delegations_per_hour: int = 20
+    max_spend_usd_per_day: float | None = 5.0
+    """From the agents' own reported costs; enforced even if an agent overran its own cap."""
 
     def denied_by(self, command: str) -> str | None:
         for pattern in self.deny_patterns:
@@ -68,8 +94,8 @@ class Policy:
                 return pattern
         return None
 
-    def judge(self, decision: Decision, running: Iterable[tuple[str, str]] = ()) -> Verdict:
-        """Decide what may happen. ``running`` holds (agent, command) of unfinished tasks."""
+    def judge(self, decision: Decision, history: History = History()) -> Verdict:
+        """Decide what may happen, given earlier delegations."""
         if decision.action_type == "observe":
             return Verdict("observe", "accepted", "observing")
         if decision.confidence < self.reflect_threshold:
@@ -95,8 +121,23 @@ class Policy:
             return Verdict("observe", "denied-command", "a command may not start with '-' (it would read as a flag)")
         if (pattern := self.denied_by(command)) is not None:
             return Verdict("observe", "denied-command", f"command matches deny rule {pattern!r}")
-        if (agent, command) in set(running):
+        if (agent, command) in history.running:
             return Verdict("observe", "duplicate", "the same command is already running for this agent")
+        same = [t for t in history.recent if (t.agent, t.command) == (agent, command)]
+        if any(t.age_s <= self.dedup_window_s for t in same):
+            return Verdict(
+                "observe", "recently-done", f"the same command went to {agent} less than {self.dedup_window_s:.0f}s ago"
+            )
+        if sum(1 for t in same if t.state in ("failed", "timeout")) >= self.retry_cap:
+            return Verdict("observe", "retry-cap", f"this command already failed {self.retry_cap} times today")
+        if sum(1 for t in history.recent if t.age_s <= 3600) >= self.delegations_per_hour:
+            return Verdict("observe", "budget", f"{self.delegations_per_hour} delegations in the last hour")
+        if self.max_spend_usd_per_day is not None and history.spend(DAY) >= self.max_spend_usd_per_day:
+            return Verdict(
+                "observe",
+                "budget",
+                f"agents spent ${history.spend(DAY):.2f} today (cap ${self.max_spend_usd_per_day:.2f})",
+            )
         if self.dry_run:
             return Verdict("observe", "dry-run", "dry run: delegation not started")
         return Verdict("delegate", "accepted", f"delegating to {agent}")
