@@ -36,6 +36,8 @@ class ClaudeCodeConfig(BaseModel):
     allowed_tools: list[str] = Field(default_factory=lambda: ["Read", "Grep", "Glob", "Edit", "Write"])
     disallowed_tools: list[str] = Field(default_factory=lambda: ["WebFetch", "WebSearch"])
     max_turns: int = 20
+    max_budget_usd: float | None = 1.0
+    """Claude Code's own per-task cap (``--max-budget-usd``); our daily ledger is enforced as well."""
     extra_args: list[str] = Field(default_factory=list)
 
 

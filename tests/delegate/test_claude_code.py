@@ -41,6 +41,7 @@ async def test_flags_from_config(fake_agents: Path, tmp_path: Path) -> None:
     assert "-p" in argv and argv[-2:] == ["--", "Fix the failing test"]
     assert argv[argv.index("--permission-mode") + 1] == "plan"
     assert argv[argv.index("--max-turns") + 1] == "7"
+    assert argv[argv.index("--max-budget-usd") + 1] == "1"
     assert "--allowedTools=Read,Bash(git diff:*)" in argv and "--disallowedTools=WebFetch" in argv
     assert not any("dangerously" in a or "bypass" in a for a in argv)
 

@@ -26,6 +26,8 @@ class ClaudeCodeDelegate:
         argv = [c.binary, "-p", "--output-format", "json", "--permission-mode", c.permission_mode]
         if c.max_turns:
             argv += ["--max-turns", str(c.max_turns)]
+        if c.max_budget_usd is not None:
+            argv += ["--max-budget-usd", f"{c.max_budget_usd:g}"]
         # The `=` form: the list options are variadic and would swallow a following argument.
         if c.allowed_tools:
             argv.append("--allowedTools=" + ",".join(c.allowed_tools))
