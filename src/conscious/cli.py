@@ -21,9 +21,9 @@ from rich.table import Table
 
 from conscious.config import Config
 from conscious.console import Reporter
-from conscious.daemon import daemon_running
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
+from conscious.lock import daemon_running
 from conscious.model import Observation
 from conscious.paths import Paths
 

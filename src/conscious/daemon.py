@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import signal
 from collections.abc import Iterator
-from pathlib import Path
-from typing import IO
 
 from conscious.config import Config
 from conscious.console import Reporter
@@ -25,6 +22,7 @@ from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.memory import MemoryDelegate
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
+from conscious.lock import single_instance
 from conscious.model import Observation
 from conscious.observe.base import Observer
 from conscious.observe.clock import ClockObserver
@@ -37,37 +35,6 @@ from conscious.think.context import ContextWindow
 from conscious.think.decision import decision_schema
 from conscious.think.prompt import load_system_prompt
 from conscious.think.thinker import Thinker
-
-
-@contextlib.contextmanager
-def single_instance(journal: Path) -> Iterator[None]:
-    """One daemon per journal: a second ``conscious run`` on it is refused, not a second loop."""
-    lock_path = journal.with_suffix(".lock")
-    handle: IO[str] = open(lock_path, "a+")  # noqa: SIM115 (held for the daemon's life)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise ConsciousError(f"another conscious daemon is already running on {journal}") from None
-    try:
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
-
-
-def daemon_running(journal: Path) -> bool:
-    """Whether a daemon holds this journal's lock (true even after its state went stale)."""
-    lock_path = journal.with_suffix(".lock")
-    if not lock_path.exists():
-        return False
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
 
 
 def setup_logging(config: Config, paths: Paths) -> None:

@@ -77,6 +77,33 @@ def _obs(row: sqlite3.Row) -> Observation:
     )
 
 
+def _insert_observation(db: sqlite3.Connection, obs: Observation) -> int:
+    ts = _ts(obs.timestamp)
+    cur = db.execute(
+        "INSERT INTO observations (ts, source, event_type, target, severity, details, count,"
+        " first_ts, last_ts, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
+        (
+            ts,
+            obs.source,
+            obs.event_type,
+            obs.target,
+            obs.severity,
+            json.dumps(obs.details, default=str),
+            obs.count,
+            ts,
+            _ts(obs.last_ts or obs.timestamp),
+        ),
+    )
+    assert cur.lastrowid is not None
+    obs.id = cur.lastrowid
+    return cur.lastrowid
+
+
+def _set_task(db: sqlite3.Connection, task_id: int, fields: dict[str, Any]) -> None:
+    values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
+    db.execute(f"UPDATE tasks SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", (*values, task_id))
+
+
 class Journal:
     """A journal file. Cheap to open; one per process (and one per thread)."""
 
@@ -132,26 +159,8 @@ class Journal:
     # -- observations
 
     def append(self, obs: Observation) -> int:
-        ts = _ts(obs.timestamp)
         with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO observations (ts, source, event_type, target, severity, details, count,"
-                " first_ts, last_ts, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
-                (
-                    ts,
-                    obs.source,
-                    obs.event_type,
-                    obs.target,
-                    obs.severity,
-                    json.dumps(obs.details, default=str),
-                    obs.count,
-                    ts,
-                    _ts(obs.last_ts or obs.timestamp),
-                ),
-            )
-        assert cur.lastrowid is not None
-        obs.id = cur.lastrowid
-        return cur.lastrowid
+            return _insert_observation(db, obs)
 
     def pending(self, limit: int = 10_000) -> list[Observation]:
         rows = self.db.execute(
@@ -241,38 +250,15 @@ class Journal:
     # -- tasks
 
     def update_task(self, task_id: int, **fields: Any) -> None:
-        if not fields:
-            return
-        values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
-        cols = ", ".join(f"{k}=?" for k in fields)
-        with self.transaction() as db:
-            db.execute(f"UPDATE tasks SET {cols} WHERE id=?", (*values, task_id))
+        if fields:
+            with self.transaction() as db:
+                _set_task(db, task_id, fields)
 
     def finish_task(self, task_id: int, outcome: Observation, **fields: Any) -> int:
         """A task's final state and the observation that reports it, committed together."""
-        values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
-        cols = ", ".join(f"{k}=?" for k in fields)
-        ts = _ts(outcome.timestamp)
         with self.transaction() as db:
-            db.execute(f"UPDATE tasks SET {cols} WHERE id=?", (*values, task_id))
-            cur = db.execute(
-                "INSERT INTO observations (ts, source, event_type, target, severity, details, count,"
-                " first_ts, last_ts, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
-                (
-                    ts,
-                    outcome.source,
-                    outcome.event_type,
-                    outcome.target,
-                    outcome.severity,
-                    json.dumps(outcome.details, default=str),
-                    outcome.count,
-                    ts,
-                    ts,
-                ),
-            )
-        assert cur.lastrowid is not None
-        outcome.id = cur.lastrowid
-        return cur.lastrowid
+            _set_task(db, task_id, fields)
+            return _insert_observation(db, outcome)
 
     def recent_tasks(self, within_s: float) -> list[PastTask]:
         """Delegations decided in the last ``within_s`` seconds, for the gate's budgets."""
