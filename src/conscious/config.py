@@ -73,7 +73,10 @@ class Config(BaseSettings):
     lmstudio_probe_url: str = "http://localhost:1234/v1"
     probe_lmstudio: bool = True
     ttl: int | None = None
-    """Seconds LM Studio keeps a JIT-loaded model resident (sent on each request)."""
+    """Seconds LM Studio keeps a JIT-loaded model resident (sent on each request, and to ``lms load``)."""
+    lms_load: bool = True
+    """With LM Studio, ``model`` set and the ``lms`` CLI on PATH: load the model at start-up
+    (``lms load <model> --context-length N [--ttl T]``) unless it is already loaded."""
     context_length: int | None = None
     """Override the model's context length; unset: ask the server."""
     reserve_tokens: int = 512
@@ -107,6 +110,14 @@ class Config(BaseSettings):
     batch_max: int = 16
     """Most distinct observations rendered into one turn; the rest wait for the next."""
     reflection_depth: int = 2
+    high_water: float = 0.85
+    """Context fill (of the budget) at which the window is compacted, in one step…"""
+    low_water: float = 0.50
+    """…down to this fill."""
+    summary_tokens: int = 200
+    """Cap on the summary of archived turns kept in the memory block."""
+    recall_limit: int = 5
+    """Search results a reflection brings back from the journal."""
 
     # -- observers
     watch: list[Path] = Field(default_factory=lambda: [Path.cwd()])
@@ -210,6 +221,8 @@ class Config(BaseSettings):
             raise ConfigError(f"system prompt file not found: {self.system_prompt_file}")
         if self.model_path is not None and not self.model_path.is_file():
             raise ConfigError(f"model file not found: {self.model_path}")
+        if not 0 < self.low_water < self.high_water <= 1:
+            raise ConfigError("context marks must satisfy 0 < low_water < high_water <= 1")
         if not 0 <= self.reflection_confidence_threshold <= self.min_confidence_to_delegate <= 1:
             raise ConfigError(
                 "thresholds must satisfy 0 <= reflection_confidence_threshold <= min_confidence_to_delegate <= 1"

@@ -78,13 +78,25 @@ async def build(
             f"context length {connection.context_length} leaves no room for a prompt "
             f"(reserve_tokens {config.reserve_tokens} + max_tokens {config.max_tokens})"
         )
-    window = ContextWindow(system_prompt, await connection.backend.tokenize(system_prompt), budget)
+    window = ContextWindow(
+        system_prompt,
+        await connection.backend.tokenize(system_prompt),
+        budget,
+        high_water=config.high_water,
+        low_water=config.low_water,
+    )
     if window.used > window.low_water * budget:
         raise ConsciousError(
             f"the system prompt ({window.system_tokens} tokens) leaves too little of the {budget}-token "
             "context budget for observations: use a shorter prompt or a longer context"
         )
-    thinker = Thinker(connection.backend, window, limits_from(config), decision_schema(agent_names(config)))
+    thinker = Thinker(
+        connection.backend,
+        window,
+        limits_from(config),
+        decision_schema(agent_names(config)),
+        summary_tokens=config.summary_tokens,
+    )
     dispatcher = Dispatcher(
         journal,
         delegates_for(config, journal),

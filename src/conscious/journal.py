@@ -52,7 +52,80 @@ MIGRATIONS: list[str] = [
     END;
     CREATE TABLE identity (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: context that lasts — summaries of archived turns, and recall over everything seen
+    """
+    ALTER TABLE turns ADD COLUMN ts TEXT;
+    CREATE TABLE summaries (
+        id INTEGER PRIMARY KEY, ts TEXT NOT NULL, content TEXT NOT NULL, up_to_turn INTEGER,
+        evicted INTEGER NOT NULL, error TEXT
+    );
+    CREATE VIRTUAL TABLE turns_fts USING fts5(content, content='turns', content_rowid='id');
+    CREATE TRIGGER turns_ai AFTER INSERT ON turns BEGIN
+        INSERT INTO turns_fts(rowid, content) VALUES (new.id, new.content);
+    END;
+    INSERT INTO turns_fts(turns_fts) VALUES ('rebuild');
+    CREATE VIRTUAL TABLE observations_fts USING fts5(
+        source, event_type, target, details, content='observations', content_rowid='id'
+    );
+    CREATE TRIGGER observations_ai AFTER INSERT ON observations BEGIN
+        INSERT INTO observations_fts(rowid, source, event_type, target, details)
+        VALUES (new.id, new.source, new.event_type, new.target, new.details);
+    END;
+    INSERT INTO observations_fts(observations_fts) VALUES ('rebuild');
+    """,
 ]
+
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "not",
+        "no",
+        "nothing",
+        "observe",
+        "observing",
+        "decision",
+        "should",
+        "now",
+        "any",
+        "all",
+    ]
+)
+RECALL_TERMS = 12
+
+
+def search_terms(text: str) -> list[str]:
+    """Words worth matching, as quoted FTS5 strings: user text is never FTS5 syntax."""
+    words = "".join(c.lower() if c.isalnum() else " " for c in text).split()
+    seen = dict.fromkeys(w for w in words if len(w) > 2 and w not in STOPWORDS)
+    return [f'"{w}"' for w in list(seen)[:RECALL_TERMS]]
+
 
 _OBS_COLS = "id, ts, source, event_type, target, severity, details, count, last_ts, status, decision_id"
 
@@ -307,13 +380,74 @@ class Journal:
 
     def append_turn(self, role: str, content: str, tokens: int) -> int:
         with self.transaction() as db:
-            cur = db.execute("INSERT INTO turns (role, content, tokens) VALUES (?,?,?)", (role, content, tokens))
+            cur = db.execute(
+                "INSERT INTO turns (ts, role, content, tokens) VALUES (?,?,?,?)", (_ts(), role, content, tokens)
+            )
         assert cur.lastrowid is not None
         return cur.lastrowid
 
-    def archive_turns(self, up_to_id: int) -> None:
+    def archive_turns(
+        self, up_to_id: int, summary: str | None = None, *, evicted: int = 0, error: str | None = None
+    ) -> None:
+        """Mark turns archived; with ``summary``, the memory that now stands for them, in the same commit."""
         with self.transaction() as db:
             db.execute("UPDATE turns SET archived=1 WHERE id<=? AND archived=0", (up_to_id,))
+            if summary is not None:
+                db.execute(
+                    "INSERT INTO summaries (ts, content, up_to_turn, evicted, error) VALUES (?,?,?,?,?)",
+                    (_ts(), summary, up_to_id, evicted, error),
+                )
+
+    def live_turns(self) -> list[dict[str, Any]]:
+        """The turns still in the window when the last run ended, oldest first."""
+        rows = self.db.execute("SELECT id, role, content, tokens FROM turns WHERE archived=0 ORDER BY id")
+        return [dict(r) for r in rows]
+
+    def latest_summary(self) -> str:
+        row = self.db.execute("SELECT content FROM summaries ORDER BY id DESC LIMIT 1").fetchone()
+        return str(row["content"]) if row else ""
+
+    def recall(self, query: str, limit: int = 5, *, before: int | None = None) -> list[dict[str, Any]]:
+        """Full-text search over archived turns, decided observations and memory notes, best first.
+
+        ``before`` limits observations to ids below it (what was seen before now).
+        """
+        terms = search_terms(query)
+        if not terms:
+            return []
+        match = " OR ".join(terms)
+        hits: list[dict[str, Any]] = []
+        queries = [
+            (
+                "turn",
+                "SELECT t.id, t.ts, snippet(turns_fts, 0, '', '', '…', 24) AS text, bm25(turns_fts) AS rank"
+                " FROM turns_fts JOIN turns t ON t.id = turns_fts.rowid"
+                " WHERE turns_fts MATCH ? AND t.archived=1 ORDER BY rank LIMIT ?",
+                (match, limit),
+            ),
+            (
+                "observation",
+                "SELECT o.id, o.ts, o.source || '/' || o.event_type || ' ' || o.target || ' '"
+                " || snippet(observations_fts, 3, '', '', '…', 16) AS text, bm25(observations_fts) AS rank"
+                " FROM observations_fts JOIN observations o ON o.id = observations_fts.rowid"
+                " WHERE observations_fts MATCH ? AND o.status='decided' AND o.id < ? AND o.source != 'self'"
+                " ORDER BY rank LIMIT ?",
+                (match, before if before is not None else 2**62, limit),
+            ),
+            (
+                "note",
+                "SELECT n.id, n.ts, n.content AS text, bm25(notes_fts) AS rank FROM notes_fts"
+                " JOIN notes n ON n.id = notes_fts.rowid WHERE notes_fts MATCH ? ORDER BY rank LIMIT ?",
+                (match, limit),
+            ),
+        ]
+        for kind, sql, args in queries:
+            hits += [{"kind": kind, **dict(r)} for r in self.db.execute(sql, args)]
+        hits.sort(key=lambda h: h["rank"])
+        for h in hits:
+            h["text"] = " ".join(str(h["text"]).split())[:240]
+            del h["rank"]
+        return hits[:limit]
 
     # -- notes (the memory agent)
 
@@ -324,11 +458,10 @@ class Journal:
         return cur.lastrowid
 
     def search_notes(self, query: str, limit: int = 5) -> list[dict[str, Any]]:
-        terms = [t for t in "".join(c if c.isalnum() else " " for c in query).split() if t]
+        terms = search_terms(query)
         if not terms:
             return []
-        # Quoted terms joined by OR: user text is never FTS5 syntax.
-        match = " OR ".join(f'"{t}"' for t in terms)
+        match = " OR ".join(terms)
         rows = self.db.execute(
             "SELECT notes.id, notes.ts, notes.content, notes.tags FROM notes_fts"
             " JOIN notes ON notes.id = notes_fts.rowid WHERE notes_fts MATCH ? ORDER BY rank LIMIT ?",

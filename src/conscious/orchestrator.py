@@ -22,15 +22,16 @@ from conscious.console import Reporter
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.policy import DAY, History, Policy, Verdict
 from conscious.errors import LLMError, LLMRejected, LLMUnavailable, ModelNotFound
+from conscious.identity import Resumption, begin_session, identity_line, turns_to_restore
 from conscious.journal import Journal
 from conscious.model import PRIORITY_RANK, Decision, Observation, Task, utcnow
 from conscious.observe.base import Observer
-from conscious.stream import Entry, coalesce, covered_ids, needs_llm, take_batch
+from conscious.stream import UNSHOWN_EVENTS, Entry, coalesce, covered_ids, needs_llm, take_batch
 from conscious.think.backends.base import Limits
 from conscious.think.connect import Connection
 from conscious.think.context import ContextWindow, Turn
 from conscious.think.prompt import render_turn
-from conscious.think.thinker import Thinker, Thought, fallback
+from conscious.think.thinker import Compaction, Thinker, Thought, fallback
 
 log = logging.getLogger("conscious")
 
@@ -101,14 +102,20 @@ class Orchestrator:
         self.last_activity = time.monotonic()
         self._observer_tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
+        self.session = 0
+        self.first_start = self.started.isoformat()
+        self.resume_note: str | None = None
+        """Said once, in the first thought's facts: how this run began."""
+        thinker.identity = self.identity_line
+        thinker.on_compact = self._compacted
 
     # -- start-up / shutdown
 
-    def startup(self) -> None:
-        ident = self.journal.identity()
-        sessions = int(ident.get("sessions", 0)) + 1
-        self.journal.set_identity(first_start=ident.get("first_start", self.started.isoformat()), sessions=sessions)
-        self.session = sessions
+    async def startup(self) -> None:
+        resumption, values = begin_session(self.journal.identity(), self.config, self.started)
+        self.journal.set_identity(**values)
+        self.session, self.first_start = resumption.session, resumption.first_start
+        await self._resume(resumption)
         if interrupted := self.dispatcher.recover():
             self.reporter.warn(
                 f"{interrupted} task(s) were unfinished when the last run ended; reported as interrupted"
@@ -116,6 +123,82 @@ class Orchestrator:
         for observer in self.observers:
             self._observer_tasks.append(asyncio.create_task(self._observe(observer), name=observer.name))
         self.publish_state()
+
+    def identity_line(self) -> str:
+        return identity_line(self.first_start, self.session, self.journal.counts(), self.config)
+
+    async def _resume(self, resumption: Resumption) -> None:
+        """Pick up where the last run left off: its memory block and its newest turns."""
+        window = self.thinker.window
+        self.thinker.summary = self.journal.latest_summary()
+        stored = self.journal.identity().get("memory")
+        if isinstance(stored, str) and stored:
+            # The very block the last run had: a server that kept its cache (LM Studio) still matches.
+            window.set_memory(stored, await self.connection.backend.tokenize(stored))
+        else:
+            await self.thinker.refresh_memory()
+        live = self.journal.live_turns()
+        window.turns = []
+        room = int(window.low_water * window.budget) - window.used
+        restored = turns_to_restore(live, room)
+        for row in restored:
+            # Counted again: the model (and its tokenizer) may have changed since.
+            tokens = await self.connection.backend.tokenize(row["content"])
+            window.turns.append(Turn(row["role"], row["content"], tokens, id=row["id"]))
+        kept = {row["id"] for row in restored}
+        dropped = [row["id"] for row in live if row["id"] not in kept]
+        if dropped:
+            self.journal.archive_turns(max(dropped))  # still found by recall
+        self.resume_note = resumption.note(len(restored), bool(self.thinker.summary))
+        details: dict[str, Any] = {
+            "session": resumption.session,
+            "start": resumption.start,
+            "last_seen": resumption.last_seen,
+            "restored_turns": len(restored),
+            "summary": bool(self.thinker.summary),
+        }
+        if resumption.thresholds_changed is not None:
+            details["previous_thresholds"] = resumption.thresholds_changed
+        self.journal.append(
+            Observation(
+                source="self",
+                event_type="started" if resumption.start == "first" else "resumed",
+                target=f"session {resumption.session}",
+                severity="warning" if resumption.start == "crash" else "info",
+                details=details,
+            )
+        )
+        if resumption.start != "first":
+            self.reporter.info(self.resume_note)
+
+    def _compacted(self, compaction: Compaction) -> None:
+        """Archive what left the window together with the summary that now stands for it."""
+        ids = [t.id for t in compaction.evicted if t.id is not None]
+        if ids:
+            self.journal.archive_turns(
+                max(ids), compaction.summary, evicted=len(compaction.evicted), error=compaction.error
+            )
+        self.journal.set_identity(memory=self.thinker.window.memory)
+        if not compaction.evicted:
+            return
+        details: dict[str, Any] = {
+            "evicted_turns": len(compaction.evicted),
+            "tokens_before": compaction.used_before,
+            "tokens_after": compaction.used_after,
+            "budget": self.thinker.window.budget,
+            "summary_ms": round(compaction.latency_ms),
+        }
+        if compaction.error:
+            details["summary_error"] = compaction.error
+        self.journal.append(
+            Observation(
+                source="self",
+                event_type="compacted",
+                target="context window",
+                severity="warning" if compaction.error else "info",
+                details=details,
+            )
+        )
 
     async def shutdown(self, grace: float) -> None:
         for task in self._observer_tasks:
@@ -164,7 +247,7 @@ class Orchestrator:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
-        self.startup()
+        await self.startup()
         try:
             while not stop.is_set():
                 if not await self.step():
@@ -194,10 +277,9 @@ class Orchestrator:
         if any(e.observation.source not in ("clock", "self") for e in batch):
             self.last_activity = time.monotonic()
         self.turn += 1
-        # Heartbeats are covered by the decision but not worth tokens in the prompt.
-        shown = [e.observation for e in batch if e.observation.key[:2] != ("clock", "heartbeat")]
+        shown = [e.observation for e in batch if e.observation.key[:2] not in UNSHOWN_EVENTS]
         prompt = render_turn(shown, self.facts(waiting=len(pending) - len(covered_ids(batch))))
-        evicted: list[Turn] = []
+        self.resume_note = None
         try:
             try:
                 thought = await self.thinker.think(prompt)
@@ -205,17 +287,18 @@ class Orchestrator:
                 if not _overflow(exc):
                     raise
                 # Our count and the server's disagree: compact now and ask once more.
-                evicted = self.thinker.window.compact(extra=self.thinker.window.budget // 4)
+                await self.thinker.compact(extra=self.thinker.window.budget // 4)
                 thought = await self.thinker.think(prompt)
-                thought.evicted[:0] = evicted
         except (LLMUnavailable, ModelNotFound) as exc:
             # Nothing decided: the batch stays pending until the server (or its model) is back.
             await self._outage(exc)
             return True
         except LLMError as exc:
-            # The server refused this request: decide the batch safely, keep going.
-            evicted += self.thinker.window.compact()
-            thought = Thought(fallback(str(exc)), "", 0.0, error=str(exc), evicted=evicted)
+            # The server refused this request: decide the batch safely, keep going (and make
+            # room, in case the size of the prompt was the reason).
+            if self.thinker.window.fill > self.thinker.window.low_water:
+                await self.thinker.compact()
+            thought = Thought(fallback(str(exc)), "", 0.0, error=str(exc))
             self.accept(
                 Observation(
                     source="system",
@@ -228,7 +311,7 @@ class Orchestrator:
         self._recovered()
         if not self.connection.info.loaded:
             await self._refresh_model()
-        self._keep_turns(thought)
+        self._keep_turns()
         self._commit(batch, thought)
         return True
 
@@ -243,25 +326,26 @@ class Orchestrator:
                 window.budget = max(256, info.context_length - self.config.reserve_tokens - self.config.max_tokens)
                 self.publish_state()
 
-    def _keep_turns(self, thought: Thought) -> None:
-        """The window's durable copy: new turns journaled, evicted ones marked archived."""
+    def _keep_turns(self) -> None:
+        """The window's durable copy (archived at compaction, restored after a restart)."""
         for turn in self.thinker.window.turns:
             if turn.id is None:
                 turn.id = self.journal.append_turn(turn.role, turn.content, turn.tokens)
-        archived = [t.id for t in thought.evicted if t.id is not None]
-        if archived:
-            self.journal.archive_turns(max(archived))
 
     def facts(self, waiting: int = 0) -> dict[str, Any]:
         uptime = int((utcnow() - self.started).total_seconds())
-        return {
+        facts: dict[str, Any] = {
             "turn": self.turn,
             "time": utcnow().strftime("%Y-%m-%d %H:%M:%SZ"),
             "uptime": f"{uptime // 3600}h{uptime % 3600 // 60:02d}m",
             "session": self.session,
+            "context": f"{self.thinker.window.fill:.0%}",
             "waiting": waiting,
             "running tasks": len(self.dispatcher.running),
         }
+        if self.resume_note is not None:
+            facts["note"] = self.resume_note
+        return facts
 
     def _record_rule(self, batch: Sequence[Entry]) -> None:
         decision = Decision(
@@ -353,10 +437,17 @@ class Orchestrator:
             self.reflect_depth = 0
             return
         focus = decision.command or decision.reasoning
-        details: dict[str, Any] = {"depth": self.reflect_depth, "question": decision.reasoning[:300]}
-        recalled = self.journal.search_notes(focus, limit=3)
-        if recalled:
-            details["recalled_notes"] = [n["content"][:200] for n in recalled]
+        # Recall: what the journal holds on the subject — archived turns, earlier
+        # observations, memory notes — comes back as data for the next thought.
+        subject = " ".join([focus, *(f"{e.observation.event_type} {e.observation.target}" for e in batch)])
+        first = min((i for e in batch for i in e.ids), default=None)
+        recalled = self.journal.recall(subject, self.config.recall_limit, before=first)
+        details: dict[str, Any] = {
+            "depth": self.reflect_depth,
+            "question": decision.reasoning[:300],
+            "recalled": [f"{h['kind']}#{h['id']} ({(h['ts'] or '')[:16]}): {h['text']}" for h in recalled]
+            or "nothing related in the journal",
+        }
         self.accept(Observation(source="self", event_type="reflection", target=focus[:120], details=details))
 
     async def _outage(self, exc: LLMError) -> None:
@@ -408,6 +499,7 @@ class Orchestrator:
                 "context_length": self.connection.context_length,
                 "context_budget": window.budget,
                 "context_used": window.used,
+                "memory_tokens": window.memory_tokens,
                 "turns": len(window.turns),
                 "exact_tokens": self.connection.backend.exact_tokens,
                 "watch": [str(p) for p in self.config.watch],

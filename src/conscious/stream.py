@@ -18,10 +18,20 @@ QUIET_EVENTS: frozenset[tuple[str, str]] = frozenset(
         ("system", "llm-error"),
         ("policy", "refused"),
         ("system", "llm-recovered"),
+        ("self", "compacted"),
+        ("self", "started"),
+        ("self", "resumed"),
     }
 )
 """Observations that never cost an LLM call on their own: a batch made only of these is
 decided by rule. They still reach the model alongside anything else."""
+
+
+UNSHOWN_EVENTS: frozenset[tuple[str, str]] = frozenset(
+    {("clock", "heartbeat"), ("self", "started"), ("self", "resumed")}
+)
+"""Covered by the decision but not rendered: heartbeats are not worth tokens, and how the run
+began is said once in the first turn's facts."""
 
 
 @dataclass

@@ -1,10 +1,16 @@
 """The context window, treated as the server's KV cache.
 
-Layout: [system prompt — pinned] [turns … newest]. Between compactions the prompt only
-grows at its end, so the server re-uses its cached prefix and each turn pays only for its
-new tokens. When a new turn would cross the high-water mark, the oldest turns are evicted
-in one step down to the low-water mark (one cache miss, then growth again) — unlike a
-drop-the-oldest-each-turn window, which changes the prefix on every turn.
+Layout, most stable first::
+
+    [system prompt — static] [memory: identity + summary — rewritten only at compaction] [turns … newest]
+
+The system prompt and the memory block travel in the one system message (every chat
+template accepts one; the server's cache works on the token prefix, so the static part stays
+cached even when the memory after it changes). Between compactions the prompt only grows at
+its end, so the server re-uses its cached prefix and each turn pays only for its new tokens.
+When a new turn would cross the high-water mark, the oldest turns are evicted in one step
+down to the low-water mark (one cache miss, then growth again) — unlike a drop-the-oldest-
+each-turn window, which changes the prefix on every turn.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from conscious.think.backends.base import Message
 
 MESSAGE_OVERHEAD = 4
 """Tokens a chat template adds around each message (role markers, separators)."""
+MEMORY_SEPARATOR = "\n\n"
 
 
 @dataclass
@@ -35,22 +42,38 @@ class ContextWindow:
     high_water: float = 0.85
     low_water: float = 0.50
     turns: list[Turn] = field(default_factory=list)
+    memory: str = ""
+    """Identity and the summary of archived turns; changes only at compaction."""
+    memory_tokens: int = 0
 
     @property
     def used(self) -> int:
-        return self.system_tokens + MESSAGE_OVERHEAD + sum(t.tokens + MESSAGE_OVERHEAD for t in self.turns)
+        fixed = self.system_tokens + self.memory_tokens + MESSAGE_OVERHEAD
+        return fixed + sum(t.tokens + MESSAGE_OVERHEAD for t in self.turns)
+
+    @property
+    def fill(self) -> float:
+        return self.used / self.budget if self.budget else 1.0
+
+    def system_message(self) -> Message:
+        content = self.system_prompt + (MEMORY_SEPARATOR + self.memory if self.memory else "")
+        return {"role": "system", "content": content}
 
     def messages(self) -> list[Message]:
-        out: list[Message] = [{"role": "system", "content": self.system_prompt}]
+        out: list[Message] = [self.system_message()]
         for t in self.turns:
             out.append({"role": "assistant" if t.role == "assistant" else "user", "content": t.content})
         return out
+
+    def set_memory(self, memory: str, tokens: int) -> None:
+        self.memory, self.memory_tokens = memory, tokens
 
     def would_overflow(self, tokens: int) -> bool:
         return self.used + tokens + MESSAGE_OVERHEAD > self.high_water * self.budget
 
     def add(self, turn: Turn) -> list[Turn]:
-        """Append a turn, compacting first if it would cross the high-water mark.
+        """Append a turn, compacting first if it would cross the high-water mark (no summary:
+        the thinker's ``compact`` is the one that also summarises).
 
         Returns the evicted turns (oldest first), for archiving.
         """

@@ -3,21 +3,28 @@ it when the JSON object closes, and parse it into a Decision.
 
 An unusable reply never escapes as an exception: it becomes a safe ``observe`` decision and
 the error is returned for the caller to journal. Outages (``LLMUnavailable``) do escape, with
-the window restored, so the batch stays pending and is decided when the server returns.
+the newest turn taken back, so the batch stays pending and is decided when the server returns.
+
+Compaction happens here, before the turn that would cross the high-water mark: the oldest
+turns are evicted in one step, summarised by the model into the memory block, and handed to
+``on_compact`` (the orchestrator archives them in the journal).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 from conscious.errors import DecisionParseError, LLMError
 from conscious.model import Decision
-from conscious.think.backends.base import Limits, LLMBackend, Usage
-from conscious.think.context import ContextWindow, Turn
+from conscious.think import summary as summaries
+from conscious.think.backends.base import Limits, LLMBackend, Message, Usage
+from conscious.think.context import MESSAGE_OVERHEAD, ContextWindow, Turn
 from conscious.think.decision import DECISION_SCHEMA, ObjectCutter, parse_decision
 
 TRAILING_CHUNKS = 4
@@ -32,7 +39,18 @@ class Thought:
     usage: Usage = field(default_factory=Usage)
     error: str | None = None
     """Why the reply was unusable, when ``decision`` is the safe fallback."""
-    evicted: list[Turn] = field(default_factory=list)
+
+
+@dataclass
+class Compaction:
+    evicted: list[Turn]
+    summary: str
+    error: str | None = None
+    """Why the model's summary was not used (an extract of the decisions stands in)."""
+    latency_ms: float = 0.0
+    usage: Usage = field(default_factory=Usage)
+    used_before: int = 0
+    used_after: int = 0
 
 
 def fallback(reason: str) -> Decision:
@@ -52,40 +70,91 @@ class Thinker:
         window: ContextWindow,
         limits: Limits,
         schema: dict[str, Any] | None = DECISION_SCHEMA,
+        *,
+        summary_tokens: int = 200,
+        summary: str = "",
+        identity: Callable[[], str] = lambda: "",
+        on_compact: Callable[[Compaction], None] | None = None,
     ) -> None:
         self.backend = backend
         self.window = window
         self.limits = limits
         self.schema = schema
+        self.summary_tokens = summary_tokens
+        self.summary = summary
+        """The current summary of every archived turn (the memory block's second half)."""
+        self.identity = identity
+        """Who the orchestrator is, for the memory block; read at each compaction."""
+        self.on_compact = on_compact
 
-    async def think(self, prompt: str) -> Thought:
-        tokens = await self.backend.tokenize(prompt)
-        evicted = self.window.add(Turn("user", prompt, tokens))
-        started = time.perf_counter()
+    async def _complete(
+        self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits
+    ) -> tuple[str, str | None, Usage]:
+        """Stream one reply; returns the text, the JSON object if one closed, and usage."""
         cutter = ObjectCutter()
         usage = Usage()
         after = 0
+        async with aclosing(self.backend.stream(messages, schema, limits)) as chunks:
+            async for item in chunks:
+                if isinstance(item, Usage):
+                    usage = item
+                elif cutter.object is None:
+                    cutter.feed(item)
+                elif item.strip() or (after := after + 1) > TRAILING_CHUNKS:
+                    break  # the object closed and the model kept going: stop paying
+                # Otherwise wait briefly: a constrained server ends on its own right
+                # after the object, and its last chunk carries usage and timings.
+        return cutter.text, cutter.object, usage
+
+    async def refresh_memory(self) -> None:
+        memory = summaries.memory_block(self.identity(), self.summary)
+        self.window.set_memory(memory, await self.backend.tokenize(memory))
+
+    async def compact(self, extra: int = 0) -> Compaction:
+        """Evict down to the low-water mark, summarise what left, rewrite the memory block."""
+        window = self.window
+        before = window.used
+        system = window.system_message()  # as the server has it cached, before the memory changes
+        # Leave room for the memory block to grow to its cap.
+        growth = max(0, self.summary_tokens + 64 - window.memory_tokens)
+        evicted = window.compact(extra=extra + growth)
+        compaction = Compaction(evicted, self.summary, used_before=before)
+        if evicted:
+            started = time.perf_counter()
+            try:
+                messages = summaries.summary_messages(system, evicted, self.summary, self.summary_tokens)
+                limits = dataclasses.replace(self.limits, max_tokens=self.summary_tokens, temperature=0.2)
+                raw, _, compaction.usage = await self._complete(
+                    messages, summaries.summary_schema(self.summary_tokens), limits
+                )
+                compaction.summary = summaries.parse_summary(raw, self.summary_tokens)
+            except (LLMError, DecisionParseError) as exc:
+                compaction.error = str(exc)[:300]
+                compaction.summary = summaries.extract(self.summary, evicted, self.summary_tokens)
+            compaction.latency_ms = (time.perf_counter() - started) * 1000
+            self.summary = compaction.summary
+        await self.refresh_memory()
+        compaction.used_after = window.used
+        if self.on_compact is not None:
+            self.on_compact(compaction)
+        return compaction
+
+    async def think(self, prompt: str) -> Thought:
+        tokens = await self.backend.tokenize(prompt)
+        if self.window.would_overflow(tokens):
+            await self.compact(extra=tokens + MESSAGE_OVERHEAD)
+        self.window.turns.append(Turn("user", prompt, tokens))
+        started = time.perf_counter()
         try:
-            async with aclosing(self.backend.stream(self.window.messages(), self.schema, self.limits)) as chunks:
-                async for item in chunks:
-                    if isinstance(item, Usage):
-                        usage = item
-                    elif cutter.object is None:
-                        cutter.feed(item)
-                    elif item.strip() or (after := after + 1) > TRAILING_CHUNKS:
-                        break  # the object closed and the model kept going: stop paying
-                    # Otherwise wait briefly: a constrained server ends on its own right
-                    # after the object, and its last chunk carries usage and timings.
+            raw, obj, usage = await self._complete(self.window.messages(), self.schema, self.limits)
         except LLMError:
             self.window.pop_last()
-            self.window.turns[:0] = evicted
             raise
         latency_ms = (time.perf_counter() - started) * 1000
-        raw = cutter.text
         try:
             decision = parse_decision(raw)
             error = None
-            reply = cutter.object or raw
+            reply = obj or raw
         except DecisionParseError as exc:
             decision, error = fallback(str(exc)), str(exc)
             reply = json.dumps(decision.model_dump(exclude={"metadata"}), separators=(",", ":"))
@@ -93,5 +162,7 @@ class Thinker:
         exact = error is None and raw.strip() == reply
         reply_tokens = usage.completion_tokens if usage.completion_tokens and exact else None
         reply_tokens = reply_tokens or await self.backend.tokenize(reply)
-        evicted += self.window.add(Turn("assistant", reply, reply_tokens))
-        return Thought(decision, raw, latency_ms, usage, error, evicted)
+        # The reply always fits (the budget leaves room for max_tokens); compaction waits
+        # for the next turn, so one exchange is never split.
+        self.window.turns.append(Turn("assistant", reply, reply_tokens))
+        return Thought(decision, raw, latency_ms, usage, error)

@@ -4,7 +4,9 @@ isolate our own overhead, and tests that need a known decision (e.g. an attacker
     backend = ScriptedBackend()
     backend.enqueue('{"action_type": "observe", ...}')
 
-With nothing queued it answers a fixed ``observe`` decision. It records every request.
+With nothing queued it answers a fixed ``observe`` decision. Summary requests (compaction)
+are answered from their own queue (``enqueue_summary``), else with a short fixed summary,
+so a script of decisions is never consumed by them. It records every request.
 """
 
 from __future__ import annotations
@@ -38,10 +40,16 @@ class ScriptedBackend:
         self.replies: deque[str | LLMError] = deque(replies)
         self.context_length = context_length
         self.requests: list[list[Message]] = []
+        self.summaries: deque[str | LLMError] = deque()
+        self.summary_requests: list[list[Message]] = []
 
     def enqueue(self, *replies: str | dict[str, Any] | LLMError) -> None:
         for r in replies:
             self.replies.append(json.dumps(r) if isinstance(r, dict) else r)
+
+    def enqueue_summary(self, *replies: str | LLMError) -> None:
+        for r in replies:
+            self.summaries.append(json.dumps({"summary": r}) if isinstance(r, str) else r)
 
     async def info(self) -> ModelInfo:
         return ModelInfo(model="scripted", context_length=self.context_length, server="scripted")
@@ -52,8 +60,14 @@ class ScriptedBackend:
     async def stream(
         self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits
     ) -> AsyncGenerator[str | Usage, None]:
-        self.requests.append(list(messages))
-        reply = self.replies.popleft() if self.replies else IDLE_REPLY
+        reply: str | LLMError
+        if schema is not None and "summary" in schema.get("properties", {}):
+            self.summary_requests.append(list(messages))
+            evicted = len(messages) - 2
+            reply = self.summaries.popleft() if self.summaries else json.dumps({"summary": f"{evicted} turns archived"})
+        else:
+            self.requests.append(list(messages))
+            reply = self.replies.popleft() if self.replies else IDLE_REPLY
         if isinstance(reply, LLMError):
             raise reply
         for i in range(0, len(reply), 16):
