@@ -68,3 +68,49 @@ def test_notes_are_found_by_full_text_search(tmp_path: Path) -> None:
 def test_identity_persists(tmp_path: Path) -> None:
     Journal(tmp_path / "j.db").set_identity(sessions=3, daemon={"pid": 1})
     assert Journal(tmp_path / "j.db").identity() == {"sessions": 3, "daemon": {"pid": 1}}
+
+
+def test_a_version_1_journal_migrates_and_its_history_becomes_searchable(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(f"BEGIN;\n{MIGRATIONS[0]}\nPRAGMA user_version=1;\nCOMMIT;")
+    db.execute(
+        "INSERT INTO observations (ts, source, event_type, target, severity, details, count, first_ts, last_ts, status)"
+        " VALUES ('2026-01-01T00:00:00+00:00', 'tests', 'failed', 'report.xml', 'error', '{\"test\": \"flaky_login\"}',"
+        " 1, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 'decided')"
+    )
+    db.execute(
+        "INSERT INTO turns (role, content, tokens, archived) VALUES ('user', 'the flaky_login test failed', 7, 1)"
+    )
+    db.close()
+    j = Journal(path)
+    assert j.schema_version == len(MIGRATIONS)
+    kinds = {h["kind"] for h in j.recall("flaky_login")}
+    assert kinds == {"observation", "turn"}
+
+
+def test_recall_searches_archived_turns_decided_observations_and_notes(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    old = j.append(Observation(source="process", event_type="vanished", target="uvicorn", details={"exit": 137}))
+    j.record_decision(Decision(action_type="observe", reasoning="r"), [old], verdict="accepted")
+    live = j.append(Observation(source="process", event_type="vanished", target="uvicorn"))  # still pending
+    t1 = j.append_turn("user", "uvicorn vanished with exit 137", 8)
+    j.append_turn("user", "uvicorn is in the live window", 8)
+    j.archive_turns(t1, "uvicorn crashed once", evicted=1)
+    j.add_note("uvicorn needs 2 GB of memory", "ops")
+    hits = j.recall("why does uvicorn keep vanishing?", limit=10, before=live)
+    found = {(h["kind"], h["id"]) for h in hits}
+    assert found == {("observation", old), ("turn", t1), ("note", 1)}
+    assert all("uvicorn" in h["text"] for h in hits)
+    assert j.latest_summary() == "uvicorn crashed once"
+    assert [t["content"] for t in j.live_turns()] == ["uvicorn is in the live window"]
+
+
+def test_recall_takes_any_text_safely(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    j.add_note("deploys happen on Friday")
+    assert j.recall('"; DROP TABLE notes; -- NEAR( OR AND *') == []
+    assert j.recall("the and of") == []  # nothing but stop words
+    assert j.recall("Friday deploys")[0]["kind"] == "note"

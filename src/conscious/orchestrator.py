@@ -139,8 +139,7 @@ class Orchestrator:
             await self.thinker.refresh_memory()
         live = self.journal.live_turns()
         window.turns = []
-        room = int(window.low_water * window.budget) - window.used
-        restored = turns_to_restore(live, room)
+        restored = turns_to_restore(live, window.budget - window.used)
         for row in restored:
             # Counted again: the model (and its tokenizer) may have changed since.
             tokens = await self.connection.backend.tokenize(row["content"])
@@ -148,7 +147,9 @@ class Orchestrator:
         kept = {row["id"] for row in restored}
         dropped = [row["id"] for row in live if row["id"] not in kept]
         if dropped:
-            self.journal.archive_turns(max(dropped))  # still found by recall
+            self.journal.archive_turns(max(dropped))  # more than the whole window (a smaller model): recall finds them
+        if window.would_overflow(0):
+            await self.thinker.compact()  # the usual way out: summarised, then archived
         self.resume_note = resumption.note(len(restored), bool(self.thinker.summary))
         details: dict[str, Any] = {
             "session": resumption.session,

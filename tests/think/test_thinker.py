@@ -1,0 +1,77 @@
+"""The thinker's compaction with the in-tree scripted backend (the real server path is in
+tests/think/backends and tests/test_end_to_end.py)."""
+
+from conscious.errors import LLMRejected
+from conscious.think.backends.base import Limits
+from conscious.think.backends.scripted import ScriptedBackend
+from conscious.think.context import ContextWindow
+from conscious.think.thinker import Compaction, Thinker
+
+
+def thinker(backend: ScriptedBackend, budget: int = 900) -> tuple[Thinker, list[Compaction]]:
+    seen: list[Compaction] = []
+    t = Thinker(
+        backend,
+        ContextWindow("SYSTEM PROMPT", 10, budget),
+        Limits(max_tokens=100),
+        summary_tokens=60,
+        identity=lambda: "You are conscious (test).",
+        on_compact=seen.append,
+    )
+    return t, seen
+
+
+async def fill(t: Thinker, n: int) -> None:
+    for i in range(n):
+        await t.think(f"observation number {i}: src/file_{i}.py modified " + "x" * 80)
+
+
+async def test_compaction_summarises_what_left_and_rewrites_the_memory_block() -> None:
+    backend = ScriptedBackend()
+    backend.enqueue_summary("tests failed twice, a fix was delegated")
+    t, seen = thinker(backend)
+    await fill(t, 20)
+    assert seen, "the window must have compacted"
+    first = seen[0]
+    assert first.evicted and first.error is None
+    assert first.summary == "tests failed twice, a fix was delegated"
+    assert first.used_after < first.used_before
+    system = t.window.messages()[0]["content"]
+    assert system.startswith("SYSTEM PROMPT") and "You are conscious (test)." in system
+    # The summary request re-used the prefix the server held: the old system message and the
+    # evicted turns, in order, then one instruction.
+    request = backend.summary_requests[0]
+    assert request[0]["content"] == "SYSTEM PROMPT"
+    assert [m["content"] for m in request[1:-1]] == [turn.content for turn in first.evicted]
+    assert t.window.used <= t.window.high_water * t.window.budget
+
+
+async def test_between_compactions_the_prompt_only_grows_at_its_end() -> None:
+    backend = ScriptedBackend()
+    t, seen = thinker(backend, budget=4000)
+    await fill(t, 6)
+    assert not seen
+    for before, after in zip(backend.requests, backend.requests[1:], strict=False):
+        assert after[: len(before)] == before
+
+
+async def test_a_failed_summary_falls_back_to_an_extract_and_says_why() -> None:
+    backend = ScriptedBackend()
+    backend.enqueue_summary("")  # an empty summary is unusable
+    backend.enqueue_summary(LLMRejected("server refused"))
+    t, seen = thinker(backend)
+    await fill(t, 40)
+    assert len(seen) >= 2
+    assert seen[0].error and seen[1].error and "server refused" in seen[1].error
+    assert "observe" in seen[0].summary  # the extract of the evicted decisions
+    assert t.summary == seen[-1].summary
+
+
+async def test_the_summary_stays_bounded_however_long_it_runs() -> None:
+    backend = ScriptedBackend()
+    backend.enqueue_summary(*["word " * 500] * 30)
+    t, seen = thinker(backend)
+    await fill(t, 120)
+    assert len(seen) >= 5
+    assert max(c.used_after for c in seen) <= t.window.low_water * t.window.budget + 60
+    assert t.window.used <= t.window.budget
