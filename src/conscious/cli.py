@@ -249,6 +249,96 @@ def status(
     out.print(table)
 
 
+@app.command()
+@friendly
+def replay(
+    file: Annotated[Path, typer.Argument(help="Recorded observations, one JSON object per line.")],
+    llm_url: Annotated[
+        str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL (default: as `run` chooses).")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model id.")] = None,
+    system_prompt: Annotated[
+        Path | None, typer.Option("--system-prompt", help="File replacing the default system prompt.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per decision, then a summary line.")] = False,
+    window: Annotated[
+        float, typer.Option("--window", help="Seconds within which recorded observations arrive together.")
+    ] = 1.0,
+    journal_file: Annotated[
+        Path | None, typer.Option("--journal", help="Keep the replay's journal in this file (default: temporary).")
+    ] = None,
+    delegate: Annotated[
+        bool, typer.Option("--delegate", help="Really start the delegations the gate accepts (default: dry run).")
+    ] = False,
+    home: HomeOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Feed recorded observations through the real loop and print each decision."""
+    import tempfile
+
+    from conscious.daemon import build, setup_logging
+    from conscious.replay import read_observations
+    from conscious.replay import replay as run_replay
+    from conscious.think.connect import connect
+
+    records, ignored = read_observations(file)
+    if ignored:
+        err.print(f"[yellow]conscious: ignoring fields not in the observation shape: {', '.join(sorted(ignored))}[/]")
+    paths = Paths.resolve(home)
+    config = Config.load(
+        paths,
+        config_file,
+        llm_url=llm_url,
+        model=model,
+        system_prompt_file=system_prompt,
+        dry_run=not delegate,
+    )
+
+    def show(record: dict[str, Any]) -> None:
+        if as_json:
+            print(json.dumps(record), flush=True)
+            return
+        action = record["action_type"]
+        if record["verdict"] not in ("accepted", "dry-run"):
+            action += f" ({record['verdict']})"
+        target = (
+            f" → {record['target_agent']}: {escape((record['command'] or '')[:100])}" if record["target_agent"] else ""
+        )
+        latency = f"{record['latency_ms'] / 1000:.1f}s" if record["latency_ms"] is not None else record["origin"]
+        lines = record["covers"]
+        covers = f"lines {lines[0]}-{lines[-1]}" if len(lines) > 1 else f"line {lines[0]}" if lines else "own"
+        out.print(f"[bold]#{record['decision_id']} {action}[/]{target} [dim]({covers}, {latency})[/]")
+        out.print(f"    [dim]{escape(record['reasoning'][:160])}[/]")
+
+    async def go(journal_path: Path) -> dict[str, Any]:
+        paths.ensure()
+        setup_logging(config, paths)
+        journal = Journal(journal_path)
+        try:
+            connection = await connect(config, log_dir=paths.state_dir)
+            try:
+                orchestrator = await build(config, paths, journal, connection, Reporter(quiet=True), observe=False)
+                result = await run_replay(orchestrator, records, window=window, on_decision=show)
+                return {"summary": result.summary(), "model": connection.info.model, "server": connection.info.server}
+            finally:
+                await connection.aclose()
+        finally:
+            journal.close()
+
+    with tempfile.TemporaryDirectory(prefix="conscious-replay-") as tmp:
+        summary = asyncio.run(go(journal_file or Path(tmp) / "journal.db"))
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        s = summary["summary"]
+        out.print(
+            f"[bold]{s['observations']} observations → {s['decisions']} decisions[/] "
+            f"({s['llm_decisions']} by {summary['model']}, {s['schema_valid']} schema-valid; "
+            f"p50 {s['latency_ms_p50']} ms, p90 {s['latency_ms_p90']} ms; "
+            f"prompt tokens processed per decision {s['prompt_tokens_processed_mean']})"
+        )
+
+
 @app.command("config")
 @friendly
 def config_(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:

@@ -65,8 +65,15 @@ def delegates_for(config: Config, journal: Journal) -> dict[str, Delegate]:
 
 
 async def build(
-    config: Config, paths: Paths, journal: Journal, connection: Connection, reporter: Reporter
+    config: Config,
+    paths: Paths,
+    journal: Journal,
+    connection: Connection,
+    reporter: Reporter,
+    *,
+    observe: bool = True,
 ) -> Orchestrator:
+    """The running parts; ``observe=False`` leaves out the observers (replay feeds the loop itself)."""
     system_prompt = load_system_prompt(config.system_prompt_file)
     if config.command_agents:
         # Part of the static prompt: fixed for the daemon's life, so the cached prefix holds.
@@ -132,7 +139,9 @@ async def build(
         ),
         clock,
     ]
-    orchestrator = Orchestrator(config, journal, connection, thinker, dispatcher, observers, reporter)
+    orchestrator = Orchestrator(
+        config, journal, connection, thinker, dispatcher, observers if observe else [], reporter
+    )
 
     def on_agent_observation(obs: Observation) -> None:
         reporter.observation(obs)

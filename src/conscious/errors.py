@@ -8,6 +8,7 @@
     │   ├── LLMRejected            4xx: bad request, unknown model, context overflow
     │   └── ModelNotFound          no model loaded / model file missing
     ├── EmbeddedServerError        llama-server could not be found or started
+    ├── ReplayError                a recorded observations file that cannot be read
     └── DecisionParseError         a model reply that is not a usable Decision
 
 Only retry wrappers look at ``retryable``; everything else is reported and journaled.
@@ -27,6 +28,10 @@ class ConfigError(ConsciousError):
 
 
 class JournalError(ConsciousError):
+    pass
+
+
+class ReplayError(ConsciousError):
     pass
 
 

@@ -320,6 +320,9 @@ class Journal:
         )
         return [dict(r) for r in rows]
 
+    def decisions_after(self, decision_id: int) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM decisions WHERE id > ? ORDER BY id", (decision_id,))]
+
     # -- tasks
 
     def update_task(self, task_id: int, **fields: Any) -> None:
