@@ -16,10 +16,13 @@ REQUESTS = [
 ]
 
 
-def workload(n: int, seed: int = 7) -> list[Observation]:
+def workload(n: int, seed: int = 7, *, heartbeats: bool = False) -> list[Observation]:
     rng = random.Random(seed)
     out: list[Observation] = []
     for i in range(n):
+        if heartbeats and i % 10 == 9:
+            out.append(Observation(source="clock", event_type="heartbeat", target="orchestrator"))
+            continue
         kind = rng.choices(["edit", "tests", "crash", "agent", "user"], weights=[5, 2, 1, 1, 1])[0]
         if kind == "edit":
             f = rng.choice(FILES)

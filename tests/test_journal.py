@@ -98,7 +98,7 @@ def test_recall_searches_archived_turns_decided_observations_and_notes(tmp_path:
     live = j.append(Observation(source="process", event_type="vanished", target="uvicorn"))  # still pending
     t1 = j.append_turn("user", "uvicorn vanished with exit 137", 8)
     j.append_turn("user", "uvicorn is in the live window", 8)
-    j.archive_turns(t1, "uvicorn crashed once", evicted=1)
+    j.record_compaction(t1, "uvicorn crashed once", memory="m", evicted=1, error=None, observation=None)
     j.add_note("uvicorn needs 2 GB of memory", "ops")
     hits = j.recall("why does uvicorn keep vanishing?", limit=10, before=live)
     found = {(h["kind"], h["id"]) for h in hits}

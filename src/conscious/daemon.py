@@ -158,6 +158,7 @@ async def serve(config: Config, paths: Paths, reporter: Reporter, stop: asyncio.
     stop = stop or asyncio.Event()
     with single_instance(paths.journal):
         journal = Journal(paths.journal)
+        journal.checkpoint_in_background()
         try:
             reporter.info(
                 "connecting to the LLM server…"

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from conscious.errors import JournalError
 from conscious.model import Decision, Observation, PastTask, Task, utcnow
@@ -60,10 +61,8 @@ MIGRATIONS: list[str] = [
         evicted INTEGER NOT NULL, error TEXT
     );
     CREATE VIRTUAL TABLE turns_fts USING fts5(content, content='turns', content_rowid='id');
-    CREATE TRIGGER turns_ai AFTER INSERT ON turns BEGIN
-        INSERT INTO turns_fts(rowid, content) VALUES (new.id, new.content);
-    END;
-    INSERT INTO turns_fts(turns_fts) VALUES ('rebuild');
+    INSERT INTO turns_fts(rowid, content) SELECT id, content FROM turns WHERE archived=1;
+    CREATE INDEX turns_live ON turns(archived, id);
     CREATE VIRTUAL TABLE observations_fts USING fts5(
         source, event_type, target, details, content='observations', content_rowid='id'
     );
@@ -172,9 +171,59 @@ def _insert_observation(db: sqlite3.Connection, obs: Observation) -> int:
     return cur.lastrowid
 
 
+def _insert_turn(db: sqlite3.Connection, role: str, content: str, tokens: int) -> int:
+    cur = db.execute("INSERT INTO turns (ts, role, content, tokens) VALUES (?,?,?,?)", (_ts(), role, content, tokens))
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def _archive(db: sqlite3.Connection, up_to_id: int) -> None:
+    # Indexed for recall only once archived: the live window costs no index writes.
+    db.execute(
+        "INSERT INTO turns_fts(rowid, content) SELECT id, content FROM turns WHERE id<=? AND archived=0", (up_to_id,)
+    )
+    db.execute("UPDATE turns SET archived=1 WHERE id<=? AND archived=0", (up_to_id,))
+
+
+def _set_identity(db: sqlite3.Connection, values: dict[str, Any]) -> None:
+    db.executemany(
+        "INSERT INTO identity (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        [(k, json.dumps(v, default=str)) for k, v in values.items()],
+    )
+
+
+class JournaledTurn(Protocol):
+    """A context-window turn as the journal keeps it (``think.context.Turn``)."""
+
+    role: str
+    content: str
+    tokens: int
+    id: int | None
+
+
 def _set_task(db: sqlite3.Connection, task_id: int, fields: dict[str, Any]) -> None:
     values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
     db.execute(f"UPDATE tasks SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", (*values, task_id))
+
+
+class _Checkpointer(threading.Thread):
+    def __init__(self, path: Path, interval: float) -> None:
+        super().__init__(name="journal-checkpoint", daemon=True)
+        self.path, self.interval = path, interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        try:
+            while not self._stop_event.wait(self.interval):
+                with contextlib.suppress(sqlite3.Error):  # busy now: next time
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
 
 
 class Journal:
@@ -182,6 +231,7 @@ class Journal:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._checkpointer: _Checkpointer | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
@@ -196,7 +246,19 @@ class Journal:
             raise JournalError(f"cannot create journal folder {self.path.parent}: {exc.strerror}") from None
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.db.close()
+
+    def checkpoint_in_background(self, interval: float = 2.0) -> None:
+        """Move WAL checkpoints (the only writes that wait for the disk) off the loop: this
+        connection stops checkpointing on commit; a thread with its own connection does it
+        every ``interval`` seconds, without blocking writers (PASSIVE)."""
+        if self._checkpointer is None:
+            self.db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = _Checkpointer(self.path, interval)
+            self._checkpointer.start()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -271,9 +333,13 @@ class Journal:
         prompt_tokens: int | None = None,
         cached_tokens: int | None = None,
         task: Task | None = None,
+        turns: Sequence[JournaledTurn] = (),
     ) -> int:
-        """Commit a decision, the observations it covers and its task (if any) together."""
+        """Commit a decision, the observations it covers, its task (if any) and the exchange
+        that produced it (new context-window turns, whose ``id`` is set) together."""
         with self.transaction() as db:
+            for turn in turns:
+                turn.id = _insert_turn(db, turn.role, turn.content, turn.tokens)
             cur = db.execute(
                 "INSERT INTO decisions (ts, action_type, reasoning, target_agent, command, priority,"
                 " confidence, metadata, raw_reply, latency_ms, prompt_tokens, cached_tokens, verdict,"
@@ -383,23 +449,34 @@ class Journal:
 
     def append_turn(self, role: str, content: str, tokens: int) -> int:
         with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO turns (ts, role, content, tokens) VALUES (?,?,?,?)", (_ts(), role, content, tokens)
-            )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+            return _insert_turn(db, role, content, tokens)
 
-    def archive_turns(
-        self, up_to_id: int, summary: str | None = None, *, evicted: int = 0, error: str | None = None
-    ) -> None:
-        """Mark turns archived; with ``summary``, the memory that now stands for them, in the same commit."""
+    def archive_turns(self, up_to_id: int) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE turns SET archived=1 WHERE id<=? AND archived=0", (up_to_id,))
-            if summary is not None:
+            _archive(db, up_to_id)
+
+    def record_compaction(
+        self,
+        up_to_id: int | None,
+        summary: str,
+        *,
+        memory: str,
+        evicted: int,
+        error: str | None,
+        observation: Observation | None,
+    ) -> None:
+        """Turns archived, the summary and memory block that now stand for them, and the
+        observation that reports it: one commit."""
+        with self.transaction() as db:
+            if up_to_id is not None:
+                _archive(db, up_to_id)
                 db.execute(
                     "INSERT INTO summaries (ts, content, up_to_turn, evicted, error) VALUES (?,?,?,?,?)",
                     (_ts(), summary, up_to_id, evicted, error),
                 )
+            _set_identity(db, {"memory": memory})
+            if observation is not None:
+                _insert_observation(db, observation)
 
     def live_turns(self) -> list[dict[str, Any]]:
         """The turns still in the window when the last run ended, oldest first."""
@@ -476,13 +553,20 @@ class Journal:
 
     def set_identity(self, **values: Any) -> None:
         with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO identity (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                [(k, json.dumps(v, default=str)) for k, v in values.items()],
-            )
+            _set_identity(db, values)
 
     def identity(self) -> dict[str, Any]:
         return {r["key"]: json.loads(r["value"]) for r in self.db.execute("SELECT key, value FROM identity")}
+
+    def totals(self) -> dict[str, int]:
+        """Observations, decisions and delegations ever journaled. Rows are never deleted, so
+        the newest id is the count — constant time, unlike ``count(*)``."""
+        row = self.db.execute(
+            "SELECT (SELECT coalesce(max(id), 0) FROM observations) AS observations,"
+            " (SELECT coalesce(max(id), 0) FROM decisions) AS decisions,"
+            " (SELECT coalesce(max(id), 0) FROM tasks) AS delegations"
+        ).fetchone()
+        return dict(row)
 
     def counts(self) -> dict[str, int]:
         row = self.db.execute(

@@ -38,6 +38,8 @@ log = logging.getLogger("conscious")
 POLL_INTERVAL = 0.1
 """How often the journal is checked for rows written by other processes (``tell``)."""
 BACKOFF_MAX = 30.0
+PUBLISH_INTERVAL = 1.0
+"""Seconds between two writes of the daemon's state after decisions (``conscious status``)."""
 
 
 def policy_from(config: Config) -> Policy:
@@ -103,6 +105,7 @@ class Orchestrator:
         self._observer_tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self.session = 0
+        self._published = 0.0
         self.first_start = self.started.isoformat()
         self.resume_note: str | None = None
         """Said once, in the first thought's facts: how this run began."""
@@ -125,7 +128,7 @@ class Orchestrator:
         self.publish_state()
 
     def identity_line(self) -> str:
-        return identity_line(self.first_start, self.session, self.journal.counts(), self.config)
+        return identity_line(self.first_start, self.session, self.journal.totals(), self.config)
 
     async def _resume(self, resumption: Resumption) -> None:
         """Pick up where the last run left off: its memory block and its newest turns."""
@@ -175,30 +178,31 @@ class Orchestrator:
     def _compacted(self, compaction: Compaction) -> None:
         """Archive what left the window together with the summary that now stands for it."""
         ids = [t.id for t in compaction.evicted if t.id is not None]
-        if ids:
-            self.journal.archive_turns(
-                max(ids), compaction.summary, evicted=len(compaction.evicted), error=compaction.error
-            )
-        self.journal.set_identity(memory=self.thinker.window.memory)
-        if not compaction.evicted:
-            return
-        details: dict[str, Any] = {
-            "evicted_turns": len(compaction.evicted),
-            "tokens_before": compaction.used_before,
-            "tokens_after": compaction.used_after,
-            "budget": self.thinker.window.budget,
-            "summary_ms": round(compaction.latency_ms),
-        }
-        if compaction.error:
-            details["summary_error"] = compaction.error
-        self.journal.append(
-            Observation(
+        observation = None
+        if compaction.evicted:
+            details: dict[str, Any] = {
+                "evicted_turns": len(compaction.evicted),
+                "tokens_before": compaction.used_before,
+                "tokens_after": compaction.used_after,
+                "budget": self.thinker.window.budget,
+                "summary_ms": round(compaction.latency_ms),
+            }
+            if compaction.error:
+                details["summary_error"] = compaction.error
+            observation = Observation(
                 source="self",
                 event_type="compacted",
                 target="context window",
                 severity="warning" if compaction.error else "info",
                 details=details,
             )
+        self.journal.record_compaction(
+            max(ids) if ids else None,
+            compaction.summary,
+            memory=self.thinker.window.memory,
+            evicted=len(compaction.evicted),
+            error=compaction.error,
+            observation=observation,
         )
 
     async def shutdown(self, grace: float) -> None:
@@ -312,7 +316,6 @@ class Orchestrator:
         self._recovered()
         if not self.connection.info.loaded:
             await self._refresh_model()
-        self._keep_turns()
         self._commit(batch, thought)
         return True
 
@@ -327,11 +330,10 @@ class Orchestrator:
                 window.budget = max(256, info.context_length - self.config.reserve_tokens - self.config.max_tokens)
                 self.publish_state()
 
-    def _keep_turns(self) -> None:
-        """The window's durable copy (archived at compaction, restored after a restart)."""
-        for turn in self.thinker.window.turns:
-            if turn.id is None:
-                turn.id = self.journal.append_turn(turn.role, turn.content, turn.tokens)
+    def _new_turns(self) -> list[Turn]:
+        """The window's durable copy (archived at compaction, restored after a restart) is
+        committed with the decision the turns produced."""
+        return [t for t in self.thinker.window.turns if t.id is None]
 
     def facts(self, waiting: int = 0) -> dict[str, Any]:
         uptime = int((utcnow() - self.started).total_seconds())
@@ -388,6 +390,7 @@ class Orchestrator:
             prompt_tokens=usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens,
             cached_tokens=usage.cached_tokens,
             task=task,
+            turns=self._new_turns(),
         )
         self.reporter.decision(
             decision_id, decision, verdict, covers=len(ids), latency_ms=thought.latency_ms, origin="llm"
@@ -418,7 +421,7 @@ class Orchestrator:
             self._reflect(decision, batch)
         else:
             self.reflect_depth = 0
-        self.publish_state()
+        self.publish_state(every=PUBLISH_INTERVAL)
 
     def _escalate(self, decision: Decision, batch: Sequence[Entry]) -> Decision:
         """The seed's priority escalation by severity: never below what the worst observation calls for."""
@@ -484,8 +487,13 @@ class Orchestrator:
             )
         self.failures = 0
 
-    def publish_state(self, running: bool = True) -> None:
-        """What ``conscious status`` shows, written where other processes can read it."""
+    def publish_state(self, running: bool = True, *, every: float = 0.0) -> None:
+        """What ``conscious status`` shows, written where other processes can read it
+        (``every``: not more often than that, so a burst of decisions is not a burst of writes)."""
+        now = time.monotonic()
+        if every and now - self._published < every:
+            return
+        self._published = now
         window: ContextWindow = self.thinker.window
         self.journal.set_identity(
             daemon={

@@ -50,6 +50,14 @@ Shapes the docs do not show, taken from observed LM Studio responses:
 Deliberate simplifications: model ids match exactly (no ``@quant`` suffixes); the
 single-loaded-model leniency of lmstudio-bug-tracker#619 is not reproduced (an unknown
 id is always an error); idle TTLs are recorded, never expired.
+
+Test-only, NOT part of LM Studio: ``POST /__fake__/load`` with ``{"model",
+"context_length", "ttl"}``. The real ``lms load`` talks to LM Studio over its private
+websocket API; the stand-in ``tests/fakes/bin/lms`` calls this endpoint instead (it finds
+the fake through ``CONSCIOUS_FAKE_LMSTUDIO_URL``). It loads the model as ``lms load``
+does: not JIT-loaded (so auto-evict leaves it alone), at ``context_length`` if given,
+else at the context it last ran with, else its maximum. Loading a loaded model again
+changes nothing (LM Studio would add a second instance). Unknown id: 404.
 """
 
 from __future__ import annotations
@@ -70,6 +78,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 ModelState = Literal["loaded", "not-loaded"]
 ModelType = Literal["llm", "vlm", "embeddings"]
+
+FAKE_LOAD_PATH = "/__fake__/load"
+"""Test-only control endpoint (see the module docstring); LM Studio has no such route."""
 
 NO_MODELS_LOADED = "No models loaded. Please load a model in the developer page or use the 'lms load' command."
 RESPONSE_FORMAT_ERROR = "'response_format.type' must be 'json_schema' or 'text'"
@@ -185,6 +196,13 @@ class _Server:
             visible = self.models.values() if self.jit else loaded
             return _model_not_found(requested, [m.id for m in visible])
 
+    def cli_load(self, model: FakeModel, context_length: int | None, ttl: int | None) -> None:
+        """What ``lms load`` does to the model table; the caller holds `lock`."""
+        model.state = "loaded"
+        model.jit_loaded = False
+        model.ttl = ttl
+        model.loaded_context_length = context_length or model.loaded_context_length or model.max_context_length
+
     def _jit_load(self, model: FakeModel, ttl: object) -> None:
         if self.auto_evict:
             for other in self.models.values():
@@ -272,6 +290,25 @@ def create_app(
         for prefix in ("/v1", "/api/v0"):
             app.add_api_route(f"{prefix}/{route}", generate, methods=["POST"])
 
+    @app.post(FAKE_LOAD_PATH)
+    async def fake_load(request: Request) -> JSONResponse:
+        # Test-only: stands in for the websocket API the real `lms load` uses.
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"error": "Request body must be a JSON object"}, status_code=400)
+        context_length, ttl = _opt_int(body.get("context_length")), _opt_int(body.get("ttl"))
+        with server.lock:
+            model = server.models.get(str(body.get("model")))
+            if model is None:
+                known = [m.id for m in server.models.values()]
+                return JSONResponse({"error": "model not found", "models": known}, status_code=404)
+            server.cli_load(model, context_length, ttl)
+            entry = model.v0_entry()
+        return JSONResponse(entry)
+
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
     async def unexpected(request: Request) -> JSONResponse:
         # LM Studio answers routes it lacks with 200 and an error body.
@@ -353,6 +390,10 @@ def _enriched(content: bytes, upstream: httpx.Response, model: FakeModel, elapse
     }
     payload["runtime"] = dict(_RUNTIME)
     return JSONResponse(payload)
+
+
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _as_dict(value: object) -> dict[str, Any]:

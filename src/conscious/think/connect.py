@@ -4,6 +4,8 @@ the embedded llama-server with the bundled model."""
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +15,12 @@ from conscious.config import Config
 from conscious.errors import ConfigError, LLMError, LLMUnavailable
 from conscious.think.backends.base import LLMBackend, ModelInfo
 from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
-from conscious.think.backends.lmstudio import LMStudioBackend
+from conscious.think.backends.lmstudio import LMStudioBackend, lms_load
 from conscious.think.backends.openai_compat import OpenAICompatBackend, server_root
 
 FALLBACK_CONTEXT = 8192
+
+log = logging.getLogger("conscious")
 
 
 @dataclass
@@ -65,10 +69,41 @@ def _backend(config: Config, url: str, lmstudio: bool) -> OpenAICompatBackend:
 async def _open(config: Config, url: str, lmstudio: bool) -> tuple[OpenAICompatBackend, ModelInfo]:
     backend = _backend(config, url, lmstudio)
     try:
+        if isinstance(backend, LMStudioBackend):
+            await _load_with_lms(config, backend)
         return backend, await backend.info()
     except BaseException:
         await backend.aclose()
         raise
+
+
+async def _load_with_lms(config: Config, backend: LMStudioBackend) -> None:
+    """Load the configured model with the `lms` CLI when LM Studio has it but not loaded."""
+    if not (config.model and config.lms_load):
+        return
+    entry = next((m for m in await backend.native_models() if m.get("id") == config.model), None)
+    # Unlisted: info() says so clearly, whereas `lms load` matches names loosely and could
+    # load some other model.
+    if entry is None or entry.get("state") == "loaded":
+        return
+    if not _is_local(backend.root):
+        # `lms` drives the LM Studio on this machine, not the one at the URL.
+        log.info("LM Studio at %s is not local: %s is left to load on first use", backend.url, config.model)
+        return
+    if await lms_load(config.model, config.context_length, config.ttl):
+        log.info("loaded %s with lms", config.model)
+    else:
+        log.info("no lms CLI on PATH: %s is left to load on first use", config.model)
+
+
+def _is_local(url: str) -> bool:
+    host = httpx.URL(url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_url(url: str) -> None:

@@ -4,6 +4,9 @@ forwards generation to the real llama-server."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,13 +15,13 @@ import pytest
 from conscious.config import Config
 from conscious.console import Reporter
 from conscious.daemon import build
-from conscious.errors import ModelNotFound
+from conscious.errors import LLMUnavailable, ModelNotFound
 from conscious.journal import Journal
 from conscious.model import Observation
 from conscious.paths import Paths
 from conscious.think.backends.base import Limits
 from conscious.think.backends.embedded import EmbeddedServer
-from conscious.think.backends.lmstudio import LMStudioBackend
+from conscious.think.backends.lmstudio import LMStudioBackend, lms_load
 from conscious.think.connect import connect, is_lmstudio
 from conscious.think.context import ContextWindow
 from conscious.think.prompt import default_system_prompt
@@ -151,3 +154,168 @@ async def test_a_jit_loaded_model_resizes_the_window_to_its_loaded_context(
         await connection.aclose()
     assert connection.info.loaded and connection.context_length == 4096
     assert orch.thinker.window.budget == 4096 - config.reserve_tokens - config.max_tokens
+
+
+# -- loading the configured model at start-up with the `lms` CLI (stand-in: tests/fakes/bin/lms)
+
+DEEPSEEK = "deepseek-r1-distill-qwen-7b"
+
+
+@pytest.fixture
+def lms_log(paths: Paths, fake_agents: Path, lmstudio: FakeLMStudio, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The stand-in `lms` first on PATH, pointed at the fake; returns its argv log.
+
+    Depends on `paths` so its clearing of CONSCIOUS_* runs before these are set."""
+    monkeypatch.setenv("CONSCIOUS_FAKE_LMSTUDIO_URL", lmstudio.url)
+    return fake_agents
+
+
+def lms_calls(log: Path) -> list[list[str]]:
+    if not log.exists():
+        return []
+    return [rec["argv"] for line in log.read_text().splitlines() if (rec := json.loads(line))["prog"] == "lms"]
+
+
+@pytest.mark.parametrize(
+    ("context_length", "ttl", "probe", "argv"),
+    [
+        (8192, 600, False, ["load", DEEPSEEK, "--context-length", "8192", "--ttl", "600"]),
+        (8192, None, True, ["load", DEEPSEEK, "--context-length", "8192"]),
+        (None, 600, False, ["load", DEEPSEEK, "--ttl", "600"]),
+    ],
+)
+async def test_a_configured_model_that_is_not_loaded_is_loaded_with_lms(
+    lmstudio: FakeLMStudio,
+    paths: Paths,
+    lms_log: Path,
+    context_length: int | None,
+    ttl: int | None,
+    probe: bool,
+    argv: list[str],
+) -> None:
+    url = f"{lmstudio.url}/v1"
+    where = {"lmstudio_probe_url": url} if probe else {"llm_url": url}
+    config = Config.load(paths, model=DEEPSEEK, context_length=context_length, ttl=ttl, **where)
+    connection = await connect(config)
+    await connection.aclose()
+    assert lms_calls(lms_log) == [argv]
+    model = lmstudio.models[DEEPSEEK]
+    assert (model.state, model.jit_loaded, model.ttl) == ("loaded", False, ttl)
+    assert connection.embedded is None and connection.info.loaded is True
+    # The window is sized from what the server reports after the load, not from the config.
+    expected = context_length or model.max_context_length
+    assert connection.info.context_length == expected == connection.context_length
+
+
+async def test_loaded_without_options_the_server_reports_the_context_it_chose(
+    lmstudio: FakeLMStudio, paths: Paths, lms_log: Path
+) -> None:
+    lmstudio.models[DEEPSEEK].loaded_context_length = 16384  # what LM Studio would pick
+    config = Config.load(paths, llm_url=f"{lmstudio.url}/v1", model=DEEPSEEK)
+    connection = await connect(config)
+    await connection.aclose()
+    assert lms_calls(lms_log) == [["load", DEEPSEEK]]
+    assert connection.info.loaded and connection.context_length == 16384
+
+
+async def test_an_already_loaded_model_is_not_loaded_again(lmstudio: FakeLMStudio, paths: Paths, lms_log: Path) -> None:
+    config = Config.load(paths, llm_url=f"{lmstudio.url}/v1", model=QWEN, context_length=8192, ttl=600)
+    connection = await connect(config)
+    await connection.aclose()
+    assert lms_calls(lms_log) == []
+    assert connection.info.loaded and connection.info.context_length == 4096
+
+
+async def test_no_model_named_means_no_lms(lmstudio: FakeLMStudio, paths: Paths, lms_log: Path) -> None:
+    connection = await connect(Config.load(paths, llm_url=f"{lmstudio.url}/v1"))
+    await connection.aclose()
+    assert lms_calls(lms_log) == [] and connection.info.model == QWEN
+
+
+async def test_a_model_lmstudio_does_not_have_is_one_clear_error_without_lms(
+    lmstudio: FakeLMStudio, paths: Paths, lms_log: Path
+) -> None:
+    # `lms load` matches names loosely: an unknown name must not reach it.
+    config = Config.load(paths, llm_url=f"{lmstudio.url}/v1", model="no-such-model")
+    with pytest.raises(ModelNotFound, match="has no model 'no-such-model'") as caught:
+        await connect(config)
+    assert "\n" not in str(caught.value)
+    assert lms_calls(lms_log) == []
+
+
+async def test_lms_refusing_an_unknown_model_is_one_clear_error(lmstudio: FakeLMStudio, lms_log: Path) -> None:
+    with pytest.raises(ModelNotFound) as caught:
+        await lms_load("no-such-model", 4096, None)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("`lms load no-such-model` failed (exit 1): Model not found")
+    assert 'No model found that matches path "no-such-model"' in message
+    assert lms_calls(lms_log) == [["load", "no-such-model", "--context-length", "4096"]]
+
+
+async def test_a_failed_load_at_startup_stops_the_connection_with_lms_s_reason(
+    lmstudio: FakeLMStudio, paths: Paths, lms_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CONSCIOUS_FAKE_LMSTUDIO_URL")  # lms finds no LM Studio to talk to
+    config = Config.load(paths, llm_url=f"{lmstudio.url}/v1", model=DEEPSEEK)
+    with pytest.raises(ModelNotFound, match="Failed to start or connect to local LM Studio API server") as caught:
+        await connect(config)
+    assert "\n" not in str(caught.value)
+    assert lmstudio.models[DEEPSEEK].state == "not-loaded"
+
+
+async def test_a_load_that_outlasts_the_timeout_is_killed_and_reported(
+    lmstudio: FakeLMStudio, lms_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "slow")
+    monkeypatch.setenv("CONSCIOUS_FAKE_SLEEP", "30")
+    async with asyncio.timeout(15):
+        with pytest.raises(LLMUnavailable, match=r"did not finish within 1s"):
+            await lms_load(DEEPSEEK, timeout=1.0)
+    assert lms_calls(lms_log) == [["load", DEEPSEEK]]
+    assert lmstudio.models[DEEPSEEK].state == "not-loaded"
+
+
+async def test_lms_load_off_leaves_the_model_to_jit(lmstudio: FakeLMStudio, paths: Paths, lms_log: Path) -> None:
+    config = Config.load(paths, llm_url=f"{lmstudio.url}/v1", model=DEEPSEEK, lms_load=False)
+    connection = await connect(config)
+    await connection.aclose()
+    assert lms_calls(lms_log) == []
+    assert connection.info.loaded is False and lmstudio.models[DEEPSEEK].state == "not-loaded"
+
+
+async def test_without_lms_on_path_the_model_is_left_to_jit(
+    lmstudio: FakeLMStudio, paths: Paths, lms_log: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-lms"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert await lms_load(DEEPSEEK, 4096, 600) is False
+    config = Config.load(paths, llm_url=f"{lmstudio.url}/v1", model=DEEPSEEK, context_length=4096)
+    connection = await connect(config)
+    await connection.aclose()
+    assert lms_calls(lms_log) == []
+    assert connection.info.loaded is False and lmstudio.models[DEEPSEEK].state == "not-loaded"
+
+
+def outward_address() -> str | None:
+    """This machine's address on its default route (a UDP connect sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+async def test_a_remote_lmstudio_is_not_given_to_the_local_lms(paths: Paths, lms_log: Path) -> None:
+    # `lms` would load into this machine's LM Studio, not the one at the URL.
+    address = outward_address()
+    if address is None:
+        pytest.skip("no non-loopback address to serve the fake on")
+    with FakeLMStudio(models=[FakeModel(DEEPSEEK, state="not-loaded")], host=address) as remote:
+        config = Config.load(paths, llm_url=f"{remote.url}/v1", model=DEEPSEEK)
+        connection = await connect(config)
+        await connection.aclose()
+    assert lms_calls(lms_log) == []
+    assert connection.info.loaded is False

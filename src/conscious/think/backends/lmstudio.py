@@ -1,15 +1,19 @@
 """LM Studio: the OpenAI-compatible surface plus its native ``/api/v0`` model facts.
 
 ``/api/v0/models`` says which models are loaded and their real context length; requests
-carry ``ttl`` so a JIT-loaded model stays resident between decisions.
+carry ``ttl`` so a JIT-loaded model stays resident between decisions. ``lms_load`` loads a
+model ahead of time with LM Studio's ``lms`` CLI, at the context length we will budget for.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
-from conscious.errors import ModelNotFound
+from conscious.delegate.process import CommandNotFound, run_process
+from conscious.errors import LLMError, LLMUnavailable, ModelNotFound
 from conscious.think.backends.base import Limits, Message, ModelInfo, Usage
 from conscious.think.backends.openai_compat import OpenAICompatBackend, positive_int
 
@@ -56,3 +60,49 @@ class LMStudioBackend(OpenAICompatBackend):
         if self.ttl is not None and "ttl" not in limits.extra:
             limits = Limits(**{**limits.__dict__, "extra": {**limits.extra, "ttl": self.ttl}})
         return super().stream(messages, schema, limits)
+
+
+LMS_LOAD_TIMEOUT = 300.0
+"""Seconds ``lms load`` may take: a large model read from a slow disk takes minutes."""
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+async def lms_load(
+    model: str,
+    context_length: int | None = None,
+    ttl: int | None = None,
+    *,
+    lms: str = "lms",
+    timeout: float = LMS_LOAD_TIMEOUT,
+) -> bool:
+    """``lms load <model> [--context-length N] [--ttl T]``; False, doing nothing, when there is no `lms`.
+
+    A failed load is ``ModelNotFound`` and one that outlasts `timeout` ``LLMUnavailable``,
+    each one line carrying what `lms` said.
+    """
+    binary = shutil.which(lms)
+    if binary is None:
+        return False
+    argv = [binary, "load", model]
+    if context_length is not None:
+        argv += ["--context-length", str(context_length)]
+    if ttl is not None:
+        argv += ["--ttl", str(ttl)]
+    try:
+        result = await run_process(argv, timeout=timeout)
+    except CommandNotFound as exc:
+        raise LLMError(f"cannot run lms to load {model!r}: {exc}") from None
+    if result.timed_out:
+        raise LLMUnavailable(f"`lms load {model}` did not finish within {timeout:.0f}s")
+    if result.exit_code != 0:
+        said = _one_line(result.stderr) or _one_line(result.stdout) or "no output"
+        raise ModelNotFound(f"`lms load {model}` failed (exit {result.exit_code}): {said}")
+    return True
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    # The whole message, folded: lms's errors are a title, the cause, then hints, so its
+    # last line alone would be a hint such as "lms ls".
+    folded = " ".join(line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip())
+    return folded if len(folded) <= limit else folded[: limit - 1] + "…"

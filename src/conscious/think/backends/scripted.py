@@ -36,9 +36,14 @@ class ScriptedBackend:
     url = "scripted://"
     exact_tokens = False
 
-    def __init__(self, replies: Sequence[str | LLMError] = (), *, context_length: int = 8192) -> None:
+    def __init__(
+        self, replies: Sequence[str | LLMError] = (), *, context_length: int = 8192, record: bool = True
+    ) -> None:
         self.replies: deque[str | LLMError] = deque(replies)
         self.context_length = context_length
+        self.record = record
+        """False for long runs (benchmarks): requests are counted, not kept."""
+        self.calls = 0
         self.requests: list[list[Message]] = []
         self.summaries: deque[str | LLMError] = deque()
         self.summary_requests: list[list[Message]] = []
@@ -61,12 +66,15 @@ class ScriptedBackend:
         self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits
     ) -> AsyncGenerator[str | Usage, None]:
         reply: str | LLMError
+        self.calls += 1
         if schema is not None and "summary" in schema.get("properties", {}):
-            self.summary_requests.append(list(messages))
+            if self.record:
+                self.summary_requests.append(list(messages))
             evicted = len(messages) - 2
             reply = self.summaries.popleft() if self.summaries else json.dumps({"summary": f"{evicted} turns archived"})
         else:
-            self.requests.append(list(messages))
+            if self.record:
+                self.requests.append(list(messages))
             reply = self.replies.popleft() if self.replies else IDLE_REPLY
         if isinstance(reply, LLMError):
             raise reply

@@ -1,0 +1,267 @@
+"""The seed's context strategy against ours, side by side on one llama-server.
+
+    python bench/seed_vs_conscious.py [--observations 150] [--seed-observations 36] [--burst 1000] [--context 8192]
+
+One embedded llama-server (bundled SmolLM2-135M), one generated workload written as a
+replay file (file edits, test runs, crashes, agent results, user requests, heartbeats):
+
+- seed: the seed's reference loop — one LLM call per observation, no schema, max_tokens 500,
+  its rolling window that drops the oldest message whenever the prompt outgrows
+  context - reserve (counted with the server's own tokenizer; with the seed's len/4
+  estimate the prompt outgrows the server and requests fail). Each of its decisions takes
+  about a minute once the window is full, so it runs on the first --seed-observations;
+  per-decision figures are compared, not totals.
+- conscious: `conscious replay` of the whole file through the real loop (journal, batching,
+  thinker, gate; dry run), then a burst of --burst file events within one second.
+
+"Once the window is full" is after the seed's first dropped message, and after our first
+compaction. Prompt tokens come from llama-server's per-request timings (prompt_n, cache_n)
+and its /metrics counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from decisions import metrics, pct
+from workload import workload
+
+from conscious.config import Config
+from conscious.console import Reporter
+from conscious.daemon import build
+from conscious.errors import DecisionParseError
+from conscious.journal import Journal
+from conscious.model import Observation
+from conscious.paths import Paths
+from conscious.replay import read_observations, replay
+from conscious.think.connect import connect
+from conscious.think.decision import parse_decision
+from conscious.think.prompt import default_system_prompt
+
+SEED_MAX_TOKENS = 500
+SEED_RESERVE = 512
+
+
+def seed_shape(obs: Observation) -> dict[str, Any]:
+    return {
+        "timestamp": obs.timestamp.isoformat(),
+        "source": obs.source,
+        "event_type": obs.event_type,
+        "target": obs.target,
+        "details": obs.details,
+        "severity": obs.severity,
+    }
+
+
+async def run_seed(root: str, observations: list[Observation], context: int) -> list[dict[str, Any]]:
+    """The seed's OrchestratorMemory + continuous_orchestrator, with true token counts."""
+    out: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(timeout=900) as client:
+
+        async def count(text: str) -> int:
+            r = await client.post(f"{root}/tokenize", json={"content": text})
+            return len(r.json()["tokens"])
+
+        messages: list[dict[str, Any]] = [{"role": "system", "content": default_system_prompt()}]
+        sizes = [await count(messages[0]["content"]) + 4]
+        full = False
+
+        def prune() -> bool:
+            dropped = False
+            while sum(sizes) > context - SEED_RESERVE and len(messages) > 2:
+                messages.pop(1)
+                sizes.pop(1)
+                dropped = True
+            return dropped
+
+        for obs in observations:
+            text = json.dumps(seed_shape(obs))
+            messages.append({"role": "user", "content": text})
+            sizes.append(await count(text) + 4)
+            full = prune() or full
+            started = time.perf_counter()
+            r = await client.post(
+                f"{root}/v1/chat/completions",
+                json={"messages": messages, "max_tokens": SEED_MAX_TOKENS, "temperature": 0.7, "top_p": 0.9},
+            )
+            latency = (time.perf_counter() - started) * 1000
+            body = r.json()
+            if r.status_code != 200:
+                out.append({"full": full, "latency_ms": latency, "error": body, "valid": False})
+                messages.pop()
+                sizes.pop()
+                continue
+            reply = body["choices"][0]["message"]["content"] or ""
+            timings = body.get("timings", {})
+            try:
+                parse_decision(reply)
+                valid = True
+            except DecisionParseError:
+                valid = False
+            messages.append({"role": "assistant", "content": reply})
+            sizes.append(await count(reply) + 4)
+            full = prune() or full
+            out.append(
+                {
+                    "full": full,
+                    "latency_ms": latency,
+                    "processed": timings.get("prompt_n"),
+                    "cached": timings.get("cache_n"),
+                    "valid": valid,
+                }
+            )
+            print(
+                f"  seed {len(out)}/{len(observations)}: {latency / 1000:.1f} s, processed {timings.get('prompt_n')}"
+                f"{' (window full)' if full else ''}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return out
+
+
+def report(name: str, rows: list[dict[str, Any]], processed_key: str, cached_key: str) -> dict[str, Any]:
+    full = [r for r in rows if r["full"]]
+    lat = [r["latency_ms"] for r in full]
+    proc = [r[processed_key] for r in full if r.get(processed_key) is not None]
+    cached = [r[cached_key] for r in full if r.get(cached_key) is not None]
+    return {
+        "name": name,
+        "decisions": len(rows),
+        "full": len(full),
+        "valid": sum(1 for r in rows if r["valid"]),
+        "p50": pct(lat, 50) if lat else float("nan"),
+        "p90": pct(lat, 90) if lat else float("nan"),
+        "processed": statistics.mean(proc) if proc else float("nan"),
+        "cached": statistics.mean(cached) if cached else float("nan"),
+    }
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--observations", type=int, default=150)
+    ap.add_argument("--seed-observations", type=int, default=36)
+    ap.add_argument("--burst", type=int, default=1000)
+    ap.add_argument("--context", type=int, default=8192)
+    args = ap.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="conscious-bench-"))
+    watched = home / "project"
+    watched.mkdir()
+    paths = Paths.resolve(home)
+    config = Config.load(
+        paths,
+        watch=[watched],
+        probe_lmstudio=False,
+        dry_run=True,
+        embedded_context_length=args.context,
+        heartbeat_interval=0,
+        idle_reflection_interval=0,
+    )
+    recorded = workload(args.observations, heartbeats=True)
+    day = home / "day.jsonl"
+    day.write_text("\n".join(json.dumps(seed_shape(o)) for o in recorded) + "\n", encoding="utf-8")
+    base = recorded[0].timestamp.timestamp()
+    burst = home / "burst.jsonl"
+    burst.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "source": "filesystem",
+                    "event_type": "modified",
+                    "target": "src/app/hot.py",
+                    "details": {"relative": "src/app/hot.py", "save": i},
+                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(base + 3600))
+                    + f".{i * 1000 // max(1, args.burst):03d}",
+                }
+            )
+            for i in range(args.burst)
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+    connection = await connect(config, log_dir=home)
+    assert connection.embedded is not None
+    root = connection.embedded.url.removesuffix("/v1")
+    try:
+        # 1. seed
+        m0 = await metrics(root)
+        seed_rows = await run_seed(root, recorded[: args.seed_observations], connection.context_length)
+        m1 = await metrics(root)
+
+        # 2. conscious: the replay of the whole day
+        journal = Journal(home / "replay.db")
+        orch = await build(config, paths, journal, connection, Reporter(quiet=True), observe=False)
+        compactions: list[int] = []
+        archive = orch.thinker.on_compact
+        decided: list[dict[str, Any]] = []
+
+        def on_compact(c: Any) -> None:
+            compactions.append(len(decided))
+            assert archive is not None
+            archive(c)
+
+        orch.thinker.on_compact = on_compact
+
+        def on_decision(record: dict[str, Any]) -> None:
+            decided.append(record)
+            if record["origin"] != "rule" and len(decided) % 10 == 0:
+                print(f"  conscious {len(decided)} decisions", file=sys.stderr, flush=True)
+
+        records, _ = read_observations(day)
+        await replay(orch, records, on_decision=on_decision)
+        m2 = await metrics(root)
+        first_full = compactions[0] if compactions else len(decided)
+        ours = [
+            {**d, "full": i >= first_full, "valid": d["origin"] == "llm"}
+            for i, d in enumerate(decided)
+            if d["origin"] != "rule"
+        ]
+
+        # 3. the burst
+        burst_records, _ = read_observations(burst)
+        before = len(decided)
+        await replay(orch, burst_records, on_decision=on_decision)
+        burst_calls = sum(1 for d in decided[before:] if d["origin"] != "rule")
+        covered = sum(len(d["covers"]) for d in decided[before:])
+        journal.close()
+    finally:
+        await connection.aclose()
+
+    seed = report("seed", seed_rows, "processed", "cached")
+    con = report("conscious", ours, "prompt_tokens_processed", "prompt_tokens_cached")
+    seed_metrics = (m1["prompt_tokens_total"] - m0["prompt_tokens_total"]) / max(1, len(seed_rows))
+    con_metrics = (m2["prompt_tokens_total"] - m1["prompt_tokens_total"]) / max(1, len(ours))
+    print(f"model {connection.info.model}, context {connection.context_length}")
+    print(
+        "| strategy | decisions (once full) | schema-valid | prompt tokens processed / decision, once full |"
+        " from cache | latency p50 / p90, once full | /metrics prompt tokens / decision (all) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r, m in ((seed, seed_metrics), (con, con_metrics)):
+        print(
+            f"| {r['name']} | {r['decisions']} ({r['full']}) | {r['valid']}/{r['decisions']} | {r['processed']:.0f} |"
+            f" {r['cached']:.0f} | {r['p50'] / 1000:.2f} s / {r['p90'] / 1000:.2f} s | {m:.0f} |"
+        )
+    print(f"prompt tokens per decision once full: {seed['processed'] / con['processed']:.1f}x fewer")
+    print(f"latency p50 once full: {seed['p50'] / con['p50']:.1f}x lower")
+    print(
+        f"compactions: {len(compactions)}; {len(records)} observations -> {before} decisions ({len(ours)} by the model)"
+    )
+    print(f"burst: {args.burst} events within 1 s -> {burst_calls} LLM call(s); {covered}/{args.burst} covered")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
