@@ -1,6 +1,6 @@
 """The seed's context strategy against ours, side by side on one llama-server.
 
-    python bench/seed_vs_conscious.py [--observations 150] [--seed-observations 36] [--burst 1000] [--context 8192]
+    python bench/seed_vs_conscious.py [--observations 120] [--seed-observations 30] [--burst 1000] [--context 8192]
 
 One embedded llama-server (bundled SmolLM2-135M), one generated workload written as a
 replay file (file edits, test runs, crashes, agent results, user requests, heartbeats):
@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,8 +151,8 @@ def report(name: str, rows: list[dict[str, Any]], processed_key: str, cached_key
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--observations", type=int, default=150)
-    ap.add_argument("--seed-observations", type=int, default=36)
+    ap.add_argument("--observations", type=int, default=120)
+    ap.add_argument("--seed-observations", type=int, default=30)
     ap.add_argument("--burst", type=int, default=1000)
     ap.add_argument("--context", type=int, default=8192)
     args = ap.parse_args()
@@ -170,9 +171,12 @@ async def main() -> None:
         idle_reflection_interval=0,
     )
     recorded = workload(args.observations, heartbeats=True)
+    start = recorded[0].timestamp
+    for i, obs in enumerate(recorded):  # a recorded day: one event every 20 s, each decided alone
+        obs.timestamp = start + timedelta(seconds=20 * i)
     day = home / "day.jsonl"
     day.write_text("\n".join(json.dumps(seed_shape(o)) for o in recorded) + "\n", encoding="utf-8")
-    base = recorded[0].timestamp.timestamp()
+    base = recorded[-1].timestamp.timestamp()
     burst = home / "burst.jsonl"
     burst.write_text(
         "\n".join(
