@@ -141,3 +141,26 @@ def test_status_after_a_crash_says_stopped(home: Path) -> None:
     Journal(home / "journal.db").set_identity(daemon={"running": True, "pid": os.getpid(), "health": "ok"})
     report = json.loads(conscious("status", "--json", home=home).stdout)
     assert report["running"] is False
+
+
+def test_observations_export_in_the_shape_replay_reads(home: Path, tmp_path: Path) -> None:
+    journal = Journal(home / "journal.db")
+    journal.append(
+        Observation(source="tests", event_type="failed", target="report.xml", severity="error", details={"n": 1})
+    )
+    journal.append(Observation(source="filesystem", event_type="modified", target="src/app.py"))
+    result = conscious("log", "--observations", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    exported = tmp_path / "day.jsonl"
+    exported.write_text(result.stdout)
+    from conscious.replay import read_observations
+
+    records, ignored = read_observations(exported)
+    assert not ignored
+    assert [(r.observation.source, r.observation.severity, r.observation.details) for r in records] == [
+        ("tests", "error", {"n": 1}),
+        ("filesystem", "info", {}),
+    ]
+    assert all(r.timed for r in records)
+    listed = conscious("log", "--observations", home=home)
+    assert "tests/failed report.xml" in listed.stdout and "pending" in listed.stdout

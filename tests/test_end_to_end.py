@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 
 from conscious.journal import Journal
+from conscious.think.backends.embedded import EmbeddedServer
 from tests.conftest import FAKES_BIN
 
 
@@ -100,3 +101,60 @@ def test_run_observe_decide_tell_status_and_stop(home: Path, watched: Path) -> N
     time.sleep(0.5)
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert Journal(journal_path).identity()["daemon"]["running"] is False
+
+
+def test_after_kill_9_the_next_run_resumes_and_says_so(llama_server: EmbeddedServer, home: Path, watched: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")}
+    env.update(
+        {
+            "CONSCIOUS_HOME": str(home),
+            "CONSCIOUS_LLM_URL": llama_server.url,
+            "CONSCIOUS_TEMPERATURE": "0",
+            "CONSCIOUS_MAX_TOKENS": "200",
+            "CONSCIOUS_HEARTBEAT_INTERVAL": "0",
+            "CONSCIOUS_IDLE_REFLECTION_INTERVAL": "0",
+            "CONSCIOUS_REFLECTION_DEPTH": "0",
+            "CONSCIOUS_DRY_RUN": "true",
+            "COLUMNS": "200",
+        }
+    )
+    cli = [sys.executable, "-m", "conscious"]
+    journal_path = home / "journal.db"
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*cli, "run", "--watch", str(watched)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    def tell_and_wait(daemon: subprocess.Popen[str], text: str) -> None:
+        told = subprocess.run([*cli, "tell", text], env=env, capture_output=True, text=True, timeout=60)
+        obs_id = int(told.stdout.split("#")[1])
+        journal = Journal(journal_path)
+
+        def decided() -> bool:
+            assert daemon.poll() is None, daemon.stdout.read() if daemon.stdout else ""
+            return any(o.id == obs_id and o.decision_id for o in journal.observations(200))
+
+        wait_for(decided, 120, f"a decision on {text!r}")
+
+    first = start()
+    try:
+        tell_and_wait(first, "remember that the staging database is read-only")
+    finally:
+        first.kill()  # kill -9: no clean shutdown
+        first.communicate()
+    second = start()
+    try:
+        tell_and_wait(second, "what did I ask you before?")
+    finally:
+        second.send_signal(signal.SIGINT)
+        output, _ = second.communicate(timeout=60)
+    assert second.returncode == 0, output
+    assert "resumed: session 2 after a crash" in output
+    journal = Journal(journal_path)
+    [resumed] = [o for o in journal.observations(200) if o.key[:2] == ("self", "resumed")]
+    assert resumed.details["start"] == "crash" and resumed.details["restored_turns"] >= 2
+    turns = journal.db.execute("SELECT role, content FROM turns ORDER BY id").fetchall()
+    later = [t["content"] for t in turns if t["role"] == "user" and "what did I ask you before?" in t["content"]]
+    assert later and "after a crash" in later[0]  # the first thought of the new run says it resumed
+    assert journal.identity()["sessions"] == 2

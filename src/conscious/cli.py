@@ -157,10 +157,20 @@ def log_(
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many decisions.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per decision.")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="Include routine decisions made without the model.")] = False,
+    list_observations: Annotated[
+        bool,
+        typer.Option(
+            "--observations",
+            help="List observations instead (with --json: in the shape `conscious replay` reads).",
+        ),
+    ] = False,
     home: HomeOpt = None,
 ) -> None:
     """Show recent decisions with the observations they covered and their delegations."""
     journal = _journal(home)
+    if list_observations:
+        _log_observations(journal, limit, as_json)
+        return
     tasks = {t["decision_id"]: t for t in journal.tasks(limit=limit * 4)}
     for d in journal.decisions(limit, include_rule=show_all):
         observations = journal.observations(decision_id=d["id"])
@@ -196,6 +206,22 @@ def log_(
     pending = journal.pending_count()
     if pending and not as_json:
         out.print(f"[yellow]{pending} observation(s) pending[/]")
+
+
+def _log_observations(journal: Journal, limit: int, as_json: bool) -> None:
+    for o in journal.observations(limit):
+        if as_json:
+            record = o.model_dump(
+                mode="json", include={"timestamp", "source", "event_type", "target", "severity", "details"}
+            )
+            print(json.dumps(record))
+            continue
+        repeat = f" x{o.count}" if o.count > 1 else ""
+        decided = f"→ #{o.decision_id}" if o.decision_id else "[yellow]pending[/]"
+        out.print(
+            f"[dim]{_when(o.timestamp.isoformat())}[/] #{o.id} {escape(o.source)}/{escape(o.event_type)} "
+            f"{escape(o.target[:100])}{repeat} [dim]{o.severity}[/] {decided}"
+        )
 
 
 @app.command()
@@ -238,6 +264,10 @@ def status(
             "context",
             f"{used}/{budget} tokens ({100 * used / budget:.0f}%){exact}, "
             f"{daemon.get('turns', 0)} turns; model context {daemon.get('context_length')}",
+        )
+    if daemon.get("memory_tokens"):
+        table.add_row(
+            "memory", f"{daemon['memory_tokens']} tokens of identity and summary; {counts['summaries']} summaries"
         )
     table.add_row("pending", str(counts["pending"]))
     table.add_row(

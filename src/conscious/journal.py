@@ -575,6 +575,7 @@ class Journal:
             " (SELECT count(*) FROM decisions) AS decisions,"
             " (SELECT count(*) FROM tasks) AS delegations,"
             " (SELECT count(*) FROM tasks WHERE state IN ('pending','running')) AS running,"
-            " (SELECT count(*) FROM notes) AS notes"
+            " (SELECT count(*) FROM notes) AS notes,"
+            " (SELECT count(*) FROM summaries) AS summaries"
         ).fetchone()
         return dict(row)

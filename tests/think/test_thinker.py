@@ -3,6 +3,8 @@ tests/think/backends and tests/test_end_to_end.py)."""
 
 from conscious.errors import LLMRejected
 from conscious.think.backends.base import Limits
+from conscious.think.backends.embedded import EmbeddedServer
+from conscious.think.backends.openai_compat import OpenAICompatBackend
 from conscious.think.backends.scripted import ScriptedBackend
 from conscious.think.context import ContextWindow
 from conscious.think.thinker import Compaction, Thinker
@@ -75,3 +77,33 @@ async def test_the_summary_stays_bounded_however_long_it_runs() -> None:
     assert len(seen) >= 5
     assert max(c.used_after for c in seen) <= t.window.low_water * t.window.budget + 60
     assert t.window.used <= t.window.budget
+
+
+async def test_a_real_compaction_summarises_on_the_server_and_reuses_its_cache(llama_server: EmbeddedServer) -> None:
+    """On the bundled model: the summary is schema-valid, and its request re-uses the prefix
+    the server had cached (system message + the evicted turns)."""
+    backend = OpenAICompatBackend(llama_server.url)
+    system = "You are an orchestrator. Reply with one JSON decision: action_type, reasoning, confidence."
+    seen: list[Compaction] = []
+    try:
+        window = ContextWindow(system, await backend.tokenize(system), budget=600)
+        t = Thinker(
+            backend,
+            window,
+            Limits(max_tokens=80, temperature=0.0),
+            summary_tokens=60,
+            identity=lambda: "You are conscious (test).",
+            on_compact=seen.append,
+        )
+        for i in range(12):
+            await t.think(f"{i + 1}. [ERROR] tests/failed report.xml: test_add fails (assert 3 == 4), run {i}")
+            if seen:
+                break
+    finally:
+        await backend.aclose()
+    assert seen, "the window must have compacted"
+    [c] = seen
+    assert c.error is None, c.error
+    assert c.summary and len(c.summary) <= 180
+    assert c.summary in window.memory
+    assert c.usage.cached_tokens is not None and c.usage.cached_tokens > 0
