@@ -15,7 +15,6 @@ import asyncio
 import re
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,14 +22,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import workload
+from workload import bench_setup, workload
 
-from conscious.config import Config
 from conscious.console import Reporter
 from conscious.daemon import build
 from conscious.journal import Journal
 from conscious.model import Observation
-from conscious.paths import Paths
 from conscious.think.connect import connect
 
 
@@ -56,20 +53,7 @@ async def main() -> None:
     ap.add_argument("--context", type=int, default=8192)
     args = ap.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="conscious-bench-"))
-    watched = home / "project"
-    watched.mkdir()
-    paths = Paths.resolve(home)
-    config = Config.load(
-        paths,
-        watch=[watched],
-        probe_lmstudio=False,
-        dry_run=True,
-        embedded_context_length=args.context,
-        heartbeat_interval=0,
-        idle_reflection_interval=0,
-        reflection_depth=0,
-    )
+    home, paths, config = bench_setup(embedded_context_length=args.context, reflection_depth=0)
     connection = await connect(config, log_dir=home)
     journal = Journal(paths.journal)
     orch = await build(config, paths, journal, connection, Reporter(quiet=True))

@@ -14,18 +14,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import psutil
 
-from conscious.config import Config
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from workload import bench_setup
+
 from conscious.console import Reporter
 from conscious.daemon import build
 from conscious.journal import Journal
 from conscious.model import Observation
-from conscious.paths import Paths
 from conscious.think.backends.scripted import ScriptedBackend
 from conscious.think.connect import Connection
 
@@ -36,13 +38,7 @@ async def main() -> None:
     args = ap.parse_args()
     n = args.observations
 
-    home = Path(tempfile.mkdtemp(prefix="conscious-overhead-"))
-    watched = home / "project"
-    watched.mkdir()
-    paths = Paths.resolve(home)
-    config = Config.load(
-        paths, watch=[watched], probe_lmstudio=False, dry_run=True, heartbeat_interval=0, idle_reflection_interval=0
-    )
+    _, paths, config = bench_setup()
     backend = ScriptedBackend(context_length=8192, record=False)
     journal = Journal(paths.journal)
     journal.checkpoint_in_background()  # as the daemon does

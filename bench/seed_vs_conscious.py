@@ -26,7 +26,6 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -37,15 +36,13 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from decisions import metrics, pct
-from workload import workload
+from workload import bench_setup, workload
 
-from conscious.config import Config
 from conscious.console import Reporter
 from conscious.daemon import build
 from conscious.errors import DecisionParseError
 from conscious.journal import Journal
 from conscious.model import Observation
-from conscious.paths import Paths
 from conscious.replay import read_observations, replay
 from conscious.think.connect import connect
 from conscious.think.decision import parse_decision
@@ -157,19 +154,7 @@ async def main() -> None:
     ap.add_argument("--context", type=int, default=8192)
     args = ap.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="conscious-bench-"))
-    watched = home / "project"
-    watched.mkdir()
-    paths = Paths.resolve(home)
-    config = Config.load(
-        paths,
-        watch=[watched],
-        probe_lmstudio=False,
-        dry_run=True,
-        embedded_context_length=args.context,
-        heartbeat_interval=0,
-        idle_reflection_interval=0,
-    )
+    home, paths, config = bench_setup(embedded_context_length=args.context)
     recorded = workload(args.observations, heartbeats=True)
     start = recorded[0].timestamp
     for i, obs in enumerate(recorded):  # a recorded day: one event every 20 s, each decided alone

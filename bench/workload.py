@@ -3,8 +3,31 @@
 from __future__ import annotations
 
 import random
+import tempfile
+from pathlib import Path
+from typing import Any
 
+from conscious.config import Config
 from conscious.model import Observation
+from conscious.paths import Paths
+
+
+def bench_setup(**overrides: Any) -> tuple[Path, Paths, Config]:
+    """A private home and a config for a benchmark: dry run, no clock, no LM Studio probe."""
+    home = Path(tempfile.mkdtemp(prefix="conscious-bench-"))
+    watched = home / "project"
+    watched.mkdir()
+    paths = Paths.resolve(home)
+    settings: dict[str, Any] = {
+        "watch": [watched],
+        "probe_lmstudio": False,
+        "dry_run": True,
+        "heartbeat_interval": 0,
+        "idle_reflection_interval": 0,
+        **overrides,
+    }
+    return home, paths, Config.load(paths, **settings)
+
 
 FILES = ["src/app/core.py", "src/app/api.py", "src/app/db.py", "README.md", "tests/test_core.py", "docs/guide.md"]
 REQUESTS = [

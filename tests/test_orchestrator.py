@@ -354,13 +354,18 @@ def edit(i: int) -> Observation:
     )
 
 
+async def feed_edits(orch: Orchestrator, journal: Journal, n: int) -> None:
+    """One edit at a time, each decided before the next (and each drain a restart)."""
+    for i in range(n):
+        journal.append(edit(i))
+        await drain(orch, lambda: journal.pending_count() == 0)
+
+
 async def test_compaction_is_summarised_archived_and_observed(config: Config, paths: Paths) -> None:
     backend = ScriptedBackend(context_length=3600)
     backend.enqueue_summary("module edits, nothing failing")
     orch, journal = await make(config, paths, backend)
-    for i in range(14):
-        journal.append(edit(i))
-        await drain(orch, lambda: journal.pending_count() == 0)
+    await feed_edits(orch, journal, 14)
     summaries = [r["content"] for r in journal.db.execute("SELECT content FROM summaries ORDER BY id")]
     assert summaries[0] == "module edits, nothing failing"  # later ones: the scripted default
     assert journal.latest_summary() == summaries[-1] and summaries[-1] in orch.thinker.window.memory
@@ -376,9 +381,7 @@ async def test_after_a_clean_stop_it_resumes_with_its_memory_and_newest_turns(co
     backend = ScriptedBackend(context_length=3600)
     backend.enqueue_summary("module edits so far")
     orch, journal = await make(config, paths, backend)
-    for i in range(14):
-        journal.append(edit(i))
-        await drain(orch, lambda: journal.pending_count() == 0)
+    await feed_edits(orch, journal, 14)
     window_before = [t.content for t in orch.thinker.window.turns]
     memory_before = orch.thinker.window.memory
     journal.close()
