@@ -438,3 +438,54 @@ async def test_a_reflection_recalls_what_the_journal_holds(config: Config, paths
     recalled = reflection.details["recalled"]
     assert any("REDIS_URL" in r and r.startswith("note#") for r in recalled)
     assert any(r.startswith("observation#") for r in recalled)  # the earlier vanishing
+
+
+async def test_after_n_failures_in_a_row_the_thinking_state_is_rebuilt_from_the_journal(
+    config: Config, paths: Paths
+) -> None:
+    config = config.model_copy(update={"outage_backoff": 0.001, "rebuild_after_failures": 4})
+    backend = ScriptedBackend()
+    orch, journal = await make(config, paths, backend)
+    journal.append(edit(1))
+    await drain(orch, lambda: journal.pending_count() == 0)
+    live = [t.id for t in orch.thinker.window.turns]
+    backend.enqueue(*[LLMUnavailable("down")] * 9, reply(reasoning="back"))
+    journal.append(edit(2))
+    await drain(orch, lambda: any(d["reasoning"] == "back" for d in journal.decisions()))
+    rebuilds = [o for o in journal.observations(100) if o.key[:2] == ("self", "rebuilt")]
+    assert [o.details["failures"] for o in rebuilds] == [4, 8]
+    assert all(o.details["restored_turns"] == len(live) for o in rebuilds)
+    assert [t.id for t in orch.thinker.window.turns][: len(live)] == live  # the same window, from the journal
+    assert all(o.status == "decided" for o in journal.observations(100))  # nothing lost meanwhile
+
+
+async def test_a_full_disk_degrades_then_recovers_without_losing_or_corrupting_anything(
+    config: Config, paths: Paths
+) -> None:
+    backend = ScriptedBackend()
+    orch, journal = await make(config, paths, backend)
+    journal.append(edit(1))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(orch.run(stop))
+    try:
+        async with asyncio.timeout(20):
+            while journal.pending_count():
+                await asyncio.sleep(0.05)
+            # SQLite's own "database or disk is full", as a full disk gives it.
+            pages = journal.db.execute("PRAGMA page_count").fetchone()[0]
+            orch.journal.db.execute(f"PRAGMA max_page_count={pages}")
+            other = Journal(paths.journal)  # the limit is the daemon's connection's: `tell` still writes…
+            for i in range(2, 40):
+                other.append(edit(i))
+            while orch.journal_trouble is None:  # …but the daemon cannot decide them
+                await asyncio.sleep(0.05)
+            assert "full" in orch.journal_trouble
+            orch.journal.db.execute("PRAGMA max_page_count=1073741823")
+            while journal.pending_count() or orch.journal_trouble is not None:
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await runner
+    assert journal.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert all(o.status == "decided" for o in journal.observations(500))
+    assert any(o.event_type == "journal-recovered" for o in journal.observations(500))

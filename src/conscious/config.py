@@ -82,6 +82,11 @@ class Config(BaseSettings):
     reserve_tokens: int = 512
     schema_dialect: SchemaDialect = "auto"
     request_timeout: float = 120.0
+    outage_backoff: float = 0.5
+    """First wait (seconds) after a failed request once the quick retries are spent; it doubles
+    with each failure in a row, with jitter, up to 30 s."""
+    rebuild_after_failures: int = 10
+    """Consecutive LLM failures after which the thinking state is rebuilt from the journal (seed: 10)."""
 
     # -- generation (seed)
     temperature: float = 0.7

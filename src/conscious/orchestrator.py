@@ -21,16 +21,17 @@ from conscious.config import Config
 from conscious.console import Reporter
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.policy import DAY, History, Policy, Verdict
-from conscious.errors import LLMError, LLMRejected, LLMUnavailable, ModelNotFound
+from conscious.errors import ConsciousError, JournalError, LLMError, LLMRejected, LLMUnavailable, ModelNotFound
 from conscious.identity import Resumption, begin_session, identity_line, turns_to_restore
 from conscious.journal import Journal
 from conscious.model import PRIORITY_RANK, Decision, Observation, Task, utcnow
 from conscious.observe.base import Observer
 from conscious.stream import UNSHOWN_EVENTS, Entry, coalesce, covered_ids, needs_llm, take_batch
-from conscious.think.backends.base import Limits
+from conscious.think.backends.base import Limits, estimate_tokens
 from conscious.think.connect import Connection
 from conscious.think.context import ContextWindow, Turn
 from conscious.think.prompt import render_turn
+from conscious.think.summary import memory_block
 from conscious.think.thinker import Compaction, Thinker, Thought, fallback
 
 log = logging.getLogger("conscious")
@@ -100,6 +101,10 @@ class Orchestrator:
         self.turn = 0
         self.reflect_depth = 0
         self.health = "ok"
+        """The LLM's: ok or degraded."""
+        self.journal_trouble: str | None = None
+        """Why the journal cannot be written, while it cannot."""
+        self.journal_failures = 0
         self.failures = 0
         self.last_activity = time.monotonic()
         self._observer_tasks: list[asyncio.Task[None]] = []
@@ -130,22 +135,31 @@ class Orchestrator:
     def identity_line(self) -> str:
         return identity_line(self.first_start, self.session, self.journal.totals(), self.config)
 
-    async def _resume(self, resumption: Resumption) -> None:
-        """Pick up where the last run left off: its memory block and its newest turns."""
+    async def _count(self, text: str, stored: int | None = None) -> int:
+        """The server's count; when it is down (a rebuild during an outage), what we had."""
+        try:
+            return await self.connection.backend.tokenize(text)
+        except LLMError:
+            return stored if stored is not None else estimate_tokens(text)
+
+    async def _restore_window(self) -> int:
+        """The window as the journal has it: the memory block and the newest live turns.
+        Returns how many turns were restored."""
         window = self.thinker.window
         self.thinker.summary = self.journal.latest_summary()
         stored = self.journal.identity().get("memory")
         if isinstance(stored, str) and stored:
             # The very block the last run had: a server that kept its cache (LM Studio) still matches.
-            window.set_memory(stored, await self.connection.backend.tokenize(stored))
+            window.set_memory(stored, await self._count(stored))
         else:
-            await self.thinker.refresh_memory()
+            memory = memory_block(self.identity_line(), self.thinker.summary)
+            window.set_memory(memory, await self._count(memory))
         live = self.journal.live_turns()
         window.turns = []
         restored = turns_to_restore(live, window.budget - window.used)
         for row in restored:
             # Counted again: the model (and its tokenizer) may have changed since.
-            tokens = await self.connection.backend.tokenize(row["content"])
+            tokens = await self._count(row["content"], row["tokens"])
             window.turns.append(Turn(row["role"], row["content"], tokens, id=row["id"]))
         kept = {row["id"] for row in restored}
         dropped = [row["id"] for row in live if row["id"] not in kept]
@@ -153,12 +167,17 @@ class Orchestrator:
             self.journal.archive_turns(max(dropped))  # more than the whole window (a smaller model): recall finds them
         if window.would_overflow(0):
             await self.thinker.compact()  # the usual way out: summarised, then archived
-        self.resume_note = resumption.note(len(restored), bool(self.thinker.summary))
+        return len(restored)
+
+    async def _resume(self, resumption: Resumption) -> None:
+        """Pick up where the last run left off: its memory block and its newest turns."""
+        restored = await self._restore_window()
+        self.resume_note = resumption.note(restored, bool(self.thinker.summary))
         details: dict[str, Any] = {
             "session": resumption.session,
             "start": resumption.start,
             "last_seen": resumption.last_seen,
-            "restored_turns": len(restored),
+            "restored_turns": restored,
             "summary": bool(self.thinker.summary),
         }
         if resumption.thresholds_changed is not None:
@@ -255,10 +274,45 @@ class Orchestrator:
         await self.startup()
         try:
             while not stop.is_set():
-                if not await self.step():
+                try:
+                    busy = await self.step()
+                except JournalError as exc:
+                    await self._journal_failing(exc)
+                    continue
+                if self.journal_trouble is not None:
+                    self._journal_back()
+                if not busy:
                     await self._wait(stop)
         finally:
             await self.shutdown(self.config.kill_grace)
+
+    async def _journal_failing(self, exc: JournalError) -> None:
+        """Disk full, database locked for too long, a read-only file: nothing can be decided
+        (a decision that cannot be journaled never happened), so wait and try again."""
+        self.journal_failures += 1
+        if self.journal_trouble is None:
+            self.reporter.warn(f"{exc}; nothing is decided until the journal can be written again")
+            log.error("journal unwritable: %s", exc)
+        self.journal_trouble = str(exc)
+        with contextlib.suppress(JournalError):
+            self.publish_state()
+        delay = min(BACKOFF_MAX, 0.5 * 2 ** min(self.journal_failures, 6))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+
+    def _journal_back(self) -> None:
+        trouble, self.journal_trouble, self.journal_failures = self.journal_trouble, None, 0
+        self.reporter.info("the journal is writable again")
+        self.accept(
+            Observation(
+                source="system",
+                event_type="journal-recovered",
+                target=str(self.journal.path),
+                severity="warning",
+                details={"error": trouble},
+            )
+        )
+        self.publish_state()
 
     async def _wait(self, stop: asyncio.Event) -> None:
         version = self.journal.data_version()
@@ -469,9 +523,50 @@ class Orchestrator:
                 )
             )
         self.publish_state()
-        delay = min(BACKOFF_MAX, 0.5 * 2 ** min(self.failures, 8)) * (0.5 + random.random() / 2)
+        if await self._revive_embedded():
+            return  # try again at once
+        if self.failures % self.config.rebuild_after_failures == 0:
+            await self._rebuild()
+        delay = min(BACKOFF_MAX, self.config.outage_backoff * 2 ** min(self.failures, 8)) * (0.5 + random.random() / 2)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), delay)  # a stop request ends the back-off
+
+    async def _revive_embedded(self) -> bool:
+        """Our own llama-server died: start it again (same port, so the client still finds it)."""
+        server = self.connection.embedded
+        if server is None or server.running:
+            return False
+        self.reporter.warn("the embedded llama-server stopped; restarting it")
+        try:
+            await server.start(self.config.embedded_start_timeout)
+        except ConsciousError as exc:
+            log.warning("embedded llama-server restart failed: %s", exc)
+            return False
+        self.journal.append(
+            Observation(
+                source="system",
+                event_type="llm-server-restarted",
+                target=server.url,
+                severity="warning",
+                details={"failures": self.failures},
+            )
+        )
+        return True
+
+    async def _rebuild(self) -> None:
+        """After many failures in a row, rebuild the thinking state from the journal: whatever
+        went wrong in memory, the journal holds everything that was accepted."""
+        restored = await self._restore_window()
+        self.reflect_depth = 0
+        self.journal.append(
+            Observation(
+                source="self",
+                event_type="rebuilt",
+                target="context window",
+                severity="warning",
+                details={"failures": self.failures, "restored_turns": restored},
+            )
+        )
 
     def _recovered(self) -> None:
         if self.health != "ok":
@@ -501,7 +596,15 @@ class Orchestrator:
                 "pid": os.getpid(),
                 "started": self.started.isoformat(),
                 "updated": datetime.now().astimezone().isoformat(),
-                "health": self.health,
+                "health": "ok" if self.health == "ok" and self.journal_trouble is None else "degraded",
+                "problems": [
+                    p
+                    for p in (
+                        None if self.health == "ok" else f"LLM server unavailable ({self.failures} failures)",
+                        None if self.journal_trouble is None else f"journal: {self.journal_trouble}",
+                    )
+                    if p
+                ],
                 "llm_url": self.connection.backend.url,
                 "server": self.connection.info.server,
                 "model": self.connection.info.model,

@@ -21,6 +21,8 @@ QUIET_EVENTS: frozenset[tuple[str, str]] = frozenset(
         ("self", "compacted"),
         ("self", "started"),
         ("self", "resumed"),
+        ("self", "rebuilt"),
+        ("system", "llm-server-restarted"),
     }
 )
 """Observations that never cost an LLM call on their own: a batch made only of these is

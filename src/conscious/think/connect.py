@@ -17,6 +17,8 @@ from conscious.think.backends.base import LLMBackend, ModelInfo
 from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
 from conscious.think.backends.lmstudio import LMStudioBackend, lms_load
 from conscious.think.backends.openai_compat import OpenAICompatBackend, server_root
+from conscious.think.backends.retrying import RetryingBackend
+from conscious.think.backends.scripted import ScriptedBackend
 
 FALLBACK_CONTEXT = 8192
 
@@ -117,17 +119,25 @@ def check_url(url: str) -> None:
 
 
 async def connect(config: Config, log_dir: Path | None = None) -> Connection:
+    if config.llm_url and config.llm_url.startswith("scripted://"):
+        # No model: the in-tree deterministic brain, for fault-injection runs and benchmarks.
+        scripted = ScriptedBackend.from_url(config.llm_url)
+        return Connection(scripted, await scripted.info(), config.context_length or scripted.context_length)
     if config.llm_url:
         check_url(config.llm_url)
         kind = await is_lmstudio(config.llm_url)
         if kind is None:
             raise LLMUnavailable(f"cannot reach LLM server at {config.llm_url}")
         backend, info = await _open(config, config.llm_url, kind)
-        return Connection(backend, info, config.context_length or info.context_length or FALLBACK_CONTEXT)
+        return Connection(
+            RetryingBackend(backend), info, config.context_length or info.context_length or FALLBACK_CONTEXT
+        )
     if config.probe_lmstudio and await is_lmstudio(config.lmstudio_probe_url, timeout=1.0):
         with contextlib.suppress(LLMError):
             backend, info = await _open(config, config.lmstudio_probe_url, True)
-            return Connection(backend, info, config.context_length or info.context_length or FALLBACK_CONTEXT)
+            return Connection(
+                RetryingBackend(backend), info, config.context_length or info.context_length or FALLBACK_CONTEXT
+            )
     server = EmbeddedServer(
         binary=find_llama_server(config.llama_server),
         model=config.model_path or bundled_model(),
@@ -141,4 +151,6 @@ async def connect(config: Config, log_dir: Path | None = None) -> Connection:
     except BaseException:
         await server.stop()
         raise
-    return Connection(backend, info, config.context_length or info.context_length or server.context_length, server)
+    return Connection(
+        RetryingBackend(backend), info, config.context_length or info.context_length or server.context_length, server
+    )

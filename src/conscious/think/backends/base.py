@@ -51,9 +51,13 @@ class ModelInfo:
 
 
 class LLMBackend(Protocol):
-    url: str
-    exact_tokens: bool
-    """False when ``tokenize`` can only estimate (no tokenizer endpoint)."""
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def exact_tokens(self) -> bool:
+        """False when ``tokenize`` can only estimate (no tokenizer endpoint)."""
+        ...
 
     def stream(
         self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits

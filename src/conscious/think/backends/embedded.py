@@ -87,6 +87,10 @@ class EmbeddedServer:
         self.process: asyncio.subprocess.Process | None = None
 
     @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 

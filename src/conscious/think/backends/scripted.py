@@ -11,12 +11,16 @@ so a script of decisions is never consumed by them. It records every request.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections import deque
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
-from conscious.errors import LLMError
+import httpx
+
+from conscious.errors import ConfigError, LLMError
 from conscious.think.backends.base import Limits, Message, ModelInfo, Usage, estimate_tokens
 
 IDLE_REPLY = json.dumps(
@@ -37,7 +41,12 @@ class ScriptedBackend:
     exact_tokens = False
 
     def __init__(
-        self, replies: Sequence[str | LLMError] = (), *, context_length: int = 8192, record: bool = True
+        self,
+        replies: Sequence[str | LLMError] = (),
+        *,
+        context_length: int = 8192,
+        record: bool = True,
+        delay: float = 0.0,
     ) -> None:
         self.replies: deque[str | LLMError] = deque(replies)
         self.context_length = context_length
@@ -47,6 +56,29 @@ class ScriptedBackend:
         self.requests: list[list[Message]] = []
         self.summaries: deque[str | LLMError] = deque()
         self.summary_requests: list[list[Message]] = []
+        self.delay = delay
+        """Seconds each reply takes to start (a thought that can be interrupted)."""
+        self.default: Callable[[Sequence[Message]], str] = lambda _: IDLE_REPLY
+        """The reply when nothing is queued."""
+
+    @classmethod
+    def from_url(cls, url: str) -> ScriptedBackend:
+        """``scripted://observe`` or ``scripted://delegate?agent=NAME``, with ``delay=SECONDS``:
+        a deterministic brain for fault-injection runs of the real daemon (``--llm-url``)."""
+        try:
+            parsed = httpx.URL(url)
+            delay = float(parsed.params.get("delay", 0))
+        except (httpx.InvalidURL, ValueError):
+            raise ConfigError(f"not a valid scripted backend URL: {url}") from None
+        mode = parsed.host or "observe"
+        if mode not in ("observe", "delegate"):
+            raise ConfigError(f"scripted backend mode must be observe or delegate, not {mode!r}")
+        backend = cls(delay=delay)
+        backend.url = url
+        if mode == "delegate":
+            agent = parsed.params.get("agent", "memory")
+            backend.default = lambda messages: delegate_first(agent, messages)
+        return backend
 
     def enqueue(self, *replies: str | dict[str, Any] | LLMError) -> None:
         for r in replies:
@@ -75,9 +107,11 @@ class ScriptedBackend:
         else:
             if self.record:
                 self.requests.append(list(messages))
-            reply = self.replies.popleft() if self.replies else IDLE_REPLY
+            reply = self.replies.popleft() if self.replies else self.default(messages)
         if isinstance(reply, LLMError):
             raise reply
+        if self.delay:
+            await asyncio.sleep(self.delay)
         for i in range(0, len(reply), 16):
             yield reply[i : i + 16]
         prompt = sum(estimate_tokens(m["content"]) for m in messages)
@@ -85,3 +119,23 @@ class ScriptedBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+_FIRST_TARGET = re.compile(r"^1\. \[\w+\] \S+?/\S+ (.+?)(?: \(x\d+[^)]*\))?$", re.M)
+
+
+def delegate_first(agent: str, messages: Sequence[Message]) -> str:
+    """Delegate work on the first observation of the newest turn (one command per target)."""
+    found = _FIRST_TARGET.search(messages[-1]["content"]) if messages else None
+    target = found.group(1) if found else "nothing"
+    return json.dumps(
+        {
+            "action_type": "delegate",
+            "reasoning": f"scripted: hand {target} to {agent}",
+            "target_agent": agent,
+            "command": f"handle {target}",
+            "priority": "medium",
+            "confidence": 0.95,
+            "metadata": {"expected_outcome": "handled"},
+        }
+    )

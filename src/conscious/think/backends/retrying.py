@@ -1,0 +1,72 @@
+"""``RetryingBackend``: a wrapper that retries what is retryable, in the manner of
+pydantic-ai's ``FallbackModel`` — behaviour added by wrapping, not by flags.
+
+Connection errors, timeouts and 5xx (``LLMUnavailable``) are retried a few times with
+exponential back-off and jitter (tenacity). A stream is retried only before its first chunk:
+once the model has started answering, a break is reported, not replayed into the same
+decision. What is still failing after the last attempt reaches the orchestrator, whose
+outage mode keeps journaling and decides the backlog when the server is back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from conscious.errors import LLMUnavailable
+from conscious.think.backends.base import Limits, LLMBackend, Message, ModelInfo, Usage
+
+
+class RetryingBackend:
+    def __init__(self, inner: LLMBackend, *, attempts: int = 3, initial: float = 0.5, max_wait: float = 4.0) -> None:
+        self.inner = inner
+        self.attempts = attempts
+        self.initial = initial
+        self.max_wait = max_wait
+
+    @property
+    def url(self) -> str:
+        return self.inner.url
+
+    @property
+    def exact_tokens(self) -> bool:
+        return self.inner.exact_tokens
+
+    def _retrying(self, retryable: Any = None) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception(retryable or (lambda e: isinstance(e, LLMUnavailable))),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential_jitter(multiplier=self.initial, max=self.max_wait, jitter=self.initial),
+            reraise=True,
+        )
+
+    async def stream(
+        self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits
+    ) -> AsyncGenerator[str | Usage, None]:
+        started = False
+
+        def retryable(exc: BaseException) -> bool:
+            return isinstance(exc, LLMUnavailable) and not started
+
+        async for attempt in self._retrying(retryable):
+            with attempt:
+                async for item in self.inner.stream(messages, schema, limits):
+                    started = True
+                    yield item
+
+    async def tokenize(self, text: str) -> int:
+        async for attempt in self._retrying():
+            with attempt:
+                return await self.inner.tokenize(text)
+        raise AssertionError("unreachable: tenacity reraises")
+
+    async def info(self) -> ModelInfo:
+        async for attempt in self._retrying():
+            with attempt:
+                return await self.inner.info()
+        raise AssertionError("unreachable: tenacity reraises")
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
