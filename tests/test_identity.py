@@ -29,8 +29,9 @@ def test_changed_thresholds_are_noticed(config: Config) -> None:
 
 
 def test_identity_line_carries_totals_and_thresholds(config: Config) -> None:
-    line = identity_line("2026-11-20T08:00:00+00:00", 3, {"observations": 10, "decisions": 4, "delegations": 1}, config)
-    assert "session 3" in line and "10 observations" in line and ">= 0.7" in line and "0.5" in line
+    line = identity_line("2026-11-20T08:00:00+00:00", {"observations": 10, "decisions": 4, "delegations": 1}, config)
+    assert "2026-11-20 08:00" in line and "10 observations" in line and ">= 0.7" in line and "0.5" in line
+    assert "session" not in line  # a per-turn fact: the cached block must not go stale at each start
 
 
 def turn(i: int, role: str, tokens: int = 10) -> dict[str, object]:

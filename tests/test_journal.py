@@ -114,3 +114,14 @@ def test_recall_takes_any_text_safely(tmp_path: Path) -> None:
     assert j.recall('"; DROP TABLE notes; -- NEAR( OR AND *') == []
     assert j.recall("the and of") == []  # nothing but stop words
     assert j.recall("Friday deploys")[0]["kind"] == "note"
+
+
+def test_recall_lets_no_kind_crowd_out_the_others(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    for _ in range(30):
+        oid = j.append(Observation(source="process", event_type="vanished", target="payments"))
+        j.record_decision(Decision(action_type="observe", reasoning="r"), [oid], verdict="accepted")
+    j.add_note("payments needs REDIS_URL set")
+    hits = j.recall("payments vanished", limit=5)
+    assert [h["kind"] for h in hits] == ["note", "observation"]
+    assert hits[1]["id"] == oid and "(x30)" in hits[1]["text"]  # once, as its newest occurrence

@@ -488,4 +488,47 @@ async def test_a_full_disk_degrades_then_recovers_without_losing_or_corrupting_a
         await runner
     assert journal.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert all(o.status == "decided" for o in journal.observations(500))
+    # The exchanges whose decisions could not be committed are gone from the window too.
+    ids = [t.id for t in orch.thinker.window.turns]
+    assert None not in ids and len(ids) == len(set(ids)) == len(journal.live_turns())
     assert any(o.event_type == "journal-recovered" for o in journal.observations(500))
+
+
+async def test_an_outage_on_the_first_thought_does_not_lose_the_resumed_note(config: Config, paths: Paths) -> None:
+    orch, journal = await make(config, paths, ScriptedBackend())
+    journal.append(edit(1))
+    await drain(orch, lambda: journal.pending_count() == 0)
+    journal.close()
+    backend = ScriptedBackend()
+    backend.enqueue(LLMUnavailable("still loading the model"), reply(reasoning="after the outage"))
+    orch2, journal2 = await make(config.model_copy(update={"outage_backoff": 0.001}), paths, backend)
+    journal2.append(edit(2))
+    await drain(orch2, lambda: any(d["reasoning"] == "after the outage" for d in journal2.decisions()))
+    assert "resumed: session" in backend.requests[-1][-1]["content"]
+
+
+async def test_a_question_a_crash_left_unanswered_is_archived_alone(config: Config, paths: Paths) -> None:
+    journal = Journal(paths.journal)
+    answered = [journal.append_turn("user", "q1", 5), journal.append_turn("assistant", '{"a": 1}', 5)]
+    dangling = journal.append_turn("user", "q2 never answered", 5)
+    journal.close()
+    orch, journal = await make(config, paths, ScriptedBackend())
+    await orch.startup()
+    await orch.shutdown(0.1)
+    assert [t.id for t in orch.thinker.window.turns] == answered
+    assert [t["id"] for t in journal.live_turns()] == answered
+    assert journal.db.execute("SELECT archived FROM turns WHERE id=?", (dangling,)).fetchone()[0] == 1
+
+
+async def test_changed_thresholds_rewrite_the_restored_memory_block(config: Config, paths: Paths) -> None:
+    orch, journal = await make(config, paths, ScriptedBackend())
+    await orch.startup()
+    await orch.shutdown(0.1)
+    assert ">= 0.7" in orch.thinker.window.memory
+    journal.set_identity(memory=orch.thinker.window.memory)  # as a compaction stores it
+    journal.close()
+    stricter = config.model_copy(update={"min_confidence_to_delegate": 0.9})
+    orch2, _ = await make(stricter, paths, ScriptedBackend())
+    await orch2.startup()
+    await orch2.shutdown(0.1)
+    assert ">= 0.9" in orch2.thinker.window.memory

@@ -23,7 +23,7 @@ from conscious.config import Config
 from conscious.console import Reporter
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
-from conscious.lock import daemon_running
+from conscious.lock import daemon_running, single_instance
 from conscious.model import Observation
 from conscious.paths import Paths
 
@@ -154,9 +154,16 @@ def _when(ts: str | None) -> str:
 @app.command("log")
 @friendly
 def log_(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many decisions.")] = 20,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="How many decisions (default 20) or observations (default all).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per decision.")] = False,
-    show_all: Annotated[bool, typer.Option("--all", help="Include routine decisions made without the model.")] = False,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Include routine decisions (with --observations: its own feedback too)."
+        ),
+    ] = False,
     list_observations: Annotated[
         bool,
         typer.Option(
@@ -169,8 +176,9 @@ def log_(
     """Show recent decisions with the observations they covered and their delegations."""
     journal = _journal(home)
     if list_observations:
-        _log_observations(journal, limit, as_json)
+        _log_observations(journal, limit, as_json, show_all)
         return
+    limit = limit or 20
     tasks = {t["decision_id"]: t for t in journal.tasks(limit=limit * 4)}
     for d in journal.decisions(limit, include_rule=show_all):
         observations = journal.observations(decision_id=d["id"])
@@ -208,8 +216,12 @@ def log_(
         out.print(f"[yellow]{pending} observation(s) pending[/]")
 
 
-def _log_observations(journal: Journal, limit: int, as_json: bool) -> None:
-    for o in journal.observations(limit):
+def _log_observations(journal: Journal, limit: int | None, as_json: bool, show_all: bool) -> None:
+    """What the orchestrator saw; its own feedback (reflections, refusals, outages) only with
+    ``--all``, so that a replay of the export does not see it twice."""
+    for o in journal.observations(limit or 2**62):
+        if o.source in ("self", "system", "policy") and not show_all:
+            continue
         if as_json:
             record = o.model_dump(
                 mode="json", include={"timestamp", "source", "event_type", "target", "severity", "details"}
@@ -343,7 +355,10 @@ def replay(
     async def go(journal_path: Path) -> dict[str, Any]:
         paths.ensure()
         setup_logging(config, paths)
-        journal = Journal(journal_path)
+        with single_instance(journal_path):  # never a second loop on a daemon's journal
+            return await replay_into(Journal(journal_path))
+
+    async def replay_into(journal: Journal) -> dict[str, Any]:
         try:
             connection = await connect(config, log_dir=paths.state_dir)
             try:

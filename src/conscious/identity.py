@@ -61,11 +61,12 @@ def begin_session(identity: Mapping[str, Any], config: Config, now: datetime) ->
     return resumption, values
 
 
-def identity_line(first_start: str, session: int, counts: Mapping[str, int], config: Config) -> str:
+def identity_line(first_start: str, counts: Mapping[str, int], config: Config) -> str:
+    """Rewritten only at compaction; the session (which changes at each start) is a per-turn fact."""
     t = thresholds(config)
     return (
-        f"You are conscious, the orchestrator on this machine since {first_start[:16].replace('T', ' ')}"
-        f" (session {session}). So far: {counts.get('observations', 0)} observations, "
+        f"You are conscious, the orchestrator on this machine since {first_start[:16].replace('T', ' ')}."
+        f" So far: {counts.get('observations', 0)} observations, "
         f"{counts.get('decisions', 0)} decisions, {counts.get('delegations', 0)} delegations. "
         f"You delegate only at confidence >= {t['delegate_at']}; below {t['reflect_below']} you reflect."
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,8 @@ from typing import Any, Protocol
 
 from conscious.errors import JournalError
 from conscious.model import Decision, Observation, PastTask, Task, utcnow
+
+log = logging.getLogger("conscious")
 
 MIGRATIONS: list[str] = [
     # 1: the loop
@@ -177,12 +180,15 @@ def _insert_turn(db: sqlite3.Connection, role: str, content: str, tokens: int) -
     return cur.lastrowid
 
 
-def _archive(db: sqlite3.Connection, up_to_id: int) -> None:
+def _archive(db: sqlite3.Connection, up_to_id: int, *, only: bool = False) -> None:
+    """Archive the live turns up to ``up_to_id`` (``only``: that one turn)."""
+    which = "id=?" if only else "id<=?"
     # Indexed for recall only once archived: the live window costs no index writes.
     db.execute(
-        "INSERT INTO turns_fts(rowid, content) SELECT id, content FROM turns WHERE id<=? AND archived=0", (up_to_id,)
+        f"INSERT INTO turns_fts(rowid, content) SELECT id, content FROM turns WHERE {which} AND archived=0",
+        (up_to_id,),
     )
-    db.execute("UPDATE turns SET archived=1 WHERE id<=? AND archived=0", (up_to_id,))
+    db.execute(f"UPDATE turns SET archived=1 WHERE {which} AND archived=0", (up_to_id,))
 
 
 def _set_identity(db: sqlite3.Connection, values: dict[str, Any]) -> None:
@@ -209,17 +215,23 @@ def _set_task(db: sqlite3.Connection, task_id: int, fields: dict[str, Any]) -> N
 class _Checkpointer(threading.Thread):
     def __init__(self, path: Path, interval: float) -> None:
         super().__init__(name="journal-checkpoint", daemon=True)
-        self.path, self.interval = path, interval
+        self.interval = interval
         self._stop_event = threading.Event()
+        try:
+            # Used by the thread only, once started.
+            self.db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open journal {path}: {exc}") from None
 
     def run(self) -> None:
-        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
         try:
             while not self._stop_event.wait(self.interval):
-                with contextlib.suppress(sqlite3.Error):  # busy now: next time
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                try:
+                    self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except Exception:  # busy now, or anything else: next time — never die silently
+                    log.warning("journal checkpoint failed; retrying", exc_info=True)
         finally:
-            db.close()
+            self.db.close()
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -256,8 +268,8 @@ class Journal:
         connection stops checkpointing on commit; a thread with its own connection does it
         every ``interval`` seconds, without blocking writers (PASSIVE)."""
         if self._checkpointer is None:
+            self._checkpointer = _Checkpointer(self.path, interval)  # its connection first: it may fail
             self.db.execute("PRAGMA wal_autocheckpoint=0")
-            self._checkpointer = _Checkpointer(self.path, interval)
             self._checkpointer.start()
 
     @contextmanager
@@ -337,9 +349,9 @@ class Journal:
     ) -> int:
         """Commit a decision, the observations it covers, its task (if any) and the exchange
         that produced it (new context-window turns, whose ``id`` is set) together."""
+        turn_ids: list[int] = []
         with self.transaction() as db:
-            for turn in turns:
-                turn.id = _insert_turn(db, turn.role, turn.content, turn.tokens)
+            turn_ids = [_insert_turn(db, t.role, t.content, t.tokens) for t in turns]
             cur = db.execute(
                 "INSERT INTO decisions (ts, action_type, reasoning, target_agent, command, priority,"
                 " confidence, metadata, raw_reply, latency_ms, prompt_tokens, cached_tokens, verdict,"
@@ -375,6 +387,8 @@ class Journal:
                     (decision_id, task.agent, task.command, task.state),
                 )
                 task.id = tcur.lastrowid
+        for turn, turn_id in zip(turns, turn_ids, strict=True):
+            turn.id = turn_id  # only once committed: a rolled-back id is reused by SQLite
         return decision_id
 
     def decisions(self, limit: int = 50, *, include_rule: bool = True) -> list[dict[str, Any]]:
@@ -455,6 +469,11 @@ class Journal:
         with self.transaction() as db:
             _archive(db, up_to_id)
 
+    def archive_turn_ids(self, ids: Sequence[int]) -> None:
+        with self.transaction() as db:
+            for turn_id in ids:
+                _archive(db, turn_id, only=True)
+
     def record_compaction(
         self,
         up_to_id: int | None,
@@ -488,45 +507,67 @@ class Journal:
         return str(row["content"]) if row else ""
 
     def recall(self, query: str, limit: int = 5, *, before: int | None = None) -> list[dict[str, Any]]:
-        """Full-text search over archived turns, decided observations and memory notes, best first.
+        """Full-text search over memory notes, decided observations and archived turns.
 
+        Each kind is ranked on its own (bm25 scores of different indexes do not compare) and
+        the results are interleaved, notes first, so one kind cannot crowd out the others; an
+        observation that happened many times counts once, as its newest occurrence.
         ``before`` limits observations to ids below it (what was seen before now).
         """
         terms = search_terms(query)
         if not terms:
             return []
         match = " OR ".join(terms)
-        hits: list[dict[str, Any]] = []
-        queries = [
-            (
-                "turn",
-                "SELECT t.id, t.ts, snippet(turns_fts, 0, '', '', '…', 24) AS text, bm25(turns_fts) AS rank"
-                " FROM turns_fts JOIN turns t ON t.id = turns_fts.rowid"
-                " WHERE turns_fts MATCH ? AND t.archived=1 ORDER BY rank LIMIT ?",
-                (match, limit),
-            ),
-            (
-                "observation",
-                "SELECT o.id, o.ts, o.source || '/' || o.event_type || ' ' || o.target || ' '"
-                " || snippet(observations_fts, 3, '', '', '…', 16) AS text, bm25(observations_fts) AS rank"
-                " FROM observations_fts JOIN observations o ON o.id = observations_fts.rowid"
-                " WHERE observations_fts MATCH ? AND o.status='decided' AND o.id < ? AND o.source != 'self'"
-                " ORDER BY rank LIMIT ?",
-                (match, before if before is not None else 2**62, limit),
-            ),
-            (
-                "note",
-                "SELECT n.id, n.ts, n.content AS text, bm25(notes_fts) AS rank FROM notes_fts"
-                " JOIN notes n ON n.id = notes_fts.rowid WHERE notes_fts MATCH ? ORDER BY rank LIMIT ?",
-                (match, limit),
-            ),
+        notes = self.db.execute(
+            "SELECT n.id, n.ts, n.content AS text FROM notes_fts JOIN notes n ON n.id = notes_fts.rowid"
+            " WHERE notes_fts MATCH ? ORDER BY bm25(notes_fts) LIMIT ?",
+            (match, limit),
+        ).fetchall()
+        rows = self.db.execute(
+            "SELECT o.id, o.ts, o.source, o.event_type, o.target FROM observations_fts"
+            " JOIN observations o ON o.id = observations_fts.rowid"
+            " WHERE observations_fts MATCH ? AND o.status='decided' AND o.id < ? AND o.source != 'self'"
+            " ORDER BY bm25(observations_fts) LIMIT ?",
+            (match, before if before is not None else 2**62, limit * 20),
+        ).fetchall()
+        grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for r in rows:  # best-ranked first; a repeated event is one hit, shown as its newest
+            g = grouped.setdefault((r["source"], r["event_type"], r["target"]), {"id": 0, "times": 0, "ts": ""})
+            g["times"] += 1
+            if r["id"] > g["id"]:
+                g.update(id=r["id"], ts=r["ts"], head=f"{r['source']}/{r['event_type']} {r['target']}")
+        observations = list(grouped.values())[:limit]
+        turns = self.db.execute(
+            "SELECT t.id, t.ts, snippet(turns_fts, 0, '', '', '…', 24) AS text FROM turns_fts"
+            " JOIN turns t ON t.id = turns_fts.rowid WHERE turns_fts MATCH ? AND t.archived=1"
+            " ORDER BY bm25(turns_fts) LIMIT ?",
+            (match, limit),
+        ).fetchall()
+        details = {
+            r["id"]: r["details"]
+            for r in self.db.execute(
+                f"SELECT id, details FROM observations WHERE id IN ({','.join('?' * len(observations))})",
+                [r["id"] for r in observations],
+            )
+        }
+        ranked: list[list[dict[str, Any]]] = [
+            [{"kind": "note", "id": r["id"], "ts": r["ts"], "text": r["text"]} for r in notes],
+            [
+                {
+                    "kind": "observation",
+                    "id": r["id"],
+                    "ts": r["ts"],
+                    "text": r["head"] + (f" (x{r['times']})" if r["times"] > 1 else "") + " " + details[r["id"]],
+                }
+                for r in observations
+            ],
+            [{"kind": "turn", "id": r["id"], "ts": r["ts"], "text": r["text"]} for r in turns],
         ]
-        for kind, sql, args in queries:
-            hits += [{"kind": kind, **dict(r)} for r in self.db.execute(sql, args)]
-        hits.sort(key=lambda h: h["rank"])
+        hits: list[dict[str, Any]] = []
+        for rank in range(limit):
+            hits += [kind[rank] for kind in ranked if rank < len(kind)]
         for h in hits:
             h["text"] = " ".join(str(h["text"]).split())[:240]
-            del h["rank"]
         return hits[:limit]
 
     # -- notes (the memory agent)

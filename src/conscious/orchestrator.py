@@ -123,6 +123,7 @@ class Orchestrator:
         resumption, values = begin_session(self.journal.identity(), self.config, self.started)
         self.journal.set_identity(**values)
         self.session, self.first_start = resumption.session, resumption.first_start
+        self.publish_state()  # running, from now: a crash during start-up is a crash
         await self._resume(resumption)
         if interrupted := self.dispatcher.recover():
             self.reporter.warn(
@@ -133,7 +134,7 @@ class Orchestrator:
         self.publish_state()
 
     def identity_line(self) -> str:
-        return identity_line(self.first_start, self.session, self.journal.totals(), self.config)
+        return identity_line(self.first_start, self.journal.totals(), self.config)
 
     async def _count(self, text: str, stored: int | None = None) -> int:
         """The server's count; when it is down (a rebuild during an outage), what we had."""
@@ -142,13 +143,13 @@ class Orchestrator:
         except LLMError:
             return stored if stored is not None else estimate_tokens(text)
 
-    async def _restore_window(self) -> int:
+    async def _restore_window(self, *, fresh_memory: bool = False) -> int:
         """The window as the journal has it: the memory block and the newest live turns.
         Returns how many turns were restored."""
         window = self.thinker.window
         self.thinker.summary = self.journal.latest_summary()
         stored = self.journal.identity().get("memory")
-        if isinstance(stored, str) and stored:
+        if isinstance(stored, str) and stored and not fresh_memory:
             # The very block the last run had: a server that kept its cache (LM Studio) still matches.
             window.set_memory(stored, await self._count(stored))
         else:
@@ -164,14 +165,18 @@ class Orchestrator:
         kept = {row["id"] for row in restored}
         dropped = [row["id"] for row in live if row["id"] not in kept]
         if dropped:
-            self.journal.archive_turns(max(dropped))  # more than the whole window (a smaller model): recall finds them
+            # Older than the window can hold (a smaller model now), or a question a crash left
+            # unanswered: out of the window, still found by recall.
+            self.journal.archive_turn_ids(dropped)
         if window.would_overflow(0):
-            await self.thinker.compact()  # the usual way out: summarised, then archived
+            with contextlib.suppress(LLMUnavailable):  # then the next thought compacts
+                await self.thinker.compact()  # the usual way out: summarised, then archived
         return len(restored)
 
     async def _resume(self, resumption: Resumption) -> None:
         """Pick up where the last run left off: its memory block and its newest turns."""
-        restored = await self._restore_window()
+        # The stored memory block states the thresholds: rewritten when they changed.
+        restored = await self._restore_window(fresh_memory=resumption.thresholds_changed is not None)
         self.resume_note = resumption.note(restored, bool(self.thinker.summary))
         details: dict[str, Any] = {
             "session": resumption.session,
@@ -277,6 +282,9 @@ class Orchestrator:
                 try:
                     busy = await self.step()
                 except JournalError as exc:
+                    # The exchange whose decision could not be committed never happened.
+                    window = self.thinker.window
+                    window.turns = [t for t in window.turns if t.id is not None]
                     await self._journal_failing(exc)
                     continue
                 if self.journal_trouble is not None:
@@ -338,7 +346,6 @@ class Orchestrator:
         self.turn += 1
         shown = [e.observation for e in batch if e.observation.key[:2] not in UNSHOWN_EVENTS]
         prompt = render_turn(shown, self.facts(waiting=len(pending) - len(covered_ids(batch))))
-        self.resume_note = None
         try:
             try:
                 thought = await self.thinker.think(prompt)
@@ -353,10 +360,7 @@ class Orchestrator:
             await self._outage(exc)
             return True
         except LLMError as exc:
-            # The server refused this request: decide the batch safely, keep going (and make
-            # room, in case the size of the prompt was the reason).
-            if self.thinker.window.fill > self.thinker.window.low_water:
-                await self.thinker.compact()
+            # The server refused this request: decide the batch safely, keep going.
             thought = Thought(fallback(str(exc)), "", 0.0, error=str(exc))
             self.accept(
                 Observation(
@@ -371,6 +375,7 @@ class Orchestrator:
         if not self.connection.info.loaded:
             await self._refresh_model()
         self._commit(batch, thought)
+        self.resume_note = None  # said, and journaled with the decision
         return True
 
     async def _refresh_model(self) -> None:

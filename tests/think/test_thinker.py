@@ -1,7 +1,9 @@
 """The thinker's compaction with the in-tree scripted backend (the real server path is in
 tests/think/backends and tests/test_end_to_end.py)."""
 
-from conscious.errors import LLMRejected
+import itertools
+
+from conscious.errors import LLMRejected, LLMUnavailable
 from conscious.think.backends.base import Limits
 from conscious.think.backends.embedded import EmbeddedServer
 from conscious.think.backends.openai_compat import OpenAICompatBackend
@@ -107,3 +109,36 @@ async def test_a_real_compaction_summarises_on_the_server_and_reuses_its_cache(l
     assert c.summary and len(c.summary) <= 180
     assert c.summary in window.memory
     assert c.usage.cached_tokens is not None and c.usage.cached_tokens > 0
+
+
+async def test_the_prompt_is_stable_between_compactions_across_many_of_them() -> None:
+    backend = ScriptedBackend()
+    t, seen = thinker(backend)
+    epochs: list[int] = []
+    for i in range(80):
+        await t.think(f"observation number {i}: src/file_{i}.py modified " + "x" * 80)
+        epochs.append(len(seen))
+    assert len(seen) >= 4
+    for (before, after), (e1, e2) in zip(itertools.pairwise(backend.requests), itertools.pairwise(epochs), strict=True):
+        if e1 == e2:  # no compaction in between: the old prompt is a prefix of the new one
+            assert after[: len(before)] == before
+        else:  # a compaction: the static prompt stays, the oldest turns are gone
+            assert after[0]["content"].startswith("SYSTEM PROMPT") and after[1] != before[1]
+    assert all(c.used_after <= t.window.high_water * t.window.budget for c in seen)
+
+
+async def test_no_summary_during_an_outage_the_turns_stay_until_it_ends() -> None:
+    backend = ScriptedBackend()
+    t, seen = thinker(backend)
+    await fill(t, 12)
+    turns, compactions = list(t.window.turns), len(seen)
+    backend.enqueue_summary(LLMUnavailable("server restarting"))
+    try:
+        await t.compact()
+    except LLMUnavailable:
+        pass
+    else:
+        raise AssertionError("the outage must reach the caller")
+    assert t.window.turns == turns and len(seen) == compactions  # nothing evicted, nothing archived
+    await t.compact()
+    assert len(seen) == compactions + 1 and seen[-1].error is None and seen[-1].summary.endswith("turns archived")

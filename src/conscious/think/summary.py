@@ -18,8 +18,9 @@ from conscious.think.backends.base import Message
 from conscious.think.context import Turn
 from conscious.think.decision import ObjectCutter
 
-CHARS_PER_TOKEN = 3
-"""A conservative ratio to turn a token cap into a schema's character cap."""
+CHARS_PER_TOKEN = 2
+"""A conservative ratio to turn a token cap into a schema's character cap (dense text —
+paths, JSON — runs at about 2.5 characters a token)."""
 
 
 def summary_schema(max_tokens: int) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from conscious.errors import DecisionParseError, LLMError
+from conscious.errors import DecisionParseError, LLMError, LLMUnavailable
 from conscious.model import Decision
 from conscious.think import summary as summaries
 from conscious.think.backends.base import Limits, LLMBackend, Message, Usage
@@ -51,6 +51,15 @@ class Compaction:
     usage: Usage = field(default_factory=Usage)
     used_before: int = 0
     used_after: int = 0
+
+
+def _valid_text(chunk: str) -> str:
+    """Undecodable bytes (lone surrogates) become U+FFFD: the reply is journaled and counted as UTF-8."""
+    try:
+        chunk.encode("utf-8")
+    except UnicodeEncodeError:
+        return chunk.encode("utf-8", "replace").decode("utf-8")
+    return chunk
 
 
 def fallback(reason: str) -> Decision:
@@ -99,7 +108,7 @@ class Thinker:
                 if isinstance(item, Usage):
                     usage = item
                 elif cutter.object is None:
-                    cutter.feed(item)
+                    cutter.feed(_valid_text(item))
                 elif item.strip() or (after := after + 1) > TRAILING_CHUNKS:
                     break  # the object closed and the model kept going: stop paying
                 # Otherwise wait briefly: a constrained server ends on its own right
@@ -123,11 +132,16 @@ class Thinker:
             started = time.perf_counter()
             try:
                 messages = summaries.summary_messages(system, evicted, self.summary, self.summary_tokens)
-                limits = dataclasses.replace(self.limits, max_tokens=self.summary_tokens, temperature=0.2)
+                # Room for the JSON around the text, whose length the schema caps.
+                limits = dataclasses.replace(self.limits, max_tokens=self.summary_tokens + 32, temperature=0.2)
                 raw, _, compaction.usage = await self._complete(
                     messages, summaries.summary_schema(self.summary_tokens), limits
                 )
                 compaction.summary = summaries.parse_summary(raw, self.summary_tokens)
+            except LLMUnavailable:
+                # No summary now is better than an extract for ever: compact once the server is back.
+                window.turns[:0] = evicted
+                raise
             except (LLMError, DecisionParseError) as exc:
                 compaction.error = str(exc)[:300]
                 compaction.summary = summaries.extract(self.summary, evicted, self.summary_tokens)

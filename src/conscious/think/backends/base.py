@@ -72,4 +72,4 @@ class LLMBackend(Protocol):
 
 def estimate_tokens(text: str) -> int:
     """Fallback only: errs high (≈3 bytes a token) so the window never outgrows the server."""
-    return len(text.encode("utf-8")) // 3 + 1
+    return len(text.encode("utf-8", "replace")) // 3 + 1
