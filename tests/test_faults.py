@@ -1,0 +1,135 @@
+"""Fault injection against the real daemon (subprocesses, real journal, stand-in agents on
+PATH): kill -9 at random moments, the LLM server killed under it, an agent that ignores
+SIGTERM. Figures from longer runs of the same scenarios are in RELIABILITY.md."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+
+from conscious.journal import Journal
+from conscious.model import Observation
+from conscious.think.backends.embedded import EmbeddedServer
+from tests.daemon_harness import Daemon, kill_storm, wait_for
+
+SCRIPTED = {
+    "CONSCIOUS_LLM_URL": "scripted://delegate?agent=claude-code&delay=0.02",
+    "CONSCIOUS_DELEGATIONS_PER_HOUR": "100000",
+    "CONSCIOUS_MAX_SPEND_USD_PER_DAY": "100000",
+    "CONSCIOUS_MAX_CONCURRENT_TASKS": "4",
+}
+
+
+def test_kill_9_at_20_random_moments_loses_nothing_and_starts_nothing_twice(home: Path, watched: Path) -> None:
+    report = kill_storm(Daemon(home, watched, SCRIPTED), observations=200, kills=20, seed=20261125)
+    assert (report.lost, report.undecided, report.decided_twice) == (0, 0, 0), report.line()
+    assert report.started_twice == 0 and report.orphans == 0, report.line()
+    assert report.delegations > 0
+
+
+def test_kill_9_with_the_real_model(llama_server: EmbeddedServer, home: Path, watched: Path) -> None:
+    settings = {
+        "CONSCIOUS_LLM_URL": llama_server.url,
+        "CONSCIOUS_MAX_TOKENS": "150",
+        "CONSCIOUS_TEMPERATURE": "0",
+        "CONSCIOUS_REFLECTION_DEPTH": "0",
+        "CONSCIOUS_DRY_RUN": "true",
+    }
+    report = kill_storm(Daemon(home, watched, settings), observations=12, kills=3, seed=7, settle_timeout=400)
+    assert (report.lost, report.undecided, report.decided_twice) == (0, 0, 0), report.line()
+
+
+def test_the_embedded_server_killed_five_times_is_restarted_and_nothing_is_lost(home: Path, watched: Path) -> None:
+    daemon = Daemon(
+        home,
+        watched,
+        {
+            "CONSCIOUS_EMBEDDED_CONTEXT_LENGTH": "2048",
+            "CONSCIOUS_MAX_TOKENS": "120",
+            "CONSCIOUS_RESERVE_TOKENS": "128",
+            "CONSCIOUS_TEMPERATURE": "0",
+            "CONSCIOUS_REFLECTION_DEPTH": "0",
+            "CONSCIOUS_DRY_RUN": "true",
+            "CONSCIOUS_OUTAGE_BACKOFF": "0.1",
+            "CONSCIOUS_SYSTEM_PROMPT_FILE": str(write_prompt(home)),
+        },
+    )
+    daemon.start()
+    feeder = None
+    try:
+
+        def server() -> psutil.Process | None:
+            assert daemon.alive(), (
+                daemon.process.stderr.read().decode() if daemon.process and daemon.process.stderr else ""
+            )
+            assert daemon.process is not None
+            found = [
+                c for c in psutil.Process(daemon.process.pid).children() if "llama-server" in " ".join(c.cmdline())
+            ]
+            return found[0] if found else None
+
+        wait_for(lambda: server() is not None and daemon.journal_path.exists(), 120, "the embedded server")
+        feeder = Journal(daemon.journal_path)
+        pids = []
+        for round_ in range(5):
+            current = server()
+            assert current is not None
+            pids.append(current.pid)
+            feeder.append(Observation(source="tests", event_type="failed", target=f"round-{round_}", severity="error"))
+            os.kill(current.pid, signal.SIGKILL)
+            wait_for(lambda: (s := server()) is not None and s.pid not in pids, 120, "the server to be restarted")
+        feeder.append(Observation(source="tests", event_type="passed", target="after"))
+        wait_for(daemon.settled, 300, "every observation decided")
+        assert daemon.alive()
+        restarts = [o for o in feeder.observations(500) if o.event_type == "llm-server-restarted"]
+        assert len(restarts) == 5 and len(set(pids)) == 5
+        assert all(o.status == "decided" for o in feeder.observations(500))
+    finally:
+        if daemon.alive():
+            assert daemon.stop() == 0
+        if feeder is not None:
+            feeder.close()
+    time.sleep(0.5)
+    assert not any(
+        "llama-server" in " ".join(p.info["cmdline"] or []) and str(home) in " ".join(p.info["cmdline"] or [])
+        for p in psutil.process_iter(["cmdline"])
+    )
+
+
+def write_prompt(home: Path) -> Path:
+    """A short system prompt: restarts re-process it, and the test is about restarts."""
+    path = home / "prompt.md"
+    path.write_text(
+        "You are an orchestrator. For each batch of observations reply with one JSON decision: "
+        "action_type (delegate, observe or reflect), reasoning, target_agent, command, priority, confidence."
+    )
+    return path
+
+
+def test_an_agent_that_ignores_sigterm_is_killed_after_the_grace_period(home: Path, watched: Path) -> None:
+    daemon = Daemon(
+        home,
+        watched,
+        {**SCRIPTED, "CONSCIOUS_FAKE_MODE": "ignore-term", "CONSCIOUS_FAKE_SLEEP": "120", "CONSCIOUS_KILL_GRACE": "1"},
+    )
+    daemon.start()
+    wait_for(daemon.journal_path.exists, 60, "the journal")
+    feeder = Journal(daemon.journal_path)
+    try:
+        feeder.append(Observation(source="tests", event_type="failed", target="stubborn", severity="error"))
+        wait_for(lambda: len(daemon.orphans()) == 1, 60, "the agent to start")
+        agent = daemon.orphans()[0]
+        started = time.monotonic()
+        assert daemon.stop() == 0
+        stopped_in = time.monotonic() - started
+    finally:
+        feeder.close()
+    assert not agent.is_running() or agent.status() == psutil.STATUS_ZOMBIE
+    assert daemon.orphans() == []
+    assert stopped_in < 100  # the grace period, then SIGKILL: not the agent's 120 s
+    [task] = Journal(daemon.journal_path).tasks()
+    assert task["state"] == "interrupted"
