@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.daemon_harness import Daemon, kill_storm  # noqa: E402
+from tests.daemon_harness import Daemon, kill_storm
 
 SCRIPTED = {
     "CONSCIOUS_LLM_URL": "scripted://delegate?agent=claude-code&delay=0.02",
