@@ -160,9 +160,7 @@ def log_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per decision.")] = False,
     show_all: Annotated[
         bool,
-        typer.Option(
-            "--all", help="Include routine decisions (with --observations: its own feedback too)."
-        ),
+        typer.Option("--all", help="Include routine decisions (with --observations: its own feedback too)."),
     ] = False,
     list_observations: Annotated[
         bool,

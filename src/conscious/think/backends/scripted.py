@@ -121,13 +121,18 @@ class ScriptedBackend:
         return None
 
 
-_FIRST_TARGET = re.compile(r"^1\. \[\w+\] \S+?/\S+ (.+?)(?: \(x\d+[^)]*\))?$", re.M)
+_OBSERVATION_LINE = re.compile(r"^\d+\. \[\w+\] (\S+?)/\S+ (.+?)(?: \(x\d+[^)]*\))?$", re.M)
+OWN_SOURCES = frozenset({"agent", "self", "system", "policy", "clock"})
+"""Feedback from the loop itself: delegating on it would feed the loop its own output."""
 
 
 def delegate_first(agent: str, messages: Sequence[Message]) -> str:
-    """Delegate work on the first observation of the newest turn (one command per target)."""
-    found = _FIRST_TARGET.search(messages[-1]["content"]) if messages else None
-    target = found.group(1) if found else "nothing"
+    """Delegate work on the first outside observation of the newest turn (one command per
+    target); observe when the turn holds only the loop's own feedback."""
+    lines = _OBSERVATION_LINE.findall(messages[-1]["content"]) if messages else []
+    target = next((t for source, t in lines if source not in OWN_SOURCES), None)
+    if target is None:
+        return IDLE_REPLY
     return json.dumps(
         {
             "action_type": "delegate",
