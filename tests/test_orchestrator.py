@@ -532,3 +532,33 @@ async def test_changed_thresholds_rewrite_the_restored_memory_block(config: Conf
     await orch2.startup()
     await orch2.shutdown(0.1)
     assert ">= 0.9" in orch2.thinker.window.memory
+
+
+async def test_a_journal_locked_by_another_process_for_long_is_waited_out(config: Config, paths: Paths) -> None:
+    import sqlite3
+
+    backend = ScriptedBackend(delay=0.5)  # a thought long enough for the lock to be taken meanwhile
+    journal = Journal(paths.journal, busy_timeout=0.2)  # the daemon's own patience, shortened
+    conn = Connection(backend, await backend.info(), backend.context_length)
+    orch = await build(config, paths, journal, conn, Reporter(quiet=True))
+    orch.observers = []
+    other = sqlite3.connect(paths.journal, isolation_level=None)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(orch.run(stop))
+    try:
+        async with asyncio.timeout(20):
+            while not journal.decisions():  # started, and deciding
+                await asyncio.sleep(0.05)
+            journal.append(edit(1))
+            other.execute("BEGIN IMMEDIATE")  # another process holds the write lock…
+            while orch.journal_trouble is None:
+                await asyncio.sleep(0.05)
+            assert "locked" in orch.journal_trouble
+            other.execute("COMMIT")  # …then lets go
+            while journal.pending_count() or orch.journal_trouble is not None:
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await runner
+        other.close()
+    assert all(o.status == "decided" for o in journal.observations(100))

@@ -212,6 +212,11 @@ def _set_task(db: sqlite3.Connection, task_id: int, fields: dict[str, Any]) -> N
     db.execute(f"UPDATE tasks SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", (*values, task_id))
 
 
+BUSY_TIMEOUT = 10.0
+"""Seconds a write waits for another process's lock (SQLite's busy handler) before it fails;
+the daemon then retries with back-off (``Orchestrator._journal_failing``)."""
+
+
 class _Checkpointer(threading.Thread):
     def __init__(self, path: Path, interval: float) -> None:
         super().__init__(name="journal-checkpoint", daemon=True)
@@ -241,12 +246,12 @@ class _Checkpointer(threading.Thread):
 class Journal:
     """A journal file. Cheap to open; one per process (and one per thread)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self._checkpointer: _Checkpointer | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            self.db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
