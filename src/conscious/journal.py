@@ -19,63 +19,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from conscious.errors import JournalError
+from conscious.migrations import MIGRATIONS
 from conscious.model import Decision, Observation, PastTask, Task, utcnow
 
 log = logging.getLogger("conscious")
-
-MIGRATIONS: list[str] = [
-    # 1: the loop
-    """
-    CREATE TABLE observations (
-        id INTEGER PRIMARY KEY, ts TEXT NOT NULL, source TEXT NOT NULL, event_type TEXT NOT NULL,
-        target TEXT NOT NULL, severity TEXT NOT NULL, details TEXT NOT NULL, count INTEGER NOT NULL,
-        first_ts TEXT NOT NULL, last_ts TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
-        decision_id INTEGER REFERENCES decisions(id)
-    );
-    CREATE INDEX observations_pending ON observations(status, id);
-    CREATE TABLE decisions (
-        id INTEGER PRIMARY KEY, ts TEXT NOT NULL, action_type TEXT NOT NULL, reasoning TEXT NOT NULL,
-        target_agent TEXT, command TEXT, priority TEXT NOT NULL, confidence REAL NOT NULL,
-        metadata TEXT NOT NULL, raw_reply TEXT, latency_ms REAL, prompt_tokens INTEGER,
-        cached_tokens INTEGER, verdict TEXT NOT NULL, verdict_reason TEXT, origin TEXT NOT NULL
-    );
-    CREATE TABLE tasks (
-        id INTEGER PRIMARY KEY, decision_id INTEGER NOT NULL UNIQUE REFERENCES decisions(id),
-        agent TEXT NOT NULL, command TEXT NOT NULL, state TEXT NOT NULL, pgid INTEGER,
-        started TEXT, ended TEXT, exit_code INTEGER, result TEXT, cost_usd REAL,
-        num_turns INTEGER, session_id TEXT
-    );
-    CREATE TABLE turns (
-        id INTEGER PRIMARY KEY, role TEXT NOT NULL, content TEXT NOT NULL,
-        tokens INTEGER NOT NULL, archived INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE notes (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, content TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '');
-    CREATE VIRTUAL TABLE notes_fts USING fts5(content, tags, content='notes', content_rowid='id');
-    CREATE TRIGGER notes_ai AFTER INSERT ON notes BEGIN
-        INSERT INTO notes_fts(rowid, content, tags) VALUES (new.id, new.content, new.tags);
-    END;
-    CREATE TABLE identity (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-    # 2: context that lasts — summaries of archived turns, and recall over everything seen
-    """
-    ALTER TABLE turns ADD COLUMN ts TEXT;
-    CREATE TABLE summaries (
-        id INTEGER PRIMARY KEY, ts TEXT NOT NULL, content TEXT NOT NULL, up_to_turn INTEGER,
-        evicted INTEGER NOT NULL, error TEXT
-    );
-    CREATE VIRTUAL TABLE turns_fts USING fts5(content, content='turns', content_rowid='id');
-    INSERT INTO turns_fts(rowid, content) SELECT id, content FROM turns WHERE archived=1;
-    CREATE INDEX turns_live ON turns(archived, id);
-    CREATE VIRTUAL TABLE observations_fts USING fts5(
-        source, event_type, target, details, content='observations', content_rowid='id'
-    );
-    CREATE TRIGGER observations_ai AFTER INSERT ON observations BEGIN
-        INSERT INTO observations_fts(rowid, source, event_type, target, details)
-        VALUES (new.id, new.source, new.event_type, new.target, new.details);
-    END;
-    INSERT INTO observations_fts(observations_fts) VALUES ('rebuild');
-    """,
-]
 
 STOPWORDS = frozenset(
     [

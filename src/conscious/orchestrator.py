@@ -22,17 +22,17 @@ from conscious.console import Reporter
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.policy import DAY, History, Policy, Verdict
 from conscious.errors import ConsciousError, JournalError, LLMError, LLMRejected, LLMUnavailable, ModelNotFound
-from conscious.identity import Resumption, begin_session, identity_line, turns_to_restore
+from conscious.identity import Resumption, begin_session
 from conscious.journal import Journal
+from conscious.memory import Memory
 from conscious.model import PRIORITY_RANK, Decision, Observation, Task, utcnow
 from conscious.observe.base import Observer
 from conscious.stream import UNSHOWN_EVENTS, Entry, coalesce, covered_ids, needs_llm, take_batch
-from conscious.think.backends.base import Limits, estimate_tokens
+from conscious.think.backends.base import Limits
 from conscious.think.connect import Connection
 from conscious.think.context import ContextWindow, Turn
 from conscious.think.prompt import render_turn
-from conscious.think.summary import memory_block
-from conscious.think.thinker import Compaction, Thinker, Thought, fallback
+from conscious.think.thinker import Thinker, Thought, fallback
 
 log = logging.getLogger("conscious")
 
@@ -114,8 +114,9 @@ class Orchestrator:
         self.first_start = self.started.isoformat()
         self.resume_note: str | None = None
         """Said once, in the first thought's facts: how this run began."""
-        thinker.identity = self.identity_line
-        thinker.on_compact = self._compacted
+        self.memory = Memory(journal, thinker, connection.backend, config, first_start=self.first_start)
+        thinker.identity = self.memory.identity_line
+        thinker.on_compact = self.memory.archive
 
     # -- start-up / shutdown
 
@@ -123,6 +124,7 @@ class Orchestrator:
         resumption, values = begin_session(self.journal.identity(), self.config, self.started)
         self.journal.set_identity(**values)
         self.session, self.first_start = resumption.session, resumption.first_start
+        self.memory.first_start = resumption.first_start
         self.publish_state()  # running, from now: a crash during start-up is a crash
         await self._resume(resumption)
         if interrupted := self.dispatcher.recover():
@@ -133,50 +135,10 @@ class Orchestrator:
             self._observer_tasks.append(asyncio.create_task(self._observe(observer), name=observer.name))
         self.publish_state()
 
-    def identity_line(self) -> str:
-        return identity_line(self.first_start, self.journal.totals(), self.config)
-
-    async def _count(self, text: str, stored: int | None = None) -> int:
-        """The server's count; when it is down (a rebuild during an outage), what we had."""
-        try:
-            return await self.connection.backend.tokenize(text)
-        except LLMError:
-            return stored if stored is not None else estimate_tokens(text)
-
-    async def _restore_window(self, *, fresh_memory: bool = False) -> int:
-        """The window as the journal has it: the memory block and the newest live turns.
-        Returns how many turns were restored."""
-        window = self.thinker.window
-        self.thinker.summary = self.journal.latest_summary()
-        stored = self.journal.identity().get("memory")
-        if isinstance(stored, str) and stored and not fresh_memory:
-            # The very block the last run had: a server that kept its cache (LM Studio) still matches.
-            window.set_memory(stored, await self._count(stored))
-        else:
-            memory = memory_block(self.identity_line(), self.thinker.summary)
-            window.set_memory(memory, await self._count(memory))
-        live = self.journal.live_turns()
-        window.turns = []
-        restored = turns_to_restore(live, window.budget - window.used)
-        for row in restored:
-            # Counted again: the model (and its tokenizer) may have changed since.
-            tokens = await self._count(row["content"], row["tokens"])
-            window.turns.append(Turn(row["role"], row["content"], tokens, id=row["id"]))
-        kept = {row["id"] for row in restored}
-        dropped = [row["id"] for row in live if row["id"] not in kept]
-        if dropped:
-            # Older than the window can hold (a smaller model now), or a question a crash left
-            # unanswered: out of the window, still found by recall.
-            self.journal.archive_turn_ids(dropped)
-        if window.would_overflow(0):
-            with contextlib.suppress(LLMUnavailable):  # then the next thought compacts
-                await self.thinker.compact()  # the usual way out: summarised, then archived
-        return len(restored)
-
     async def _resume(self, resumption: Resumption) -> None:
         """Pick up where the last run left off: its memory block and its newest turns."""
         # The stored memory block states the thresholds: rewritten when they changed.
-        restored = await self._restore_window(fresh_memory=resumption.thresholds_changed is not None)
+        restored = await self.memory.restore(fresh=resumption.thresholds_changed is not None)
         self.resume_note = resumption.note(restored, bool(self.thinker.summary))
         details: dict[str, Any] = {
             "session": resumption.session,
@@ -198,36 +160,6 @@ class Orchestrator:
         )
         if resumption.start != "first":
             self.reporter.info(self.resume_note)
-
-    def _compacted(self, compaction: Compaction) -> None:
-        """Archive what left the window together with the summary that now stands for it."""
-        ids = [t.id for t in compaction.evicted if t.id is not None]
-        observation = None
-        if compaction.evicted:
-            details: dict[str, Any] = {
-                "evicted_turns": len(compaction.evicted),
-                "tokens_before": compaction.used_before,
-                "tokens_after": compaction.used_after,
-                "budget": self.thinker.window.budget,
-                "summary_ms": round(compaction.latency_ms),
-            }
-            if compaction.error:
-                details["summary_error"] = compaction.error
-            observation = Observation(
-                source="self",
-                event_type="compacted",
-                target="context window",
-                severity="warning" if compaction.error else "info",
-                details=details,
-            )
-        self.journal.record_compaction(
-            max(ids) if ids else None,
-            compaction.summary,
-            memory=self.thinker.window.memory,
-            evicted=len(compaction.evicted),
-            error=compaction.error,
-            observation=observation,
-        )
 
     async def shutdown(self, grace: float) -> None:
         for task in self._observer_tasks:
@@ -561,7 +493,7 @@ class Orchestrator:
     async def _rebuild(self) -> None:
         """After many failures in a row, rebuild the thinking state from the journal: whatever
         went wrong in memory, the journal holds everything that was accepted."""
-        restored = await self._restore_window()
+        restored = await self.memory.restore()
         self.reflect_depth = 0
         self.journal.append(
             Observation(
