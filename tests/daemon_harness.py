@@ -67,14 +67,22 @@ class Daemon:
         )
         return env
 
+    @property
+    def stderr_file(self) -> Path:
+        return self.home / "daemon.stderr"
+
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "conscious", "run", "--quiet", "--watch", str(self.watched)],
-            env=self.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with open(self.stderr_file, "ab") as err:  # a file, not a pipe nobody drains
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "conscious", "run", "--quiet", "--watch", str(self.watched)],
+                env=self.env(),
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         self.starts += 1
+
+    def stderr(self) -> str:
+        return self.stderr_file.read_text(errors="replace") if self.stderr_file.exists() else ""
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -64,9 +64,7 @@ def test_the_embedded_server_killed_five_times_is_restarted_and_nothing_is_lost(
     try:
 
         def server() -> psutil.Process | None:
-            assert daemon.alive(), (
-                daemon.process.stderr.read().decode() if daemon.process and daemon.process.stderr else ""
-            )
+            assert daemon.alive(), daemon.stderr()
             assert daemon.process is not None
             found = [
                 c for c in psutil.Process(daemon.process.pid).children() if "llama-server" in " ".join(c.cmdline())
