@@ -263,6 +263,8 @@ def status(
     table.add_row(
         "state", ("[green]running[/]" if alive else "[red]stopped[/]") + f" · health {daemon.get('health', '?')}"
     )
+    for problem in daemon.get("problems", []) if alive else []:
+        table.add_row("problem", f"[yellow]{escape(problem)}[/]")
     if daemon.get("started") and alive:
         uptime = int((datetime.now().astimezone() - datetime.fromisoformat(daemon["started"])).total_seconds())
         table.add_row("uptime", f"{uptime // 3600}h {uptime % 3600 // 60}m {uptime % 60}s")
