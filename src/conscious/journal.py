@@ -179,7 +179,9 @@ class _Checkpointer(threading.Thread):
         try:
             while not self._stop_event.wait(self.interval):
                 try:
-                    self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    # TRUNCATE, not PASSIVE: a passive checkpoint never catches up with a busy
+                    # writer, and the WAL (and its mapped index) would grow without end.
+                    self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 except Exception:  # busy now, or anything else: next time — never die silently
                     log.warning("journal checkpoint failed; retrying", exc_info=True)
         finally:
@@ -218,7 +220,7 @@ class Journal:
     def checkpoint_in_background(self, interval: float = 2.0) -> None:
         """Move WAL checkpoints (the only writes that wait for the disk) off the loop: this
         connection stops checkpointing on commit; a thread with its own connection does it
-        every ``interval`` seconds, without blocking writers (PASSIVE)."""
+        every ``interval`` seconds (writers wait for it only while it runs)."""
         if self._checkpointer is None:
             self._checkpointer = _Checkpointer(self.path, interval)  # its connection first: it may fail
             self.db.execute("PRAGMA wal_autocheckpoint=0")
