@@ -26,6 +26,9 @@ SCRIPTED = {
     "CONSCIOUS_DELEGATIONS_PER_HOUR": "100000",
     "CONSCIOUS_MAX_SPEND_USD_PER_DAY": "100000",
     "CONSCIOUS_MAX_CONCURRENT_TASKS": "4",
+    # Agents that take a while, so that kills land while they run.
+    "CONSCIOUS_FAKE_MODE": "slow",
+    "CONSCIOUS_FAKE_SLEEP": "0.3",
 }
 
 

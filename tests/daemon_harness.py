@@ -101,6 +101,17 @@ class Daemon:
             self.process.kill()
             raise AssertionError("the daemon did not stop on SIGINT") from None
 
+    def ready(self) -> bool:
+        """Connected to its brain and running (it says so in its journal)."""
+        if not self.journal_path.exists() or self.process is None:
+            return False
+        j = Journal(self.journal_path)
+        try:
+            state = j.identity().get("daemon", {})
+        finally:
+            j.close()
+        return bool(state.get("running")) and state.get("pid") == self.process.pid
+
     def settled(self) -> bool:
         """Everything journaled is decided, and no delegation is still under way."""
         if not self.journal_path.exists():
@@ -111,6 +122,17 @@ class Daemon:
             return counts["pending"] == 0 and counts["running"] == 0
         finally:
             j.close()
+
+    def llama_server(self) -> psutil.Process | None:
+        """The daemon's embedded llama-server, if one is running (zombies and vanished ones aside)."""
+        assert self.process is not None
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                if "llama-server" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                    return child
+            except psutil.Error:
+                continue
+        return None
 
     def orphans(self) -> list[psutil.Process]:
         """Agent processes still alive that this daemon's runs started (matched by working folder)."""
@@ -166,10 +188,12 @@ def kill_storm(daemon: Daemon, *, observations: int, kills: int, seed: int, sett
                 )
             )
         )
-        time.sleep(rng.uniform(0, 0.02))
+        time.sleep(rng.uniform(0, 0.03))
         if i in kill_at:
-            time.sleep(rng.uniform(0, 0.5))  # anywhere: starting, thinking, committing, delegating
-            daemon.kill9()
+            if rng.random() < 0.75:  # mostly once it runs: thinking, committing, delegating…
+                wait_for(daemon.ready, 60, "the daemon to be up")
+                time.sleep(rng.uniform(0, 0.6))
+            daemon.kill9()  # …and sometimes while it is still starting
             daemon.start()
     wait_for(daemon.settled, settle_timeout, "every observation decided after the last restart")
     assert daemon.stop() == 0

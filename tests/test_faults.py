@@ -21,6 +21,9 @@ SCRIPTED = {
     "CONSCIOUS_DELEGATIONS_PER_HOUR": "100000",
     "CONSCIOUS_MAX_SPEND_USD_PER_DAY": "100000",
     "CONSCIOUS_MAX_CONCURRENT_TASKS": "4",
+    # Agents that take a while, so that kills land while they run.
+    "CONSCIOUS_FAKE_MODE": "slow",
+    "CONSCIOUS_FAKE_SLEEP": "0.3",
 }
 
 
@@ -65,13 +68,9 @@ def test_the_embedded_server_killed_five_times_is_restarted_and_nothing_is_lost(
 
         def server() -> psutil.Process | None:
             assert daemon.alive(), daemon.stderr()
-            assert daemon.process is not None
-            found = [
-                c for c in psutil.Process(daemon.process.pid).children() if "llama-server" in " ".join(c.cmdline())
-            ]
-            return found[0] if found else None
+            return daemon.llama_server()
 
-        wait_for(lambda: server() is not None and daemon.journal_path.exists(), 120, "the embedded server")
+        wait_for(lambda: server() is not None and daemon.ready(), 120, "the daemon on its embedded server")
         feeder = Journal(daemon.journal_path)
         for round_ in range(5):
             current = server()
@@ -79,8 +78,16 @@ def test_the_embedded_server_killed_five_times_is_restarted_and_nothing_is_lost(
             pids.append(current.pid)
             os.kill(current.pid, signal.SIGKILL)
             # Then news, so that the daemon's next request meets the dead server.
-            feeder.append(Observation(source="tests", event_type="failed", target=f"round-{round_}", severity="error"))
-            wait_for(lambda: (s := server()) is not None and s.pid not in pids, 120, "the server to be restarted")
+            news = feeder.append(
+                Observation(source="tests", event_type="failed", target=f"round-{round_}", severity="error")
+            )
+            # Decided: the server is back and answering (killing it while it starts would be another test).
+            wait_for(
+                lambda news=news: any(o.id == news and o.decision_id for o in feeder.observations(200)),  # type: ignore[misc]
+                180,
+                "the server to be restarted and the news decided",
+            )
+            assert (s := server()) is not None and s.pid not in pids
         feeder.append(Observation(source="tests", event_type="passed", target="after"))
         wait_for(daemon.settled, 300, "every observation decided")
         assert daemon.alive()
