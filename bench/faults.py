@@ -19,17 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.daemon_harness import Daemon, kill_storm
-
-SCRIPTED = {
-    "CONSCIOUS_LLM_URL": "scripted://delegate?agent=claude-code&delay=0.02",
-    "CONSCIOUS_DELEGATIONS_PER_HOUR": "100000",
-    "CONSCIOUS_MAX_SPEND_USD_PER_DAY": "100000",
-    "CONSCIOUS_MAX_CONCURRENT_TASKS": "4",
-    # Agents that take a while, so that kills land while they run.
-    "CONSCIOUS_FAKE_MODE": "slow",
-    "CONSCIOUS_FAKE_SLEEP": "0.3",
-}
+from tests.daemon_harness import SCRIPTED, Daemon, kill_storm
 
 
 def main() -> None:

@@ -26,6 +26,17 @@ from conscious.model import Observation
 
 FAKES_BIN = Path(__file__).parent / "fakes" / "bin"
 
+SCRIPTED = {
+    "CONSCIOUS_LLM_URL": "scripted://delegate?agent=claude-code&delay=0.02",
+    "CONSCIOUS_DELEGATIONS_PER_HOUR": "100000",
+    "CONSCIOUS_MAX_SPEND_USD_PER_DAY": "100000",
+    "CONSCIOUS_MAX_CONCURRENT_TASKS": "4",
+    # Agents that take a while, so that kills land while they run.
+    "CONSCIOUS_FAKE_MODE": "slow",
+    "CONSCIOUS_FAKE_SLEEP": "0.3",
+}
+"""The scripted brain delegating every batch's first item to the stand-in `claude`."""
+
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout

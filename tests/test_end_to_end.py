@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -17,15 +16,7 @@ import psutil
 from conscious.journal import Journal
 from conscious.think.backends.embedded import EmbeddedServer
 from tests.conftest import FAKES_BIN
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.daemon_harness import wait_for
 
 
 def test_run_observe_decide_tell_status_and_stop(home: Path, watched: Path) -> None:

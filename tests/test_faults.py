@@ -14,17 +14,7 @@ import psutil
 from conscious.journal import Journal
 from conscious.model import Observation
 from conscious.think.backends.embedded import EmbeddedServer
-from tests.daemon_harness import Daemon, kill_storm, wait_for
-
-SCRIPTED = {
-    "CONSCIOUS_LLM_URL": "scripted://delegate?agent=claude-code&delay=0.02",
-    "CONSCIOUS_DELEGATIONS_PER_HOUR": "100000",
-    "CONSCIOUS_MAX_SPEND_USD_PER_DAY": "100000",
-    "CONSCIOUS_MAX_CONCURRENT_TASKS": "4",
-    # Agents that take a while, so that kills land while they run.
-    "CONSCIOUS_FAKE_MODE": "slow",
-    "CONSCIOUS_FAKE_SLEEP": "0.3",
-}
+from tests.daemon_harness import SCRIPTED, Daemon, kill_storm, wait_for
 
 
 def test_kill_9_at_20_random_moments_loses_nothing_and_starts_nothing_twice(home: Path, watched: Path) -> None:
