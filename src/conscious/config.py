@@ -6,6 +6,7 @@ what the loop, the observers and the delegates need.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -164,6 +165,10 @@ class Config(BaseSettings):
     delegations_per_hour: int = 20
     max_spend_usd_per_day: float | None = 5.0
     """Cap on the agents' reported costs over the last 24 hours (None: no cap)."""
+    deny_commands: list[str] = Field(default_factory=list)
+    """More deny rules (regular expressions, case-insensitive) on top of the built-in ones."""
+    allow_commands: list[str] = Field(default_factory=list)
+    """When set, a command must match one of these regular expressions to be delegated."""
     task_timeout: float = 1800.0
     kill_grace: float = 5.0
     dry_run: bool = False
@@ -226,6 +231,12 @@ class Config(BaseSettings):
             raise ConfigError(f"system prompt file not found: {self.system_prompt_file}")
         if self.model_path is not None and not self.model_path.is_file():
             raise ConfigError(f"model file not found: {self.model_path}")
+        for field_name in ("deny_commands", "allow_commands"):
+            for pattern in getattr(self, field_name):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ConfigError(f"invalid pattern in {field_name}: {pattern!r} ({exc})") from None
         if not 0 < self.low_water < self.high_water <= 1:
             raise ConfigError("context marks must satisfy 0 < low_water < high_water <= 1")
         if not 0 <= self.reflection_confidence_threshold <= self.min_confidence_to_delegate <= 1:

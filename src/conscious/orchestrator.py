@@ -20,7 +20,7 @@ from typing import Any
 from conscious.config import Config
 from conscious.console import Reporter
 from conscious.delegate.dispatcher import Dispatcher
-from conscious.delegate.policy import DAY, History, Policy, Verdict
+from conscious.delegate.policy import DAY, DEFAULT_DENY, History, Policy, Verdict
 from conscious.errors import ConsciousError, JournalError, LLMError, LLMRejected, LLMUnavailable, ModelNotFound
 from conscious.identity import Resumption, begin_session
 from conscious.journal import Journal
@@ -52,6 +52,9 @@ def policy_from(config: Config) -> Policy:
         retry_cap=config.retry_cap,
         delegations_per_hour=config.delegations_per_hour,
         max_spend_usd_per_day=config.max_spend_usd_per_day,
+        deny_patterns=(*DEFAULT_DENY, *config.deny_commands),
+        allow_patterns=tuple(config.allow_commands),
+        roots=tuple(str(p.resolve()) for p in config.watch),
         dry_run=config.dry_run,
     )
 

@@ -3,6 +3,7 @@ the gate disposes. Pure functions, no I/O."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ VerdictLabel = Literal[
     "recently-done",
     "retry-cap",
     "budget",
+    "not-allowed-command",
+    "outside-roots",
 ]
 
 DEFAULT_DENY: tuple[str, ...] = (
@@ -40,9 +43,30 @@ DEFAULT_DENY: tuple[str, ...] = (
     r"(~|\$HOME|/root|/home/[^/\s]+)/\.(ssh|aws|gnupg|netrc|config/gh)\b",  # credential stores
     r"\bid_(rsa|ed25519|ecdsa)\b",
     r"\b(printenv|env)\b.*\b(curl|wget|nc)\b",
+    r"\b(curl|wget)\b.*(\s-d|--data[a-z-]*|\s-F|--form|\s-T|--upload-file|--post-file)\s*=?\s*@",  # upload a file
+    r"\b(nc|ncat|netcat|socat|telnet)\b",  # raw connections out
+    r"\b(scp|rsync|sftp)\b.*\S+@\S+:",  # copy to another machine
+    r"\bbase64\b.*\|\s*(curl|wget|nc)\b",
+    r"\.env\b.*\b(curl|wget|nc|scp)\b|\b(curl|wget|nc|scp)\b.*\.env\b",  # secrets and the network together
+    r"\b(cat|less|more|head|tail|cp)\b[^|;&]*(/etc/shadow|\.pem\b|\.key\b|credentials\b|\.netrc\b)",
+    r"\beval\b.*\$\(\s*(curl|wget)",
     r"--dangerously-skip-permissions",
     r"\bbypassPermissions\b",
 )
+
+
+_TOKEN_SPLIT = re.compile(r"""[\s'"`;|&()<>=,]+""")
+
+
+def _paths(command: str) -> list[str]:
+    """Words of a command that could lead out of the working folder: absolute, ``~``, or with ``..``."""
+    out = []
+    for word in _TOKEN_SPLIT.split(command):
+        if "://" in word:
+            continue  # a URL, not a path
+        if word.startswith(("/", "~")) or ".." in word.split("/"):
+            out.append(word)
+    return out
 
 
 @dataclass(frozen=True)
@@ -79,6 +103,10 @@ class Policy:
     reflect_threshold: float = 0.5
     allowed_agents: Collection[str] = ("claude-code", "claude-flow", "memory")
     deny_patterns: tuple[str, ...] = DEFAULT_DENY
+    allow_patterns: tuple[str, ...] = ()
+    """When set, a command must match one of them."""
+    roots: tuple[str, ...] = ()
+    """The watched folders: a command may name no path outside them (empty: not checked)."""
     dry_run: bool = False
     dedup_window_s: float = 600.0
     """The same command for the same agent is not delegated again within this window."""
@@ -92,6 +120,21 @@ class Policy:
         for pattern in self.deny_patterns:
             if re.search(pattern, command, flags=re.IGNORECASE):
                 return pattern
+        return None
+
+    def outside_roots(self, command: str) -> str | None:
+        """A path in the command that leads out of every watched folder, if any."""
+        if not self.roots:
+            return None
+        for path in _paths(command):
+            if path.startswith("~"):
+                return path  # a home directory is never a watched project
+            for root in self.roots:
+                resolved = posixpath.normpath(posixpath.join(root, path))
+                if resolved == root or resolved.startswith(root.rstrip("/") + "/"):
+                    break
+            else:
+                return path
         return None
 
     def judge(self, decision: Decision, history: History = History()) -> Verdict:
@@ -121,6 +164,10 @@ class Policy:
             return Verdict("observe", "denied-command", "a command may not start with '-' (it would read as a flag)")
         if (pattern := self.denied_by(command)) is not None:
             return Verdict("observe", "denied-command", f"command matches deny rule {pattern!r}")
+        if self.allow_patterns and not any(re.search(p, command, flags=re.IGNORECASE) for p in self.allow_patterns):
+            return Verdict("observe", "not-allowed-command", "command matches none of the allow rules")
+        if (path := self.outside_roots(command)) is not None:
+            return Verdict("observe", "outside-roots", f"command names a path outside the watched folders: {path}")
         if (agent, command) in history.running:
             return Verdict("observe", "duplicate", "the same command is already running for this agent")
         same = [t for t in history.recent if (t.agent, t.command) == (agent, command)]
