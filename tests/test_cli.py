@@ -164,3 +164,17 @@ def test_observations_export_in_the_shape_replay_reads(home: Path, tmp_path: Pat
     assert all(r.timed for r in records)
     listed = conscious("log", "--observations", home=home)
     assert "tests/failed report.xml" in listed.stdout and "pending" in listed.stdout
+
+
+def test_quarantined_items_are_shown_and_released(home: Path) -> None:
+    journal = Journal(home / "journal.db")
+    qid = journal.quarantine("claude-code", "fix the flaky test", "this command already failed 3 times today")
+    status = conscious("status", home=home)
+    assert f"#{qid} claude-code: fix the flaky test" in status.stdout and f"conscious release {qid}" in status.stdout
+    assert json.loads(conscious("status", "--json", home=home).stdout)["quarantined"][0]["id"] == qid
+    released = conscious("release", str(qid), home=home)
+    assert released.returncode == 0 and "released" in released.stdout
+    assert journal.quarantined() == []
+    told = [o for o in journal.observations(10) if o.event_type == "released"]
+    assert told and "fix the flaky test" in told[0].details["text"]  # the loop hears of it
+    one_clear_line(conscious("release", str(qid), home=home), f"no quarantined item #{qid}")

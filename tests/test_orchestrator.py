@@ -562,3 +562,36 @@ async def test_a_journal_locked_by_another_process_for_long_is_waited_out(config
         await runner
         other.close()
     assert all(o.status == "decided" for o in journal.observations(100))
+
+
+async def test_an_item_that_keeps_failing_is_quarantined_until_released(
+    config: Config, paths: Paths, fake_agents: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")
+    config = config.model_copy(update={"dedup_window": 0.0, "retry_cap": 2})
+    backend = ScriptedBackend()
+    ask = reply(action_type="delegate", target_agent="claude-code", command="fix the flaky test", confidence=0.95)
+    backend.enqueue(*[ask] * 6)
+    orch, journal = await make(config, paths, backend)
+    journal.append(Observation(source="user", event_type="request", target="inbox"))
+    await drain(
+        orch, lambda: bool(journal.quarantined()) and journal.pending_count() == 0 and not orch.dispatcher.running, 60
+    )
+    [entry] = journal.quarantined()
+    assert (entry["agent"], entry["command"]) == ("claude-code", "fix the flaky test")
+    assert any(o.key[:2] == ("policy", "quarantined") for o in journal.observations(200))
+    # Still quarantined after the day's failures would have aged out of the retry cap.
+    backend.enqueue(ask)
+    journal.append(Observation(source="user", event_type="request", target="inbox"))
+    await drain(orch, lambda: journal.pending_count() == 0, 30)
+    assert any(d["verdict"] == "quarantined" for d in journal.decisions(200))
+    failures = len(journal.tasks())
+    # Released by the user: tried again (and, failing again, quarantined again after the cap).
+    assert journal.release(entry["id"]) is not None and journal.quarantined() == []
+    backend.enqueue(ask, ask, ask)
+    journal.append(Observation(source="user", event_type="request", target="inbox"))
+    await drain(
+        orch, lambda: bool(journal.quarantined()) and journal.pending_count() == 0 and not orch.dispatcher.running, 60
+    )
+    assert len(journal.tasks()) == failures + 2
+    assert journal.release(entry["id"]) is None  # already released: a clear no

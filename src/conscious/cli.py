@@ -254,6 +254,7 @@ def status(
         "first_start": ident.get("first_start"),
         "sessions": ident.get("sessions"),
         "journal": str(journal.path),
+        "quarantined": journal.quarantined(),
     }
     report["running"] = alive
     if as_json:
@@ -280,6 +281,12 @@ def status(
     if daemon.get("memory_tokens"):
         table.add_row(
             "memory", f"{daemon['memory_tokens']} tokens of identity and summary; {counts['summaries']} summaries"
+        )
+    for q in journal.quarantined():
+        table.add_row(
+            "quarantined",
+            f"[yellow]#{q['id']} {escape(q['agent'])}: {escape(q['command'][:80])}[/] "
+            f"[dim]({escape(q['reason'])}; `conscious release {q['id']}`)[/]",
         )
     table.add_row("pending", str(counts["pending"]))
     table.add_row(
@@ -382,6 +389,31 @@ def replay(
             f"p50 {s['latency_ms_p50']} ms, p90 {s['latency_ms_p90']} ms; "
             f"prompt tokens processed per decision {s['prompt_tokens_processed_mean']})"
         )
+
+
+@app.command()
+@friendly
+def release(
+    quarantine_id: Annotated[int, typer.Argument(metavar="ID", help="The quarantine entry (see `conscious status`).")],
+    home: HomeOpt = None,
+) -> None:
+    """Let a quarantined item (one that kept failing) be delegated again."""
+    journal = _journal(home)
+    entry = journal.release(quarantine_id)
+    if entry is None:
+        active = ", ".join(str(q["id"]) for q in journal.quarantined()) or "none"
+        raise ConsciousError(f"no quarantined item #{quarantine_id} (quarantined now: {active})")
+    journal.append(
+        Observation(
+            source="user",
+            event_type="released",
+            target=f"quarantine#{quarantine_id}",
+            details={
+                "text": f"I released {entry['agent']}: {entry['command'][:200]} from quarantine; it may be tried again."
+            },
+        )
+    )
+    out.print(f"released #{quarantine_id}: {escape(entry['agent'])}: {escape(entry['command'][:120])}")
 
 
 @app.command("config")

@@ -55,4 +55,12 @@ MIGRATIONS: list[str] = [
     END;
     INSERT INTO observations_fts(observations_fts) VALUES ('rebuild');
     """,
+    # 3: safe hands — items quarantined after the retry cap, until the user releases them
+    """
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY, ts TEXT NOT NULL, agent TEXT NOT NULL, command TEXT NOT NULL,
+        reason TEXT NOT NULL, released TEXT
+    );
+    CREATE INDEX quarantine_active ON quarantine(released, agent, command);
+    """,
 ]

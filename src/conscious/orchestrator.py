@@ -363,7 +363,12 @@ class Orchestrator:
         decision = self._escalate(thought.decision, batch)
         history = History(frozenset(self.dispatcher.active()))
         if decision.action_type == "delegate":  # the journal is read only when it matters
-            history = History(history.running, tuple(self.journal.recent_tasks(DAY)))
+            history = History(
+                history.running,
+                tuple(self.journal.recent_tasks(DAY)),
+                frozenset((q["agent"], q["command"]) for q in self.journal.quarantined()),
+                self.journal.releases(DAY),
+            )
         verdict = self.policy.judge(decision, history)
         if verdict.delegates and self._stop.is_set():
             verdict = Verdict("observe", "stopping", "the orchestrator is shutting down: nothing new is started")
@@ -407,6 +412,22 @@ class Orchestrator:
                     target=f"decision#{decision_id}",
                     severity="warning",
                     details={"rule": verdict.label, "reason": verdict.reason},
+                )
+            )
+        if verdict.label == "retry-cap" and decision.target_agent and decision.command:
+            # It keeps failing: out of the way until the user looks at it.
+            qid = self.journal.quarantine(decision.target_agent, decision.command, verdict.reason)
+            self.accept(
+                Observation(
+                    source="policy",
+                    event_type="quarantined",
+                    target=f"quarantine#{qid}",
+                    severity="warning",
+                    details={
+                        "agent": decision.target_agent,
+                        "command": decision.command[:200],
+                        "release": f"conscious release {qid}",
+                    },
                 )
             )
         if task is not None:

@@ -17,6 +17,7 @@ QUIET_EVENTS: frozenset[tuple[str, str]] = frozenset(
         ("system", "parse-failure"),
         ("system", "llm-error"),
         ("policy", "refused"),
+        ("policy", "quarantined"),
         ("system", "llm-recovered"),
         ("self", "compacted"),
         ("self", "started"),

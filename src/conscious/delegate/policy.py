@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from conscious.model import ActionType, Decision, PastTask
@@ -26,6 +26,7 @@ VerdictLabel = Literal[
     "retry-cap",
     "budget",
     "not-allowed-command",
+    "quarantined",
     "outside-roots",
 ]
 
@@ -89,6 +90,10 @@ class History:
     """(agent, command) of unfinished tasks."""
     recent: tuple[PastTask, ...] = ()
     """Delegations of the last day, any state."""
+    quarantined: frozenset[tuple[str, str]] = frozenset()
+    """(agent, command) of items quarantined until the user releases them."""
+    released: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    """(agent, command) → seconds since the user released it: failures before that are forgiven."""
 
     def spend(self, within_s: float) -> float:
         return sum(t.cost_usd or 0.0 for t in self.recent if t.age_s <= within_s)
@@ -175,7 +180,11 @@ class Policy:
             return Verdict(
                 "observe", "recently-done", f"the same command went to {agent} less than {self.dedup_window_s:.0f}s ago"
             )
-        if sum(1 for t in same if t.state in ("failed", "timeout")) >= self.retry_cap:
+        if (agent, command) in history.quarantined:
+            return Verdict("observe", "quarantined", "this item is quarantined until released (`conscious release`)")
+        forgiven = history.released.get((agent, command), float("inf"))
+        failures = sum(1 for t in same if t.state in ("failed", "timeout") and t.age_s < forgiven)
+        if failures >= self.retry_cap:
             return Verdict("observe", "retry-cap", f"this command already failed {self.retry_cap} times today")
         if sum(1 for t in history.recent if t.age_s <= 3600) >= self.delegations_per_hour:
             return Verdict("observe", "budget", f"{self.delegations_per_hour} delegations in the last hour")
