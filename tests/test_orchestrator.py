@@ -89,7 +89,7 @@ async def test_delegation_runs_the_agent_and_its_result_comes_back(
     [call] = [json.loads(line) for line in fake_agents.read_text().splitlines()]
     argv = call["argv"]
     assert "-p" in argv and argv[-2:] == ["--", "Fix the failing test"]
-    assert argv[argv.index("--output-format") + 1] == "json"
+    assert argv[argv.index("--output-format") + 1] == "stream-json" and "--verbose" in argv
     assert argv[argv.index("--permission-mode") + 1] == "acceptEdits"
     assert call["cwd"] == str(config.watch[0])
     # The agent's result was shown to the model in a later turn, as delimited data.

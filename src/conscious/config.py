@@ -40,6 +40,9 @@ class ClaudeCodeConfig(BaseModel):
     max_budget_usd: float | None = 1.0
     """Claude Code's own per-task cap (``--max-budget-usd``); our daily ledger is enforced as well."""
     extra_args: list[str] = Field(default_factory=list)
+    loop_repeats: int = 5
+    """A task that makes the same tool call with the same input this many times is stopped as
+    a loop (read from ``--output-format stream-json``); 0: never."""
 
 
 class ClaudeFlowConfig(BaseModel):

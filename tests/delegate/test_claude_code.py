@@ -71,3 +71,25 @@ async def test_slow_agent_times_out_and_stubborn_agent_is_killed(
     monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "ignore-term")
     outcome = await run(tmp_path, timeout=1.0)
     assert outcome.state == "timeout"
+
+
+async def test_a_task_repeating_the_same_tool_call_is_stopped_as_a_loop(
+    fake_agents: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "loop")
+    outcome = await run(tmp_path, ClaudeCodeConfig(loop_repeats=4), timeout=60)
+    assert (outcome.state, outcome.event) == ("failed", "loop")
+    assert "repeated 4 times" in outcome.result and "npm test" in outcome.result
+    argv = json.loads(fake_agents.read_text().splitlines()[0])["argv"]
+    assert argv[argv.index("--output-format") + 1] == "stream-json" and "--verbose" in argv
+
+
+async def test_a_slow_task_with_varied_steps_is_not_a_loop(
+    fake_agents: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "busy")
+    monkeypatch.setenv("CONSCIOUS_FAKE_STEPS", "12")
+    monkeypatch.setenv("CONSCIOUS_FAKE_SLEEP", "1")
+    outcome = await run(tmp_path, ClaudeCodeConfig(loop_repeats=4), timeout=60)
+    assert outcome.state == "succeeded" and outcome.event is None
+    assert outcome.cost_usd is not None and outcome.session_id  # the final result object, read from the stream

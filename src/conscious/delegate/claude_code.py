@@ -1,12 +1,15 @@
-"""Claude Code in headless mode: ``claude -p <command> --output-format json``.
+"""Claude Code in headless mode: ``claude -p --output-format stream-json --verbose -- <command>``.
 
 Runs in the watched folder with the configured permission mode and tool lists; records the
-result, cost, turns and session id from its JSON result object.
+result, cost, turns and session id from its final result object. The stream is watched as it
+comes: a task that makes the same tool call with the same input ``loop_repeats`` times is
+stopped and reported as a loop, while one that is merely slow (a long build) is not.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from conscious.config import ClaudeCodeConfig
@@ -23,7 +26,7 @@ class ClaudeCodeDelegate:
 
     def argv(self, command: str) -> list[str]:
         c = self.config
-        argv = [c.binary, "-p", "--output-format", "json", "--permission-mode", c.permission_mode]
+        argv = [c.binary, "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", c.permission_mode]
         if c.max_turns:
             argv += ["--max-turns", str(c.max_turns)]
         if c.max_budget_usd is not None:
@@ -37,9 +40,15 @@ class ClaudeCodeDelegate:
         return [*argv, *c.extra_args, "--", command]
 
     async def run(self, task: Task, ctx: RunContext, on_start: PgidCallback) -> Outcome:
+        loops = LoopDetector(self.config.loop_repeats)
         try:
             result = await run_process(
-                self.argv(task.command), cwd=ctx.cwd, timeout=ctx.timeout, grace=ctx.grace, on_start=on_start
+                self.argv(task.command),
+                cwd=ctx.cwd,
+                timeout=ctx.timeout,
+                grace=ctx.grace,
+                on_start=on_start,
+                on_line=loops.feed if self.config.loop_repeats else None,
             )
         except CommandNotFound:
             return Outcome(
@@ -49,6 +58,8 @@ class ClaudeCodeDelegate:
             )
         if result.timed_out:
             return Outcome("timeout", f"claude-code: no result within {ctx.timeout:.0f}s", result.exit_code)
+        if result.stopped:
+            return Outcome("failed", f"claude-code stopped: {loops.found}", result.exit_code, event="loop")
         data = _result_object(result.stdout)
         if data is None:
             detail = tail(result.stderr or result.stdout, 500) or "no output"
@@ -69,6 +80,32 @@ class ClaudeCodeDelegate:
             num_turns=_int(data.get("num_turns")),
             session_id=data.get("session_id") if isinstance(data.get("session_id"), str) else None,
         )
+
+
+class LoopDetector:
+    """Counts the tool calls of a stream-json transcript; says stop at the N-th identical one."""
+
+    def __init__(self, repeats: int) -> None:
+        self.repeats = repeats
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.found = ""
+
+    def feed(self, line: str) -> bool:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return False
+        if not isinstance(message, dict) or message.get("type") != "assistant":
+            return False
+        content = (message.get("message") or {}).get("content")
+        for item in content if isinstance(content, list) else []:
+            if isinstance(item, dict) and item.get("type") == "tool_use":
+                key = (str(item.get("name")), json.dumps(item.get("input"), sort_keys=True))
+                self.calls[key] += 1
+                if self.calls[key] >= self.repeats:
+                    self.found = f"the same tool call repeated {self.calls[key]} times: {key[0]} {key[1][:160]}"
+                    return True
+        return False
 
 
 def _result_object(stdout: str) -> dict[str, Any] | None:

@@ -39,6 +39,8 @@ class ProcessResult:
     stdout: str
     stderr: str
     timed_out: bool = False
+    stopped: bool = False
+    """Stopped because ``on_line`` asked for it."""
 
 
 class CommandNotFound(Exception):
@@ -52,6 +54,21 @@ async def _read(stream: asyncio.StreamReader | None) -> bytes:
     while chunk := await stream.read(65536):
         if len(data) < OUTPUT_LIMIT:
             data += chunk[: OUTPUT_LIMIT - len(data)]
+    return bytes(data)
+
+
+async def _read_lines(
+    stream: asyncio.StreamReader | None, on_line: Callable[[str], bool], stop: asyncio.Event
+) -> bytes:
+    """Like ``_read``, and each line goes to ``on_line`` as it arrives; True from it sets ``stop``."""
+    if stream is None:
+        return b""
+    data = bytearray()
+    while line := await stream.readline():
+        if len(data) < OUTPUT_LIMIT:
+            data += line[: OUTPUT_LIMIT - len(data)]
+        if not stop.is_set() and on_line(line.decode(errors="replace")):
+            stop.set()
     return bytes(data)
 
 
@@ -76,7 +93,9 @@ async def run_process(
     grace: float = 5.0,
     env: dict[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_line: Callable[[str], bool] | None = None,
 ) -> ProcessResult:
+    """Run to completion, timeout, or (``on_line`` returning True for a line of stdout) a stop."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -87,6 +106,7 @@ async def run_process(
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
             preexec_fn=die_with_parent,
+            limit=OUTPUT_LIMIT,  # one stream-json line can be long
         )
     except FileNotFoundError:
         raise CommandNotFound(f"command not found: {argv[0]}") from None
@@ -94,14 +114,23 @@ async def run_process(
         raise CommandNotFound(f"command not executable: {argv[0]}") from None
     if on_start is not None:
         on_start(proc.pid)
-    readers = asyncio.gather(_read(proc.stdout), _read(proc.stderr))
+    stop = asyncio.Event()
+    out_reader = _read(proc.stdout) if on_line is None else _read_lines(proc.stdout, on_line, stop)
+    readers = asyncio.gather(out_reader, _read(proc.stderr))
     timed_out = False
+    ended = asyncio.ensure_future(proc.wait())
     try:
-        await asyncio.wait_for(proc.wait(), timeout)
-    except TimeoutError:
-        timed_out = True
-        await kill_group(proc, grace)
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({ended, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not ended.done():
+            ended.cancel()
+            timed_out = not stop.is_set()
+            await kill_group(proc, grace)
     except asyncio.CancelledError:
+        ended.cancel()
         await asyncio.shield(kill_group(proc, grace))
         readers.cancel()
         raise
@@ -114,4 +143,6 @@ async def run_process(
         out, err = await asyncio.wait_for(readers, 5.0)
     except TimeoutError:
         out, err = b"", b"(output unavailable: a descendant kept the pipes open)"
-    return ProcessResult(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), timed_out)
+    return ProcessResult(
+        proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), timed_out, stop.is_set()
+    )
