@@ -595,3 +595,28 @@ async def test_an_item_that_keeps_failing_is_quarantined_until_released(
     )
     assert len(journal.tasks()) == failures + 2
     assert journal.release(entry["id"]) is None  # already released: a clear no
+
+
+async def test_spend_stops_at_the_budget_with_an_agent_that_always_fails(
+    config: Config, paths: Paths, fake_agents: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Different items each time (so the retry cap does not apply): the daily spend cap does."""
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")  # fails, and reports what it cost
+    config = config.model_copy(update={"max_spend_usd_per_day": 0.0001, "max_concurrent_tasks": 1})
+    backend = ScriptedBackend()
+    backend.enqueue(
+        *[
+            reply(action_type="delegate", target_agent="claude-code", command=f"fix item {i}", confidence=0.95)
+            for i in range(10)
+        ]
+    )
+    orch, journal = await make(config, paths, backend)
+    for i in range(10):
+        journal.append(Observation(source="user", event_type="request", target=f"inbox-{i}"))
+        await drain(orch, lambda: journal.pending_count() == 0 and not orch.dispatcher.running, 30)
+    tasks = journal.tasks()
+    spent = sum(t["cost_usd"] or 0 for t in tasks)
+    assert tasks and all(t["state"] == "failed" for t in tasks)
+    assert spent >= 0.0001 and spent - (tasks[-1]["cost_usd"] or 0) < 0.0001  # stopped at the first crossing
+    assert len(tasks) < 10
+    assert any(d["verdict"] == "budget" for d in journal.decisions(200))
