@@ -9,25 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import psutil
-
 from conscious.delegate.base import Delegate, Outcome, RunContext
+from conscious.delegate.process import signal_group
 from conscious.journal import Journal
 from conscious.model import Observation, Severity, Task, utcnow
-
-
-def kill_orphans(pgid: int, since: float) -> None:
-    """SIGKILL every process still in group ``pgid`` that was created after ``since`` (a task's
-    group outliving its daemon; the time check spares a group that merely reuses the number)."""
-    for proc in psutil.process_iter(["pid", "create_time"]):
-        with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
-            if os.getpgid(proc.pid) == pgid and proc.info["create_time"] >= since - 1:
-                proc.kill()
-
 
 RESULT_LIMIT = 500
 """Characters of an agent's result shown back to the model; the journal keeps more."""
@@ -130,7 +119,9 @@ class Dispatcher:
         tasks = self.journal.unfinished_tasks()
         for task in tasks:
             if task.pgid and task.started:
-                kill_orphans(task.pgid, task.started.timestamp())
+                # A task's group outliving its daemon; the time check spares a group that merely
+                # reuses the number.
+                signal_group(task.pgid, signal.SIGKILL, task.started.timestamp())
             self._finish(task, Outcome("interrupted", "the orchestrator stopped while this task was unfinished"))
         return len(tasks)
 

@@ -9,9 +9,12 @@ import ctypes
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 _PR_SET_PDEATHSIG = 1
 _prctl: Callable[..., int] | None = None
@@ -72,16 +75,29 @@ async def _read_lines(
     return bytes(data)
 
 
-async def kill_group(proc: asyncio.subprocess.Process, grace: float) -> None:
+def signal_group(pgid: int, sig: signal.Signals, since: float) -> int:
+    """Send ``sig`` to the processes of group ``pgid`` created since ``since`` (epoch seconds).
+
+    Never ``killpg`` on a bare number: once the leader is reaped its pid is free, and with
+    pid_max at 32,768 a busy machine hands it to an unrelated process group within minutes.
+    Returns how many were signalled."""
+    sent = 0
+    for proc in psutil.process_iter(["create_time"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
+            if os.getpgid(proc.pid) == pgid and proc.info["create_time"] >= since - 1:
+                proc.send_signal(sig)
+                sent += 1
+    return sent
+
+
+async def kill_group(proc: asyncio.subprocess.Process, grace: float, since: float) -> None:
     if proc.returncode is not None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+    signal_group(proc.pid, signal.SIGTERM, since)
     try:
         await asyncio.wait_for(proc.wait(), grace)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL, since)
         await proc.wait()
 
 
@@ -112,6 +128,7 @@ async def run_process(
         raise CommandNotFound(f"command not found: {argv[0]}") from None
     except PermissionError:
         raise CommandNotFound(f"command not executable: {argv[0]}") from None
+    since = time.time() - 1.0  # the group's processes are all younger than this
     if on_start is not None:
         on_start(proc.pid)
     stop = asyncio.Event()
@@ -128,16 +145,15 @@ async def run_process(
         if not ended.done():
             ended.cancel()
             timed_out = not stop.is_set()
-            await kill_group(proc, grace)
+            await kill_group(proc, grace, since)
     except asyncio.CancelledError:
         ended.cancel()
-        await asyncio.shield(kill_group(proc, grace))
+        await asyncio.shield(kill_group(proc, grace, since))
         readers.cancel()
         raise
     finally:
         # Grandchildren that outlive the leader still belong to the group.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL, since)
     try:
         # A daemonised grandchild in a new session can keep the pipes open forever.
         out, err = await asyncio.wait_for(readers, 5.0)
