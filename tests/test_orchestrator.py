@@ -322,17 +322,25 @@ async def test_a_context_overflow_is_compacted_and_retried_once(config: Config, 
     assert journal.db.execute("SELECT count(*) FROM turns WHERE archived=1").fetchone()[0] > 0
 
 
-async def test_a_runaway_item_stops_at_the_retry_cap(
-    config: Config, paths: Paths, fake_agents: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A stand-in agent that always fails: the model keeps asking, the gate stops it."""
+async def runaway(
+    config: Config, paths: Paths, monkeypatch: pytest.MonkeyPatch, *, asks: int
+) -> tuple[Orchestrator, Journal, ScriptedBackend, dict[str, Any]]:
+    """An agent that always fails, a model that keeps asking for the same item (retry cap 2)."""
     monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")
     config = config.model_copy(update={"dedup_window": 0.0, "retry_cap": 2})
     backend = ScriptedBackend()
     ask = reply(action_type="delegate", target_agent="claude-code", command="fix the flaky test", confidence=0.95)
-    backend.enqueue(*[ask] * 8)
+    backend.enqueue(*[ask] * asks)
     orch, journal = await make(config, paths, backend)
     journal.append(Observation(source="user", event_type="request", target="inbox"))
+    return orch, journal, backend, ask
+
+
+async def test_a_runaway_item_stops_at_the_retry_cap(
+    config: Config, paths: Paths, fake_agents: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in agent that always fails: the model keeps asking, the gate stops it."""
+    orch, journal, _, _ = await runaway(config, paths, monkeypatch, asks=8)
 
     def capped() -> bool:
         verdicts = [d["verdict"] for d in journal.decisions(100)]
@@ -567,13 +575,7 @@ async def test_a_journal_locked_by_another_process_for_long_is_waited_out(config
 async def test_an_item_that_keeps_failing_is_quarantined_until_released(
     config: Config, paths: Paths, fake_agents: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")
-    config = config.model_copy(update={"dedup_window": 0.0, "retry_cap": 2})
-    backend = ScriptedBackend()
-    ask = reply(action_type="delegate", target_agent="claude-code", command="fix the flaky test", confidence=0.95)
-    backend.enqueue(*[ask] * 6)
-    orch, journal = await make(config, paths, backend)
-    journal.append(Observation(source="user", event_type="request", target="inbox"))
+    orch, journal, backend, ask = await runaway(config, paths, monkeypatch, asks=6)
     await drain(
         orch, lambda: bool(journal.quarantined()) and journal.pending_count() == 0 and not orch.dispatcher.running, 60
     )

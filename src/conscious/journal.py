@@ -419,10 +419,6 @@ class Journal:
         with self.transaction() as db:
             return _insert_turn(db, role, content, tokens)
 
-    def archive_turns(self, up_to_id: int) -> None:
-        with self.transaction() as db:
-            _archive(db, up_to_id)
-
     def archive_turn_ids(self, ids: Sequence[int]) -> None:
         with self.transaction() as db:
             for turn_id in ids:
