@@ -7,6 +7,7 @@ Used by tests/test_faults.py and by bench/faults.py (the figures in RELIABILITY.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -111,6 +112,20 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise AssertionError("the daemon did not stop on SIGINT") from None
+
+    def close(self) -> None:
+        """Whatever a test left running (it failed half-way): the daemon and everything it started."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            family = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.Error:
+            family = []
+        self.process.kill()
+        self.process.wait()
+        for p in family:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
 
     def ready(self) -> bool:
         """Connected to its brain and running (it says so in its journal)."""

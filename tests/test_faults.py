@@ -7,24 +7,42 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
+import pytest
 
 from conscious.journal import Journal
 from conscious.model import Observation
 from conscious.think.backends.embedded import EmbeddedServer
 from tests.daemon_harness import SCRIPTED, Daemon, kill_storm, wait_for
 
+Spawn = Callable[[dict[str, str]], Daemon]
 
-def test_kill_9_at_20_random_moments_loses_nothing_and_starts_nothing_twice(home: Path, watched: Path) -> None:
-    report = kill_storm(Daemon(home, watched, SCRIPTED), observations=200, kills=20, seed=20261125)
+
+@pytest.fixture
+def spawn(home: Path, watched: Path) -> Iterator[Spawn]:
+    """Daemons for one test, none left running whatever the test's outcome."""
+    made: list[Daemon] = []
+
+    def make(settings: dict[str, str]) -> Daemon:
+        made.append(Daemon(home, watched, settings))
+        return made[-1]
+
+    yield make
+    for daemon in made:
+        daemon.close()
+
+
+def test_kill_9_at_20_random_moments_loses_nothing_and_starts_nothing_twice(spawn: Spawn) -> None:
+    report = kill_storm(spawn(SCRIPTED), observations=200, kills=20, seed=20261125)
     assert (report.lost, report.undecided, report.decided_twice) == (0, 0, 0), report.line()
     assert report.started_twice == 0 and report.orphans == 0, report.line()
     assert report.delegations > 0
 
 
-def test_kill_9_with_the_real_model(llama_server: EmbeddedServer, home: Path, watched: Path) -> None:
+def test_kill_9_with_the_real_model(llama_server: EmbeddedServer, spawn: Spawn) -> None:
     settings = {
         "CONSCIOUS_LLM_URL": llama_server.url,
         "CONSCIOUS_MAX_TOKENS": "150",
@@ -32,14 +50,12 @@ def test_kill_9_with_the_real_model(llama_server: EmbeddedServer, home: Path, wa
         "CONSCIOUS_REFLECTION_DEPTH": "0",
         "CONSCIOUS_DRY_RUN": "true",
     }
-    report = kill_storm(Daemon(home, watched, settings), observations=12, kills=3, seed=7, settle_timeout=400)
+    report = kill_storm(spawn(settings), observations=12, kills=3, seed=7, settle_timeout=400)
     assert (report.lost, report.undecided, report.decided_twice) == (0, 0, 0), report.line()
 
 
-def test_the_embedded_server_killed_five_times_is_restarted_and_nothing_is_lost(home: Path, watched: Path) -> None:
-    daemon = Daemon(
-        home,
-        watched,
+def test_the_embedded_server_killed_five_times_is_restarted_and_nothing_is_lost(spawn: Spawn, home: Path) -> None:
+    daemon = spawn(
         {
             "CONSCIOUS_EMBEDDED_CONTEXT_LENGTH": "2048",
             "CONSCIOUS_MAX_TOKENS": "120",
@@ -106,10 +122,8 @@ def write_prompt(home: Path) -> Path:
     return path
 
 
-def test_an_agent_that_ignores_sigterm_is_killed_after_the_grace_period(home: Path, watched: Path) -> None:
-    daemon = Daemon(
-        home,
-        watched,
+def test_an_agent_that_ignores_sigterm_is_killed_after_the_grace_period(spawn: Spawn) -> None:
+    daemon = spawn(
         {**SCRIPTED, "CONSCIOUS_FAKE_MODE": "ignore-term", "CONSCIOUS_FAKE_SLEEP": "120", "CONSCIOUS_KILL_GRACE": "1"},
     )
     daemon.start()

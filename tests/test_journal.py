@@ -1,7 +1,12 @@
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from conscious.errors import JournalError
-from conscious.journal import MIGRATIONS, Journal
+from conscious.journal import Journal
+from conscious.migrations import MIGRATIONS, statements
 from conscious.model import Decision, Observation, Task
 
 
@@ -11,6 +16,33 @@ def test_migrates_a_new_file_and_reopens_it(tmp_path: Path) -> None:
     j = Journal(path)
     assert j.schema_version == len(MIGRATIONS)
     assert j.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_processes_opening_a_new_journal_at_once_all_get_it_migrated(tmp_path: Path) -> None:
+    # A daemon starting while `conscious tell` writes: both find version 0 and migrate.
+    path = tmp_path / "j.db"
+    code = (
+        "import sys; from conscious.journal import Journal; from conscious.model import Observation; "
+        "j = Journal(sys.argv[1]); j.append(Observation(source='tests', event_type='x', target=sys.argv[2]))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path), str(i)], stderr=subprocess.PIPE) for i in range(8)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    j = Journal(path)
+    assert j.schema_version == len(MIGRATIONS)
+    assert sorted(o.target for o in j.pending()) == [str(i) for i in range(8)]
+
+
+def test_migration_scripts_split_into_whole_statements() -> None:
+    script = "CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n  INSERT INTO a VALUES (1);\nEND;\n"
+    assert list(statements(script)) == [
+        "CREATE TABLE a (x);",
+        "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  INSERT INTO a VALUES (1);\nEND;",
+    ]
+    with pytest.raises(ValueError, match="incomplete"):
+        list(statements("CREATE TABLE b (x)"))
 
 
 def test_observation_round_trip_and_pending(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from conscious.errors import JournalError
-from conscious.migrations import MIGRATIONS
+from conscious.migrations import MIGRATIONS, statements
 from conscious.model import Decision, Observation, PastTask, Task, utcnow
 
 log = logging.getLogger("conscious")
@@ -244,10 +244,17 @@ class Journal:
             raise
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            # One script per version, applied atomically with its version bump.
-            self.db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+        # Another process may open the same new journal at the same moment (a daemon starting
+        # while `conscious tell` writes): the version is read again under the write lock, and
+        # each script is applied with its version bump in that one transaction.
+        while self.schema_version < len(MIGRATIONS):
+            with self.transaction() as db:
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                if version >= len(MIGRATIONS):
+                    break
+                for statement in statements(MIGRATIONS[version]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={version + 1}")
 
     @property
     def schema_version(self) -> int:

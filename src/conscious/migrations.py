@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+
 MIGRATIONS: list[str] = [
     # 1: the loop
     """
@@ -64,3 +67,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX quarantine_active ON quarantine(released, agent, command);
     """,
 ]
+
+
+def statements(script: str) -> Iterator[str]:
+    """The complete SQL statements of ``script`` one by one (a trigger's body is kept whole),
+    so that a migration runs inside the caller's transaction: ``executescript`` would commit it."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {pending.strip()[:80]}")
