@@ -6,13 +6,16 @@ what the loop, the observers and the delegates need.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+import tomlkit
+import tomlkit.exceptions
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +25,7 @@ from pydantic_settings import (
 )
 
 from conscious.errors import ConfigError
+from conscious.model import ApprovalMode, Priority
 from conscious.paths import Paths
 
 _toml_file: ContextVar[Path | None] = ContextVar("_toml_file", default=None)
@@ -63,6 +67,43 @@ class ClaudeFlowConfig(BaseModel):
     init_argv: list[str] = Field(default_factory=lambda: ["npx", "claude-flow", "hive-mind", "init"])
     """Run once in the working folder before the first spawn (spawn refuses an uninitialised folder)."""
     init_marker: str = ".claude-flow/hive-mind/state.json"
+
+
+class AgentBudget(BaseModel):
+    """Limits for one agent, on top of the overall ones (unset: only the overall limit applies)."""
+
+    delegations_per_hour: int | None = None
+    max_concurrent: int | None = None
+    max_spend_usd_per_day: float | None = None
+    task_timeout: float | None = None
+    """Wall time (seconds) a task of this agent may run before it is stopped."""
+
+
+class SavedPattern(BaseModel):
+    """An answer given with ``--always``: requests to ``agent`` whose command matches ``pattern``
+    (a regular expression, case-insensitive) are approved without asking."""
+
+    agent: str
+    pattern: str
+
+
+class ApprovalConfig(BaseModel):
+    """Whether a delegation the gate accepted starts at once (``auto``), waits for
+    ``conscious approve`` (``ask``), or is refused (``never``). The strictest of the agent's and
+    the priority's modes applies; ``mode`` when neither is set."""
+
+    mode: ApprovalMode = "auto"
+    agents: dict[str, ApprovalMode] = Field(default_factory=dict)
+    priorities: dict[Priority, ApprovalMode] = Field(default_factory=dict)
+    always_allow: list[SavedPattern] = Field(default_factory=list)
+    expire_after: float = 3600.0
+    """Seconds a request waits for an answer before it expires (the model is told)."""
+    notify_send: bool = True
+    """A desktop notification (``notify-send``, where it exists) when a request waits."""
+    notify_command: list[str] = Field(default_factory=list)
+    """A command run when a request waits; it gets the request as JSON on stdin."""
+    webhook: str | None = None
+    """A URL the request is POSTed to (JSON) when it waits."""
 
 
 class Config(BaseSettings):
@@ -172,6 +213,9 @@ class Config(BaseSettings):
     """More deny rules (regular expressions, case-insensitive) on top of the built-in ones."""
     allow_commands: list[str] = Field(default_factory=list)
     """When set, a command must match one of these regular expressions to be delegated."""
+    budgets: dict[str, AgentBudget] = Field(default_factory=dict)
+    """Per-agent limits (``[budgets.claude-code]``), on top of the overall ones."""
+    approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
     task_timeout: float = 1800.0
     kill_grace: float = 5.0
     dry_run: bool = False
@@ -179,6 +223,8 @@ class Config(BaseSettings):
     claude_flow: ClaudeFlowConfig = Field(default_factory=ClaudeFlowConfig)
     command_agents: dict[str, list[str]] = Field(default_factory=dict)
     """User-defined agents: name -> argv with ``{command}``."""
+
+    _file: Path | None = PrivateAttr(default=None)
 
     # -- logging (seed)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -202,9 +248,23 @@ class Config(BaseSettings):
     @classmethod
     def load(cls, paths: Paths, config_file: Path | None = None, **overrides: Any) -> Config:
         """Build the effective config; any problem is one ``ConfigError`` line."""
-        toml = config_file or paths.config_file
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"config file not found: {config_file}")
+        return cls._from(config_file or paths.config_file, overrides)
+
+    def reread(self) -> Config:
+        """The config as its file (and the environment) say now, without command-line flags:
+        the daemon takes the rules the user changes while it runs (``approve --always``) from it."""
+        return self._from(self.file, {})
+
+    @property
+    def file(self) -> Path:
+        """The TOML file this config was read from, or would be (it need not exist)."""
+        assert self._file is not None, "a Config made by load()"
+        return self._file
+
+    @classmethod
+    def _from(cls, toml: Path, overrides: dict[str, Any]) -> Config:
         if toml.is_file():
             try:
                 tomllib.loads(toml.read_text(encoding="utf-8"))
@@ -224,6 +284,7 @@ class Config(BaseSettings):
         finally:
             _toml_file.reset(token)
         config.check()
+        config._file = toml
         return config
 
     def check(self) -> None:
@@ -234,15 +295,40 @@ class Config(BaseSettings):
             raise ConfigError(f"system prompt file not found: {self.system_prompt_file}")
         if self.model_path is not None and not self.model_path.is_file():
             raise ConfigError(f"model file not found: {self.model_path}")
-        for field_name in ("deny_commands", "allow_commands"):
-            for pattern in getattr(self, field_name):
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise ConfigError(f"invalid pattern in {field_name}: {pattern!r} ({exc})") from None
+        patterns = [
+            *(("deny_commands", p) for p in self.deny_commands),
+            *(("allow_commands", p) for p in self.allow_commands),
+            *(("approval.always_allow", saved.pattern) for saved in self.approval.always_allow),
+        ]
+        for field_name, pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"invalid pattern in {field_name}: {pattern!r} ({exc})") from None
         if not 0 < self.low_water < self.high_water <= 1:
             raise ConfigError("context marks must satisfy 0 < low_water < high_water <= 1")
         if not 0 <= self.reflection_confidence_threshold <= self.min_confidence_to_delegate <= 1:
             raise ConfigError(
                 "thresholds must satisfy 0 <= reflection_confidence_threshold <= min_confidence_to_delegate <= 1"
             )
+
+
+def save_pattern(path: Path, agent: str, pattern: str, *, allow: bool) -> None:
+    """Keep an answer given with ``--always`` in the config file (created if missing, its
+    comments and layout kept): an allow goes to ``approval.always_allow``, a deny to ``deny_commands``."""
+    try:
+        doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.is_file() else tomlkit.document()
+    except (tomlkit.exceptions.ParseError, OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot update config file {path}: {exc}") from None
+    if allow:
+        approval = doc.setdefault("approval", tomlkit.table())
+        approval.setdefault("always_allow", tomlkit.aot()).append({"agent": agent, "pattern": pattern})
+    else:
+        doc.setdefault("deny_commands", tomlkit.array()).append(pattern)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+        os.replace(tmp, path)  # a daemon re-reading it never sees half a file
+    except OSError as exc:
+        raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None

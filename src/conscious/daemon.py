@@ -21,6 +21,7 @@ from conscious.delegate.command import CommandDelegate
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.memory import MemoryDelegate
 from conscious.errors import ConsciousError
+from conscious.gatekeeper import agent_names
 from conscious.journal import Journal
 from conscious.lock import single_instance
 from conscious.model import Observation
@@ -28,7 +29,7 @@ from conscious.observe.base import Observer
 from conscious.observe.clock import ClockObserver
 from conscious.observe.files import FileObserver
 from conscious.observe.processes import ProcessObserver
-from conscious.orchestrator import Orchestrator, agent_names, limits_from
+from conscious.orchestrator import Orchestrator, limits_from
 from conscious.paths import Paths
 from conscious.think.connect import Connection, connect
 from conscious.think.context import ContextWindow
@@ -110,6 +111,7 @@ async def build(
         cwd=config.watch[0],
         max_concurrent=config.max_concurrent_tasks,
         timeout=config.task_timeout,
+        timeouts={name: b.task_timeout for name, b in config.budgets.items() if b.task_timeout is not None},
         grace=config.kill_grace,
         on_event=reporter.task,
     )

@@ -99,7 +99,7 @@ def _obs(row: sqlite3.Row) -> Observation:
     )
 
 
-def _insert_observation(db: sqlite3.Connection, obs: Observation) -> int:
+def insert_observation(db: sqlite3.Connection, obs: Observation) -> int:
     ts = _ts(obs.timestamp)
     cur = db.execute(
         "INSERT INTO observations (ts, source, event_type, target, severity, details, count,"
@@ -154,7 +154,7 @@ class JournaledTurn(Protocol):
     id: int | None
 
 
-def _set_task(db: sqlite3.Connection, task_id: int, fields: dict[str, Any]) -> None:
+def set_task(db: sqlite3.Connection, task_id: int, fields: dict[str, Any]) -> None:
     values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
     db.execute(f"UPDATE tasks SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", (*values, task_id))
 
@@ -268,7 +268,7 @@ class Journal:
 
     def append(self, obs: Observation) -> int:
         with self.transaction() as db:
-            return _insert_observation(db, obs)
+            return insert_observation(db, obs)
 
     def pending(self, limit: int = 10_000) -> list[Observation]:
         rows = self.db.execute(
@@ -307,9 +307,11 @@ class Journal:
         cached_tokens: int | None = None,
         task: Task | None = None,
         turns: Sequence[JournaledTurn] = (),
+        approval_expires: datetime | None = None,
     ) -> int:
-        """Commit a decision, the observations it covers, its task (if any) and the exchange
-        that produced it (new context-window turns, whose ``id`` is set) together."""
+        """Commit a decision, the observations it covers, its task (if any; with
+        ``approval_expires``, a request for the user's approval, whose id is set on the task)
+        and the exchange that produced it (new context-window turns, whose ``id`` is set) together."""
         turn_ids: list[int] = []
         with self.transaction() as db:
             turn_ids = [_insert_turn(db, t.role, t.content, t.tokens) for t in turns]
@@ -348,6 +350,12 @@ class Journal:
                     (decision_id, task.agent, task.command, task.state),
                 )
                 task.id = tcur.lastrowid
+                if approval_expires is not None:
+                    acur = db.execute(
+                        "INSERT INTO approvals (task_id, requested, expires) VALUES (?,?,?)",
+                        (task.id, _ts(), _ts(approval_expires)),
+                    )
+                    task.approval_id = acur.lastrowid
         for turn, turn_id in zip(turns, turn_ids, strict=True):
             turn.id = turn_id  # only once committed: a rolled-back id is reused by SQLite
         return decision_id
@@ -369,20 +377,20 @@ class Journal:
     def update_task(self, task_id: int, **fields: Any) -> None:
         if fields:
             with self.transaction() as db:
-                _set_task(db, task_id, fields)
+                set_task(db, task_id, fields)
 
     def finish_task(self, task_id: int, outcome: Observation, **fields: Any) -> int:
         """A task's final state and the observation that reports it, committed together."""
         with self.transaction() as db:
-            _set_task(db, task_id, fields)
-            return _insert_observation(db, outcome)
+            set_task(db, task_id, fields)
+            return insert_observation(db, outcome)
 
     def recent_tasks(self, within_s: float) -> list[PastTask]:
         """Delegations decided in the last ``within_s`` seconds, for the gate's budgets."""
         now = utcnow()
         since = _ts(datetime.fromtimestamp(now.timestamp() - within_s, tz=now.tzinfo))
         rows = self.db.execute(
-            "SELECT t.agent, t.command, t.state, t.cost_usd, d.ts FROM tasks t JOIN decisions d"
+            "SELECT t.id, t.agent, t.command, t.state, t.cost_usd, d.ts FROM tasks t JOIN decisions d"
             " ON d.id = t.decision_id WHERE d.ts >= ? ORDER BY t.id",
             (since,),
         )
@@ -393,6 +401,7 @@ class Journal:
                 r["state"],
                 (now - datetime.fromisoformat(r["ts"])).total_seconds(),
                 r["cost_usd"],
+                r["id"],
             )
             for r in rows
         ]
@@ -452,7 +461,7 @@ class Journal:
                 )
             _set_identity(db, {"memory": memory})
             if observation is not None:
-                _insert_observation(db, observation)
+                insert_observation(db, observation)
 
     def live_turns(self) -> list[dict[str, Any]]:
         """The turns still in the window when the last run ended, oldest first."""

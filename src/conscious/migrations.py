@@ -66,6 +66,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX quarantine_active ON quarantine(released, agent, command);
     """,
+    # 4: approvals — delegations waiting for the user's answer (the task's state says where it is)
+    """
+    CREATE TABLE approvals (
+        id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL UNIQUE REFERENCES tasks(id),
+        requested TEXT NOT NULL, expires TEXT NOT NULL, answered TEXT, reason TEXT
+    );
+    CREATE INDEX tasks_state ON tasks(state, id);
+    """,
 ]
 
 

@@ -14,7 +14,23 @@ AgentName = str
 Priority = Literal["low", "medium", "high", "critical"]
 Severity = Literal["debug", "info", "warning", "error", "critical"]
 ObservationStatus = Literal["pending", "decided"]
-TaskState = Literal["pending", "running", "succeeded", "failed", "timeout", "interrupted", "refused"]
+TaskState = Literal[
+    "pending",
+    "running",
+    "succeeded",
+    "failed",
+    "timeout",
+    "interrupted",
+    "refused",
+    "awaiting-approval",
+    "approved",
+    "denied",
+    "expired",
+]
+ApprovalMode = Literal["auto", "ask", "never"]
+"""A delegation the gate accepted starts at once, waits for the user, or is refused."""
+NEVER_STARTED: frozenset[str] = frozenset({"refused", "denied", "expired"})
+"""Task states of delegations that never ran: they count against no budget."""
 
 SEVERITY_RANK: dict[str, int] = {"debug": 0, "info": 1, "warning": 2, "error": 3, "critical": 4}
 PRIORITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -85,6 +101,8 @@ class Task(BaseModel):
     cost_usd: float | None = None
     num_turns: int | None = None
     session_id: str | None = None
+    approval_id: int | None = None
+    """Set when the task waits (or waited) for the user's approval."""
 
 
 @dataclass(frozen=True)
@@ -97,3 +115,4 @@ class PastTask:
     age_s: float
     """Seconds since it was decided."""
     cost_usd: float | None = None
+    task_id: int | None = None

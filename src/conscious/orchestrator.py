@@ -20,12 +20,12 @@ from typing import Any
 from conscious.config import Config
 from conscious.console import Reporter
 from conscious.delegate.dispatcher import Dispatcher
-from conscious.delegate.policy import DAY, DEFAULT_DENY, History, Policy, Verdict
 from conscious.errors import ConsciousError, JournalError, LLMError, LLMRejected, LLMUnavailable, ModelNotFound
+from conscious.gatekeeper import Gatekeeper
 from conscious.identity import Resumption, begin_session
 from conscious.journal import Journal
 from conscious.memory import Memory
-from conscious.model import PRIORITY_RANK, Decision, Observation, Task, utcnow
+from conscious.model import PRIORITY_RANK, Decision, Observation, Task, TaskState, utcnow
 from conscious.observe.base import Observer
 from conscious.stream import UNSHOWN_EVENTS, Entry, coalesce, covered_ids, needs_llm, take_batch
 from conscious.think.backends.base import Limits
@@ -43,30 +43,9 @@ PUBLISH_INTERVAL = 1.0
 """Seconds between two writes of the daemon's state after decisions (``conscious status``)."""
 
 
-def policy_from(config: Config) -> Policy:
-    return Policy(
-        delegate_threshold=config.min_confidence_to_delegate,
-        reflect_threshold=config.reflection_confidence_threshold,
-        allowed_agents=agent_names(config),
-        dedup_window_s=config.dedup_window,
-        retry_cap=config.retry_cap,
-        delegations_per_hour=config.delegations_per_hour,
-        max_spend_usd_per_day=config.max_spend_usd_per_day,
-        deny_patterns=(*DEFAULT_DENY, *config.deny_commands),
-        allow_patterns=tuple(config.allow_commands),
-        roots=tuple(str(p.resolve()) for p in config.watch),
-        dry_run=config.dry_run,
-    )
-
-
 def _overflow(error: LLMError) -> bool:
     text = str(error).lower()
     return "context" in text and any(w in text for w in ("exceed", "too long", "overflow", "larger", "size"))
-
-
-def agent_names(config: Config) -> tuple[str, ...]:
-    """Who may be delegated to: the allowed built-in agents and every user-defined one."""
-    return tuple(dict.fromkeys([*config.allowed_agents, *config.command_agents]))
 
 
 def limits_from(config: Config) -> Limits:
@@ -98,7 +77,7 @@ class Orchestrator:
         self.dispatcher = dispatcher
         self.observers = list(observers)
         self.reporter = reporter
-        self.policy = policy_from(config)
+        self.gate = Gatekeeper(config, journal, dispatcher, reporter, accept=self.accept, noticed=self._noticed)
         self.wake = asyncio.Event()
         self.started = utcnow()
         self.turn = 0
@@ -170,6 +149,7 @@ class Orchestrator:
         for task in self._observer_tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.gate.close()
         await self.dispatcher.shutdown(grace)
         self.publish_state(running=False)
 
@@ -202,6 +182,10 @@ class Orchestrator:
     def accept(self, obs: Observation) -> None:
         """Journal first, then consider."""
         self.journal.append(obs)
+        self._noticed(obs)
+
+    def _noticed(self, obs: Observation) -> None:
+        """Consider an observation that is already journaled."""
         if obs.source != "clock":
             self.last_activity = time.monotonic()
         self.reporter.observation(obs)
@@ -269,6 +253,7 @@ class Orchestrator:
 
     async def step(self) -> bool:
         """Decide the next batch, if any. False when there was nothing to do."""
+        self.gate.settle(stopping=self._stop.is_set())
         pending = self.journal.pending()
         if not pending:
             return False
@@ -340,6 +325,8 @@ class Orchestrator:
             "waiting": waiting,
             "running tasks": len(self.dispatcher.running),
         }
+        if awaiting := len(self.gate.approvals.waiting()):
+            facts["awaiting approval"] = awaiting
         if self.resume_note is not None:
             facts["note"] = self.resume_note
         return facts
@@ -361,21 +348,12 @@ class Orchestrator:
 
     def _commit(self, batch: Sequence[Entry], thought: Thought) -> None:
         decision = self._escalate(thought.decision, batch)
-        history = History(frozenset(self.dispatcher.active()))
-        if decision.action_type == "delegate":  # the journal is read only when it matters
-            history = History(
-                history.running,
-                tuple(self.journal.recent_tasks(DAY)),
-                frozenset((q["agent"], q["command"]) for q in self.journal.quarantined()),
-                self.journal.releases(DAY),
-            )
-        verdict = self.policy.judge(decision, history)
-        if verdict.delegates and self._stop.is_set():
-            verdict = Verdict("observe", "stopping", "the orchestrator is shutting down: nothing new is started")
+        verdict = self.gate.judge(decision, stopping=self._stop.is_set())
         task = None
-        if verdict.delegates:
+        if verdict.delegates or verdict.awaits:
             assert decision.target_agent is not None and decision.command is not None
-            task = Task(decision_id=0, agent=decision.target_agent, command=decision.command)
+            state: TaskState = "awaiting-approval" if verdict.awaits else "pending"
+            task = Task(decision_id=0, agent=decision.target_agent, command=decision.command, state=state)
         ids = covered_ids(batch)
         usage = thought.usage
         decision_id = self.journal.record_decision(
@@ -390,6 +368,7 @@ class Orchestrator:
             cached_tokens=usage.cached_tokens,
             task=task,
             turns=self._new_turns(),
+            approval_expires=self.gate.expiry() if verdict.awaits else None,
         )
         self.reporter.decision(
             decision_id, decision, verdict, covers=len(ids), latency_ms=thought.latency_ms, origin="llm"
@@ -404,7 +383,7 @@ class Orchestrator:
                     details={"error": thought.error[:300], "reply": thought.raw[:300]},
                 )
             )
-        if verdict.label not in ("accepted", "low-confidence", "below-threshold", "dry-run"):
+        if verdict.label not in ("accepted", "low-confidence", "below-threshold", "dry-run", "awaiting-approval"):
             self.accept(
                 Observation(
                     source="policy",
@@ -430,7 +409,9 @@ class Orchestrator:
                     },
                 )
             )
-        if task is not None:
+        if task is not None and verdict.awaits:
+            self.gate.requested(task, decision)
+        elif task is not None:
             self.dispatcher.start(task)
         if verdict.action == "reflect":
             self._reflect(decision, batch)

@@ -12,9 +12,10 @@ from typing import Any
 from conscious.config import Config
 from conscious.console import Reporter
 from conscious.daemon import build
+from conscious.gatekeeper import policy_from
 from conscious.journal import Journal
 from conscious.model import Observation
-from conscious.orchestrator import Orchestrator, policy_from
+from conscious.orchestrator import Orchestrator
 from conscious.paths import Paths
 from conscious.think.backends.embedded import EmbeddedServer
 from conscious.think.backends.scripted import ScriptedBackend

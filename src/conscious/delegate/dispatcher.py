@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from conscious.delegate.base import Delegate, Outcome, RunContext
@@ -31,6 +32,7 @@ class Dispatcher:
         cwd: Path,
         max_concurrent: int = 2,
         timeout: float = 1800.0,
+        timeouts: Mapping[str, float] | None = None,
         grace: float = 5.0,
         on_event: Callable[[str, Task, Outcome | None], None] | None = None,
         on_observation: Callable[[Observation], None] | None = None,
@@ -38,6 +40,8 @@ class Dispatcher:
         self.journal = journal
         self.delegates = dict(delegates)
         self.ctx = RunContext(cwd=cwd, timeout=timeout, grace=grace)
+        self.timeouts = dict(timeouts or {})
+        """Per-agent wall time, where it differs from ``timeout``."""
         self.slots = asyncio.Semaphore(max_concurrent)
         self.running: dict[int, tuple[Task, asyncio.Task[None]]] = {}
         self.on_event = on_event
@@ -60,8 +64,9 @@ class Dispatcher:
                 if delegate is None:
                     outcome = Outcome("failed", f"no delegate named {task.agent}", event="not-installed")
                 else:
+                    ctx = replace(self.ctx, timeout=self.timeouts.get(task.agent, self.ctx.timeout))
                     outcome = await delegate.run(
-                        task, self.ctx, lambda pgid: self.journal.update_task(task.id or 0, pgid=pgid)
+                        task, ctx, lambda pgid: self.journal.update_task(task.id or 0, pgid=pgid)
                     )
         except asyncio.CancelledError:
             outcome = Outcome("interrupted", "stopped: the orchestrator shut down")

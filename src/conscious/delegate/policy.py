@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from conscious.model import ActionType, Decision, PastTask
+from conscious.model import NEVER_STARTED, ActionType, ApprovalMode, Decision, PastTask
 
 VerdictLabel = Literal[
     "accepted",
@@ -28,6 +28,8 @@ VerdictLabel = Literal[
     "not-allowed-command",
     "quarantined",
     "outside-roots",
+    "awaiting-approval",
+    "approval-never",
 ]
 
 DEFAULT_DENY: tuple[str, ...] = (
@@ -81,6 +83,11 @@ class Verdict:
     def delegates(self) -> bool:
         return self.action == "delegate" and self.label == "accepted"
 
+    @property
+    def awaits(self) -> bool:
+        """Accepted by every rule, waiting for the user's answer."""
+        return self.action == "delegate" and self.label == "awaiting-approval"
+
 
 @dataclass(frozen=True)
 class History:
@@ -94,9 +101,53 @@ class History:
     """(agent, command) of items quarantined until the user releases them."""
     released: Mapping[tuple[str, str], float] = field(default_factory=dict)
     """(agent, command) → seconds since the user released it: failures before that are forgiven."""
+    awaiting: frozenset[tuple[str, str]] = frozenset()
+    """(agent, command) of delegations waiting for the user's approval."""
 
-    def spend(self, within_s: float) -> float:
-        return sum(t.cost_usd or 0.0 for t in self.recent if t.age_s <= within_s)
+    def spend(self, within_s: float, agent: str | None = None) -> float:
+        return sum(t.cost_usd or 0.0 for t in self.recent if t.age_s <= within_s and agent in (None, t.agent))
+
+    def delegations(self, within_s: float, agent: str | None = None) -> int:
+        """Delegations decided within the window that were (or may still be) started."""
+        return sum(
+            1 for t in self.recent if t.age_s <= within_s and t.state not in NEVER_STARTED and agent in (None, t.agent)
+        )
+
+
+_STRICTNESS: dict[ApprovalMode, int] = {"auto": 0, "ask": 1, "never": 2}
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Who answers for a delegation the rules accepted: nobody (``auto``), the user (``ask``), or
+    it is refused (``never``). The strictest of the agent's and the priority's modes applies."""
+
+    mode: ApprovalMode = "auto"
+    """When neither the agent nor the priority has a mode of its own."""
+    agents: Mapping[str, ApprovalMode] = field(default_factory=dict)
+    priorities: Mapping[str, ApprovalMode] = field(default_factory=dict)
+    always_allow: tuple[tuple[str, str], ...] = ()
+    """(agent, pattern) answered once with ``approve --always``: asked no more."""
+
+    def mode_for(self, agent: str, priority: str) -> ApprovalMode:
+        modes = [m for m in (self.agents.get(agent), self.priorities.get(priority)) if m is not None]
+        return max(modes, key=_STRICTNESS.__getitem__) if modes else self.mode
+
+    def saved(self, agent: str, command: str) -> str | None:
+        """The saved pattern that approves this request already, if any."""
+        for who, pattern in self.always_allow:
+            if who == agent and re.search(pattern, command, flags=re.IGNORECASE):
+                return pattern
+        return None
+
+
+@dataclass(frozen=True)
+class AgentLimits:
+    """One agent's share (None: only the overall limit applies)."""
+
+    delegations_per_hour: int | None = None
+    max_concurrent: int | None = None
+    max_spend_usd_per_day: float | None = None
 
 
 DAY = 86_400.0
@@ -120,6 +171,8 @@ class Policy:
     delegations_per_hour: int = 20
     max_spend_usd_per_day: float | None = 5.0
     """From the agents' own reported costs; enforced even if an agent overran its own cap."""
+    agent_limits: Mapping[str, AgentLimits] = field(default_factory=dict)
+    approval: Approval = Approval()
 
     def denied_by(self, command: str) -> str | None:
         for pattern in self.deny_patterns:
@@ -142,8 +195,9 @@ class Policy:
                 return path
         return None
 
-    def judge(self, decision: Decision, history: History = History()) -> Verdict:
-        """Decide what may happen, given earlier delegations."""
+    def judge(self, decision: Decision, history: History = History(), *, approved: bool = False) -> Verdict:
+        """Decide what may happen, given earlier delegations. ``approved``: the user said yes
+        (every rule but the approval itself still applies when the task is about to start)."""
         if decision.action_type == "observe":
             return Verdict("observe", "accepted", "observing")
         if decision.confidence < self.reflect_threshold:
@@ -175,6 +229,8 @@ class Policy:
             return Verdict("observe", "outside-roots", f"command names a path outside the watched folders: {path}")
         if (agent, command) in history.running:
             return Verdict("observe", "duplicate", "the same command is already running for this agent")
+        if not approved and (agent, command) in history.awaiting:
+            return Verdict("observe", "duplicate", "the same command is already waiting for approval")
         same = [t for t in history.recent if (t.agent, t.command) == (agent, command)]
         if any(t.age_s <= self.dedup_window_s for t in same):
             return Verdict(
@@ -186,14 +242,41 @@ class Policy:
         failures = sum(1 for t in same if t.state in ("failed", "timeout") and t.age_s < forgiven)
         if failures >= self.retry_cap:
             return Verdict("observe", "retry-cap", f"this command already failed {self.retry_cap} times today")
-        if sum(1 for t in history.recent if t.age_s <= 3600) >= self.delegations_per_hour:
-            return Verdict("observe", "budget", f"{self.delegations_per_hour} delegations in the last hour")
-        if self.max_spend_usd_per_day is not None and history.spend(DAY) >= self.max_spend_usd_per_day:
-            return Verdict(
-                "observe",
-                "budget",
-                f"agents spent ${history.spend(DAY):.2f} today (cap ${self.max_spend_usd_per_day:.2f})",
-            )
+        if (stop := self.over_budget(agent, history)) is not None:
+            return Verdict("observe", "budget", stop)
         if self.dry_run:
             return Verdict("observe", "dry-run", "dry run: delegation not started")
+        if not approved:
+            mode = self.approval.mode_for(agent, decision.priority)
+            if mode == "never":
+                return Verdict(
+                    "observe", "approval-never", f"delegations to {agent} at {decision.priority} are never approved"
+                )
+            if mode == "ask":
+                if (pattern := self.approval.saved(agent, command)) is not None:
+                    return Verdict("delegate", "accepted", f"delegating to {agent} (approved always: {pattern!r})")
+                return Verdict(
+                    "delegate", "awaiting-approval", f"{agent} at {decision.priority}: waiting for the user's approval"
+                )
         return Verdict("delegate", "accepted", f"delegating to {agent}")
+
+    def over_budget(self, agent: str, history: History) -> str | None:
+        """Why a new delegation to ``agent`` would exceed a budget, if it would."""
+        if history.delegations(3600) >= self.delegations_per_hour:
+            return f"{self.delegations_per_hour} delegations in the last hour"
+        if self.max_spend_usd_per_day is not None and history.spend(DAY) >= self.max_spend_usd_per_day:
+            return f"agents spent ${history.spend(DAY):.2f} today (cap ${self.max_spend_usd_per_day:.2f})"
+        limits = self.agent_limits.get(agent)
+        if limits is None:
+            return None
+        if limits.delegations_per_hour is not None and history.delegations(3600, agent) >= limits.delegations_per_hour:
+            return f"{limits.delegations_per_hour} delegations to {agent} in the last hour"
+        if (
+            limits.max_concurrent is not None
+            and sum(1 for a, _ in history.running if a == agent) >= limits.max_concurrent
+        ):
+            return f"{limits.max_concurrent} tasks of {agent} already running"
+        spent = history.spend(DAY, agent)
+        if limits.max_spend_usd_per_day is not None and spent >= limits.max_spend_usd_per_day:
+            return f"{agent} spent ${spent:.2f} today (cap ${limits.max_spend_usd_per_day:.2f})"
+        return None
