@@ -6,12 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from conscious.journal import Journal
-from conscious.model import Decision, Observation, Task
+from conscious.model import Decision, Observation, Task, utcnow
 from conscious.think.backends.embedded import free_port
 
 
@@ -107,7 +108,7 @@ def test_tell_log_status_through_the_journal(home: Path) -> None:
     assert data["counts"]["pending"] == 1 and data["counts"]["delegations"] == 1
 
 
-@pytest.mark.parametrize("command", ["run", "tell", "log", "status", "config"])
+@pytest.mark.parametrize("command", ["run", "tell", "log", "status", "config", "approve", "deny", "approvals"])
 def test_help(command: str, home: Path) -> None:
     result = conscious(command, "--help", home=home)
     assert result.returncode == 0 and "--home" in result.stdout
@@ -178,3 +179,51 @@ def test_quarantined_items_are_shown_and_released(home: Path) -> None:
     told = [o for o in journal.observations(10) if o.event_type == "released"]
     assert told and "fix the flaky test" in told[0].details["text"]  # the loop hears of it
     one_clear_line(conscious("release", str(qid), home=home), f"no quarantined item #{qid}")
+
+
+def waiting_request(journal: Journal, command: str) -> Task:
+    task = Task(decision_id=0, agent="claude-code", command=command, state="awaiting-approval")
+    d = Decision(
+        action_type="delegate",
+        reasoning="r",
+        target_agent="claude-code",
+        command=command,
+        priority="high",
+        confidence=0.9,
+    )
+    journal.record_decision(
+        d, [], verdict="awaiting-approval", task=task, approval_expires=utcnow() + timedelta(hours=1)
+    )
+    return task
+
+
+def test_waiting_approvals_are_listed_answered_and_kept(home: Path) -> None:
+    journal = Journal(home / "journal.db")
+    first = waiting_request(journal, "deploy to staging")
+    second = waiting_request(journal, "deploy to staging")
+    status = conscious("status", home=home)
+    assert f"#{first.approval_id} claude-code (high, 0.90): deploy to staging" in status.stdout
+    assert "2 delegations this hour" in status.stdout  # waiting requests count: they may still run
+    listed = json.loads(conscious("approvals", "--json", home=home).stdout)
+    assert [w["id"] for w in listed] == [first.approval_id, second.approval_id]
+
+    approved = conscious("approve", str(first.approval_id), "--always", home=home)
+    assert approved.returncode == 0, approved.stderr
+    assert f"approved #{second.approval_id} too" in approved.stdout  # the rule answered it as well
+    assert 'pattern = "^deploy\\\\ to\\\\ staging$"' in (home / "config.toml").read_text()
+    assert conscious("approvals", home=home).stdout.strip() == "nothing waits for your approval"
+    assert [t["state"] for t in journal.tasks()] == ["approved", "approved"]
+    one_clear_line(conscious("deny", str(first.approval_id), home=home), "is not waiting: it is approved")
+    one_clear_line(conscious("approve", "99", home=home), "no approval #99")
+
+
+def test_deny_with_a_reason_tells_the_loop(home: Path) -> None:
+    journal = Journal(home / "journal.db")
+    task = waiting_request(journal, "rewrite the build")
+    denied = conscious("deny", str(task.approval_id), "too risky today", home=home)
+    assert denied.returncode == 0, denied.stderr
+    [told] = [o for o in journal.observations(10) if (o.source, o.event_type) == ("user", "denied")]
+    assert told.details["reason"] == "too risky today" and told.status == "pending"
+    one_clear_line(
+        conscious("deny", str(task.approval_id), "--pattern", "x", home=home), "--pattern goes with --always"
+    )

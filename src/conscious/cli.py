@@ -19,8 +19,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from conscious.answers import answer
+from conscious.approvals import Answer, Approvals
+from conscious.budget import budget_lines, budget_use
 from conscious.config import Config
 from conscious.console import Reporter
+from conscious.delegate.policy import DAY
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
 from conscious.lock import daemon_running, single_instance
@@ -255,6 +259,8 @@ def status(
         "sessions": ident.get("sessions"),
         "journal": str(journal.path),
         "quarantined": journal.quarantined(),
+        "approvals": Approvals(journal).waiting(),
+        "budget": budget_use(journal.recent_tasks(DAY), daemon.get("limits", {})),
     }
     report["running"] = alive
     if as_json:
@@ -282,6 +288,11 @@ def status(
         table.add_row(
             "memory", f"{daemon['memory_tokens']} tokens of identity and summary; {counts['summaries']} summaries"
         )
+    for w in report["approvals"]:
+        table.add_row("waiting", _waiting_line(w))
+    use = report["budget"]
+    for agent, line in budget_lines(use):
+        table.add_row("budget" if agent is None else f"  {agent}", line)
     for q in journal.quarantined():
         table.add_row(
             "quarantined",
@@ -414,6 +425,89 @@ def release(
         )
     )
     out.print(f"released #{quarantine_id}: {escape(entry['agent'])}: {escape(entry['command'][:120])}")
+
+
+ReasonArg = Annotated[str | None, typer.Argument(help="Why (told to the model).")]
+AlwaysOpt = Annotated[
+    bool, typer.Option("--always", help="Keep the answer as a rule in the config file: not asked again.")
+]
+PatternOpt = Annotated[
+    str | None,
+    typer.Option("--pattern", help="With --always: the rule's regular expression (default: this exact command)."),
+]
+ApprovalArg = Annotated[int, typer.Argument(metavar="ID", help="The request (see `conscious approvals`).")]
+
+
+def _answer(
+    given: Answer,
+    approval_id: int,
+    reason: str | None,
+    always: bool,
+    pattern: str | None,
+    home: Path | None,
+    config_file: Path | None,
+) -> None:
+    if pattern is not None and not always:
+        raise ConsciousError("--pattern goes with --always")
+    journal = _journal(home)
+    rules = Config.load(Paths.resolve(home), config_file).file if always else None
+    done = answer(journal, approval_id, given, reason=reason, always=rules, pattern=pattern)
+    r = done.request
+    out.print(f"{given} #{approval_id}: {escape(r['agent'])}: {escape(r['command'][:120])}")
+    if done.pattern is not None:
+        kept = "approval.always_allow" if given == "approved" else "deny_commands"
+        out.print(f"[dim]kept in {rules} ({kept}): {escape(done.pattern)}[/]")
+    for other in done.also:
+        out.print(f"{given} #{other['id']} too: {escape(other['agent'])}: {escape(other['command'][:120])}")
+
+
+@app.command()
+@friendly
+def approve(
+    approval_id: ApprovalArg,
+    always: AlwaysOpt = False,
+    pattern: PatternOpt = None,
+    home: HomeOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Let a delegation that waits for your approval start."""
+    _answer("approved", approval_id, None, always, pattern, home, config_file)
+
+
+@app.command()
+@friendly
+def deny(
+    approval_id: ApprovalArg,
+    reason: ReasonArg = None,
+    always: AlwaysOpt = False,
+    pattern: PatternOpt = None,
+    home: HomeOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Refuse a delegation that waits for your approval (the model is told, with your reason)."""
+    _answer("denied", approval_id, reason, always, pattern, home, config_file)
+
+
+@app.command()
+@friendly
+def approvals(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOpt = None) -> None:
+    """Delegations waiting for your approval."""
+    waiting = Approvals(_journal(home)).waiting()
+    if as_json:
+        print(json.dumps(waiting, default=str))
+        return
+    if not waiting:
+        out.print("[dim]nothing waits for your approval[/]")
+    for w in waiting:
+        out.print(_waiting_line(w))
+
+
+def _waiting_line(w: dict[str, Any]) -> str:
+    return (
+        f"[yellow]#{w['id']}[/] {escape(w['agent'])} ({w['priority']}, {w['confidence']:.2f}): "
+        f"{escape(w['command'][:100])} [dim]expires {_when(w['expires'])}; "
+        f"`conscious approve {w['id']}` / `conscious deny {w['id']}`[/]"
+    )
 
 
 @app.command("config")

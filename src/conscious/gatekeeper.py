@@ -118,6 +118,14 @@ class Gatekeeper:
     def expiry(self) -> datetime:
         return utcnow() + timedelta(seconds=self.config.approval.expire_after)
 
+    def limits(self) -> dict[str, Any]:
+        """The budgets in force, for ``conscious status``."""
+        return {
+            "delegations_per_hour": self.policy.delegations_per_hour,
+            "max_spend_usd_per_day": self.policy.max_spend_usd_per_day,
+            "budgets": {a: vars(limits) for a, limits in self.policy.agent_limits.items()},
+        }
+
     # -- waiting for the user
 
     def requested(self, task: Task, decision: Decision) -> None:

@@ -558,6 +558,7 @@ class Orchestrator:
                 "exact_tokens": self.connection.backend.exact_tokens,
                 "watch": [str(p) for p in self.config.watch],
                 "running_tasks": len(self.dispatcher.running),
+                "limits": self.gate.limits(),
                 "session": getattr(self, "session", None),
             }
         )

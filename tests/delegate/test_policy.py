@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conscious.config import Config
-from conscious.delegate.policy import DEFAULT_DENY, History, Policy
+from conscious.delegate.policy import DEFAULT_DENY, AgentLimits, Approval, History, Policy
 from conscious.errors import ConfigError
 from conscious.model import Decision, PastTask
 from conscious.paths import Paths
@@ -200,3 +200,84 @@ def test_whatever_is_delegated_matches_no_deny_rule_and_stays_inside_the_roots(c
     if policy.judge(_decision(command, confidence=confidence)).delegates:
         assert policy.denied_by(command.strip()) is None and policy.outside_roots(command) is None
         assert confidence >= policy.delegate_threshold
+
+
+# -- approval modes
+
+
+def test_the_strictest_of_the_agents_and_the_prioritys_mode_applies() -> None:
+    approval = Approval(mode="auto", agents={"claude-code": "ask"}, priorities={"critical": "never", "low": "auto"})
+    assert approval.mode_for("claude-code", "low") == "ask"
+    assert approval.mode_for("claude-code", "critical") == "never"
+    assert approval.mode_for("memory", "low") == "auto"
+    assert approval.mode_for("memory", "high") == "auto"  # neither set: the default
+    assert Approval(mode="ask").mode_for("memory", "high") == "ask"
+
+
+def test_ask_waits_never_refuses_and_a_saved_pattern_answers() -> None:
+    ask = Policy(approval=Approval(mode="ask", always_allow=(("claude-code", r"^run the tests\b"),)))
+    waiting = ask.judge(decision())
+    assert (waiting.action, waiting.label, waiting.delegates, waiting.awaits) == (
+        "delegate",
+        "awaiting-approval",
+        False,
+        True,
+    )
+    assert ask.judge(decision(command="run the tests in tests/api")).delegates
+    assert ask.judge(decision(target_agent="claude-flow", command="run the tests")).awaits  # another agent
+    assert ask.judge(decision(), approved=True).delegates
+    never = Policy(approval=Approval(agents={"claude-code": "never"})).judge(decision())
+    assert (never.action, never.label) == ("observe", "approval-never")
+
+
+def test_every_other_rule_still_applies_to_an_approved_request() -> None:
+    ask = Policy(approval=Approval(mode="ask"), delegations_per_hour=1)
+    busy = History(recent=(PastTask("claude-code", "other", "succeeded", 60.0),))
+    assert ask.judge(decision(), busy, approved=True).label == "budget"
+    assert ask.judge(decision(command="rm -rf /"), approved=True).label == "denied-command"
+
+
+def test_the_same_request_is_not_asked_twice_while_it_waits() -> None:
+    ask = Policy(approval=Approval(mode="ask"))
+    waiting = History(awaiting=frozenset({("claude-code", "fix the failing test")}))
+    assert ask.judge(decision(), waiting).label == "duplicate"
+    assert ask.judge(decision(command="another thing"), waiting).awaits
+
+
+def test_dry_run_comes_before_asking() -> None:
+    assert Policy(dry_run=True, approval=Approval(mode="ask")).judge(decision()).label == "dry-run"
+
+
+# -- budgets per agent
+
+
+def test_per_agent_delegations_per_hour() -> None:
+    policy = Policy(agent_limits={"claude-code": AgentLimits(delegations_per_hour=2)})
+    two = History(recent=tuple(PastTask("claude-code", f"c{i}", "succeeded", 100.0) for i in range(2)))
+    v = policy.judge(decision(), two)
+    assert v.label == "budget" and "claude-code" in v.reason
+    assert policy.judge(decision(target_agent="memory"), two).delegates  # another agent's share
+
+
+def test_requests_that_never_ran_count_against_no_budget() -> None:
+    policy = Policy(delegations_per_hour=2)
+    refused = History(
+        recent=(
+            PastTask("claude-code", "a", "denied", 10.0),
+            PastTask("claude-code", "b", "expired", 10.0),
+            PastTask("claude-code", "c", "refused", 10.0),
+        )
+    )
+    assert policy.judge(decision(), refused).delegates
+    waiting = History(recent=(PastTask("claude-code", "a", "awaiting-approval", 10.0),) * 2)
+    assert policy.judge(decision(), waiting).label == "budget"  # may still run: counted
+
+
+def test_per_agent_concurrency_and_spend() -> None:
+    policy = Policy(agent_limits={"claude-code": AgentLimits(max_concurrent=1, max_spend_usd_per_day=2.0)})
+    running = History(running=frozenset({("claude-code", "something else")}))
+    assert policy.judge(decision(), running).label == "budget"
+    spent = History(recent=(PastTask("claude-code", "x", "failed", 4000.0, cost_usd=2.5),))
+    v = policy.judge(decision(), spent)
+    assert v.label == "budget" and "$2.50" in v.reason
+    assert policy.judge(decision(target_agent="claude-flow"), spent).delegates
