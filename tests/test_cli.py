@@ -204,6 +204,7 @@ def test_waiting_approvals_are_listed_answered_and_kept(home: Path) -> None:
     status = conscious("status", home=home)
     assert f"#{first.approval_id} claude-code (high, 0.90): deploy to staging" in status.stdout
     assert "2 delegations this hour" in status.stdout  # waiting requests count: they may still run
+    assert "2 delegation(s) waiting for your approval" in conscious("log", home=home).stdout
     listed = json.loads(conscious("approvals", "--json", home=home).stdout)
     assert [w["id"] for w in listed] == [first.approval_id, second.approval_id]
 

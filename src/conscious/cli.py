@@ -216,6 +216,8 @@ def log_(
     pending = journal.pending_count()
     if pending and not as_json:
         out.print(f"[yellow]{pending} observation(s) pending[/]")
+    if (waiting := len(Approvals(journal).waiting())) and not as_json:
+        out.print(f"[yellow]{waiting} delegation(s) waiting for your approval: `conscious approvals`[/]")
 
 
 def _log_observations(journal: Journal, limit: int | None, as_json: bool, show_all: bool) -> None:
