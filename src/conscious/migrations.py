@@ -66,13 +66,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX quarantine_active ON quarantine(released, agent, command);
     """,
-    # 4: approvals — delegations waiting for the user's answer (the task's state says where it is)
+    # 4: approvals — delegations waiting for the user's answer (the task's state says where it is);
+    # and what the deterministic shortcuts look up
     """
     CREATE TABLE approvals (
         id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL UNIQUE REFERENCES tasks(id),
         requested TEXT NOT NULL, expires TEXT NOT NULL, answered TEXT, reason TEXT
     );
     CREATE INDEX tasks_state ON tasks(state, id);
+    -- the rule `repeat` looks for an identical observation decided a moment ago
+    CREATE INDEX observations_alike ON observations(target, event_type, source, last_ts);
     """,
 ]
 

@@ -27,7 +27,8 @@ from conscious.journal import Journal
 from conscious.memory import Memory
 from conscious.model import PRIORITY_RANK, Decision, Observation, Task, TaskState, utcnow
 from conscious.observe.base import Observer
-from conscious.stream import UNSHOWN_EVENTS, Entry, coalesce, covered_ids, needs_llm, take_batch
+from conscious.shortcuts import Rule, shortcut
+from conscious.stream import UNSHOWN_EVENTS, Entry, coalesce, covered_ids, take_batch
 from conscious.think.backends.base import Limits
 from conscious.think.connect import Connection
 from conscious.think.context import ContextWindow, Turn
@@ -258,8 +259,11 @@ class Orchestrator:
         if not pending:
             return False
         batch = take_batch(coalesce(pending), self.config.batch_max)
-        if not needs_llm(batch):
-            self._record_rule(batch)
+        rules = shortcut(
+            batch, self.config.shortcuts, lambda o: self.journal.decided_alike(o, self.config.duplicate_window)
+        )
+        if rules is not None:
+            self._record_rule(batch, rules)
             return True
         if any(e.observation.source not in ("clock", "self") for e in batch):
             self.last_activity = time.monotonic()
@@ -331,10 +335,10 @@ class Orchestrator:
             facts["note"] = self.resume_note
         return facts
 
-    def _record_rule(self, batch: Sequence[Entry]) -> None:
+    def _record_rule(self, batch: Sequence[Entry], rules: Sequence[Rule]) -> None:
         decision = Decision(
             action_type="observe",
-            reasoning="Routine only ("
+            reasoning=f"No judgement needed (rule {', '.join(r.name for r in rules)}: "
             + ", ".join(sorted({f"{e.observation.source}/{e.observation.event_type}" for e in batch}))
             + "); no LLM call.",
             priority="low",
@@ -550,6 +554,7 @@ class Orchestrator:
                 "llm_url": self.connection.backend.url,
                 "server": self.connection.info.server,
                 "model": self.connection.info.model,
+                "profile": self.connection.profile.name if self.connection.profile else None,
                 "context_length": self.connection.context_length,
                 "context_budget": window.budget,
                 "context_used": window.used,

@@ -7,6 +7,7 @@ from conscious.errors import LLMRejected, LLMUnavailable
 from conscious.think.backends.base import Limits
 from conscious.think.backends.embedded import EmbeddedServer
 from conscious.think.backends.openai_compat import OpenAICompatBackend
+from conscious.think.backends.retrying import RetryingBackend
 from conscious.think.backends.scripted import ScriptedBackend
 from conscious.think.context import ContextWindow
 from conscious.think.thinker import Compaction, Thinker
@@ -84,7 +85,9 @@ async def test_the_summary_stays_bounded_however_long_it_runs() -> None:
 async def test_a_real_compaction_summarises_on_the_server_and_reuses_its_cache(llama_server: EmbeddedServer) -> None:
     """On the bundled model: the summary is schema-valid, and its request re-uses the prefix
     the server had cached (system message + the evicted turns)."""
-    backend = OpenAICompatBackend(llama_server.url)
+    # As the daemon always has it: behind the retry that absorbs a pooled keep-alive connection
+    # the server closed just as it was reused (an APIConnectionError, seen under load).
+    backend = RetryingBackend(OpenAICompatBackend(llama_server.url))
     system = "You are an orchestrator. Reply with one JSON decision: action_type, reasoning, confidence."
     seen: list[Compaction] = []
     try:

@@ -13,12 +13,14 @@ import httpx
 
 from conscious.config import Config
 from conscious.errors import ConfigError, LLMError, LLMUnavailable
+from conscious.think import profiles
 from conscious.think.backends.base import LLMBackend, ModelInfo
 from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
 from conscious.think.backends.lmstudio import LMStudioBackend, lms_load
 from conscious.think.backends.openai_compat import OpenAICompatBackend, server_root
 from conscious.think.backends.retrying import RetryingBackend
 from conscious.think.backends.scripted import ScriptedBackend
+from conscious.think.profiles import Chosen
 
 FALLBACK_CONTEXT = 8192
 
@@ -31,6 +33,8 @@ class Connection:
     info: ModelInfo
     context_length: int
     embedded: EmbeddedServer | None = None
+    profile: Chosen | None = None
+    """The model profile in force (configured, or matched from the model's id)."""
 
     async def aclose(self) -> None:
         await self.backend.aclose()
@@ -92,7 +96,9 @@ async def _load_with_lms(config: Config, backend: LMStudioBackend) -> None:
         # `lms` drives the LM Studio on this machine, not the one at the URL.
         log.info("LM Studio at %s is not local: %s is left to load on first use", backend.url, config.model)
         return
-    if await lms_load(config.model, config.context_length, config.ttl):
+    chosen = profiles.choose(config, config.model)
+    context = config.context_length or (chosen.profile.context_length if chosen else None)
+    if await lms_load(config.model, context, config.ttl):
         log.info("loaded %s with lms", config.model)
     else:
         log.info("no lms CLI on PATH: %s is left to load on first use", config.model)
@@ -119,6 +125,7 @@ def check_url(url: str) -> None:
 
 
 async def connect(config: Config, log_dir: Path | None = None) -> Connection:
+    profiles.choose(config, None)  # an unknown profile name is one clear error, before anything starts
     if config.llm_url and config.llm_url.startswith("scripted://"):
         # No model: the in-tree deterministic brain, for fault-injection runs and benchmarks.
         scripted = ScriptedBackend.from_url(config.llm_url)
@@ -129,15 +136,11 @@ async def connect(config: Config, log_dir: Path | None = None) -> Connection:
         if kind is None:
             raise LLMUnavailable(f"cannot reach LLM server at {config.llm_url}")
         backend, info = await _open(config, config.llm_url, kind)
-        return Connection(
-            RetryingBackend(backend), info, config.context_length or info.context_length or FALLBACK_CONTEXT
-        )
+        return _profiled(config, backend, info, info.context_length or FALLBACK_CONTEXT)
     if config.probe_lmstudio and await is_lmstudio(config.lmstudio_probe_url, timeout=1.0):
         with contextlib.suppress(LLMError):
             backend, info = await _open(config, config.lmstudio_probe_url, True)
-            return Connection(
-                RetryingBackend(backend), info, config.context_length or info.context_length or FALLBACK_CONTEXT
-            )
+            return _profiled(config, backend, info, info.context_length or FALLBACK_CONTEXT)
     server = EmbeddedServer(
         binary=find_llama_server(config.llama_server),
         model=config.model_path or bundled_model(),
@@ -151,6 +154,19 @@ async def connect(config: Config, log_dir: Path | None = None) -> Connection:
     except BaseException:
         await server.stop()
         raise
-    return Connection(
-        RetryingBackend(backend), info, config.context_length or info.context_length or server.context_length, server
-    )
+    return _profiled(config, backend, info, info.context_length or server.context_length, server)
+
+
+def _profiled(
+    config: Config,
+    backend: OpenAICompatBackend,
+    info: ModelInfo,
+    server_context: int,
+    embedded: EmbeddedServer | None = None,
+) -> Connection:
+    """The connection with the model's profile in force: its context, and no schema for a
+    family whose profile says the server should not be held to one."""
+    chosen = profiles.choose(config, info.model)
+    if chosen is not None and not chosen.profile.honours_schema and "schema_dialect" not in config.model_fields_set:
+        backend.dialect = "none"
+    return Connection(RetryingBackend(backend), info, config.context_length or server_context, embedded, chosen)

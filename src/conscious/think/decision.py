@@ -66,9 +66,11 @@ def strip_think(text: str) -> str:
     return text[: m.start()] if m else text
 
 
-def find_object(text: str) -> str | None:
-    """The first complete top-level JSON object in ``text`` (outside think blocks), else None."""
-    text = strip_think(text)
+def find_object(text: str, *, think: bool = True) -> str | None:
+    """The first complete top-level JSON object in ``text`` (outside think blocks, unless
+    ``think`` is False: a model that never reasons aloud may write the tag as text), else None."""
+    if think:
+        text = strip_think(text)
     start = text.find("{")
     if start < 0:
         return None
@@ -97,14 +99,15 @@ def find_object(text: str) -> str | None:
 class ObjectCutter:
     """Fed stream chunks; says when the top-level object has closed so the stream can stop."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, think: bool = True) -> None:
         self.text = ""
         self.object: str | None = None
+        self.think = think
 
     def feed(self, chunk: str) -> bool:
         self.text += chunk
         if self.object is None and "}" in chunk:
-            self.object = find_object(self.text)
+            self.object = find_object(self.text, think=self.think)
         return self.object is not None
 
 
@@ -130,9 +133,9 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_decision(text: str) -> Decision:
-    """A Decision from a model reply, tolerating think blocks and noise around the JSON."""
-    obj = find_object(text)
+def parse_decision(text: str, *, think: bool = True) -> Decision:
+    """A Decision from a model reply, tolerating think blocks (``think``) and noise around the JSON."""
+    obj = find_object(text, think=think)
     if obj is None:
         raise DecisionParseError("no complete JSON object in the reply", raw=text)
     try:

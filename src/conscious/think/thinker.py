@@ -84,8 +84,11 @@ class Thinker:
         summary: str = "",
         identity: Callable[[], str] = lambda: "",
         on_compact: Callable[[Compaction], None] | None = None,
+        strip_think: bool = True,
     ) -> None:
         self.backend = backend
+        self.strip_think = strip_think
+        """Drop ``<think>`` reasoning before reading a reply (the profile's ``strip_think``)."""
         self.window = window
         self.limits = limits
         self.schema = schema
@@ -100,7 +103,7 @@ class Thinker:
         self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits
     ) -> tuple[str, str | None, Usage]:
         """Stream one reply; returns the text, the JSON object if one closed, and usage."""
-        cutter = ObjectCutter()
+        cutter = ObjectCutter(think=self.strip_think)
         usage = Usage()
         after = 0
         async with aclosing(self.backend.stream(messages, schema, limits)) as chunks:
@@ -166,7 +169,7 @@ class Thinker:
             raise
         latency_ms = (time.perf_counter() - started) * 1000
         try:
-            decision = parse_decision(raw)
+            decision = parse_decision(raw, think=self.strip_think)
             error = None
             reply = obj or raw
         except DecisionParseError as exc:

@@ -92,9 +92,13 @@ async def test_startup_probe_prefers_lmstudio_when_it_answers(lmstudio: FakeLMSt
 
 
 async def test_jit_model_by_name(lmstudio: FakeLMStudio, paths: Paths) -> None:
-    config = Config.load(paths, llm_url=f"{lmstudio.url}/v1", model="deepseek-r1-distill-qwen-7b", ttl=600)
+    # The fake serves SmolLM2 under the R1 name: held to the schema, not to R1's profile.
+    config = Config.load(
+        paths, llm_url=f"{lmstudio.url}/v1", model="deepseek-r1-distill-qwen-7b", ttl=600, schema_dialect="json_schema"
+    )
     connection = await connect(config)
     try:
+        assert connection.profile is not None and connection.profile.name == "deepseek-r1"
         assert connection.info.loaded is False and connection.context_length == 131072
         thought = await Thinker(
             connection.backend,
@@ -181,7 +185,8 @@ def lms_calls(log: Path) -> list[list[str]]:
     [
         (8192, 600, False, ["load", DEEPSEEK, "--context-length", "8192", "--ttl", "600"]),
         (8192, None, True, ["load", DEEPSEEK, "--context-length", "8192"]),
-        (None, 600, False, ["load", DEEPSEEK, "--ttl", "600"]),
+        # None set: the model's profile (deepseek-r1) says what to load it with.
+        (None, 600, False, ["load", DEEPSEEK, "--context-length", "8192", "--ttl", "600"]),
     ],
 )
 async def test_a_configured_model_that_is_not_loaded_is_loaded_with_lms(
@@ -203,15 +208,15 @@ async def test_a_configured_model_that_is_not_loaded_is_loaded_with_lms(
     assert (model.state, model.jit_loaded, model.ttl) == ("loaded", False, ttl)
     assert connection.embedded is None and connection.info.loaded is True
     # The window is sized from what the server reports after the load, not from the config.
-    expected = context_length or model.max_context_length
-    assert connection.info.context_length == expected == connection.context_length
+    assert connection.info.context_length == 8192 == connection.context_length
 
 
 async def test_loaded_without_options_the_server_reports_the_context_it_chose(
     lmstudio: FakeLMStudio, paths: Paths, lms_log: Path
 ) -> None:
     lmstudio.models[DEEPSEEK].loaded_context_length = 16384  # what LM Studio would pick
-    config = Config.load(paths, llm_url=f"{lmstudio.url}/v1", model=DEEPSEEK)
+    # A profile that names no context: LM Studio chooses.
+    config = Config.load(paths, llm_url=f"{lmstudio.url}/v1", model=DEEPSEEK, profiles={"plain": {}}, profile="plain")
     connection = await connect(config)
     await connection.aclose()
     assert lms_calls(lms_log) == [["load", DEEPSEEK]]

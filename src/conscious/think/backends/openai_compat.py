@@ -25,7 +25,10 @@ def translate(exc: Exception, url: str) -> LLMError:
     if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
         return LLMUnavailable(f"LLM server at {url} timed out")
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
-        return LLMUnavailable(f"cannot reach LLM server at {url}")
+        # The transport's own words tell a refused connection from one the server dropped.
+        cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) and exc.__cause__ else exc
+        reason = str(cause).strip().splitlines()[0][:160] if str(cause).strip() else type(cause).__name__
+        return LLMUnavailable(f"cannot reach LLM server at {url} ({reason})")
     if isinstance(exc, openai.APIStatusError):
         message = _error_message(exc)
         if exc.status_code >= 500 or exc.status_code in (401, 403):

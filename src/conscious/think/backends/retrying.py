@@ -10,13 +10,22 @@ outage mode keeps journaling and decides the backlog when the server is back.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    before_sleep_log,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from conscious.errors import LLMUnavailable
 from conscious.think.backends.base import Limits, LLMBackend, Message, ModelInfo, Usage
+
+log = logging.getLogger("conscious")
 
 
 class RetryingBackend:
@@ -40,6 +49,7 @@ class RetryingBackend:
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential_jitter(multiplier=self.initial, max=self.max_wait, jitter=self.initial),
             reraise=True,
+            before_sleep=before_sleep_log(log, logging.INFO),  # a retry that worked still shows in the log
         )
 
     async def stream(

@@ -1,0 +1,43 @@
+"""The evaluation table: one column per arm, one row per measure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from conscious.eval.runner import Score
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value / 1000:.2f} s"
+
+
+def table(scores: Sequence[Score]) -> Table:
+    t = Table(title="decision quality")
+    t.add_column("")
+    for score in scores:
+        t.add_column(score.label, justify="right")
+    rows: list[tuple[str, list[str]]] = [
+        ("scenarios", [str(s.n) for s in scores]),
+        ("schema-valid", [_pct(s.valid_rate) for s in scores]),
+        ("action type right", [_pct(s.action_accuracy) for s in scores]),
+        (
+            "agent right (of delegations)",
+            [f"{_pct(s.agent_accuracy)} of {s.summary()['delegations']}" for s in scores],
+        ),
+        ("priority high enough", [_pct(s.priority_accuracy) for s in scores]),
+        ("latency p50", [_ms(s.latency(0.5)) for s in scores]),
+        ("latency p90", [_ms(s.latency(0.9)) for s in scores]),
+        (
+            "tokens per decision",
+            ["—" if (v := s.tokens_per_decision) is None else f"{v:.0f}" for s in scores],
+        ),
+    ]
+    for name, cells in rows:
+        t.add_row(name, *cells)
+    return t

@@ -1,0 +1,113 @@
+"""Scoring against a scripted brain whose answers are known, then the whole command on the
+real bundled model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conscious.errors import ConfigError
+from conscious.eval.runner import run_suite
+from conscious.eval.suite import load_suite, parse_suite
+from conscious.think.backends.base import Limits
+from conscious.think.backends.embedded import EmbeddedServer
+from conscious.think.backends.scripted import ScriptedBackend
+from conscious.think.decision import DECISION_SCHEMA
+
+
+def scenario(name: str, expect: dict[str, Any], **obs: Any) -> str:
+    base = {"source": "tests", "event_type": "failed", "target": "reports/junit.xml", "severity": "error"}
+    return json.dumps({"name": name, "kind": "k", "observations": [{**base, **obs}], "expect": expect})
+
+
+SUITE = "\n".join(
+    [
+        scenario("readme", {"action_types": ["observe"]}, source="filesystem", event_type="modified", severity="info"),
+        scenario("fails", {"action_types": ["delegate"], "agents": ["claude-code"], "min_priority": "high"}),
+        scenario("fails-again", {"action_types": ["delegate"], "agents": ["claude-code"], "min_priority": "high"}),
+        scenario("noise", {"action_types": ["observe"]}, severity="info"),
+    ]
+)
+
+
+def reply(**kw: Any) -> str:
+    base = {"action_type": "observe", "reasoning": "r", "target_agent": None, "command": None}
+    return json.dumps({**base, "priority": "low", "confidence": 0.9, "metadata": {}, **kw})
+
+
+async def test_scores_count_what_the_model_got_right() -> None:
+    backend = ScriptedBackend()
+    backend.enqueue(
+        reply(),
+        reply(action_type="delegate", target_agent="claude-code", command="fix it", priority="high"),
+        reply(action_type="delegate", target_agent="memory", command="remember it", priority="medium"),
+        "this is not a decision",
+    )
+    seen: list[str] = []
+    score = await run_suite(
+        backend,
+        parse_suite(SUITE, "test"),
+        system_prompt="You decide.",
+        budget=2000,
+        limits=Limits(max_tokens=100),
+        schema=DECISION_SCHEMA,
+        label="scripted",
+        on_outcome=lambda o: seen.append(o.scenario.name),
+    )
+    assert seen == ["readme", "fails", "fails-again", "noise"]
+    assert score.valid_rate == 0.75
+    assert score.action_accuracy == 0.75  # the unusable reply is not right
+    assert score.agent_accuracy == 0.5  # of the two delegations, one went to the right agent
+    assert score.priority_accuracy == 0.5
+    assert [o.valid for o in score.outcomes] == [True, True, True, False]
+    summary = score.summary()
+    assert summary["delegations"] == 2 and summary["scenarios"] == 4
+    # Each scenario is decided alone: the same system prompt, one user turn.
+    assert all(len(r) == 2 and r[0]["content"] == "You decide." for r in backend.requests)
+
+
+def test_the_shipped_suite_is_large_and_varied() -> None:
+    suite = load_suite(None)
+    kinds = {s.kind for s in suite}
+    assert len(suite) >= 40 and len(kinds) >= 10
+    assert all(s.expect.agents or "delegate" not in s.expect.action_types for s in suite)
+
+
+def test_a_bad_suite_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"test:2: not JSON"):
+        parse_suite(SUITE.splitlines()[0] + "\n{oops", "test")
+    with pytest.raises(ConfigError, match=r"test:1: expect.action_types"):
+        parse_suite(scenario("x", {"action_types": ["dance"]}), "test")
+    with pytest.raises(ConfigError, match="cannot read scenario suite"):
+        load_suite(tmp_path / "missing.jsonl")
+
+
+def test_eval_on_the_real_model_side_by_side(llama_server: EmbeddedServer, home: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "suite.jsonl"
+    suite.write_text("\n".join(SUITE.splitlines()[:2]) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")}
+    env.update({"CONSCIOUS_HOME": str(home), "CONSCIOUS_MAX_TOKENS": "120", "CONSCIOUS_TEMPERATURE": "0"})
+    argv = ["eval", str(suite), "--llm-url", llama_server.url, "--compare", "qwen2.5", "--json"]
+    result = subprocess.run(
+        [sys.executable, "-m", "conscious", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    per_scenario = [r for r in lines if "scenario" in r]
+    summaries = [r["summary"] for r in lines if "summary" in r]
+    assert len(per_scenario) == 4  # 2 scenarios x 2 profiles
+    assert [s["label"].split(" · ")[1] for s in summaries] == ["smollm2", "qwen2.5"]
+    for s in summaries:
+        assert s["scenarios"] == 2 and 0 <= s["valid"] <= 1 and s["p50_ms"] > 0
+        assert s["tokens_per_decision"] > 0
+    assert all(r["prompt_tokens"] is not None for r in per_scenario)
