@@ -1,7 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
 from conscious.model import Observation
-from conscious.stream import coalesce, covered_ids, needs_llm, take_batch
+from conscious.shortcuts import shortcut
+from conscious.stream import Entry, coalesce, covered_ids, take_batch
 
 
 def obs(
@@ -49,6 +50,9 @@ def test_every_id_is_covered_exactly_once() -> None:
 
 
 def test_heartbeats_alone_do_not_need_the_llm() -> None:
+    def needs_llm(batch: list[Entry]) -> bool:
+        return shortcut(batch, ("routine",), lambda o: False) is None
+
     beats = coalesce([obs(1, source="clock", event="heartbeat", target="orchestrator")])
     assert not needs_llm(beats)
     assert needs_llm(coalesce([obs(1, source="clock", event="heartbeat", target="o"), obs(2)]))

@@ -222,7 +222,6 @@ class Gatekeeper:
                 "budgets": fresh.budgets,
             }
         )
-        self.config._file = self._file
         self.policy = policy_from(self.config)
         self.reporter.info(f"rules re-read from {self._file}")
 

@@ -26,8 +26,8 @@ QUIET_EVENTS: frozenset[tuple[str, str]] = frozenset(
         ("system", "llm-server-restarted"),
     }
 )
-"""Observations that never cost an LLM call on their own: a batch made only of these is
-decided by rule. They still reach the model alongside anything else."""
+"""Observations that never cost an LLM call on their own (the ``routine`` shortcut): a batch
+made only of these is decided by rule. They still reach the model alongside anything else."""
 
 
 UNSHOWN_EVENTS: frozenset[tuple[str, str]] = frozenset(
@@ -72,10 +72,6 @@ def _order(entry: Entry) -> tuple[int, int, int]:
 
 def take_batch(entries: Sequence[Entry], limit: int) -> list[Entry]:
     return list(entries[: max(1, limit)])
-
-
-def needs_llm(batch: Sequence[Entry]) -> bool:
-    return any(e.observation.key[:2] not in QUIET_EVENTS for e in batch)
 
 
 def covered_ids(batch: Sequence[Entry]) -> list[int]:

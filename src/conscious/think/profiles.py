@@ -97,6 +97,4 @@ def apply(config: Config, chosen: Chosen | None) -> Config:
     }
     if not chosen.profile.honours_schema and "schema_dialect" not in mine:
         update["schema_dialect"] = "none"
-    profiled = config.model_copy(update=update)
-    profiled._file = config._file
-    return profiled
+    return config.model_copy(update=update)  # private state (the config's file) is copied too
