@@ -1,0 +1,12 @@
+"""The ``conscious`` command. Every command talks to the daemon through the journal, so
+``tell``, ``log`` and ``status`` work the same whether or not anything else is up; when a
+daemon's control API answers, they go through it instead."""
+
+from conscious.cli import run, show, talk, tools
+from conscious.cli.common import app
+
+__all__ = ["app", "main", "run", "show", "talk", "tools"]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,72 @@
+"""What every ``conscious`` command shares: the app, the consoles, the common options, and
+``friendly`` (one clear line instead of a traceback)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from conscious.errors import ConsciousError
+from conscious.journal import Journal
+from conscious.paths import Paths
+
+app = typer.Typer(
+    help="A local LLM as a continuous orchestrator: it observes, decides, and delegates to agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="Keep config, journal and logs in this folder (default: CONSCIOUS_HOME, else the XDG directories).",
+    ),
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file.")]
+
+
+def friendly(fn: Callable[P, R]) -> Callable[P, R]:
+    """Any ConsciousError becomes one line on stderr and exit code 1 — never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConsciousError as exc:
+            err.print(f"[red]conscious: error:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            err.print(f"[red]conscious: error:[/] {escape(exc.strerror or str(exc))}{escape(where)}")
+            raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            # A bug of ours: still one line for the user; the traceback goes to the log.
+            logging.getLogger("conscious").exception("unexpected error")
+            err.print(f"[red]conscious: internal error:[/] {escape(repr(exc))[:300]} (details in the log file)")
+            raise typer.Exit(70) from None
+
+    return wrapper
+
+
+def journal_at(home: Path | None) -> Journal:
+    paths = Paths.resolve(home)
+    if not paths.journal.exists():
+        raise ConsciousError(f"no journal at {paths.journal} yet: start `conscious run` first")
+    return Journal(paths.journal)

@@ -1,0 +1,64 @@
+"""`conscious run`: the daemon in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from conscious.cli.common import ConfigOpt, HomeOpt, app, err, friendly
+from conscious.config import Config
+from conscious.console import Reporter
+from conscious.paths import Paths
+
+
+@app.command()
+@friendly
+def run(
+    watch: Annotated[
+        list[Path] | None, typer.Option("--watch", "-w", help="Folder to watch (repeatable; default: current folder).")
+    ] = None,
+    llm_url: Annotated[
+        str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL, e.g. http://localhost:1234/v1")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model id (default: what the server has loaded).")
+    ] = None,
+    context_length: Annotated[
+        int | None, typer.Option("--context-length", help="Override the model's context length.")
+    ] = None,
+    system_prompt: Annotated[
+        Path | None, typer.Option("--system-prompt", help="File replacing the default system prompt.")
+    ] = None,
+    model_path: Annotated[Path | None, typer.Option("--model-path", help="GGUF file for the embedded server.")] = None,
+    dry_run: Annotated[
+        bool | None, typer.Option("--dry-run/--no-dry-run", help="Decide, but start no delegation.")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option("--log-level")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live output.")] = False,
+    home: HomeOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Run the orchestrator: observe, decide, delegate — until Ctrl-C."""
+    from conscious.daemon import serve
+
+    paths = Paths.resolve(home)
+    config = Config.load(
+        paths,
+        config_file,
+        watch=[p.expanduser().resolve() for p in watch] if watch else None,
+        llm_url=llm_url,
+        model=model,
+        context_length=context_length,
+        system_prompt_file=system_prompt,
+        model_path=model_path,
+        dry_run=dry_run,
+        log_level=log_level.upper() if log_level else None,
+    )
+    try:
+        asyncio.run(serve(config, paths, Reporter(quiet=quiet)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        err.print("conscious: interrupted")
+        raise typer.Exit(130) from None

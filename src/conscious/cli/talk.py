@@ -1,0 +1,134 @@
+"""Talking to the loop: `tell`, `approve`, `deny`, `approvals`, `release`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from conscious.answers import answer
+from conscious.approvals import Answer, Approvals
+from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, journal_at, out
+from conscious.cli.show import waiting_line
+from conscious.config import Config
+from conscious.errors import ConsciousError
+from conscious.journal import Journal
+from conscious.model import Observation
+from conscious.paths import Paths
+
+
+@app.command()
+@friendly
+def tell(
+    text: Annotated[str, typer.Argument(help="What you want done or known.")],
+    home: HomeOpt = None,
+) -> None:
+    """Put a request from you into the running loop."""
+    paths = Paths.resolve(home)
+    paths.ensure()
+    journal = Journal(paths.journal)
+    obs_id = journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": text}))
+    out.print(f"queued as observation #{obs_id}")
+
+
+@app.command()
+@friendly
+def release(
+    quarantine_id: Annotated[int, typer.Argument(metavar="ID", help="The quarantine entry (see `conscious status`).")],
+    home: HomeOpt = None,
+) -> None:
+    """Let a quarantined item (one that kept failing) be delegated again."""
+    journal = journal_at(home)
+    entry = journal.release(quarantine_id)
+    if entry is None:
+        active = ", ".join(str(q["id"]) for q in journal.quarantined()) or "none"
+        raise ConsciousError(f"no quarantined item #{quarantine_id} (quarantined now: {active})")
+    journal.append(
+        Observation(
+            source="user",
+            event_type="released",
+            target=f"quarantine#{quarantine_id}",
+            details={
+                "text": f"I released {entry['agent']}: {entry['command'][:200]} from quarantine; it may be tried again."
+            },
+        )
+    )
+    out.print(f"released #{quarantine_id}: {escape(entry['agent'])}: {escape(entry['command'][:120])}")
+
+
+ReasonArg = Annotated[str | None, typer.Argument(help="Why (told to the model).")]
+AlwaysOpt = Annotated[
+    bool, typer.Option("--always", help="Keep the answer as a rule in the config file: not asked again.")
+]
+PatternOpt = Annotated[
+    str | None,
+    typer.Option("--pattern", help="With --always: the rule's regular expression (default: this exact command)."),
+]
+ApprovalArg = Annotated[int, typer.Argument(metavar="ID", help="The request (see `conscious approvals`).")]
+
+
+def _answer(
+    given: Answer,
+    approval_id: int,
+    reason: str | None,
+    always: bool,
+    pattern: str | None,
+    home: Path | None,
+    config_file: Path | None,
+) -> None:
+    if pattern is not None and not always:
+        raise ConsciousError("--pattern goes with --always")
+    journal = journal_at(home)
+    rules = Config.load(Paths.resolve(home), config_file).file if always else None
+    done = answer(journal, approval_id, given, reason=reason, always=rules, pattern=pattern)
+    r = done.request
+    out.print(f"{given} #{approval_id}: {escape(r['agent'])}: {escape(r['command'][:120])}")
+    if done.pattern is not None:
+        kept = "approval.always_allow" if given == "approved" else "deny_commands"
+        out.print(f"[dim]kept in {rules} ({kept}): {escape(done.pattern)}[/]")
+    for other in done.also:
+        out.print(f"{given} #{other['id']} too: {escape(other['agent'])}: {escape(other['command'][:120])}")
+
+
+@app.command()
+@friendly
+def approve(
+    approval_id: ApprovalArg,
+    always: AlwaysOpt = False,
+    pattern: PatternOpt = None,
+    home: HomeOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Let a delegation that waits for your approval start."""
+    _answer("approved", approval_id, None, always, pattern, home, config_file)
+
+
+@app.command()
+@friendly
+def deny(
+    approval_id: ApprovalArg,
+    reason: ReasonArg = None,
+    always: AlwaysOpt = False,
+    pattern: PatternOpt = None,
+    home: HomeOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Refuse a delegation that waits for your approval (the model is told, with your reason)."""
+    _answer("denied", approval_id, reason, always, pattern, home, config_file)
+
+
+@app.command()
+@friendly
+def approvals(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOpt = None) -> None:
+    """Delegations waiting for your approval."""
+    waiting = Approvals(journal_at(home)).waiting()
+    if as_json:
+        print(json.dumps(waiting, default=str))
+        return
+    if not waiting:
+        out.print("[dim]nothing waits for your approval[/]")
+    for w in waiting:
+        out.print(waiting_line(w))
