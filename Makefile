@@ -12,9 +12,13 @@ WATCH ?= $(CURDIR)
 # unauthenticated error path). Pinned so a new release cannot change what the tests see.
 CLAUDE_CODE_VERSION ?= 2.1.197
 CLAUDE_FLOW_VERSION ?= 3.43.0
+# Drives Debian's Chromium for the live page's end-to-end test (never downloads a browser).
+PLAYWRIGHT_VERSION ?= 1.65.1
 TOOLS := .tools
+# Debian packages the tests use: systemd-analyze (unit files) and Chromium (the live page).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint clean tools
+.PHONY: setup run test lint clean tools sysdeps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +41,22 @@ $(TOOLS)/.claude-flow-$(CLAUDE_FLOW_VERSION):
 	npm install --no-audit --no-fund --omit=optional --prefix $(TOOLS)/claude-flow claude-flow@$(CLAUDE_FLOW_VERSION)
 	touch $@
 
-tools: $(TOOLS)/.claude-code-$(CLAUDE_CODE_VERSION) $(TOOLS)/.claude-flow-$(CLAUDE_FLOW_VERSION)
+$(TOOLS)/.playwright-$(PLAYWRIGHT_VERSION):
+	npm install --no-audit --no-fund --prefix $(TOOLS)/playwright playwright-core@$(PLAYWRIGHT_VERSION)
+	touch $@
+
+tools: $(TOOLS)/.claude-code-$(CLAUDE_CODE_VERSION) $(TOOLS)/.claude-flow-$(CLAUDE_FLOW_VERSION) $(TOOLS)/.playwright-$(PLAYWRIGHT_VERSION)
+
+sysdeps:
+	@if ! command -v systemd-analyze >/dev/null || ! [ -x /usr/bin/chromium ]; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends systemd chromium; \
+	fi
 
 run: setup
 	$(BIN)/conscious run --watch "$(WATCH)"
 
-test: setup tools
+test: setup tools sysdeps
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -257,9 +257,31 @@ class Config(BaseSettings):
 
     _file: Path | None = PrivateAttr(default=None)
 
+    # -- control plane
+    api: bool = True
+    """Serve the control API and the live page while running."""
+    api_host: str = "127.0.0.1"
+    """Loopback by default; anything else is reachable from the network (the token still guards it)."""
+    api_port: int = 8377
+    """0: any free port. When the default is taken (another daemon), a free one is used instead."""
+    health_interval: float = 30.0
+    """Seconds between two rounds of the health loop."""
+    stall_after: float = 600.0
+    """Seconds a delegated task may write nothing before it is reported stalled (0: never)."""
+
     # -- logging (seed)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_file: Path | None = None
+    """Where the log goes (default: conscious.log in the state directory); rotated at ``log_max_bytes``."""
+    log_max_bytes: int = 10_000_000
+    log_backups: int = 3
+    log_to_file: bool = True
+    log_stdout: bool | None = None
+    """Structured log lines on stdout instead of the live view; unset: when journald reads
+    stdout (``JOURNAL_STREAM``, as under systemd)."""
+    log_format: Literal["text", "json"] = "text"
+    """``text``: ``key=value`` lines (journald-friendly, with ``<N>`` priority prefixes under
+    journald); ``json``: one object per line."""
 
     @classmethod
     def settings_customise_sources(
@@ -341,6 +363,10 @@ class Config(BaseSettings):
             raise ConfigError(f"unknown shortcut {unknown[0]!r} (known: {', '.join(NAMES)})")
         if not 0 < self.low_water < self.high_water <= 1:
             raise ConfigError("context marks must satisfy 0 < low_water < high_water <= 1")
+        if not 0 <= self.api_port <= 65535:
+            raise ConfigError(f"api_port must be between 0 and 65535, not {self.api_port}")
+        if self.health_interval <= 0:
+            raise ConfigError("health_interval must be more than 0 seconds")
         if not 0 <= self.reflection_confidence_threshold <= self.min_confidence_to_delegate <= 1:
             raise ConfigError(
                 "thresholds must satisfy 0 <= reflection_confidence_threshold <= min_confidence_to_delegate <= 1"

@@ -1,8 +1,9 @@
-"""Assembling and running the daemon: lock, logging, brain, window, agents, observers, signals.
+"""Assembling and running the daemon: lock, logging, brain, window, agents, observers, the
+control API, the health loop, systemd notification, signals.
 
 SIGINT / SIGTERM stop observing, hand back the current thought (its batch stays pending in
-the journal), give delegations a grace period, stop the embedded server. A second SIGINT
-cancels at once. Handlers are restored on exit.
+the journal), give delegations a grace period, stop the API and the embedded server. A
+second SIGINT cancels at once. Handlers are restored on exit.
 """
 
 from __future__ import annotations
@@ -10,20 +11,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Iterator
 
+from conscious.api.app import create_app
+from conscious.api.server import ApiServer, bind, is_loopback
+from conscious.api.token import ensure_token
 from conscious.config import Config
 from conscious.console import Reporter
+from conscious.control import DaemonControl
 from conscious.delegate.base import Delegate
 from conscious.delegate.claude_code import ClaudeCodeDelegate
 from conscious.delegate.command import CommandDelegate
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.memory import MemoryDelegate
 from conscious.errors import ConsciousError
+from conscious.events import Broadcast, EventBus
 from conscious.gatekeeper import agent_names
+from conscious.health import Health
 from conscious.journal import Journal
 from conscious.lock import single_instance
+from conscious.logs import log_event, setup_logging, to_stdout
+from conscious.metrics import Metrics
 from conscious.model import Observation
 from conscious.observe.base import Observer
 from conscious.observe.clock import ClockObserver
@@ -31,6 +41,7 @@ from conscious.observe.files import FileObserver
 from conscious.observe.processes import ProcessObserver
 from conscious.orchestrator import Orchestrator, limits_from
 from conscious.paths import Paths
+from conscious.sdnotify import Notifier, watchdog_interval
 from conscious.think import profiles
 from conscious.think.connect import Connection, connect
 from conscious.think.context import ContextWindow
@@ -38,16 +49,7 @@ from conscious.think.decision import decision_schema
 from conscious.think.prompt import load_system_prompt
 from conscious.think.thinker import Thinker
 
-
-def setup_logging(config: Config, paths: Paths) -> None:
-    log_file = config.log_file or paths.log_file
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("conscious")
-    root.handlers[:] = [handler]
-    root.setLevel(config.log_level)
-    root.propagate = False
+log = logging.getLogger("conscious")
 
 
 def delegates_for(config: Config, journal: Journal) -> dict[str, Delegate]:
@@ -157,36 +159,135 @@ async def build(
 
 
 async def serve(config: Config, paths: Paths, reporter: Reporter, stop: asyncio.Event | None = None) -> None:
-    """The daemon's whole life; returns after a clean shutdown."""
+    """The daemon's whole life: start-up → main loop → shutdown; returns after a clean stop."""
     paths.ensure()
     setup_logging(config, paths)
     stop = stop or asyncio.Event()
+    bus = EventBus()
+    if to_stdout(config):
+        bus.listen(log_event)  # structured lines instead of the live view
+        reporter = Reporter(quiet=True)
+    live = Broadcast(bus, reporter)
+    notifier = Notifier.from_env()
+    watchdog = watchdog_interval()
+    for var in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+        os.environ.pop(var, None)  # ours alone: the agents we start must not speak for us
     with single_instance(paths.journal):
         journal = Journal(paths.journal)
         journal.checkpoint_in_background()
         try:
-            reporter.info(
-                "connecting to the LLM server…"
+            notifier.status("waiting for the LLM server")
+            with reporter.waiting(
+                f"waiting for the LLM server at {config.llm_url}…"
                 if config.llm_url
                 else "looking for LM Studio, else starting the embedded llama-server…"
-            )
-            connection = await connect(config, log_dir=paths.state_dir)
+            ):
+                connection = await connect(config, log_dir=paths.state_dir)
             try:
-                orchestrator = await build(config, paths, journal, connection, reporter)
-                chosen = connection.profile
-                reporter.info(
-                    f"model {connection.info.model} on {connection.backend.url} ({connection.info.server}, "
-                    f"context {connection.context_length}, profile "
-                    f"{f'{chosen.name} ({chosen.how})' if chosen else 'none'}); "
-                    f"watching {', '.join(map(str, config.watch))}"
-                )
-                with _signals(stop, asyncio.current_task()):
-                    await orchestrator.run(stop)
-                reporter.info("stopped")
+                orchestrator = await build(config, paths, journal, connection, live)
+                await _run(config, paths, orchestrator, bus, notifier, stop, console=reporter, watchdog=watchdog)
             finally:
                 await connection.aclose()
         finally:
             journal.close()
+
+
+async def _run(
+    config: Config,
+    paths: Paths,
+    orchestrator: Orchestrator,
+    bus: EventBus,
+    notifier: Notifier,
+    stop: asyncio.Event,
+    *,
+    console: Reporter,
+    watchdog: float | None,
+) -> None:
+    reporter = orchestrator.reporter
+    metrics = Metrics()
+    bus.listen(metrics.on_event)
+    window = orchestrator.thinker.window
+    api_journal = Journal(orchestrator.journal.path)
+    metrics.levels(
+        used=lambda: window.used,
+        budget=lambda: window.budget,
+        pending=api_journal.pending_count,
+        running=lambda: len(orchestrator.dispatcher.running),
+        subscribers=lambda: bus.subscribers,
+        checks=lambda: orchestrator.checks,
+    )
+    control = DaemonControl(orchestrator, api_journal, bus, metrics)
+    api = None
+    try:
+        if config.api:
+            api = await _serve_api(config, paths, control)
+            orchestrator.published["api_url"] = api.url
+        connection = orchestrator.connection
+        chosen = connection.profile
+        reporter.info(
+            f"model {connection.info.model} on {connection.backend.url} ({connection.info.server}, "
+            f"context {connection.context_length}, profile "
+            f"{f'{chosen.name} ({chosen.how})' if chosen else 'none'}); "
+            f"watching {', '.join(map(str, config.watch))}"
+        )
+        if api is not None:
+            # The token only on the terminal: never in the event stream or a log.
+            console.info(f"live page: {api.url}/#token={ensure_token(paths.state_dir)}")
+            log.info("control API and live page on %s (`conscious page` prints the page's address)", api.url)
+        health = Health(orchestrator, config.health_interval, config.stall_after or None)
+        helpers = [
+            asyncio.create_task(health.run(stop), name="health"),
+            asyncio.create_task(_supervise(orchestrator, notifier, stop, watchdog), name="sd-notify"),
+        ]
+        try:
+            with _signals(stop, asyncio.current_task()):
+                await orchestrator.run(stop)
+        finally:
+            notifier.stopping("stopping")
+            control.stopping.set()
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+        reporter.info("stopped")
+    finally:
+        if api is not None:
+            await api.stop()
+        api_journal.close()
+
+
+async def _serve_api(config: Config, paths: Paths, control: DaemonControl) -> ApiServer:
+    if not is_loopback(config.api_host):
+        log.warning("the control API listens on %s: reachable from the network", config.api_host)
+    fallback = config.api_port == Config.model_fields["api_port"].default
+    api = ApiServer(
+        create_app(control, ensure_token(paths.state_dir)), bind(config.api_host, config.api_port, fallback=fallback)
+    )
+    await api.start()
+    return api
+
+
+async def _supervise(orchestrator: Orchestrator, notifier: Notifier, stop: asyncio.Event, ping: float | None) -> None:
+    """sd_notify: READY once the loop runs, STATUS when the activity changes, WATCHDOG while
+    the event loop is alive (a wedged loop stops the pings, and systemd restarts us)."""
+    period = min(ping, 2.0) if ping else 2.0
+    said = None
+    ready = False
+    while not stop.is_set():
+        if not ready and orchestrator.activity != "starting":
+            notifier.ready()
+            ready = True
+        window = orchestrator.thinker.window
+        text = (
+            f"{orchestrator.activity}; health {orchestrator.state()['health']}; "
+            f"context {window.fill:.0%}; {len(orchestrator.dispatcher.running)} running"
+        )
+        if text != said:
+            notifier.status(text)
+            said = text
+        if ping:
+            notifier.watchdog()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), period)
 
 
 @contextlib.contextmanager

@@ -79,7 +79,7 @@ class Gatekeeper:
         dispatcher: Dispatcher,
         reporter: Reporter,
         *,
-        accept: Callable[[Observation], None],
+        accept: Callable[[Observation], object],
         noticed: Callable[[Observation], None],
     ) -> None:
         self.config = config
@@ -132,9 +132,6 @@ class Gatekeeper:
         """A delegation now waits (committed): tell the user, on every channel they set up."""
         assert task.approval_id is not None
         n = task.approval_id
-        self.reporter.info(
-            f"approval #{n} waits: {task.agent}: {task.command[:100]} (`conscious approve {n}` or `conscious deny {n}`)"
-        )
         request: dict[str, Any] = {
             "id": n,
             "agent": task.agent,
@@ -144,6 +141,7 @@ class Gatekeeper:
             "reasoning": decision.reasoning[:500],
             "expires": self.expiry().isoformat(),
         }
+        self.reporter.approval("requested", request)
         notice = asyncio.create_task(self._announce(request), name=f"notify-{n}")
         self._notices.add(notice)
         notice.add_done_callback(self._notices.discard)
@@ -170,6 +168,7 @@ class Gatekeeper:
         changed = False
         for obs in self.approvals.expire():
             self.reporter.warn(f"{obs.target} expired unanswered: {obs.details['command'][:100]}")
+            self.reporter.approval("expired", {"id": int(obs.target.partition("#")[2] or 0), **obs.details})
             self.noticed(obs)
             changed = True
         if stopping:
@@ -182,6 +181,7 @@ class Gatekeeper:
                 self.noticed(self.approvals.refuse(task, verdict.label, verdict.reason))
                 self.reporter.warn(f"approval #{task.approval_id} was approved but is refused now: {verdict.reason}")
                 continue
+            self.reporter.approval("delegating", {"id": task.approval_id, "agent": task.agent, "command": task.command})
             if self.approvals.claim(task):
                 self.reporter.info(f"approval #{task.approval_id} approved: delegating to {task.agent}")
                 self.dispatcher.start(task)

@@ -83,7 +83,7 @@ def _ts(value: datetime | None = None) -> str:
     return (value or utcnow()).isoformat()
 
 
-def _obs(row: sqlite3.Row) -> Observation:
+def observation_from_row(row: sqlite3.Row | dict[str, Any]) -> Observation:
     return Observation(
         id=row["id"],
         timestamp=datetime.fromisoformat(row["ts"]),
@@ -197,6 +197,7 @@ class Journal:
 
     def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
         self._checkpointer: _Checkpointer | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +275,7 @@ class Journal:
         rows = self.db.execute(
             f"SELECT {_OBS_COLS} FROM observations WHERE status='pending' ORDER BY id LIMIT ?", (limit,)
         )
-        return [_obs(r) for r in rows]
+        return [observation_from_row(r) for r in rows]
 
     def pending_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM observations WHERE status='pending'").fetchone()[0])
@@ -301,7 +302,7 @@ class Journal:
                 f"SELECT {_OBS_COLS} FROM (SELECT * FROM observations ORDER BY id DESC LIMIT ?) ORDER BY id",
                 (limit,),
             )
-        return [_obs(r) for r in rows]
+        return [observation_from_row(r) for r in rows]
 
     # -- decisions
 

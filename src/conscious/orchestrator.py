@@ -20,6 +20,7 @@ from typing import Any
 from conscious.config import Config
 from conscious.console import Reporter
 from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.policy import Verdict
 from conscious.errors import ConsciousError, JournalError, LLMError, LLMRejected, LLMUnavailable, ModelNotFound
 from conscious.gatekeeper import Gatekeeper
 from conscious.identity import Resumption, begin_session
@@ -90,13 +91,23 @@ class Orchestrator:
         self.journal_failures = 0
         self.failures = 0
         self.last_activity = time.monotonic()
-        self._observer_tasks: list[asyncio.Task[None]] = []
+        self.observer_tasks: list[asyncio.Task[None]] = []
+        self.observer_failures: dict[str, int] = {}
+        """Observer name → failures in a row (it is restarted with back-off meanwhile)."""
         self._stop = asyncio.Event()
         self.session = 0
         self._published = 0.0
         self.first_start = self.started.isoformat()
         self.resume_note: str | None = None
         """Said once, in the first thought's facts: how this run began."""
+        self.activity = "starting"
+        """What it is doing now, in a few words (sd_notify STATUS, the live page)."""
+        self.checks: dict[str, dict[str, Any]] = {}
+        """The health loop's latest findings (``health.py``), published with the state."""
+        self.published: dict[str, Any] = {}
+        """More of the daemon's state to publish (the control API's address)."""
+        self._seen = 0
+        """The newest observation id shown live; rows other processes wrote are shown when found."""
         self.memory = Memory(journal, thinker, connection.backend, config, first_start=self.first_start)
         thinker.identity = self.memory.identity_line
         thinker.on_compact = self.memory.archive
@@ -115,7 +126,7 @@ class Orchestrator:
                 f"{interrupted} task(s) were unfinished when the last run ended; reported as interrupted"
             )
         for observer in self.observers:
-            self._observer_tasks.append(asyncio.create_task(self._observe(observer), name=observer.name))
+            self.observer_tasks.append(asyncio.create_task(self._observe(observer), name=observer.name))
         self.publish_state()
 
     async def _resume(self, resumption: Resumption) -> None:
@@ -145,9 +156,9 @@ class Orchestrator:
             self.reporter.info(self.resume_note)
 
     async def shutdown(self, grace: float) -> None:
-        for task in self._observer_tasks:
+        for task in self.observer_tasks:
             task.cancel()
-        for task in self._observer_tasks:
+        for task in self.observer_tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.gate.close()
@@ -161,12 +172,12 @@ class Orchestrator:
             try:
                 async for obs in observer.observe():
                     self.accept(obs)
-                    failures = 0
-                return
+                    failures = self.observer_failures[observer.name] = 0
+                return  # nothing (more) to watch: done, not failed
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                failures += 1
+                failures = self.observer_failures[observer.name] = failures + 1
                 log.exception("observer %s failed", observer.name)
                 with contextlib.suppress(Exception):
                     self.accept(
@@ -180,10 +191,12 @@ class Orchestrator:
                     )
                 await asyncio.sleep(min(BACKOFF_MAX, 2.0**failures))
 
-    def accept(self, obs: Observation) -> None:
+    def accept(self, obs: Observation) -> int:
         """Journal first, then consider."""
-        self.journal.append(obs)
+        obs_id = self.journal.append(obs)
+        self._seen = max(self._seen, obs_id)
         self._noticed(obs)
+        return obs_id
 
     def _noticed(self, obs: Observation) -> None:
         """Consider an observation that is already journaled."""
@@ -222,6 +235,7 @@ class Orchestrator:
             self.reporter.warn(f"{exc}; nothing is decided until the journal can be written again")
             log.error("journal unwritable: %s", exc)
         self.journal_trouble = str(exc)
+        self.activity = "waiting for the journal to be writable"
         with contextlib.suppress(JournalError):
             self.publish_state()
         delay = min(BACKOFF_MAX, 0.5 * 2 ** min(self.journal_failures, 6))
@@ -257,7 +271,14 @@ class Orchestrator:
         self.gate.settle(stopping=self._stop.is_set())
         pending = self.journal.pending()
         if not pending:
+            if self.health == "ok" and self.journal_trouble is None:
+                self.activity = "idle"
             return False
+        for obs in pending:
+            if obs.id is not None and obs.id > self._seen:
+                # Written by another process (``conscious tell`` without the API): shown now.
+                self.reporter.observation(obs)
+        self._seen = max(self._seen, max(o.id or 0 for o in pending))
         batch = take_batch(coalesce(pending), self.config.batch_max)
         rules = shortcut(
             batch, self.config.shortcuts, lambda o: self.journal.decided_alike(o, self.config.duplicate_window)
@@ -270,6 +291,11 @@ class Orchestrator:
         self.turn += 1
         shown = [e.observation for e in batch if e.observation.key[:2] not in UNSHOWN_EVENTS]
         prompt = render_turn(shown, self.facts(waiting=len(pending) - len(covered_ids(batch))))
+        covered = covered_ids(batch)
+        self.activity = f"thinking about {len(covered)} observation{'s' if len(covered) != 1 else ''}"
+        self.reporter.thinking(self.turn, covered)
+        turn = self.turn
+        self.thinker.on_token = lambda text: self.reporter.token(turn, text)
         try:
             try:
                 thought = await self.thinker.think(prompt)
@@ -346,8 +372,17 @@ class Orchestrator:
         )
         # Routine: journaled (every observation is covered by a decision), not shown live;
         # `conscious log --all` lists them.
-        self.journal.record_decision(
-            decision, covered_ids(batch), verdict="accepted", verdict_reason="rule", origin="rule"
+        ids = covered_ids(batch)
+        decision_id = self.journal.record_decision(
+            decision, ids, verdict="accepted", verdict_reason="rule", origin="rule"
+        )
+        self.reporter.decision(
+            decision_id,
+            decision,
+            Verdict("observe", "accepted", "rule"),
+            covers=len(ids),
+            latency_ms=None,
+            origin="rule",
         )
 
     def _commit(self, batch: Sequence[Entry], thought: Thought) -> None:
@@ -375,7 +410,15 @@ class Orchestrator:
             approval_expires=self.gate.expiry() if verdict.awaits else None,
         )
         self.reporter.decision(
-            decision_id, decision, verdict, covers=len(ids), latency_ms=thought.latency_ms, origin="llm"
+            decision_id,
+            decision,
+            verdict,
+            covers=len(ids),
+            latency_ms=thought.latency_ms,
+            origin="fallback" if thought.error else "llm",
+            first_token_ms=thought.first_token_ms,
+            prompt_tokens=usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
         )
         if thought.error and thought.raw:
             self.accept(
@@ -456,6 +499,7 @@ class Orchestrator:
 
     async def _outage(self, exc: LLMError) -> None:
         self.failures += 1
+        self.activity = f"waiting for the LLM server ({self.failures} failures)"
         if self.health == "ok":
             self.health = "degraded"
             self.reporter.warn(f"{exc}; observations keep being journaled")
@@ -535,35 +579,43 @@ class Orchestrator:
         if every and now - self._published < every:
             return
         self._published = now
+        self.journal.set_identity(daemon=self.state(running))
+
+    def state(self, running: bool = True) -> dict[str, Any]:
+        """The daemon's state as ``status`` shows it (published by ``publish_state``)."""
         window: ContextWindow = self.thinker.window
-        self.journal.set_identity(
-            daemon={
-                "running": running,
-                "pid": os.getpid(),
-                "started": self.started.isoformat(),
-                "updated": datetime.now().astimezone().isoformat(),
-                "health": "ok" if self.health == "ok" and self.journal_trouble is None else "degraded",
-                "problems": [
-                    p
-                    for p in (
-                        None if self.health == "ok" else f"LLM server unavailable ({self.failures} failures)",
-                        None if self.journal_trouble is None else f"journal: {self.journal_trouble}",
-                    )
-                    if p
-                ],
-                "llm_url": self.connection.backend.url,
-                "server": self.connection.info.server,
-                "model": self.connection.info.model,
-                "profile": self.connection.profile.name if self.connection.profile else None,
-                "context_length": self.connection.context_length,
-                "context_budget": window.budget,
-                "context_used": window.used,
-                "memory_tokens": window.memory_tokens,
-                "turns": len(window.turns),
-                "exact_tokens": self.connection.backend.exact_tokens,
-                "watch": [str(p) for p in self.config.watch],
-                "running_tasks": len(self.dispatcher.running),
-                "limits": self.gate.limits(),
-                "session": getattr(self, "session", None),
-            }
-        )
+        problems = [
+            p
+            for p in (
+                None if self.health == "ok" else f"LLM server unavailable ({self.failures} failures)",
+                None if self.journal_trouble is None else f"journal: {self.journal_trouble}",
+            )
+            if p
+        ]
+        problems += [f"{name}: {c['detail']}" for name, c in self.checks.items() if not c["ok"] and name != "llm"]
+        return {
+            "running": running,
+            "pid": os.getpid(),
+            "started": self.started.isoformat(),
+            "updated": datetime.now().astimezone().isoformat(),
+            "health": "degraded" if problems else "ok",
+            "problems": problems,
+            "llm_url": self.connection.backend.url,
+            "server": self.connection.info.server,
+            "model": self.connection.info.model,
+            "profile": self.connection.profile.name if self.connection.profile else None,
+            "context_length": self.connection.context_length,
+            "context_budget": window.budget,
+            "context_used": window.used,
+            "memory_tokens": window.memory_tokens,
+            "turns": len(window.turns),
+            "exact_tokens": self.connection.backend.exact_tokens,
+            "watch": [str(p) for p in self.config.watch],
+            "running_tasks": len(self.dispatcher.running),
+            "limits": self.gate.limits(),
+            "session": getattr(self, "session", None),
+            "activity": self.activity,
+            "checks": self.checks,
+            "stalled": self.dispatcher.stalled_report(),
+            **self.published,
+        }

@@ -22,7 +22,7 @@ app = typer.Typer(
     help="A local LLM as a continuous orchestrator: it observes, decides, and delegates to agents.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

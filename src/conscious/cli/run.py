@@ -1,4 +1,4 @@
-"""`conscious run`: the daemon in the foreground."""
+"""`conscious run`: the daemon in the foreground; `conscious page`: its live page."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from typing import Annotated
 
 import typer
 
+from conscious.api.token import read_token
 from conscious.cli.common import ConfigOpt, HomeOpt, app, err, friendly
+from conscious.client import DaemonClient
 from conscious.config import Config
 from conscious.console import Reporter
+from conscious.errors import ConsciousError
 from conscious.paths import Paths
 
 
@@ -62,3 +65,24 @@ def run(
     except (KeyboardInterrupt, asyncio.CancelledError):
         err.print("conscious: interrupted")
         raise typer.Exit(130) from None
+
+
+@app.command()
+@friendly
+def page(
+    home: HomeOpt = None,
+    open_it: Annotated[bool, typer.Option("--open", help="Open it in the default browser.")] = False,
+) -> None:
+    """The live page's address, with its token, while a daemon runs."""
+    paths = Paths.resolve(home)
+    client = DaemonClient.find(paths)
+    if client is None:
+        raise ConsciousError(f"no daemon with a control API runs on {paths.journal}: start `conscious run`")
+    with client:
+        token = read_token(paths.state_dir)
+        url = f"{client.url}/#token={token}"
+    print(url)
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(url)

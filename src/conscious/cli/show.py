@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,11 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from conscious.approvals import Approvals
-from conscious.budget import budget_lines, budget_use
+from conscious.budget import budget_lines
 from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
-from conscious.delegate.policy import DAY
+from conscious.client import ApiUnavailable, DaemonClient
 from conscious.journal import Journal
-from conscious.lock import daemon_running
+from conscious.paths import Paths
+from conscious.report import page, status_report
 
 
 def _when(ts: str | None) -> str:
@@ -43,51 +46,103 @@ def log_(
             help="List observations instead (with --json: in the shape `conscious replay` reads).",
         ),
     ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing what happens, as it happens (Ctrl-C to stop).")
+    ] = False,
     home: HomeOpt = None,
 ) -> None:
     """Show recent decisions with the observations they covered and their delegations."""
+    paths = Paths.resolve(home)
     journal = journal_at(home)
     if list_observations:
         _log_observations(journal, limit, as_json, show_all)
         return
-    limit = limit or 20
-    tasks = {t["decision_id"]: t for t in journal.tasks(limit=limit * 4)}
-    for d in journal.decisions(limit, include_rule=show_all):
-        observations = journal.observations(decision_id=d["id"])
-        task = tasks.get(d["id"])
-        if as_json:
-            record: dict[str, Any] = {
-                **d,
-                "metadata": json.loads(d["metadata"]),
-                "observations": [o.model_dump(mode="json") for o in observations],
-                "task": task,
-            }
-            out.print_json(data=record) if sys.stdout.isatty() else print(json.dumps(record, default=str))
-            continue
-        obs_text = "; ".join(
-            f"{o.source}/{o.event_type} {o.target}" + (f" x{o.count}" if o.count > 1 else "") for o in observations[:4]
-        )
-        if len(observations) > 4:
-            obs_text += f"; +{len(observations) - 4} more"
-        verdict = "" if d["verdict"] == "accepted" else f" [yellow]({d['verdict']})[/]"
-        target = f" → {d['target_agent']}: {escape((d['command'] or '')[:100])}" if d["target_agent"] else ""
-        out.print(
-            f"[dim]{_when(d['ts'])}[/] [bold]#{d['id']} {d['action_type']}[/]{verdict}{target} "
-            f"[dim]conf {d['confidence']:.2f} · {d['origin']}[/]"
-        )
-        out.print(f"    [cyan]saw:[/] {escape(obs_text)}")
-        out.print(f"    [dim]why: {escape(d['reasoning'][:160])}[/]")
-        if task:
-            cost = f" ${task['cost_usd']:.4f}" if task["cost_usd"] is not None else ""
-            out.print(
-                f"    [green]task #{task['id']} {task['agent']} {task['state']}{cost}[/]"
-                + (f": {escape((task['result'] or '')[:160])}" if task["result"] else "")
-            )
+    records = _recent_decisions(paths, journal, limit or 20, show_all)
+    for record in records:
+        _show_decision(record, as_json)
+    if follow:
+        _follow(journal, max((r["id"] for r in records), default=0), as_json, show_all)
+        return
     pending = journal.pending_count()
     if pending and not as_json:
         out.print(f"[yellow]{pending} observation(s) pending[/]")
     if (waiting := len(Approvals(journal).waiting())) and not as_json:
         out.print(f"[yellow]{waiting} delegation(s) waiting for your approval: `conscious approvals`[/]")
+
+
+def _recent_decisions(paths: Paths, journal: Journal, limit: int, show_all: bool) -> list[dict[str, Any]]:
+    """Oldest first: from the running daemon's API, else from the journal (the same records)."""
+    if (client := DaemonClient.find(paths)) is not None:
+        with client, contextlib.suppress(ApiUnavailable):
+            items: list[dict[str, Any]] = client.get("/api/decisions", limit=limit, routine=show_all)["items"]
+            return items[::-1]
+    found: list[dict[str, Any]] = page(journal, "decisions", limit=limit, routine=show_all)["items"]
+    return found[::-1]
+
+
+def _show_decision(record: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        out.print_json(data=record) if sys.stdout.isatty() else print(json.dumps(record, default=str), flush=True)
+        return
+    observations = record["observations"]
+    obs_text = "; ".join(
+        f"{o['source']}/{o['event_type']} {o['target']}" + (f" x{o['count']}" if o["count"] > 1 else "")
+        for o in observations[:4]
+    )
+    if len(observations) > 4:
+        obs_text += f"; +{len(observations) - 4} more"
+    verdict = "" if record["verdict"] == "accepted" else f" [yellow]({record['verdict']})[/]"
+    target = f" → {record['target_agent']}: {escape((record['command'] or '')[:100])}" if record["target_agent"] else ""
+    out.print(
+        f"[dim]{_when(record['ts'])}[/] [bold]#{record['id']} {record['action_type']}[/]{verdict}{target} "
+        f"[dim]conf {record['confidence']:.2f} · {record['origin']}[/]"
+    )
+    out.print(f"    [cyan]saw:[/] {escape(obs_text)}")
+    out.print(f"    [dim]why: {escape(record['reasoning'][:160])}[/]")
+    if task := record["task"]:
+        _show_task(task)
+
+
+def _show_task(task: dict[str, Any]) -> None:
+    cost = f" ${task['cost_usd']:.4f}" if task["cost_usd"] is not None else ""
+    style = "green" if task["state"] in ("succeeded", "running", "pending") else "yellow"
+    out.print(
+        f"    [{style}]task #{task['id']} {escape(task['agent'])} {task['state']}{cost}[/]"
+        + (f": {escape((task['result'] or '')[:160])}" if task["result"] else "")
+    )
+
+
+FOLLOW_INTERVAL = 0.5
+
+
+def _follow(journal: Journal, last_decision: int, as_json: bool, show_all: bool) -> None:
+    """Print new decisions (and, as text, the observations between them, agents' results among
+    them) as the journal receives them, whether the daemon runs or not; Ctrl-C ends it."""
+    last_obs = journal.db.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()[0]
+    version = None
+    try:
+        while True:
+            if (now := journal.data_version()) != version:
+                version = now
+                if not as_json:
+                    for o in page(journal, "observations", after=last_obs, limit=500)["items"]:
+                        last_obs = o["id"]
+                        if show_all or (o["source"], o["event_type"]) != ("clock", "heartbeat"):
+                            _show_observation(o)
+                for record in page(journal, "decisions", after=last_decision, limit=500, routine=show_all)["items"]:
+                    last_decision = record["id"]
+                    _show_decision(record, as_json)
+            time.sleep(FOLLOW_INTERVAL)
+    except KeyboardInterrupt:
+        return
+
+
+def _show_observation(o: dict[str, Any]) -> None:
+    repeat = f" x{o['count']}" if o["count"] > 1 else ""
+    out.print(
+        f"[dim]{_when(o['timestamp'])}[/] [cyan]◇ #{o['id']} {escape(o['source'])}/{escape(o['event_type'])}[/] "
+        f"{escape(o['target'][:100])}{repeat} [dim]{o['severity']}[/]"
+    )
 
 
 def _log_observations(journal: Journal, limit: int | None, as_json: bool, show_all: bool) -> None:
@@ -116,25 +171,16 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     home: HomeOpt = None,
 ) -> None:
-    """Model, context usage, pending observations, uptime and counts."""
+    """Model, context usage, health, pending observations, uptime and counts."""
+    paths = Paths.resolve(home)
     journal = journal_at(home)
-    ident = journal.identity()
-    daemon: dict[str, Any] = ident.get("daemon", {})
-    counts = journal.counts()
-    # The lock, not the last published state: a killed daemon never said it stopped.
-    alive = daemon_running(journal.path)
-    report = {
-        "running": alive,
-        **daemon,
-        "counts": counts,
-        "first_start": ident.get("first_start"),
-        "sessions": ident.get("sessions"),
-        "journal": str(journal.path),
-        "quarantined": journal.quarantined(),
-        "approvals": Approvals(journal).waiting(),
-        "budget": budget_use(journal.recent_tasks(DAY), daemon.get("limits", {})),
-    }
-    report["running"] = alive
+    report: dict[str, Any] | None = None
+    if (client := DaemonClient.find(paths)) is not None:
+        with client, contextlib.suppress(ApiUnavailable):
+            report = client.get("/api/status")
+    if report is None:
+        report = status_report(journal)
+    daemon, counts, alive = report, report["counts"], report["running"]
     if as_json:
         print(json.dumps(report, default=str))
         return
@@ -144,6 +190,14 @@ def status(
     )
     for problem in daemon.get("problems", []) if alive else []:
         table.add_row("problem", f"[yellow]{escape(problem)}[/]")
+    if alive and daemon.get("activity"):
+        table.add_row("doing", escape(daemon["activity"]))
+    for st in daemon.get("stalled", []) if alive else []:
+        table.add_row(
+            "stalled",
+            f"[yellow]task #{st['task_id']} {escape(st['agent'])} silent for {st['silent_s']}s:[/] "
+            f"{escape(st['command'][:80])}",
+        )
     if daemon.get("started") and alive:
         uptime = int((datetime.now().astimezone() - datetime.fromisoformat(daemon["started"])).total_seconds())
         table.add_row("uptime", f"{uptime // 3600}h {uptime % 3600 // 60}m {uptime % 60}s")
@@ -169,7 +223,7 @@ def status(
     use = report["budget"]
     for agent, line in budget_lines(use):
         table.add_row("budget" if agent is None else f"  {agent}", line)
-    for q in journal.quarantined():
+    for q in report["quarantined"]:
         table.add_row(
             "quarantined",
             f"[yellow]#{q['id']} {escape(q['agent'])}: {escape(q['command'][:80])}[/] "
@@ -182,6 +236,8 @@ def status(
         f"{counts['delegations']} delegations ({counts['running']} running) · {counts['notes']} notes",
     )
     table.add_row("journal", str(journal.path))
+    if alive and daemon.get("api_url"):
+        table.add_row("api", f"{daemon['api_url']} (`conscious page` for the live page)")
     out.print(table)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -9,10 +10,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from conscious.answers import answer
+from conscious.answers import Answered, answer
 from conscious.approvals import Answer, Approvals
 from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, journal_at, out
 from conscious.cli.show import waiting_line
+from conscious.client import ApiUnavailable, DaemonClient
 from conscious.config import Config
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
@@ -28,6 +30,11 @@ def tell(
 ) -> None:
     """Put a request from you into the running loop."""
     paths = Paths.resolve(home)
+    if (client := DaemonClient.find(paths)) is not None:
+        with client, contextlib.suppress(ApiUnavailable):
+            obs_id = client.post("/api/inbox", {"text": text})["id"]
+            out.print(f"queued as observation #{obs_id} (told the running daemon)")
+            return
     paths.ensure()
     journal = Journal(paths.journal)
     obs_id = journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": text}))
@@ -81,9 +88,22 @@ def _answer(
 ) -> None:
     if pattern is not None and not always:
         raise ConsciousError("--pattern goes with --always")
-    journal = journal_at(home)
-    rules = Config.load(Paths.resolve(home), config_file).file if always else None
-    done = answer(journal, approval_id, given, reason=reason, always=rules, pattern=pattern)
+    paths = Paths.resolve(home)
+    done: Answered | None = None
+    client = DaemonClient.find(paths) if config_file is None else None
+    if client is not None:
+        # The daemon answers, and keeps an --always rule in the config file it runs with.
+        with client, contextlib.suppress(ApiUnavailable):
+            verb = "approve" if given == "approved" else "deny"
+            reply = client.post(
+                f"/api/approvals/{approval_id}/{verb}", {"reason": reason, "always": always, "pattern": pattern}
+            )
+            done = Answered(reply["request"], reply["pattern"], reply["also"])
+            rules = Path(reply["kept_in"]) if reply.get("kept_in") else None
+    if done is None:
+        journal = journal_at(home)
+        rules = Config.load(paths, config_file).file if always else None
+        done = answer(journal, approval_id, given, reason=reason, always=rules, pattern=pattern)
     r = done.request
     out.print(f"{given} #{approval_id}: {escape(r['agent'])}: {escape(r['command'][:120])}")
     if done.pattern is not None:
@@ -124,7 +144,7 @@ def deny(
 @friendly
 def approvals(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOpt = None) -> None:
     """Delegations waiting for your approval."""
-    waiting = Approvals(journal_at(home)).waiting()
+    waiting = Approvals(journal_at(home)).waiting()  # a read: the journal answers as the API would
     if as_json:
         print(json.dumps(waiting, default=str))
         return

@@ -47,7 +47,8 @@ def replay(
     """Feed recorded observations through the real loop and print each decision."""
     import tempfile
 
-    from conscious.daemon import build, setup_logging
+    from conscious.daemon import build
+    from conscious.logs import setup_logging
     from conscious.replay import read_observations
     from conscious.replay import replay as run_replay
     from conscious.think.connect import connect
@@ -139,11 +140,11 @@ def eval_(
     config_file: ConfigOpt = None,
 ) -> None:
     """Measure how well a model makes this daemon's decisions, on a scenario suite."""
-    from conscious.daemon import setup_logging
     from conscious.eval.command import arms, evaluate
     from conscious.eval.report import table
     from conscious.eval.runner import Outcome
     from conscious.eval.suite import load_suite
+    from conscious.logs import setup_logging
 
     scenarios = load_suite(suite)[:limit] if limit else load_suite(suite)
     paths = Paths.resolve(home)

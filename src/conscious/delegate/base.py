@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +27,8 @@ class RunContext:
     cwd: Path
     timeout: float
     grace: float
+    on_output: Callable[[], None] | None = None
+    """Called whenever the agent writes anything (how a stalled task is told from a busy one)."""
 
 
 class Delegate(Protocol):

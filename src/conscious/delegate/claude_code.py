@@ -49,6 +49,7 @@ class ClaudeCodeDelegate:
                 grace=ctx.grace,
                 on_start=on_start,
                 on_line=loops.feed if self.config.loop_repeats else None,
+                on_output=ctx.on_output,
             )
         except CommandNotFound:
             return Outcome(

@@ -26,7 +26,9 @@ class CommandDelegate:
     async def run(self, task: Task, ctx: RunContext, on_start: PgidCallback) -> Outcome:
         if self.init_argv and self.init_marker and not (ctx.cwd / self.init_marker).exists():
             try:
-                init = await run_process(self.init_argv, cwd=ctx.cwd, timeout=ctx.timeout, grace=ctx.grace)
+                init = await run_process(
+                    self.init_argv, cwd=ctx.cwd, timeout=ctx.timeout, grace=ctx.grace, on_output=ctx.on_output
+                )
             except CommandNotFound as exc:
                 return Outcome("failed", f"{self.name}: {exc}", event="not-installed")
             if init.exit_code != 0:
@@ -34,7 +36,12 @@ class CommandDelegate:
                 return Outcome("failed", f"{self.name}: set-up failed ({init.exit_code}): {detail}", init.exit_code)
         try:
             result = await run_process(
-                self.argv(task.command), cwd=ctx.cwd, timeout=ctx.timeout, grace=ctx.grace, on_start=on_start
+                self.argv(task.command),
+                cwd=ctx.cwd,
+                timeout=ctx.timeout,
+                grace=ctx.grace,
+                on_start=on_start,
+                on_output=ctx.on_output,
             )
         except CommandNotFound as exc:
             return Outcome("failed", f"{self.name}: {exc}", event="not-installed")

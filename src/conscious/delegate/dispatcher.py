@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -46,6 +47,10 @@ class Dispatcher:
         self.running: dict[int, tuple[Task, asyncio.Task[None]]] = {}
         self.on_event = on_event
         self.on_observation = on_observation
+        self.last_output: dict[int, float] = {}
+        """Running task id → when (monotonic) it last wrote anything, or started."""
+        self._stalled: dict[int, float] = {}
+        """Tasks reported stalled → since when they have been silent."""
 
     def active(self) -> set[tuple[str, str]]:
         return {(t.agent, t.command) for t, _ in self.running.values()}
@@ -60,11 +65,16 @@ class Dispatcher:
         try:
             async with self.slots:
                 self.journal.update_task(task.id, state="running", started=utcnow())
+                self.last_output[task.id] = time.monotonic()
                 self._emit("started", task, None)
                 if delegate is None:
                     outcome = Outcome("failed", f"no delegate named {task.agent}", event="not-installed")
                 else:
-                    ctx = replace(self.ctx, timeout=self.timeouts.get(task.agent, self.ctx.timeout))
+                    ctx = replace(
+                        self.ctx,
+                        timeout=self.timeouts.get(task.agent, self.ctx.timeout),
+                        on_output=lambda: self._wrote(task.id or 0),
+                    )
                     outcome = await delegate.run(
                         task, ctx, lambda pgid: self.journal.update_task(task.id or 0, pgid=pgid)
                     )
@@ -79,6 +89,8 @@ class Dispatcher:
     def _finish(self, task: Task, outcome: Outcome) -> None:
         assert task.id is not None
         self.running.pop(task.id, None)
+        self.last_output.pop(task.id, None)
+        self._stalled.pop(task.id, None)
         details: dict[str, object] = {
             "task_id": task.id,
             "decision_id": task.decision_id,
@@ -112,6 +124,52 @@ class Dispatcher:
         self._emit("finished", task, outcome)
         if self.on_observation is not None:
             self.on_observation(obs)
+
+    def _wrote(self, task_id: int) -> None:
+        self.last_output[task_id] = time.monotonic()
+        if self._stalled.pop(task_id, None) is not None and task_id in self.running:
+            self._emit("resumed", self.running[task_id][0], None)
+
+    def stalls(self, after: float) -> list[Observation]:
+        """Running tasks silent for ``after`` seconds, each reported once per silence (journaled
+        here; it writes again → it is no longer stalled, and may be reported again later)."""
+        now = time.monotonic()
+        found = []
+        for task_id, since in list(self.last_output.items()):
+            if now - since < after or task_id in self._stalled or task_id not in self.running:
+                continue
+            self._stalled[task_id] = since
+            task = self.running[task_id][0]
+            obs = Observation(
+                source="agent",
+                event_type="stalled",
+                target=f"{task.agent}#{task_id}",
+                severity="warning",
+                details={
+                    "task_id": task_id,
+                    "agent": task.agent,
+                    "command": task.command[:200],
+                    "silent_s": round(now - since),
+                    "note": "still running, but has written nothing for this long",
+                },
+            )
+            self.journal.append(obs)
+            self._emit("stalled", task, None)
+            found.append(obs)
+        return found
+
+    def stalled_report(self) -> list[dict[str, object]]:
+        now = time.monotonic()
+        return [
+            {
+                "task_id": task_id,
+                "agent": self.running[task_id][0].agent,
+                "command": self.running[task_id][0].command[:200],
+                "silent_s": round(now - since),
+            }
+            for task_id, since in self._stalled.items()
+            if task_id in self.running
+        ]
 
     def _emit(self, what: str, task: Task, outcome: Outcome | None) -> None:
         if self.on_event is not None:

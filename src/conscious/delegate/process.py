@@ -50,24 +50,31 @@ class CommandNotFound(Exception):
     pass
 
 
-async def _read(stream: asyncio.StreamReader | None) -> bytes:
+async def _read(stream: asyncio.StreamReader | None, on_output: Callable[[], None] | None = None) -> bytes:
     if stream is None:
         return b""
     data = bytearray()
     while chunk := await stream.read(65536):
+        if on_output is not None:
+            on_output()
         if len(data) < OUTPUT_LIMIT:
             data += chunk[: OUTPUT_LIMIT - len(data)]
     return bytes(data)
 
 
 async def _read_lines(
-    stream: asyncio.StreamReader | None, on_line: Callable[[str], bool], stop: asyncio.Event
+    stream: asyncio.StreamReader | None,
+    on_line: Callable[[str], bool],
+    stop: asyncio.Event,
+    on_output: Callable[[], None] | None = None,
 ) -> bytes:
     """Like ``_read``, and each line goes to ``on_line`` as it arrives; True from it sets ``stop``."""
     if stream is None:
         return b""
     data = bytearray()
     while line := await stream.readline():
+        if on_output is not None:
+            on_output()
         if len(data) < OUTPUT_LIMIT:
             data += line[: OUTPUT_LIMIT - len(data)]
         if not stop.is_set() and on_line(line.decode(errors="replace")):
@@ -110,6 +117,7 @@ async def run_process(
     env: dict[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_line: Callable[[str], bool] | None = None,
+    on_output: Callable[[], None] | None = None,
 ) -> ProcessResult:
     """Run to completion, timeout, or (``on_line`` returning True for a line of stdout) a stop."""
     try:
@@ -132,8 +140,10 @@ async def run_process(
     if on_start is not None:
         on_start(proc.pid)
     stop = asyncio.Event()
-    out_reader = _read(proc.stdout) if on_line is None else _read_lines(proc.stdout, on_line, stop)
-    readers = asyncio.gather(out_reader, _read(proc.stderr))
+    out_reader = (
+        _read(proc.stdout, on_output) if on_line is None else _read_lines(proc.stdout, on_line, stop, on_output)
+    )
+    readers = asyncio.gather(out_reader, _read(proc.stderr, on_output))
     timed_out = False
     ended = asyncio.ensure_future(proc.wait())
     try:

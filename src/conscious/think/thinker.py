@@ -39,6 +39,8 @@ class Thought:
     usage: Usage = field(default_factory=Usage)
     error: str | None = None
     """Why the reply was unusable, when ``decision`` is the safe fallback."""
+    first_token_ms: float | None = None
+    """Time to the first piece of the reply (prompt processing, mostly)."""
 
 
 @dataclass
@@ -98,20 +100,34 @@ class Thinker:
         self.identity = identity
         """Who the orchestrator is, for the memory block; read at each compaction."""
         self.on_compact = on_compact
+        self.on_token: Callable[[str], None] | None = None
+        """Called with each piece of a decision's reply as it streams (the live view)."""
+        self._first_token_ms: float | None = None
 
     async def _complete(
-        self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits
+        self,
+        messages: Sequence[Message],
+        schema: dict[str, Any] | None,
+        limits: Limits,
+        on_token: Callable[[str], None] | None = None,
     ) -> tuple[str, str | None, Usage]:
         """Stream one reply; returns the text, the JSON object if one closed, and usage."""
         cutter = ObjectCutter(think=self.strip_think)
         usage = Usage()
         after = 0
+        started = time.perf_counter()
+        self._first_token_ms = None
         async with aclosing(self.backend.stream(messages, schema, limits)) as chunks:
             async for item in chunks:
                 if isinstance(item, Usage):
                     usage = item
                 elif cutter.object is None:
-                    cutter.feed(_valid_text(item))
+                    text = _valid_text(item)
+                    if self._first_token_ms is None:
+                        self._first_token_ms = (time.perf_counter() - started) * 1000
+                    cutter.feed(text)
+                    if on_token is not None:
+                        on_token(text)
                 elif item.strip() or (after := after + 1) > TRAILING_CHUNKS:
                     break  # the object closed and the model kept going: stop paying
                 # Otherwise wait briefly: a constrained server ends on its own right
@@ -163,7 +179,7 @@ class Thinker:
         self.window.turns.append(Turn("user", prompt, tokens))
         started = time.perf_counter()
         try:
-            raw, obj, usage = await self._complete(self.window.messages(), self.schema, self.limits)
+            raw, obj, usage = await self._complete(self.window.messages(), self.schema, self.limits, self.on_token)
         except LLMError:
             self.window.pop_last()
             raise
@@ -182,4 +198,4 @@ class Thinker:
         # The reply always fits (the budget leaves room for max_tokens); compaction waits
         # for the next turn, so one exchange is never split.
         self.window.turns.append(Turn("assistant", reply, reply_tokens))
-        return Thought(decision, raw, latency_ms, usage, error)
+        return Thought(decision, raw, latency_ms, usage, error, first_token_ms=self._first_token_ms)

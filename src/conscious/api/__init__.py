@@ -1,0 +1,1 @@
+"""The control plane over HTTP: a FastAPI app on loopback, behind a bearer token."""

@@ -1,0 +1,240 @@
+"""The control API: a window onto the journal, plus the live stream.
+
+It reads the journal and writes only what the CLI may write — the inbox and the answers to
+approvals. Every route but the page itself needs ``Authorization: Bearer <token>``; without
+it the answer is 401 and nothing changes. Shapes are documented in docs/api.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from conscious.answers import Answered
+from conscious.approvals import Answer, Approvals
+from conscious.errors import ConsciousError
+from conscious.events import EventBus
+from conscious.journal import Journal
+from conscious.report import Kind, page
+
+KEEPALIVE = 15.0
+"""Seconds between SSE comments on a quiet stream (proxies and browsers close idle ones)."""
+
+
+class Control(Protocol):
+    """What the API needs from the running daemon."""
+
+    journal: Journal
+    bus: EventBus
+    stopping: asyncio.Event
+
+    @property
+    def rules_file(self) -> Path:
+        """Where an answer given ``always`` is kept (the daemon's config file)."""
+        ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def tell(self, text: str) -> int: ...
+
+    def answer(
+        self, approval_id: int, given: Answer, *, reason: str | None, always: bool, pattern: str | None
+    ) -> Answered: ...
+
+    def metrics(self) -> bytes: ...
+
+
+class Inbox(BaseModel):
+    text: str = Field(min_length=1, max_length=20_000)
+    """What you want done or known: the same as ``conscious tell``."""
+
+
+class AnswerBody(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000)
+    """Why (a denial's reason is told to the model)."""
+    always: bool = False
+    """Keep the answer as a rule in the daemon's config file."""
+    pattern: str | None = None
+    """With ``always``: the rule's regular expression (default: this exact command)."""
+
+
+# At module level: FastAPI resolves the routes' annotations (strings, with PEP 563) in the
+# module's namespace, not the factory's.
+bearer = HTTPBearer(auto_error=False)
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[int | None, Query(ge=0)]
+
+
+def create_app(control: Control, token: str) -> FastAPI:
+    app = FastAPI(title="conscious", version="1", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+
+    async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "a bearer token is needed (the daemon's api-token file)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    auth = [Depends(authorised)]
+    # Every route is ``async``: it runs on the daemon's own thread, where its journal
+    # connections and state live (a sync route would run in a worker thread).
+    static = files("conscious.api") / "static"
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def live_page() -> str:
+        # No data in the page itself: it reads the token from the URL fragment and asks the API.
+        return (static / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def asset(name: str) -> Response:
+        kinds = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+        suffix = name[name.rfind(".") :] if "." in name else ""
+        item = static / name
+        if "/" in name or suffix not in kinds or not item.is_file():
+            raise HTTPException(404, "no such file")
+        return Response(item.read_bytes(), media_type=kinds[suffix])
+
+    @app.get("/api/status", dependencies=auth)
+    async def get_status() -> dict[str, Any]:
+        return control.status()
+
+    def listing(
+        kind: Kind, limit: int, before: int | None, after: int | None, routine: bool = True, **filters: Any
+    ) -> dict[str, Any]:
+        try:
+            return page(
+                control.journal, kind, limit=limit, before=before, after=after, filters=filters, routine=routine
+            )
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    @app.get("/api/observations", dependencies=auth)
+    async def observations(
+        limit: Limit = 50,
+        before: Cursor = None,
+        after: Cursor = None,
+        source: str | None = None,
+        event_type: str | None = None,
+        severity: str | None = None,
+        status: str | None = None,
+        decision_id: int | None = None,
+    ) -> dict[str, Any]:
+        return listing(
+            "observations",
+            limit,
+            before,
+            after,
+            source=source,
+            event_type=event_type,
+            severity=severity,
+            status=status,
+            decision_id=decision_id,
+        )
+
+    @app.get("/api/decisions", dependencies=auth)
+    async def decisions(
+        limit: Limit = 20,
+        before: Cursor = None,
+        after: Cursor = None,
+        action_type: str | None = None,
+        verdict: str | None = None,
+        origin: str | None = None,
+        target_agent: str | None = None,
+        routine: bool = True,
+    ) -> dict[str, Any]:
+        return listing(
+            "decisions",
+            limit,
+            before,
+            after,
+            routine=routine,
+            action_type=action_type,
+            verdict=verdict,
+            origin=origin,
+            target_agent=target_agent,
+        )
+
+    @app.get("/api/tasks", dependencies=auth)
+    async def tasks(
+        limit: Limit = 50,
+        before: Cursor = None,
+        after: Cursor = None,
+        agent: str | None = None,
+        state: str | None = None,
+    ) -> dict[str, Any]:
+        return listing("tasks", limit, before, after, agent=agent, state=state)
+
+    @app.post("/api/inbox", dependencies=auth, status_code=201)
+    async def inbox(body: Inbox) -> dict[str, Any]:
+        return {"id": control.tell(body.text)}
+
+    @app.get("/api/approvals", dependencies=auth)
+    async def approvals() -> dict[str, Any]:
+        return {"items": Approvals(control.journal).waiting()}
+
+    def answer(approval_id: int, given: Answer, body: AnswerBody) -> dict[str, Any]:
+        if body.pattern is not None and not body.always:
+            raise HTTPException(422, "pattern goes with always")
+        try:
+            done = control.answer(approval_id, given, reason=body.reason, always=body.always, pattern=body.pattern)
+        except ConsciousError as exc:
+            known = control.journal.db.execute("SELECT 1 FROM approvals WHERE id=?", (approval_id,)).fetchone()
+            raise HTTPException(409 if known else 404, str(exc)) from None
+        kept_in = str(control.rules_file) if done.pattern is not None else None
+        return {
+            "answer": given,
+            "request": done.request,
+            "pattern": done.pattern,
+            "also": done.also,
+            "kept_in": kept_in,
+        }
+
+    @app.post("/api/approvals/{approval_id}/approve", dependencies=auth)
+    async def approve(approval_id: int, body: AnswerBody | None = None) -> dict[str, Any]:
+        return answer(approval_id, "approved", body or AnswerBody())
+
+    @app.post("/api/approvals/{approval_id}/deny", dependencies=auth)
+    async def deny(approval_id: int, body: AnswerBody | None = None) -> dict[str, Any]:
+        return answer(approval_id, "denied", body or AnswerBody())
+
+    @app.get("/api/events", dependencies=auth)
+    async def events(request: Request, after: Cursor = None) -> StreamingResponse:
+        last = request.headers.get("last-event-id")
+        since = after if after is not None else (int(last) if last and last.isdigit() else None)
+        return StreamingResponse(
+            _stream(control, since),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/metrics", dependencies=auth, include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(control.metrics(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app
+
+
+async def _stream(control: Control, after: int | None) -> AsyncIterator[str]:
+    """``hello`` (the status now), then every event as it happens, until the daemon stops."""
+    subscription = control.bus.subscribe(after)
+    try:
+        yield "retry: 2000\n\n"
+        hello = json.dumps({"status": control.status()}, default=str, ensure_ascii=False)
+        yield f"event: hello\ndata: {hello}\n\n"
+        while not control.stopping.is_set():
+            event = await subscription.next(timeout=KEEPALIVE)
+            yield ": keep-alive\n\n" if event is None else event.sse()
+        yield "event: bye\ndata: {}\n\n"
+    finally:
+        subscription.close()

@@ -1,0 +1,96 @@
+"""Serving the control API inside the daemon's own event loop (uvicorn, no thread).
+
+The socket is bound here, before uvicorn starts, so a taken port is known at once: on the
+default port another daemon is likely using it, and a free port is taken instead (the
+address is published in the journal, where the CLI finds it). uvicorn must not install its
+own signal handlers: the daemon's handlers decide how a stop happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import logging
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from conscious.errors import ConfigError
+
+log = logging.getLogger("conscious")
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the daemon's own handlers stay in place
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int, *, fallback: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE and fallback:
+            sock.bind((host, 0))
+        else:
+            sock.close()
+            raise ConfigError(f"cannot serve the control API on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(64)
+    sock.setblocking(False)
+    return sock
+
+
+class ApiServer:
+    def __init__(self, app: FastAPI, sock: socket.socket) -> None:
+        self.sock = sock
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            ws="none",
+        )
+        self._server = _Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self.sock]), name="control-api")
+        while not self._server.started and not self._task.done():
+            await asyncio.sleep(0.01)
+        if self._task.done():
+            self._task.result()  # uvicorn failed to start: raise its error
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), 5)
+        except TimeoutError:
+            self._server.force_exit = True
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        except Exception:
+            log.exception("control API stopped with an error")
+        finally:
+            self.sock.close()
