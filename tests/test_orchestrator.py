@@ -622,3 +622,25 @@ async def test_spend_stops_at_the_budget_with_an_agent_that_always_fails(
     assert spent >= 0.0001 and spent - (tasks[-1]["cost_usd"] or 0) < 0.0001  # stopped at the first crossing
     assert len(tasks) < 10
     assert any(d["verdict"] == "budget" for d in journal.decisions(200))
+
+
+async def test_a_stop_hands_back_a_slow_thought_and_its_batch_stays_pending(config: Config, paths: Paths) -> None:
+    from conscious import orchestrator as module
+
+    backend = ScriptedBackend(delay=60.0)  # a model far slower than anyone waits for a stop
+    orch, journal = await make(config, paths, backend)
+    obs_id = journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": "hi"}))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(orch.run(stop))
+    async with asyncio.timeout(10):
+        while not orch.activity.startswith("thinking"):
+            await asyncio.sleep(0.02)
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    stop.set()
+    await asyncio.wait_for(runner, module.THOUGHT_GRACE + 10)
+    assert loop.time() - asked < module.THOUGHT_GRACE + 5  # not the model's 60 s
+    [obs] = [o for o in journal.observations(10) if o.id == obs_id]
+    assert obs.status == "pending" and obs.decision_id is None  # decided by the next run
+    assert journal.counts()["decisions"] == 0
+    assert all(t.id is not None for t in orch.thinker.window.turns)  # nothing uncommitted kept

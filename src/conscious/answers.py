@@ -53,7 +53,10 @@ def answer(
         waiting = ", ".join(str(w["id"]) for w in approvals.waiting()) or "none"
         if known is None:
             raise ConsciousError(f"no approval #{approval_id} (waiting now: {waiting})")
-        raise ConsciousError(f"approval #{approval_id} is not waiting: it is {known['state']} (waiting now: {waiting})")
+        when = f"answered {known['answered'][:19]}" if known.get("answered") else "not waiting"
+        raise ConsciousError(
+            f"approval #{approval_id} was already {when} (its delegation is {known['state']}; waiting now: {waiting})"
+        )
     done = Answered(request)
     if always is None:
         return done

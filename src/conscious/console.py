@@ -59,6 +59,7 @@ class Reporter:
         first_token_ms: float | None = None,
         prompt_tokens: int | None = None,
         cached_tokens: int | None = None,
+        turn: int | None = None,
     ) -> None:
         if origin == "rule":
             return  # routine: `conscious log --all` lists them

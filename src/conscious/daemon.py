@@ -34,7 +34,6 @@ from conscious.journal import Journal
 from conscious.lock import single_instance
 from conscious.logs import log_event, setup_logging, to_stdout
 from conscious.metrics import Metrics
-from conscious.model import Observation
 from conscious.observe.base import Observer
 from conscious.observe.clock import ClockObserver
 from conscious.observe.files import FileObserver
@@ -150,11 +149,7 @@ async def build(
         config, journal, connection, thinker, dispatcher, observers if observe else [], reporter
     )
 
-    def on_agent_observation(obs: Observation) -> None:
-        reporter.observation(obs)
-        orchestrator.wake.set()
-
-    dispatcher.on_observation = on_agent_observation
+    dispatcher.on_observation = orchestrator.noticed
     return orchestrator
 
 

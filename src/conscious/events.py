@@ -179,10 +179,12 @@ class Broadcast(Reporter):
         first_token_ms: float | None = None,
         prompt_tokens: int | None = None,
         cached_tokens: int | None = None,
+        turn: int | None = None,
     ) -> None:
         self.bus.publish(
             "decision",
             id=decision_id,
+            turn=turn,
             action_type=decision.action_type,
             action=verdict.action,
             verdict=verdict.label,

@@ -134,6 +134,9 @@ class Gatekeeper:
         n = task.approval_id
         request: dict[str, Any] = {
             "id": n,
+            "task_id": task.id,
+            "decision_id": task.decision_id,
+            "requested": utcnow().isoformat(),
             "agent": task.agent,
             "command": task.command,
             "priority": decision.priority,

@@ -83,7 +83,7 @@ class Health:
     async def round(self) -> dict[str, dict[str, Any]]:
         if self.stall_after:
             for obs in self.o.dispatcher.stalls(self.stall_after):
-                self.o._noticed(obs)
+                self.o.noticed(obs)
         checks = {**await self._llm(), "journal": self._journal(), "observers": self._observers()}
         checks["budget"] = self._budget()
         self.o.checks = checks

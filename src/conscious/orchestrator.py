@@ -41,6 +41,8 @@ log = logging.getLogger("conscious")
 POLL_INTERVAL = 0.1
 """How often the journal is checked for rows written by other processes (``tell``)."""
 BACKOFF_MAX = 30.0
+THOUGHT_GRACE = 3.0
+"""Seconds a thought in flight may take to finish once a stop is asked for; then it is handed back."""
 PUBLISH_INTERVAL = 1.0
 """Seconds between two writes of the daemon's state after decisions (``conscious status``)."""
 
@@ -79,7 +81,7 @@ class Orchestrator:
         self.dispatcher = dispatcher
         self.observers = list(observers)
         self.reporter = reporter
-        self.gate = Gatekeeper(config, journal, dispatcher, reporter, accept=self.accept, noticed=self._noticed)
+        self.gate = Gatekeeper(config, journal, dispatcher, reporter, accept=self.accept, noticed=self.noticed)
         self.wake = asyncio.Event()
         self.started = utcnow()
         self.turn = 0
@@ -107,7 +109,10 @@ class Orchestrator:
         self.published: dict[str, Any] = {}
         """More of the daemon's state to publish (the control API's address)."""
         self._seen = 0
-        """The newest observation id shown live; rows other processes wrote are shown when found."""
+        """Every pending observation up to this id has been shown live."""
+        self._shown: set[int] = set()
+        """Ids above ``_seen`` shown live already (journaled in this process); the others were
+        written by another process and are shown when the loop finds them pending."""
         self.memory = Memory(journal, thinker, connection.backend, config, first_start=self.first_start)
         thinker.identity = self.memory.identity_line
         thinker.on_compact = self.memory.archive
@@ -194,14 +199,15 @@ class Orchestrator:
     def accept(self, obs: Observation) -> int:
         """Journal first, then consider."""
         obs_id = self.journal.append(obs)
-        self._seen = max(self._seen, obs_id)
-        self._noticed(obs)
+        self.noticed(obs)
         return obs_id
 
-    def _noticed(self, obs: Observation) -> None:
+    def noticed(self, obs: Observation) -> None:
         """Consider an observation that is already journaled."""
         if obs.source != "clock":
             self.last_activity = time.monotonic()
+        if obs.id is not None:
+            self._shown.add(obs.id)
         self.reporter.observation(obs)
         self.wake.set()
 
@@ -213,7 +219,7 @@ class Orchestrator:
         try:
             while not stop.is_set():
                 try:
-                    busy = await self.step()
+                    busy = await self._step_or_stop(stop)
                 except JournalError as exc:
                     # The exchange whose decision could not be committed never happened.
                     window = self.thinker.window
@@ -226,6 +232,30 @@ class Orchestrator:
                     await self._wait(stop)
         finally:
             await self.shutdown(self.config.kill_grace)
+
+    async def _step_or_stop(self, stop: asyncio.Event) -> bool:
+        """One step; a stop request gives the thought in flight ``THOUGHT_GRACE`` seconds to
+        finish, then hands it back: cancelled before its commit, its batch stays pending in
+        the journal for the next run, and a slow model cannot hold up a stop."""
+        step = asyncio.ensure_future(self.step())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({step, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():
+                await asyncio.wait({step}, timeout=THOUGHT_GRACE)
+            if not step.done():
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await step
+                window = self.thinker.window
+                window.turns = [t for t in window.turns if t.id is not None]  # never committed
+                self.reporter.info("stopping: the thought in progress is handed back (its observations stay pending)")
+                return True
+            return step.result()
+        finally:
+            stopping.cancel()
+            if not step.done():  # cancelled from outside (a second Ctrl-C)
+                step.cancel()
 
     async def _journal_failing(self, exc: JournalError) -> None:
         """Disk full, database locked for too long, a read-only file: nothing can be decided
@@ -275,10 +305,11 @@ class Orchestrator:
                 self.activity = "idle"
             return False
         for obs in pending:
-            if obs.id is not None and obs.id > self._seen:
+            if obs.id is not None and obs.id > self._seen and obs.id not in self._shown:
                 # Written by another process (``conscious tell`` without the API): shown now.
                 self.reporter.observation(obs)
         self._seen = max(self._seen, max(o.id or 0 for o in pending))
+        self._shown = {i for i in self._shown if i > self._seen}
         batch = take_batch(coalesce(pending), self.config.batch_max)
         rules = shortcut(
             batch, self.config.shortcuts, lambda o: self.journal.decided_alike(o, self.config.duplicate_window)
@@ -419,6 +450,7 @@ class Orchestrator:
             first_token_ms=thought.first_token_ms,
             prompt_tokens=usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens,
             cached_tokens=usage.cached_tokens,
+            turn=self.turn,
         )
         if thought.error and thought.raw:
             self.accept(

@@ -286,3 +286,25 @@ async def test_the_cli_goes_through_the_api_while_a_daemon_runs(daemon: Running)
     assert mine["task"]["state"] == "denied" and mine["verdict"] == "awaiting-approval"
     code, out, err = await conscious("page", home=home)
     assert out.strip() == f"{daemon.url}/#token={daemon.token}"
+
+
+async def test_each_observation_is_shown_once_on_the_stream(daemon: Running) -> None:
+    """Including an agent's result, which the dispatcher journals and the loop then decides."""
+    shown: list[int] = []
+    async with daemon.client() as api, api.stream("GET", "/api/events") as response:
+        events = read_events(response)
+        await api.post("/api/inbox", json={"text": "do the slow thing"})
+        result_id = None
+        async with asyncio.timeout(30):
+            async for kind, data in events:
+                if kind == "observation":
+                    shown.append(data["id"])
+                    if data["source"] == "agent" and data["event_type"] == "succeeded":
+                        result_id = data["id"]
+                elif kind == "approval" and data["what"] == "requested" and result_id is None:
+                    assert data["task_id"] and data["decision_id"] and data["requested"]
+                    await api.post(f"/api/approvals/{data['id']}/approve")
+                elif kind == "thought" and result_id in data["observations"]:
+                    break  # the loop has found the result pending: any second showing would be before this
+    assert result_id is not None
+    assert len(shown) == len(set(shown)), shown

@@ -11,6 +11,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -230,11 +231,15 @@ async def _stream(control: Control, after: int | None) -> AsyncIterator[str]:
     subscription = control.bus.subscribe(after)
     try:
         yield "retry: 2000\n\n"
-        hello = json.dumps({"status": control.status()}, default=str, ensure_ascii=False)
+        hello = json.dumps({"ts": _now(), "status": control.status()}, default=str, ensure_ascii=False)
         yield f"event: hello\ndata: {hello}\n\n"
         while not control.stopping.is_set():
             event = await subscription.next(timeout=KEEPALIVE)
             yield ": keep-alive\n\n" if event is None else event.sse()
-        yield "event: bye\ndata: {}\n\n"
+        yield f"event: bye\ndata: {json.dumps({'ts': _now()})}\n\n"
     finally:
         subscription.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
