@@ -214,7 +214,8 @@ def test_waiting_approvals_are_listed_answered_and_kept(home: Path) -> None:
     assert 'pattern = "^deploy\\\\ to\\\\ staging$"' in (home / "config.toml").read_text()
     assert conscious("approvals", home=home).stdout.strip() == "nothing waits for your approval"
     assert [t["state"] for t in journal.tasks()] == ["approved", "approved"]
-    one_clear_line(conscious("deny", str(first.approval_id), home=home), "is not waiting: it is approved")
+    one_clear_line(conscious("deny", str(first.approval_id), home=home), "was already answered 20")
+    one_clear_line(conscious("deny", str(first.approval_id), home=home), "(its delegation is approved;")
     one_clear_line(conscious("approve", "99", home=home), "no approval #99")
 
 
