@@ -229,3 +229,66 @@ def test_deny_with_a_reason_tells_the_loop(home: Path) -> None:
     one_clear_line(
         conscious("deny", str(task.approval_id), "--pattern", "x", home=home), "--pattern goes with --always"
     )
+
+
+def test_log_follow_prints_what_happens_as_it_happens(home: Path) -> None:
+    import signal
+    import time
+
+    journal = Journal(home / "journal.db")
+    old = journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": "old"}))
+    journal.record_decision(
+        Decision(action_type="observe", reasoning="the old one", priority="low", confidence=0.9),
+        [old],
+        verdict="accepted",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")}
+    env.update({"CONSCIOUS_HOME": str(home), "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "conscious", "log", "-f"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert follower.stdout is not None
+        assert "the old one" in "".join(follower.stdout.readline() for _ in range(3))  # the recent ones first
+        time.sleep(0.5)
+        new = journal.append(
+            Observation(source="filesystem", event_type="modified", target="calc.py", details={"size": 10})
+        )
+        journal.record_decision(
+            Decision(
+                action_type="delegate",
+                reasoning="calc.py changed under its tests",
+                target_agent="claude-code",
+                command="run the tests of calc.py",
+                priority="medium",
+                confidence=0.8,
+            ),
+            [new],
+            verdict="dry-run",
+        )
+        seen = ""
+        deadline = time.monotonic() + 20
+        while "calc.py changed under its tests" not in seen and time.monotonic() < deadline:
+            seen += follower.stdout.readline()
+        assert f"◇ #{new} filesystem/modified" in seen  # the observation, as it arrived
+        assert "delegate" in seen and "→ claude-code: run the tests of calc.py" in seen
+    finally:
+        follower.send_signal(signal.SIGINT)
+        _, err = follower.communicate(timeout=20)
+    assert follower.returncode == 0 and "Traceback" not in err
+
+
+def test_shell_completion_and_the_service_command(home: Path, tmp_path: Path) -> None:
+    exe = str(Path(sys.executable).parent / "conscious")
+    env = {**os.environ, "CONSCIOUS_HOME": str(home)}
+    shown = subprocess.run([exe, "--show-completion", "bash"], capture_output=True, text=True, env=env, timeout=60)
+    assert shown.returncode == 0 and "_CONSCIOUS_COMPLETE" in shown.stdout
+    units = tmp_path / "units"
+    printed = conscious("service", "install", "--print", "--dir", str(units), "--watch", str(tmp_path), home=home)
+    assert printed.returncode == 0, printed.stderr
+    assert "Type=notify" in printed.stdout and "WatchdogSec=" in printed.stdout
+    assert not units.exists()  # --print writes nothing
