@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from conscious import service
+from conscious.cli.service import app
 from conscious.errors import ConsciousError
 from conscious.service import LMSTUDIO_UNIT, UNIT, install, quote, uninstall, unit_dir, units
-from conscious.service_cli import app
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 needs_systemd_analyze = pytest.mark.skipif(

@@ -16,7 +16,7 @@ import signal
 from collections.abc import Iterator
 
 from conscious.api.app import create_app
-from conscious.api.server import ApiServer, bind, is_loopback
+from conscious.api.server import ApiServer, bind
 from conscious.api.token import ensure_token
 from conscious.config import Config
 from conscious.console import Reporter
@@ -34,6 +34,7 @@ from conscious.journal import Journal
 from conscious.lock import single_instance
 from conscious.logs import log_event, setup_logging, to_stdout
 from conscious.metrics import Metrics
+from conscious.net import is_loopback
 from conscious.observe.base import Observer
 from conscious.observe.clock import ClockObserver
 from conscious.observe.files import FileObserver

@@ -2,13 +2,12 @@
 ``tell``, ``log`` and ``status`` work the same whether or not anything else is up; when a
 daemon's control API answers, they go through it instead."""
 
-from conscious import service_cli
-from conscious.cli import run, show, talk, tools
+from conscious.cli import run, service, show, talk, tools
 from conscious.cli.common import app
 
-app.add_typer(service_cli.app, name="service")
+app.add_typer(service.app, name="service")
 
-__all__ = ["app", "main", "run", "show", "talk", "tools"]
+__all__ = ["app", "main", "run", "service", "show", "talk", "tools"]
 
 
 def main() -> None:

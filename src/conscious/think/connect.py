@@ -4,7 +4,6 @@ the embedded llama-server with the bundled model."""
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import httpx
 
 from conscious.config import Config
 from conscious.errors import ConfigError, LLMError, LLMUnavailable
+from conscious.net import is_loopback
 from conscious.think import profiles
 from conscious.think.backends.base import LLMBackend, ModelInfo
 from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
@@ -105,13 +105,7 @@ async def _load_with_lms(config: Config, backend: LMStudioBackend) -> None:
 
 
 def _is_local(url: str) -> bool:
-    host = httpx.URL(url).host
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(httpx.URL(url).host)
 
 
 def check_url(url: str) -> None:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import getpass
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from conscious import service
+from conscious.cli.common import err, friendly
 from conscious.errors import ConsciousError
 
 app = typer.Typer(
@@ -25,10 +24,6 @@ app = typer.Typer(
 )
 # soft_wrap: paths and commands stay whole, for copying.
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 UserOpt = Annotated[
     bool, typer.Option("--user/--system", help="Your user's systemd (default), or the system's (needs root).")
@@ -37,20 +32,6 @@ DirOpt = Annotated[
     Path | None,
     typer.Option("--dir", help="Use this folder instead of systemd's, and leave systemctl alone (packaging, tests)."),
 ]
-
-
-def _one_line(fn: Callable[P, R]) -> Callable[P, R]:
-    # conscious.cli's `friendly` does the same; importing it from here would be a cycle once
-    # the cli registers this app.
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except ConsciousError as exc:
-            err.print(f"[red]conscious: error:[/] {escape(str(exc))}")
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 def _note(problem: str) -> None:
@@ -78,7 +59,7 @@ def _passed_environment(home_given: bool) -> dict[str, str]:
 
 
 @app.command()
-@_one_line
+@friendly
 def install(
     user: UserOpt = True,
     lmstudio: Annotated[
@@ -143,7 +124,7 @@ def install(
 
 
 @app.command()
-@_one_line
+@friendly
 def uninstall(user: UserOpt = True, directory: DirOpt = None) -> None:
     """Stop and disable the units, and remove their files."""
     removed = service.uninstall(user, directory, systemctl=directory is None, report=_note)
