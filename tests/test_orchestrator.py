@@ -228,7 +228,7 @@ async def test_memory_delegation_stores_a_note(config: Config, paths: Paths) -> 
 
 
 async def test_turns_are_journaled_and_compaction_archives_the_oldest(config: Config, paths: Paths) -> None:
-    backend = ScriptedBackend(context_length=3600)
+    backend = ScriptedBackend(context_length=4000)  # room for the prompt; compacts within 12 turns
     orch, journal = await make(config, paths, backend)
     for i in range(12):
         journal.append(
@@ -298,7 +298,7 @@ async def test_user_defined_command_agents_can_be_delegated_to(config: Config, p
     backend = ScriptedBackend()
     backend.enqueue(reply(action_type="delegate", target_agent="shout", command="hello", confidence=0.9))
     orch, journal = await make(config, paths, backend)
-    assert "shout" in orch.thinker.schema["properties"]["target_agent"]["anyOf"][0]["enum"]  # type: ignore[index]
+    assert "shout" in orch.thinker.schema["anyOf"][0]["properties"]["target_agent"]["enum"]  # type: ignore[index]
     assert "shout" in orch.thinker.window.system_prompt
     journal.append(Observation(source="user", event_type="request", target="inbox"))
     await drain(orch, lambda: any(o.source == "agent" for o in journal.observations(100)))
@@ -307,7 +307,7 @@ async def test_user_defined_command_agents_can_be_delegated_to(config: Config, p
 
 
 async def test_a_context_overflow_is_compacted_and_retried_once(config: Config, paths: Paths) -> None:
-    backend = ScriptedBackend(context_length=3600)
+    backend = ScriptedBackend(context_length=4000)
     orch, journal = await make(config, paths, backend)
     for i in range(3):
         journal.append(Observation(source="filesystem", event_type="modified", target=f"f{i}.py"))
@@ -370,7 +370,7 @@ async def feed_edits(orch: Orchestrator, journal: Journal, n: int) -> None:
 
 
 async def test_compaction_is_summarised_archived_and_observed(config: Config, paths: Paths) -> None:
-    backend = ScriptedBackend(context_length=3600)
+    backend = ScriptedBackend(context_length=4000)
     backend.enqueue_summary("module edits, nothing failing")
     orch, journal = await make(config, paths, backend)
     await feed_edits(orch, journal, 14)
@@ -386,7 +386,7 @@ async def test_compaction_is_summarised_archived_and_observed(config: Config, pa
 
 
 async def test_after_a_clean_stop_it_resumes_with_its_memory_and_newest_turns(config: Config, paths: Paths) -> None:
-    backend = ScriptedBackend(context_length=3600)
+    backend = ScriptedBackend(context_length=4000)
     backend.enqueue_summary("module edits so far")
     orch, journal = await make(config, paths, backend)
     await feed_edits(orch, journal, 14)
@@ -394,7 +394,7 @@ async def test_after_a_clean_stop_it_resumes_with_its_memory_and_newest_turns(co
     memory_before = orch.thinker.window.memory
     journal.close()
 
-    again = ScriptedBackend(context_length=3600)
+    again = ScriptedBackend(context_length=4000)
     orch2, journal2 = await make(config, paths, again)
     journal2.append(edit(99))
     fed: list[int] = []

@@ -65,6 +65,8 @@ async def test_scores_count_what_the_model_got_right() -> None:
     assert score.action_accuracy == 0.75  # the unusable reply is not right
     assert score.agent_accuracy == 0.5  # of the two delegations, one went to the right agent
     assert score.priority_accuracy == 0.5
+    assert [o.right for o in score.outcomes] == [True, True, False, False]  # wrong agent; unusable
+    assert score.right_rate == 0.5
     assert [o.valid for o in score.outcomes] == [True, True, True, False]
     summary = score.summary()
     assert summary["delegations"] == 2 and summary["scenarios"] == 4

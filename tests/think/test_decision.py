@@ -5,7 +5,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conscious.errors import DecisionParseError
-from conscious.think.decision import DECISION_SCHEMA, ObjectCutter, find_object, parse_decision, strip_think
+from conscious.think.decision import (
+    DECISION_SCHEMA,
+    ObjectCutter,
+    decision_schema,
+    find_object,
+    parse_decision,
+    strip_think,
+)
 
 GOOD = {
     "action_type": "delegate",
@@ -86,15 +93,26 @@ def test_cutter_reports_the_moment_the_object_closes() -> None:
 
 
 def test_schema_requires_every_seed_field() -> None:
-    assert set(DECISION_SCHEMA["required"]) == {
-        "action_type",
-        "reasoning",
-        "target_agent",
-        "command",
-        "priority",
-        "confidence",
-        "metadata",
-    }
+    for shape in DECISION_SCHEMA["anyOf"]:
+        assert set(shape["required"]) == {
+            "action_type",
+            "reasoning",
+            "target_agent",
+            "command",
+            "priority",
+            "confidence",
+            "metadata",
+        }
+        assert next(iter(shape["properties"])) == "reasoning"  # why, before what
+
+
+def test_a_delegation_must_name_an_agent_and_say_what_to_do() -> None:
+    delegate, other = decision_schema(["claude-code", "shout"])["anyOf"]
+    assert delegate["properties"]["action_type"]["enum"] == ["delegate"]
+    assert delegate["properties"]["target_agent"] == {"type": "string", "enum": ["claude-code", "shout"]}
+    assert delegate["properties"]["command"]["type"] == "string" and delegate["properties"]["command"]["minLength"] > 0
+    assert other["properties"]["action_type"]["enum"] == ["observe", "reflect"]
+    assert {"type": "null"} in other["properties"]["target_agent"]["anyOf"]
 
 
 @given(st.text(max_size=300))

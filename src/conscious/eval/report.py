@@ -31,6 +31,7 @@ def table(scores: Sequence[Score]) -> Table:
             [f"{_pct(s.agent_accuracy)} of {s.summary()['delegations']}" for s in scores],
         ),
         ("priority high enough", [_pct(s.priority_accuracy) for s in scores]),
+        ("right in every respect", [_pct(s.right_rate) for s in scores]),
         ("latency p50", [_ms(s.latency(0.5)) for s in scores]),
         ("latency p90", [_ms(s.latency(0.9)) for s in scores]),
         (

@@ -56,6 +56,11 @@ class Outcome:
     def priority_ok(self) -> bool:
         return self.valid and PRIORITY_RANK[self.decision.priority] >= PRIORITY_RANK[self.scenario.expect.min_priority]
 
+    @property
+    def right(self) -> bool:
+        """Right in every respect the scenario asks about: what a user needs from a decision."""
+        return self.action_ok and self.agent_ok is not False and self.priority_ok
+
     def record(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario.name,
@@ -69,6 +74,7 @@ class Outcome:
             "action_ok": self.action_ok,
             "agent_ok": self.agent_ok,
             "priority_ok": self.priority_ok,
+            "right": self.right,
             "latency_ms": round(self.latency_ms, 1),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -112,6 +118,10 @@ class Score:
     def priority_accuracy(self) -> float | None:
         return _rate([o.priority_ok for o in self.outcomes])
 
+    @property
+    def right_rate(self) -> float | None:
+        return _rate([o.right for o in self.outcomes])
+
     def latency(self, q: float) -> float | None:
         return _percentile([o.latency_ms for o in self.outcomes], q)
 
@@ -133,6 +143,7 @@ class Score:
             "agent": self.agent_accuracy,
             "delegations": sum(1 for o in self.outcomes if o.agent_ok is not None),
             "priority": self.priority_accuracy,
+            "right": self.right_rate,
             "p50_ms": self.latency(0.5),
             "p90_ms": self.latency(0.9),
             "tokens_per_decision": self.tokens_per_decision,

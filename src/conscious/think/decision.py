@@ -20,17 +20,32 @@ BUILTIN_AGENTS: tuple[str, ...] = ("claude-code", "claude-flow", "memory")
 
 
 def decision_schema(agents: Sequence[str] = BUILTIN_AGENTS) -> dict[str, Any]:
-    """The schema for constrained decoding, with the agents this daemon can delegate to."""
-    schema = copy.deepcopy(DECISION_SCHEMA)
-    schema["properties"]["target_agent"]["anyOf"][0]["enum"] = list(dict.fromkeys(agents))
-    return schema
+    """The schema for constrained decoding, with the agents this daemon can delegate to.
+
+    Two shapes, told apart by ``action_type``: a delegation must name one of the agents and
+    say what to do (a small model otherwise delegates to ``null``, which the gate can only
+    refuse); observing and reflecting may name neither. ``reasoning`` comes first, so the
+    model has written why before it writes what (the seed's fields, in a better order)."""
+    names = list(dict.fromkeys(agents))
+    delegate = copy.deepcopy(_DECISION)
+    delegate["properties"].update(
+        action_type={"type": "string", "enum": ["delegate"]},
+        target_agent={"type": "string", "enum": names},
+        command={"type": "string", "minLength": 8, "maxLength": 160},
+    )
+    other = copy.deepcopy(_DECISION)
+    other["properties"].update(
+        action_type={"type": "string", "enum": ["observe", "reflect"]},
+        target_agent={"anyOf": [{"type": "string", "enum": names}, {"type": "null"}]},
+    )
+    return {"anyOf": [delegate, other]}
 
 
-DECISION_SCHEMA: dict[str, Any] = {
+_DECISION: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "action_type": {"type": "string", "enum": ["delegate", "observe", "reflect"]},
         "reasoning": {"type": "string", "minLength": 1, "maxLength": 160},
+        "action_type": {"type": "string", "enum": ["delegate", "observe", "reflect"]},
         "target_agent": {
             "anyOf": [{"type": "string", "enum": ["claude-code", "claude-flow", "memory"]}, {"type": "null"}]
         },
@@ -51,9 +66,12 @@ DECISION_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
         },
     },
-    "required": ["action_type", "reasoning", "target_agent", "command", "priority", "confidence", "metadata"],
+    "required": ["reasoning", "action_type", "target_agent", "command", "priority", "confidence", "metadata"],
     "additionalProperties": False,
 }
+"""One decision's fields; ``decision_schema`` makes the two shapes of it."""
+
+DECISION_SCHEMA: dict[str, Any] = decision_schema()
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)

@@ -78,7 +78,7 @@ async def test_decisions_flow_with_ttl_and_a_schema_and_tokens_fall_back(lmstudi
     body = [r for r in lmstudio.requests if "messages" in r][-1]
     assert body["model"] == QWEN and body["ttl"] == 3600
     assert body["response_format"]["type"] == "json_schema"
-    assert body["response_format"]["json_schema"]["schema"]["required"]
+    assert body["response_format"]["json_schema"]["schema"]["anyOf"][0]["required"]
 
 
 async def test_startup_probe_prefers_lmstudio_when_it_answers(lmstudio: FakeLMStudio, paths: Paths) -> None:
