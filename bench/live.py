@@ -26,15 +26,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import bench_setup
+from workload import bench_setup, edit
 
-from conscious.config import Config
 from conscious.console import Reporter
 from conscious.daemon import build, serve
 from conscious.events import Broadcast, EventBus
 from conscious.journal import Journal
 from conscious.metrics import Metrics
-from conscious.model import Observation
 from conscious.think.backends.scripted import ScriptedBackend
 from conscious.think.connect import Connection
 
@@ -80,14 +78,8 @@ async def loop_cost(n: int, subscribers: int) -> None:
         for label in ("plain", "live") if (block // BLOCK) % 2 == 0 else ("live", "plain"):
             orch, journal, _ = setups[label]
             for i in range(block, min(n, block + BLOCK)):
-                obs = Observation(
-                    source="filesystem",
-                    event_type="modified",
-                    target=f"src/pkg_{i % 50}/module_{i}.py",
-                    details={"relative": f"src/pkg_{i % 50}/module_{i}.py", "size": 1000 + i % 997},
-                )
                 t0 = time.perf_counter()
-                orch.accept(obs)
+                orch.accept(edit(i))
                 while journal.pending_count():
                     await orch.step()
                 results[label].append((time.perf_counter() - t0) * 1000)
@@ -110,18 +102,8 @@ async def loop_cost(n: int, subscribers: int) -> None:
 
 
 async def round_trips(count: int) -> None:
-    _, paths, _ = bench_setup()
-    watched = paths.data_dir / "watched"
-    watched.mkdir(exist_ok=True)
-    config = Config.load(
-        paths,
-        watch=[watched],
-        probe_lmstudio=False,
-        llm_url="scripted://observe",
-        api_port=0,
-        shortcuts=[],
-        heartbeat_interval=3600,
-        idle_reflection_interval=0,
+    _, paths, config = bench_setup(
+        llm_url="scripted://observe", api_port=0, shortcuts=[], heartbeat_interval=3600, dry_run=False
     )
     stop = asyncio.Event()
     daemon = asyncio.create_task(serve(config, paths, Reporter(quiet=True), stop))

@@ -23,12 +23,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import bench_setup
+from workload import bench_setup, edit
 
 from conscious.console import Reporter
 from conscious.daemon import build
 from conscious.journal import Journal
-from conscious.model import Observation
 from conscious.think.backends.scripted import ScriptedBackend
 from conscious.think.connect import Connection
 
@@ -64,14 +63,8 @@ async def main() -> None:
     times = array("d", bytes(8 * n))  # allocated before the first RSS sample: not our growth
     started = time.perf_counter()
     for i in range(n):
-        obs = Observation(
-            source="filesystem",
-            event_type="modified",
-            target=f"src/pkg_{i % 50}/module_{i}.py",
-            details={"relative": f"src/pkg_{i % 50}/module_{i}.py", "size": 1000 + i % 997},
-        )
         t0 = time.perf_counter()
-        orch.accept(obs)
+        orch.accept(edit(i))
         while journal.pending_count():
             await orch.step()
         times[i] = (time.perf_counter() - t0) * 1000

@@ -39,6 +39,16 @@ REQUESTS = [
 ]
 
 
+def edit(i: int) -> Observation:
+    """The i-th of a stream of distinct file edits (the overhead benchmarks' unit of work)."""
+    return Observation(
+        source="filesystem",
+        event_type="modified",
+        target=f"src/pkg_{i % 50}/module_{i}.py",
+        details={"relative": f"src/pkg_{i % 50}/module_{i}.py", "size": 1000 + i % 997},
+    )
+
+
 def workload(n: int, seed: int = 7, *, heartbeats: bool = False) -> list[Observation]:
     rng = random.Random(seed)
     out: list[Observation] = []

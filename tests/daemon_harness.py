@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -37,6 +38,21 @@ SCRIPTED = {
     "CONSCIOUS_FAKE_SLEEP": "0.3",
 }
 """The scripted brain delegating every batch's first item to the stand-in `claude`."""
+
+
+def kill_tree(process: subprocess.Popen[Any]) -> None:
+    """A still-running process and everything it started, killed."""
+    if process.poll() is not None:
+        return
+    try:
+        family = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        family = []
+    process.kill()
+    process.wait()
+    for p in family:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -115,17 +131,8 @@ class Daemon:
 
     def close(self) -> None:
         """Whatever a test left running (it failed half-way): the daemon and everything it started."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            family = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.Error:
-            family = []
-        self.process.kill()
-        self.process.wait()
-        for p in family:
-            with contextlib.suppress(psutil.Error):
-                p.kill()
+        if self.process is not None:
+            kill_tree(self.process)
 
     def ready(self) -> bool:
         """Connected to its brain and running (it says so in its journal)."""

@@ -35,18 +35,20 @@ class DaemonClient:
         )
 
     @classmethod
-    def find(cls, paths: Paths) -> DaemonClient | None:
-        """The running daemon's API, if one runs on this home's journal and serves one."""
+    def find(cls, paths: Paths, journal: Journal | None = None) -> DaemonClient | None:
+        """The running daemon's API, if one runs on this home's journal and serves one
+        (``journal``: that journal, when the caller has it open already)."""
         if not paths.journal.exists() or not daemon_running(paths.journal):
             return None
         token = read_token(paths.state_dir)
         if token is None:
             return None
-        journal = Journal(paths.journal)
+        reader = journal or Journal(paths.journal)
         try:
-            url = journal.identity().get("daemon", {}).get("api_url")
+            url = reader.identity().get("daemon", {}).get("api_url")
         finally:
-            journal.close()
+            if journal is None:
+                reader.close()
         return cls(url, token) if url else None
 
     def close(self) -> None:

@@ -213,10 +213,11 @@ async def _run(
         checks=lambda: orchestrator.checks,
     )
     control = DaemonControl(orchestrator, api_journal, bus, metrics)
-    api = None
+    api, token = None, ""
     try:
         if config.api:
-            api = await _serve_api(config, paths, control)
+            token = ensure_token(paths.state_dir)
+            api = await _serve_api(config, control, token)
             orchestrator.published["api_url"] = api.url
         connection = orchestrator.connection
         chosen = connection.profile
@@ -228,7 +229,7 @@ async def _run(
         )
         if api is not None:
             # The token only on the terminal: never in the event stream or a log.
-            console.info(f"live page: {api.url}/#token={ensure_token(paths.state_dir)}")
+            console.info(f"live page: {api.url}/#token={token}")
             log.info("control API and live page on %s (`conscious page` prints the page's address)", api.url)
         health = Health(orchestrator, config.health_interval, config.stall_after or None)
         helpers = [
@@ -251,13 +252,11 @@ async def _run(
         api_journal.close()
 
 
-async def _serve_api(config: Config, paths: Paths, control: DaemonControl) -> ApiServer:
+async def _serve_api(config: Config, control: DaemonControl, token: str) -> ApiServer:
     if not is_loopback(config.api_host):
         log.warning("the control API listens on %s: reachable from the network", config.api_host)
     fallback = config.api_port == Config.model_fields["api_port"].default
-    api = ApiServer(
-        create_app(control, ensure_token(paths.state_dir)), bind(config.api_host, config.api_port, fallback=fallback)
-    )
+    api = ApiServer(create_app(control, token), bind(config.api_host, config.api_port, fallback=fallback))
     await api.start()
     return api
 
@@ -274,7 +273,7 @@ async def _supervise(orchestrator: Orchestrator, notifier: Notifier, stop: async
             ready = True
         window = orchestrator.thinker.window
         text = (
-            f"{orchestrator.activity}; health {orchestrator.state()['health']}; "
+            f"{orchestrator.activity}; health {'degraded' if orchestrator.problems() else 'ok'}; "
             f"context {window.fill:.0%}; {len(orchestrator.dispatcher.running)} running"
         )
         if text != said:

@@ -127,9 +127,6 @@ class EventBus:
         self._subscribers.add(sub)
         return sub
 
-    def recent(self, limit: int = 100) -> list[Event]:
-        return list(self._history)[-limit:]
-
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)

@@ -93,29 +93,28 @@ def setup_logging(config: Config, paths: Paths, stream: TextIO | None = None) ->
     root.propagate = False
 
 
+_FIELDS = ("id", "verdict", "confidence", "latency_ms", "state", "agent", "severity", "status", "what")
+"""The parts of an event's data a log line carries as fields."""
+
+
+def _summary(event: Event) -> str:
+    d = event.data
+    if event.type == "observation":
+        return f"{d.get('source')}/{d.get('event_type')} {d.get('target')}"
+    if event.type == "decision":
+        target = f" → {d.get('target_agent')}: {d.get('command')}" if d.get("action") == "delegate" else ""
+        return f"#{d.get('id')} {d.get('action')}{target}"
+    if event.type == "task":
+        return f"task #{d.get('id')} {d.get('agent')} {d.get('what')} {d.get('state', '')}".strip()
+    if event.type in ("info", "warn"):
+        return str(d.get("text"))
+    return event.type
+
+
 def log_event(event: Event) -> None:
     """A live event as one structured log line (tokens left out: the decision says it all)."""
     if event.type == "token":
         return
-    d = event.data
-    level = logging.WARNING if event.type == "warn" or d.get("severity") in ("warning", "error", "critical") else 20
-    summary = {
-        "observation": lambda: f"{d.get('source')}/{d.get('event_type')} {d.get('target')}",
-        "decision": lambda: (
-            f"#{d.get('id')} {d.get('action')}"
-            + (f" → {d.get('target_agent')}: {d.get('command')}" if d.get("action") == "delegate" else "")
-        ),
-        "task": lambda: f"task #{d.get('id')} {d.get('agent')} {d.get('what')} {d.get('state', '')}".strip(),
-        "info": lambda: str(d.get("text")),
-        "warn": lambda: str(d.get("text")),
-    }.get(event.type, lambda: event.type)()
-    extra = {"event": event.type, "event_id": event.id}
-    if event.type in ("decision", "task", "observation", "approval", "health"):
-        extra.update(
-            {
-                k: v
-                for k, v in d.items()
-                if k in ("id", "verdict", "confidence", "latency_ms", "state", "agent", "severity", "status", "what")
-            }
-        )
-    events_log.log(level, summary, extra=extra)
+    warning = event.type == "warn" or event.data.get("severity") in ("warning", "error", "critical")
+    extra = {"event": event.type, "event_id": event.id, **{k: v for k, v in event.data.items() if k in _FIELDS}}
+    events_log.log(logging.WARNING if warning else logging.INFO, _summary(event), extra=extra)

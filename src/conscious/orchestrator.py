@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from conscious.config import Config
@@ -28,11 +26,12 @@ from conscious.journal import Journal
 from conscious.memory import Memory
 from conscious.model import PRIORITY_RANK, Decision, Observation, Task, TaskState, utcnow
 from conscious.observe.base import Observer
+from conscious.report import daemon_state
 from conscious.shortcuts import Rule, shortcut
 from conscious.stream import UNSHOWN_EVENTS, Entry, coalesce, covered_ids, take_batch
 from conscious.think.backends.base import Limits
 from conscious.think.connect import Connection
-from conscious.think.context import ContextWindow, Turn
+from conscious.think.context import Turn
 from conscious.think.prompt import render_turn
 from conscious.think.thinker import Thinker, Thought, fallback
 
@@ -222,8 +221,7 @@ class Orchestrator:
                     busy = await self._step_or_stop(stop)
                 except JournalError as exc:
                     # The exchange whose decision could not be committed never happened.
-                    window = self.thinker.window
-                    window.turns = [t for t in window.turns if t.id is not None]
+                    self.thinker.window.drop_uncommitted()
                     await self._journal_failing(exc)
                     continue
                 if self.journal_trouble is not None:
@@ -247,8 +245,7 @@ class Orchestrator:
                 step.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await step
-                window = self.thinker.window
-                window.turns = [t for t in window.turns if t.id is not None]  # never committed
+                self.thinker.window.drop_uncommitted()
                 self.reporter.info("stopping: the thought in progress is handed back (its observations stay pending)")
                 return True
             return step.result()
@@ -321,8 +318,8 @@ class Orchestrator:
             self.last_activity = time.monotonic()
         self.turn += 1
         shown = [e.observation for e in batch if e.observation.key[:2] not in UNSHOWN_EVENTS]
-        prompt = render_turn(shown, self.facts(waiting=len(pending) - len(covered_ids(batch))))
         covered = covered_ids(batch)
+        prompt = render_turn(shown, self.facts(waiting=len(pending) - len(covered)))
         self.activity = f"thinking about {len(covered)} observation{'s' if len(covered) != 1 else ''}"
         self.reporter.thinking(self.turn, covered)
         turn = self.turn
@@ -426,6 +423,7 @@ class Orchestrator:
             task = Task(decision_id=0, agent=decision.target_agent, command=decision.command, state=state)
         ids = covered_ids(batch)
         usage = thought.usage
+        processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens
         decision_id = self.journal.record_decision(
             decision,
             ids,
@@ -434,7 +432,7 @@ class Orchestrator:
             origin="fallback" if thought.error else "llm",
             raw_reply=thought.raw,
             latency_ms=round(thought.latency_ms, 1),
-            prompt_tokens=usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens,
+            prompt_tokens=processed,
             cached_tokens=usage.cached_tokens,
             task=task,
             turns=self._new_turns(),
@@ -448,7 +446,7 @@ class Orchestrator:
             latency_ms=thought.latency_ms,
             origin="fallback" if thought.error else "llm",
             first_token_ms=thought.first_token_ms,
-            prompt_tokens=usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens,
+            prompt_tokens=processed,
             cached_tokens=usage.cached_tokens,
             turn=self.turn,
         )
@@ -613,9 +611,8 @@ class Orchestrator:
         self._published = now
         self.journal.set_identity(daemon=self.state(running))
 
-    def state(self, running: bool = True) -> dict[str, Any]:
-        """The daemon's state as ``status`` shows it (published by ``publish_state``)."""
-        window: ContextWindow = self.thinker.window
+    def problems(self) -> list[str]:
+        """What is wrong now, one line each (empty: healthy)."""
         problems = [
             p
             for p in (
@@ -624,30 +621,8 @@ class Orchestrator:
             )
             if p
         ]
-        problems += [f"{name}: {c['detail']}" for name, c in self.checks.items() if not c["ok"] and name != "llm"]
-        return {
-            "running": running,
-            "pid": os.getpid(),
-            "started": self.started.isoformat(),
-            "updated": datetime.now().astimezone().isoformat(),
-            "health": "degraded" if problems else "ok",
-            "problems": problems,
-            "llm_url": self.connection.backend.url,
-            "server": self.connection.info.server,
-            "model": self.connection.info.model,
-            "profile": self.connection.profile.name if self.connection.profile else None,
-            "context_length": self.connection.context_length,
-            "context_budget": window.budget,
-            "context_used": window.used,
-            "memory_tokens": window.memory_tokens,
-            "turns": len(window.turns),
-            "exact_tokens": self.connection.backend.exact_tokens,
-            "watch": [str(p) for p in self.config.watch],
-            "running_tasks": len(self.dispatcher.running),
-            "limits": self.gate.limits(),
-            "session": getattr(self, "session", None),
-            "activity": self.activity,
-            "checks": self.checks,
-            "stalled": self.dispatcher.stalled_report(),
-            **self.published,
-        }
+        return problems + [f"{n}: {c['detail']}" for n, c in self.checks.items() if not c["ok"] and n != "llm"]
+
+    def state(self, running: bool = True) -> dict[str, Any]:
+        """The daemon's state as ``status`` shows it (published by ``publish_state``)."""
+        return daemon_state(self, running)

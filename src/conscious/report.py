@@ -1,18 +1,23 @@
-"""The journal as the control plane shows it: ``status`` and the paged, filterable lists
-of observations, decisions and tasks. One module, so that ``conscious status --json``,
+"""The journal and the daemon as the control plane shows them: ``status`` and the paged,
+filterable lists of observations, decisions and tasks. One module, so that ``conscious status --json``,
 ``conscious log --json`` and the HTTP API give the same shapes (documented in docs/api.md).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+import os
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from conscious.approvals import Approvals
 from conscious.budget import budget_use
 from conscious.delegate.policy import DAY
 from conscious.journal import Journal, observation_from_row
 from conscious.lock import daemon_running
+
+if TYPE_CHECKING:
+    from conscious.orchestrator import Orchestrator
 
 Kind = Literal["observations", "decisions", "tasks"]
 
@@ -41,6 +46,38 @@ def status_report(journal: Journal) -> dict[str, Any]:
         "quarantined": journal.quarantined(),
         "approvals": Approvals(journal).waiting(),
         "budget": budget_use(journal.recent_tasks(DAY), daemon.get("limits", {})),
+    }
+
+
+def daemon_state(o: Orchestrator, running: bool = True) -> dict[str, Any]:
+    """The running daemon's own part of the status (published in the journal, served live)."""
+    window = o.thinker.window
+    problems = o.problems()
+    return {
+        "running": running,
+        "pid": os.getpid(),
+        "started": o.started.isoformat(),
+        "updated": datetime.now().astimezone().isoformat(),
+        "health": "degraded" if problems else "ok",
+        "problems": problems,
+        "llm_url": o.connection.backend.url,
+        "server": o.connection.info.server,
+        "model": o.connection.info.model,
+        "profile": o.connection.profile.name if o.connection.profile else None,
+        "context_length": o.connection.context_length,
+        "context_budget": window.budget,
+        "context_used": window.used,
+        "memory_tokens": window.memory_tokens,
+        "turns": len(window.turns),
+        "exact_tokens": o.connection.backend.exact_tokens,
+        "watch": [str(p) for p in o.config.watch],
+        "running_tasks": len(o.dispatcher.running),
+        "limits": o.gate.limits(),
+        "session": o.session,
+        "activity": o.activity,
+        "checks": o.checks,
+        "stalled": o.dispatcher.stalled_report(),
+        **o.published,
     }
 
 

@@ -23,7 +23,6 @@ Needs node, Chromium at /usr/bin/chromium and playwright-core in .tools/playwrig
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -36,12 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from conscious.api.token import read_token
 from conscious.journal import Journal
-from tests.daemon_harness import wait_for
+from tests.daemon_harness import kill_tree, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("live_page.mjs")
@@ -103,16 +101,7 @@ class Run:
             raise AssertionError(f"the daemon did not stop on SIGINT:\n{self.output()}") from None
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            try:
-                family = psutil.Process(self.process.pid).children(recursive=True)
-            except psutil.Error:
-                family = []
-            self.process.kill()
-            self.process.wait()
-            for p in family:
-                with contextlib.suppress(psutil.Error):
-                    p.kill()
+        kill_tree(self.process)
 
 
 def home_journal(home: Path) -> Journal | None:

@@ -72,7 +72,7 @@ def log_(
 
 def _recent_decisions(paths: Paths, journal: Journal, limit: int, show_all: bool) -> list[dict[str, Any]]:
     """Oldest first: from the running daemon's API, else from the journal (the same records)."""
-    if (client := DaemonClient.find(paths)) is not None:
+    if (client := DaemonClient.find(paths, journal)) is not None:
         with client, contextlib.suppress(ApiUnavailable):
             items: list[dict[str, Any]] = client.get("/api/decisions", limit=limit, routine=show_all)["items"]
             return items[::-1]
@@ -175,7 +175,7 @@ def status(
     paths = Paths.resolve(home)
     journal = journal_at(home)
     report: dict[str, Any] | None = None
-    if (client := DaemonClient.find(paths)) is not None:
+    if (client := DaemonClient.find(paths, journal)) is not None:
         with client, contextlib.suppress(ApiUnavailable):
             report = client.get("/api/status")
     if report is None:

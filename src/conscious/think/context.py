@@ -96,6 +96,10 @@ class ContextWindow:
                 evicted.append(self.turns.pop(0))
         return evicted
 
+    def drop_uncommitted(self) -> None:
+        """Forget the turns whose exchange was never committed to the journal (they never happened)."""
+        self.turns = [t for t in self.turns if t.id is not None]
+
     def pop_last(self) -> Turn | None:
         """Take back the newest turn (a request that never got an answer)."""
         return self.turns.pop() if self.turns else None
