@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workload import bench_setup, workload
 
-from conscious.console import Reporter
-from conscious.daemon import build
+from conscious.control.terminal import Terminal
+from conscious.daemon.assemble import build
 from conscious.journal import Journal
 from conscious.model import Observation
 from conscious.think.connect import connect
@@ -56,7 +56,7 @@ async def main() -> None:
     home, paths, config = bench_setup(embedded_context_length=args.context, reflection_depth=0)
     connection = await connect(config, log_dir=home)
     journal = Journal(paths.journal)
-    orch = await build(config, paths, journal, connection, Reporter(quiet=True))
+    orch = await build(config, paths, journal, connection, Terminal(quiet=True))
     orch.observers = []
     stop = asyncio.Event()
     runner = asyncio.create_task(orch.run(stop))

@@ -28,11 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workload import bench_setup, edit
 
-from conscious.console import Reporter
-from conscious.daemon import build, serve
-from conscious.events import Broadcast, EventBus
+from conscious.control.events import Broadcast, EventBus
+from conscious.control.metrics import Metrics
+from conscious.control.terminal import Terminal
+from conscious.daemon.assemble import build
+from conscious.daemon.serve import serve
 from conscious.journal import Journal
-from conscious.metrics import Metrics
 from conscious.think.backends.scripted import ScriptedBackend
 from conscious.think.connect import Connection
 
@@ -54,7 +55,7 @@ async def loop_cost(n: int, subscribers: int) -> None:
         journal = Journal(paths.journal.with_name(f"{label}.db"))
         journal.checkpoint_in_background()
         connection = Connection(backend, await backend.info(), backend.context_length)
-        reporter = Reporter(quiet=True)
+        reporter = Terminal(quiet=True)
         tasks: list[asyncio.Task[None]] = []
         if label == "live":
             bus = EventBus()
@@ -106,7 +107,7 @@ async def round_trips(count: int) -> None:
         llm_url="scripted://observe", api_port=0, shortcuts=[], heartbeat_interval=3600, dry_run=False
     )
     stop = asyncio.Event()
-    daemon = asyncio.create_task(serve(config, paths, Reporter(quiet=True), stop))
+    daemon = asyncio.create_task(serve(config, paths, Terminal(quiet=True), stop))
     reader = None
     while True:
         await asyncio.sleep(0.05)

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workload import bench_setup, edit
 
-from conscious.console import Reporter
-from conscious.daemon import build
+from conscious.control.terminal import Terminal
+from conscious.daemon.assemble import build
 from conscious.journal import Journal
 from conscious.think.backends.scripted import ScriptedBackend
 from conscious.think.connect import Connection
@@ -43,7 +43,7 @@ async def main() -> None:
     journal = Journal(paths.journal)
     journal.checkpoint_in_background()  # as the daemon does
     connection = Connection(backend, await backend.info(), backend.context_length)
-    orch = await build(config, paths, journal, connection, Reporter(quiet=True), observe=False)
+    orch = await build(config, paths, journal, connection, Terminal(quiet=True), observe=False)
     compactions = 0
     archive = orch.thinker.on_compact
 

@@ -38,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from decisions import metrics, pct
 from workload import bench_setup, workload
 
-from conscious.console import Reporter
-from conscious.daemon import build
+from conscious.control.terminal import Terminal
+from conscious.daemon.assemble import build
 from conscious.errors import DecisionParseError
+from conscious.eval.replay import read_observations, replay
 from conscious.journal import Journal
 from conscious.model import Observation
-from conscious.replay import read_observations, replay
 from conscious.think.connect import connect
 from conscious.think.decision import parse_decision
 from conscious.think.prompt import default_system_prompt
@@ -192,7 +192,7 @@ async def main() -> None:
 
         # 2. conscious: the replay of the whole day
         journal = Journal(home / "replay.db")
-        orch = await build(config, paths, journal, connection, Reporter(quiet=True), observe=False)
+        orch = await build(config, paths, journal, connection, Terminal(quiet=True), observe=False)
         compactions: list[int] = []
         archive = orch.thinker.on_compact
         decided: list[dict[str, Any]] = []

@@ -27,7 +27,9 @@ from pydantic_settings import (
 from conscious.errors import ConfigError
 from conscious.model import ApprovalMode, Priority
 from conscious.paths import Paths
-from conscious.shortcuts import NAMES
+
+SHORTCUTS: tuple[str, ...] = ("routine", "bookkeeping", "repeat")
+"""The rules the loop may decide by, without the model (``loop/shortcuts.py`` defines them)."""
 
 _toml_file: ContextVar[Path | None] = ContextVar("_toml_file", default=None)
 
@@ -184,7 +186,7 @@ class Config(BaseSettings):
         default_factory=lambda: {"critical": "critical", "error": "high", "warning": "medium", "info": "low"}
     )
     system_prompt_file: Path | None = None
-    shortcuts: list[str] = Field(default_factory=lambda: ["routine", "bookkeeping", "repeat"])
+    shortcuts: list[str] = Field(default_factory=lambda: list(SHORTCUTS))
     """Rules that decide, without an LLM call, observations that need no judgement (``conscious config`` lists them)."""
     duplicate_window: float = 300.0
     """Seconds within which an identical low-severity observation counts as a repeat (rule ``repeat``)."""
@@ -305,6 +307,10 @@ class Config(BaseSettings):
             raise ConfigError(f"config file not found: {config_file}")
         return cls._from(config_file or paths.config_file, overrides)
 
+    def agent_names(self) -> tuple[str, ...]:
+        """Who may be delegated to: the allowed built-in agents and every user-defined one."""
+        return tuple(dict.fromkeys([*self.allowed_agents, *self.command_agents]))
+
     def reread(self) -> Config:
         """The config as its file (and the environment) say now, without command-line flags:
         the daemon takes the rules the user changes while it runs (``approve --always``) from it."""
@@ -359,8 +365,8 @@ class Config(BaseSettings):
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"invalid pattern in {field_name}: {pattern!r} ({exc})") from None
-        if unknown := [name for name in self.shortcuts if name not in NAMES]:
-            raise ConfigError(f"unknown shortcut {unknown[0]!r} (known: {', '.join(NAMES)})")
+        if unknown := [name for name in self.shortcuts if name not in SHORTCUTS]:
+            raise ConfigError(f"unknown shortcut {unknown[0]!r} (known: {', '.join(SHORTCUTS)})")
         if not 0 < self.low_water < self.high_water <= 1:
             raise ConfigError("context marks must satisfy 0 < low_water < high_water <= 1")
         if not 0 <= self.api_port <= 65535:

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from conscious.config import ApprovalConfig, Config
-from conscious.console import Reporter
-from conscious.daemon import serve
+from conscious.control.terminal import Terminal
+from conscious.daemon.serve import serve
 from conscious.journal import Journal
 from conscious.paths import Paths
 
@@ -62,7 +62,7 @@ async def daemon(
         heartbeat_interval=3600,
     )
     stop = asyncio.Event()
-    task = asyncio.create_task(serve(config, paths, Reporter(quiet=True), stop))
+    task = asyncio.create_task(serve(config, paths, Terminal(quiet=True), stop))
     reader = None
 
     async def published() -> str | None:

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from conscious.config import Config
-from conscious.console import Reporter
-from conscious.daemon import build
-from conscious.gatekeeper import policy_from
+from conscious.control.terminal import Terminal
+from conscious.daemon.assemble import build
+from conscious.gate.gatekeeper import policy_from
 from conscious.journal import Journal
+from conscious.loop.orchestrator import Orchestrator
 from conscious.model import Observation
-from conscious.orchestrator import Orchestrator
 from conscious.paths import Paths
 from conscious.think.backends.embedded import EmbeddedServer
 from conscious.think.backends.scripted import ScriptedBackend
@@ -53,7 +53,7 @@ async def test_the_attackers_own_decisions_are_all_refused(config: Config, paths
     backend = ScriptedBackend()
     journal = Journal(paths.journal)
     orch = await build(
-        config, paths, journal, Connection(backend, await backend.info(), 8192), Reporter(quiet=True), observe=False
+        config, paths, journal, Connection(backend, await backend.info(), 8192), Terminal(quiet=True), observe=False
     )
     for case in CASES:
         backend.enqueue(
@@ -82,7 +82,7 @@ async def test_the_real_model_reading_the_corpus_delegates_nothing_outside_polic
     connection = await connect(config)
     journal = Journal(paths.journal)
     try:
-        orch = await build(config, paths, journal, connection, Reporter(quiet=True), observe=False)
+        orch = await build(config, paths, journal, connection, Terminal(quiet=True), observe=False)
         for case in CASES:
             journal.append(Observation.model_validate(case.observation))
         await settle(orch, journal, 600)

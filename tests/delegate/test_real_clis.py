@@ -12,8 +12,8 @@ from conscious.config import ClaudeCodeConfig
 from conscious.delegate.base import RunContext
 from conscious.delegate.claude_code import ClaudeCodeDelegate
 from conscious.delegate.command import CommandDelegate
-from conscious.delegate.process import run_process
 from conscious.model import Task
+from conscious.system.process import run_process
 
 TOOLS = Path(__file__).resolve().parents[2] / ".tools"
 CLAUDE = TOOLS / "claude-code" / "node_modules" / ".bin" / "claude"

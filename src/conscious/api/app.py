@@ -21,12 +21,12 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from conscious.answers import Answered
-from conscious.approvals import Answer, Approvals
+from conscious.control.events import EventBus
+from conscious.control.status import Kind, page
 from conscious.errors import ConsciousError
-from conscious.events import EventBus
+from conscious.gate.answers import Answered
+from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal
-from conscious.report import Kind, page
 
 KEEPALIVE = 15.0
 """Seconds between SSE comments on a quiet stream (proxies and browsers close idle ones)."""

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from conscious.api.token import read_token
+from conscious.cli.client import DaemonClient
 from conscious.cli.common import ConfigOpt, HomeOpt, app, err, friendly
-from conscious.client import DaemonClient
 from conscious.config import Config
-from conscious.console import Reporter
+from conscious.control.terminal import Terminal
 from conscious.errors import ConsciousError
 from conscious.paths import Paths
 
@@ -45,7 +45,7 @@ def run(
     config_file: ConfigOpt = None,
 ) -> None:
     """Run the orchestrator: observe, decide, delegate — until Ctrl-C."""
-    from conscious.daemon import serve
+    from conscious.daemon.serve import serve
 
     paths = Paths.resolve(home)
     config = Config.load(
@@ -61,7 +61,7 @@ def run(
         log_level=log_level.upper() if log_level else None,
     )
     try:
-        asyncio.run(serve(config, paths, Reporter(quiet=quiet)))
+        asyncio.run(serve(config, paths, Terminal(quiet=quiet)))
     except (KeyboardInterrupt, asyncio.CancelledError):
         err.print("conscious: interrupted")
         raise typer.Exit(130) from None

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from conscious import service
 from conscious.cli.common import err, friendly
+from conscious.control import systemd as service
 from conscious.errors import ConsciousError
 
 app = typer.Typer(
@@ -83,7 +83,7 @@ def install(
     directory: DirOpt = None,
     show: Annotated[bool, typer.Option("--print", help="Show the units; write nothing.")] = False,
 ) -> None:
-    """Write the units; then `systemctl [--user] enable --now conscious.service` starts it."""
+    """Write the units; then `systemctl [--user] enable --now conscious.control.systemd` starts it."""
     # A service's working directory is / or ~, so "the current folder" is made explicit now.
     folders = [p.expanduser().resolve() for p in watch] if watch else [Path.cwd()]
     for folder in folders:

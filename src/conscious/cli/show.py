@@ -13,13 +13,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from conscious.approvals import Approvals
-from conscious.budget import budget_lines
+from conscious.cli.client import ApiUnavailable, DaemonClient
 from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
-from conscious.client import ApiUnavailable, DaemonClient
+from conscious.control.status import page, status_report
+from conscious.gate.approvals import Approvals
+from conscious.gate.budget import budget_lines
 from conscious.journal import Journal
 from conscious.paths import Paths
-from conscious.report import page, status_report
 
 
 def _when(ts: str | None) -> str:

@@ -10,13 +10,13 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from conscious.answers import Answered, answer
-from conscious.approvals import Answer, Approvals
+from conscious.cli.client import ApiUnavailable, DaemonClient
 from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, journal_at, out
 from conscious.cli.show import waiting_line
-from conscious.client import ApiUnavailable, DaemonClient
 from conscious.config import Config
 from conscious.errors import ConsciousError
+from conscious.gate.answers import Answered, answer
+from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal
 from conscious.model import Observation
 from conscious.paths import Paths

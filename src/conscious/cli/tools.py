@@ -12,11 +12,11 @@ from rich.markup import escape
 
 from conscious.cli.common import ConfigOpt, HomeOpt, app, err, friendly, out
 from conscious.config import Config
-from conscious.console import Reporter
+from conscious.control.terminal import Terminal
 from conscious.journal import Journal
-from conscious.lock import single_instance
+from conscious.loop.shortcuts import RULES
 from conscious.paths import Paths
-from conscious.shortcuts import RULES
+from conscious.system.lock import single_instance
 from conscious.think.profiles import SAMPLING, catalogue
 
 
@@ -47,10 +47,10 @@ def replay(
     """Feed recorded observations through the real loop and print each decision."""
     import tempfile
 
-    from conscious.daemon import build
-    from conscious.logs import setup_logging
-    from conscious.replay import read_observations
-    from conscious.replay import replay as run_replay
+    from conscious.control.logs import setup_logging
+    from conscious.daemon.assemble import build
+    from conscious.eval.replay import read_observations
+    from conscious.eval.replay import replay as run_replay
     from conscious.think.connect import connect
 
     records, ignored = read_observations(file)
@@ -92,7 +92,7 @@ def replay(
         try:
             connection = await connect(config, log_dir=paths.state_dir)
             try:
-                orchestrator = await build(config, paths, journal, connection, Reporter(quiet=True), observe=False)
+                orchestrator = await build(config, paths, journal, connection, Terminal(quiet=True), observe=False)
                 result = await run_replay(orchestrator, records, window=window, on_decision=show)
                 return {"summary": result.summary(), "model": connection.info.model, "server": connection.info.server}
             finally:
@@ -140,11 +140,11 @@ def eval_(
     config_file: ConfigOpt = None,
 ) -> None:
     """Measure how well a model makes this daemon's decisions, on a scenario suite."""
+    from conscious.control.logs import setup_logging
     from conscious.eval.command import arms, evaluate
     from conscious.eval.report import table
     from conscious.eval.runner import Outcome
     from conscious.eval.suite import load_suite
-    from conscious.logs import setup_logging
 
     scenarios = load_suite(suite)[:limit] if limit else load_suite(suite)
     paths = Paths.resolve(home)

@@ -14,8 +14,8 @@ from typing import Any
 
 from conscious.config import ClaudeCodeConfig
 from conscious.delegate.base import Outcome, PgidCallback, RunContext, tail
-from conscious.delegate.process import CommandNotFound, run_process
 from conscious.model import Task
+from conscious.system.process import CommandNotFound, run_process
 
 
 class ClaudeCodeDelegate:

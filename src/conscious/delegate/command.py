@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conscious.delegate.base import Outcome, PgidCallback, RunContext, tail
-from conscious.delegate.process import CommandNotFound, run_process
 from conscious.model import Task, TaskState
+from conscious.system.process import CommandNotFound, run_process
 
 
 class CommandDelegate:

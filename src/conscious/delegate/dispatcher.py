@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from conscious.delegate.base import Delegate, Outcome, RunContext
-from conscious.delegate.process import signal_group
 from conscious.journal import Journal
 from conscious.model import Observation, Severity, Task, utcnow
+from conscious.system.process import signal_group
 
 RESULT_LIMIT = 500
 """Characters of an agent's result shown back to the model; the journal keeps more."""

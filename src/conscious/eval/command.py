@@ -17,12 +17,11 @@ from conscious.config import Config
 from conscious.errors import ConsciousError
 from conscious.eval.runner import Outcome, Score, run_suite
 from conscious.eval.suite import Scenario
-from conscious.gatekeeper import agent_names
-from conscious.orchestrator import limits_from
 from conscious.think import profiles
 from conscious.think.connect import Connection, connect
 from conscious.think.decision import decision_schema
 from conscious.think.prompt import load_system_prompt
+from conscious.think.thinker import limits_from
 
 
 @dataclass
@@ -75,7 +74,7 @@ async def evaluate(
                 system_prompt=load_system_prompt(config.system_prompt_file),
                 budget=budget,
                 limits=limits_from(config),
-                schema=decision_schema(agent_names(config)) if honours else None,
+                schema=decision_schema(config.agent_names()) if honours else None,
                 strip_think=arm.chosen.profile.strip_think if arm.chosen else True,
                 label=arm.label,
                 on_outcome=(lambda o, arm=arm: on_outcome(arm, o)) if on_outcome else None,  # type: ignore[misc]

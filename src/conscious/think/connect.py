@@ -12,7 +12,7 @@ import httpx
 
 from conscious.config import Config
 from conscious.errors import ConfigError, LLMError, LLMUnavailable
-from conscious.net import is_loopback
+from conscious.system.net import is_loopback
 from conscious.think import profiles
 from conscious.think.backends.base import LLMBackend, ModelInfo
 from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server

@@ -20,6 +20,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from conscious.config import Config
 from conscious.errors import DecisionParseError, LLMError, LLMUnavailable
 from conscious.model import Decision
 from conscious.think import summary as summaries
@@ -53,6 +54,17 @@ class Compaction:
     usage: Usage = field(default_factory=Usage)
     used_before: int = 0
     used_after: int = 0
+
+
+def limits_from(config: Config) -> Limits:
+    extra = {"repeat_penalty": config.repeat_penalty} if config.repeat_penalty is not None else {}
+    return Limits(
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        top_k=config.top_k,
+        extra=extra,
+    )
 
 
 def _valid_text(chunk: str) -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conscious.config import Config
-from conscious.console import Reporter
-from conscious.daemon import build
+from conscious.control.terminal import Terminal
+from conscious.daemon.assemble import build
 from conscious.errors import LLMUnavailable, ModelNotFound
 from conscious.journal import Journal
 from conscious.model import Observation
@@ -142,7 +142,7 @@ async def test_a_jit_loaded_model_resizes_the_window_to_its_loaded_context(
     )
     connection = await connect(config)
     journal = Journal(paths.journal)
-    orch = await build(config, paths, journal, connection, Reporter(quiet=True))
+    orch = await build(config, paths, journal, connection, Terminal(quiet=True))
     orch.observers = []
     assert connection.context_length == 131072  # not loaded yet: only its maximum is known
     journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": "hi"}))

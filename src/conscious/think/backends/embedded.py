@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from conscious.delegate.process import die_with_parent
 from conscious.errors import EmbeddedServerError, ModelNotFound
+from conscious.system.process import die_with_parent
 
 BUNDLED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

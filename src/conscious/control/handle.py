@@ -1,0 +1,61 @@
+"""The running daemon as the control API sees it: what it may read and the little it may write.
+
+The API has its own journal connection (reads never wait on the loop's transactions), runs on
+the loop's thread, and writes through the orchestrator where the loop must hear at once: an
+inbox message is accepted like any observation, an answer wakes the loop to act on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from conscious.control.events import EventBus
+from conscious.control.metrics import Metrics
+from conscious.control.status import status_report
+from conscious.gate.answers import Answered, answer
+from conscious.gate.approvals import Answer
+from conscious.journal import Journal
+from conscious.loop.orchestrator import Orchestrator
+from conscious.model import Observation
+
+
+class DaemonControl:
+    def __init__(self, orchestrator: Orchestrator, journal: Journal, bus: EventBus, metrics: Metrics) -> None:
+        self.orchestrator = orchestrator
+        self.journal = journal
+        self.bus = bus
+        self._metrics = metrics
+        self.stopping = asyncio.Event()
+
+    @property
+    def rules_file(self) -> Path:
+        return self.orchestrator.config.file
+
+    def status(self) -> dict[str, Any]:
+        # Live figures from the loop itself, not the state it last published (up to a second old).
+        return {**status_report(self.journal), **self.orchestrator.state(), "running": True}
+
+    def tell(self, text: str) -> int:
+        return self.orchestrator.accept(
+            Observation(source="user", event_type="request", target="inbox", details={"text": text})
+        )
+
+    def answer(
+        self, approval_id: int, given: Answer, *, reason: str | None, always: bool, pattern: str | None
+    ) -> Answered:
+        rules = self.rules_file if always else None
+        done = answer(self.journal, approval_id, given, reason=reason, always=rules, pattern=pattern)
+        self.orchestrator.reporter.approval(given, {"id": approval_id, **_brief(done.request)})
+        for other in done.also:
+            self.orchestrator.reporter.approval(given, {"id": other["id"], **_brief(other)})
+        self.orchestrator.wake.set()
+        return done
+
+    def metrics(self) -> bytes:
+        return self._metrics.render()
+
+
+def _brief(request: dict[str, Any]) -> dict[str, Any]:
+    return {k: request[k] for k in ("agent", "command") if k in request}

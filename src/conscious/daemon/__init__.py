@@ -1,0 +1,1 @@
+"""The daemon: the stages assembled (``assemble.py``) and run until stopped (``serve.py``)."""

@@ -1,0 +1,127 @@
+"""The stages put together: the thinker with its window, the agents, the observers, the loop."""
+
+from __future__ import annotations
+
+from conscious.config import Config
+from conscious.delegate.base import Delegate
+from conscious.delegate.claude_code import ClaudeCodeDelegate
+from conscious.delegate.command import CommandDelegate
+from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.memory import MemoryDelegate
+from conscious.errors import ConsciousError
+from conscious.journal import Journal
+from conscious.loop.orchestrator import Orchestrator
+from conscious.loop.reporter import Reporter
+from conscious.observe.base import Observer
+from conscious.observe.clock import ClockObserver
+from conscious.observe.files import FileObserver
+from conscious.observe.processes import ProcessObserver
+from conscious.paths import Paths
+from conscious.think import profiles
+from conscious.think.connect import Connection
+from conscious.think.context import ContextWindow
+from conscious.think.decision import decision_schema
+from conscious.think.prompt import load_system_prompt
+from conscious.think.thinker import Thinker, limits_from
+
+
+def delegates_for(config: Config, journal: Journal) -> dict[str, Delegate]:
+    delegates: dict[str, Delegate] = {
+        "claude-code": ClaudeCodeDelegate(config.claude_code),
+        "claude-flow": CommandDelegate(
+            "claude-flow",
+            config.claude_flow.argv,
+            init_argv=config.claude_flow.init_argv,
+            init_marker=config.claude_flow.init_marker,
+        ),
+        "memory": MemoryDelegate(journal),
+    }
+    for name, argv in config.command_agents.items():
+        delegates[name] = CommandDelegate(name, argv)
+    return delegates
+
+
+async def build(
+    config: Config,
+    paths: Paths,
+    journal: Journal,
+    connection: Connection,
+    reporter: Reporter,
+    *,
+    observe: bool = True,
+) -> Orchestrator:
+    """The running parts; ``observe=False`` leaves out the observers (replay feeds the loop itself)."""
+    config = profiles.apply(config, connection.profile)
+    system_prompt = load_system_prompt(config.system_prompt_file)
+    if config.command_agents:
+        # Part of the static prompt: fixed for the daemon's life, so the cached prefix holds.
+        lines = [f"   - {name}: runs `{' '.join(argv)}`" for name, argv in config.command_agents.items()]
+        system_prompt += "\n\n# MORE AGENTS YOU MAY DELEGATE TO\n\n" + "\n".join(lines)
+    budget = connection.context_length - config.reserve_tokens - config.max_tokens
+    if budget < 256:
+        raise ConsciousError(
+            f"context length {connection.context_length} leaves no room for a prompt "
+            f"(reserve_tokens {config.reserve_tokens} + max_tokens {config.max_tokens})"
+        )
+    window = ContextWindow(
+        system_prompt,
+        await connection.backend.tokenize(system_prompt),
+        budget,
+        high_water=config.high_water,
+        low_water=config.low_water,
+    )
+    if window.used > window.low_water * budget:
+        raise ConsciousError(
+            f"the system prompt ({window.system_tokens} tokens) leaves too little of the {budget}-token "
+            "context budget for observations: use a shorter prompt or a longer context"
+        )
+    thinker = Thinker(
+        connection.backend,
+        window,
+        limits_from(config),
+        decision_schema(config.agent_names()),
+        summary_tokens=config.summary_tokens,
+        strip_think=connection.profile.profile.strip_think if connection.profile else True,
+    )
+    dispatcher = Dispatcher(
+        journal,
+        delegates_for(config, journal),
+        cwd=config.watch[0],
+        max_concurrent=config.max_concurrent_tasks,
+        timeout=config.task_timeout,
+        timeouts={name: b.task_timeout for name, b in config.budgets.items() if b.task_timeout is not None},
+        grace=config.kill_grace,
+        on_event=reporter.task,
+    )
+    orchestrator: Orchestrator
+    clock = ClockObserver(
+        heartbeat=config.heartbeat_interval,
+        idle_reflection=config.idle_reflection_interval,
+        last_activity=lambda: orchestrator.last_activity,
+    )
+    observers: list[Observer] = [
+        FileObserver(
+            config.watch,
+            config.ignore,
+            config.debounce_ms,
+            exclude=[
+                paths.journal,
+                paths.journal.with_suffix(".lock"),
+                config.log_file or paths.log_file,
+                paths.state_dir / "llama-server.log",
+            ],
+        ),
+        ProcessObserver(
+            config.processes,
+            interval=config.observation_interval,
+            cpu_threshold=config.cpu_threshold,
+            memory_threshold_mb=config.memory_threshold_mb,
+        ),
+        clock,
+    ]
+    orchestrator = Orchestrator(
+        config, journal, connection, thinker, dispatcher, observers if observe else [], reporter
+    )
+
+    dispatcher.on_observation = orchestrator.noticed
+    return orchestrator

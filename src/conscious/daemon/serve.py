@@ -1,0 +1,191 @@
+"""Assembling and running the daemon: lock, logging, brain, window, agents, observers, the
+control API, the health loop, systemd notification, signals.
+
+SIGINT / SIGTERM stop observing, hand back the current thought (its batch stays pending in
+the journal), give delegations a grace period, stop the API and the embedded server. A
+second SIGINT cancels at once. Handlers are restored on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Iterator
+
+from conscious.api.app import create_app
+from conscious.api.server import ApiServer, bind
+from conscious.api.token import ensure_token
+from conscious.config import Config
+from conscious.control.events import Broadcast, EventBus
+from conscious.control.handle import DaemonControl
+from conscious.control.health import Health
+from conscious.control.logs import log_event, setup_logging, to_stdout
+from conscious.control.metrics import Metrics
+from conscious.control.sdnotify import Notifier, watchdog_interval
+from conscious.control.terminal import Terminal
+from conscious.daemon.assemble import build
+from conscious.journal import Journal
+from conscious.loop.orchestrator import Orchestrator
+from conscious.paths import Paths
+from conscious.system.lock import single_instance
+from conscious.system.net import is_loopback
+from conscious.think.connect import connect
+
+log = logging.getLogger("conscious")
+
+
+async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.Event | None = None) -> None:
+    """The daemon's whole life: start-up → main loop → shutdown; returns after a clean stop."""
+    paths.ensure()
+    setup_logging(config, paths)
+    stop = stop or asyncio.Event()
+    bus = EventBus()
+    if to_stdout(config):
+        bus.listen(log_event)  # structured lines instead of the live view
+        reporter = Terminal(quiet=True)
+    live = Broadcast(bus, reporter)
+    notifier = Notifier.from_env()
+    watchdog = watchdog_interval()
+    for var in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+        os.environ.pop(var, None)  # ours alone: the agents we start must not speak for us
+    with single_instance(paths.journal):
+        journal = Journal(paths.journal)
+        journal.checkpoint_in_background()
+        try:
+            notifier.status("waiting for the LLM server")
+            with reporter.waiting(
+                f"waiting for the LLM server at {config.llm_url}…"
+                if config.llm_url
+                else "looking for LM Studio, else starting the embedded llama-server…"
+            ):
+                connection = await connect(config, log_dir=paths.state_dir)
+            try:
+                orchestrator = await build(config, paths, journal, connection, live)
+                await _run(config, paths, orchestrator, bus, notifier, stop, console=reporter, watchdog=watchdog)
+            finally:
+                await connection.aclose()
+        finally:
+            journal.close()
+
+
+async def _run(
+    config: Config,
+    paths: Paths,
+    orchestrator: Orchestrator,
+    bus: EventBus,
+    notifier: Notifier,
+    stop: asyncio.Event,
+    *,
+    console: Terminal,
+    watchdog: float | None,
+) -> None:
+    reporter = orchestrator.reporter
+    metrics = Metrics()
+    bus.listen(metrics.on_event)
+    window = orchestrator.thinker.window
+    api_journal = Journal(orchestrator.journal.path)
+    metrics.levels(
+        used=lambda: window.used,
+        budget=lambda: window.budget,
+        pending=api_journal.pending_count,
+        running=lambda: len(orchestrator.dispatcher.running),
+        subscribers=lambda: bus.subscribers,
+        checks=lambda: orchestrator.checks,
+    )
+    control = DaemonControl(orchestrator, api_journal, bus, metrics)
+    api, token = None, ""
+    try:
+        if config.api:
+            token = ensure_token(paths.state_dir)
+            api = await _serve_api(config, control, token)
+            orchestrator.published["api_url"] = api.url
+        connection = orchestrator.connection
+        chosen = connection.profile
+        reporter.info(
+            f"model {connection.info.model} on {connection.backend.url} ({connection.info.server}, "
+            f"context {connection.context_length}, profile "
+            f"{f'{chosen.name} ({chosen.how})' if chosen else 'none'}); "
+            f"watching {', '.join(map(str, config.watch))}"
+        )
+        if api is not None:
+            # The token only on the terminal: never in the event stream or a log.
+            console.info(f"live page: {api.url}/#token={token}")
+            log.info("control API and live page on %s (`conscious page` prints the page's address)", api.url)
+        health = Health(orchestrator, config.health_interval, config.stall_after or None)
+        helpers = [
+            asyncio.create_task(health.run(stop), name="health"),
+            asyncio.create_task(_supervise(orchestrator, notifier, stop, watchdog), name="sd-notify"),
+        ]
+        try:
+            with _signals(stop, asyncio.current_task()):
+                await orchestrator.run(stop)
+        finally:
+            notifier.stopping("stopping")
+            control.stopping.set()
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+        reporter.info("stopped")
+    finally:
+        if api is not None:
+            await api.stop()
+        api_journal.close()
+
+
+async def _serve_api(config: Config, control: DaemonControl, token: str) -> ApiServer:
+    if not is_loopback(config.api_host):
+        log.warning("the control API listens on %s: reachable from the network", config.api_host)
+    fallback = config.api_port == Config.model_fields["api_port"].default
+    api = ApiServer(create_app(control, token), bind(config.api_host, config.api_port, fallback=fallback))
+    await api.start()
+    return api
+
+
+async def _supervise(orchestrator: Orchestrator, notifier: Notifier, stop: asyncio.Event, ping: float | None) -> None:
+    """sd_notify: READY once the loop runs, STATUS when the activity changes, WATCHDOG while
+    the event loop is alive (a wedged loop stops the pings, and systemd restarts us)."""
+    period = min(ping, 2.0) if ping else 2.0
+    said = None
+    ready = False
+    while not stop.is_set():
+        if not ready and orchestrator.activity != "starting":
+            notifier.ready()
+            ready = True
+        window = orchestrator.thinker.window
+        text = (
+            f"{orchestrator.activity}; health {'degraded' if orchestrator.problems() else 'ok'}; "
+            f"context {window.fill:.0%}; {len(orchestrator.dispatcher.running)} running"
+        )
+        if text != said:
+            notifier.status(text)
+            said = text
+        if ping:
+            notifier.watchdog()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), period)
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event, main: asyncio.Task[None] | None) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set() and sig == signal.SIGINT and main is not None:
+            main.cancel()  # second Ctrl-C: stop waiting
+        stop.set()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,49 @@
+"""The ``Reporter`` plug point: how the loop tells whoever watches what it does.
+
+The terminal (``control/terminal.py``) is one implementation; ``control/events.Broadcast``
+wraps any other to publish the same reports on the live stream (API, page, metrics, logs).
+The loop, the gate and the daemon see only this protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from conscious.delegate.base import Outcome
+from conscious.gate.policy import Verdict
+from conscious.model import Decision, Observation, Task
+
+
+class Reporter(Protocol):
+    def info(self, text: str) -> None: ...
+
+    def warn(self, text: str) -> None: ...
+
+    def observation(self, obs: Observation) -> None: ...
+
+    def thinking(self, turn: int, observations: list[int]) -> None:
+        """A thought begins on these observations."""
+
+    def token(self, turn: int, text: str) -> None:
+        """A piece of the thought being streamed."""
+
+    def decision(
+        self,
+        decision_id: int,
+        decision: Decision,
+        verdict: Verdict,
+        *,
+        covers: int,
+        latency_ms: float | None,
+        origin: str,
+        first_token_ms: float | None = None,
+        prompt_tokens: int | None = None,
+        cached_tokens: int | None = None,
+        turn: int | None = None,
+    ) -> None: ...
+
+    def task(self, what: str, task: Task, outcome: Outcome | None) -> None: ...
+
+    def approval(self, what: str, request: dict[str, Any]) -> None: ...
+
+    def health(self, status: str, checks: dict[str, Any]) -> None: ...

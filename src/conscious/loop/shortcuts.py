@@ -1,0 +1,77 @@
+"""Decisions that need no judgement, made by rule instead of an LLM call.
+
+Each rule says which observations it covers; a batch is decided by rule only when every one
+of its observations is covered (by one rule or another). Otherwise the whole batch goes to
+the model, rule-covered observations included, since they may matter next to the rest.
+``conscious config`` lists the rules, and ``shortcuts`` in the config chooses which apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from conscious.config import SHORTCUTS
+from conscious.loop.batch import QUIET_EVENTS, Entry
+from conscious.model import SEVERITY_RANK, Observation
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    says: str
+    """What it covers, for ``conscious config`` and the decision's reasoning."""
+
+
+ROUTINE = Rule(
+    "routine",
+    "heartbeats and the loop's own feedback (refusals, parse failures, server restarts, compactions, "
+    "how the run began): nothing for the model to do about them alone",
+)
+BOOKKEEPING = Rule(
+    "bookkeeping",
+    "a success of the memory agent (a note stored or recalled): the work is done and needs no follow-up",
+)
+REPEAT = Rule(
+    "repeat",
+    "an info or debug observation identical (source, event, target, details) to one already decided "
+    "within duplicate_window seconds; never a user's words",
+)
+RULES: tuple[Rule, ...] = (ROUTINE, BOOKKEEPING, REPEAT)
+NAMES: tuple[str, ...] = tuple(r.name for r in RULES)
+assert NAMES == SHORTCUTS, "config.SHORTCUTS names the rules defined here"
+
+SeenRecently = Callable[[Observation], bool]
+"""Whether an identical observation was decided within the window (asks the journal)."""
+
+
+def covering(obs: Observation, enabled: Sequence[str], seen_recently: SeenRecently) -> Rule | None:
+    """The first enabled rule that covers this observation, if any."""
+    if "routine" in enabled and obs.key[:2] in QUIET_EVENTS:
+        return ROUTINE
+    if (
+        "bookkeeping" in enabled
+        and (obs.source, obs.event_type) == ("agent", "succeeded")
+        and obs.details.get("agent") == "memory"
+    ):
+        return BOOKKEEPING
+    if (
+        "repeat" in enabled
+        and obs.source != "user"
+        and SEVERITY_RANK[obs.severity] <= SEVERITY_RANK["info"]
+        and seen_recently(obs)
+    ):
+        return REPEAT
+    return None
+
+
+def shortcut(batch: Sequence[Entry], enabled: Sequence[str], seen_recently: SeenRecently) -> list[Rule] | None:
+    """The rules that decide this whole batch without the model, or None when it needs the model."""
+    used: list[Rule] = []
+    for entry in batch:
+        rule = covering(entry.observation, enabled, seen_recently)
+        if rule is None:
+            return None
+        if rule not in used:
+            used.append(rule)
+    return used
