@@ -5,7 +5,8 @@
     ├── JournalError               the SQLite journal cannot be opened or written
     ├── LLMError                   anything from the model server
     │   ├── LLMUnavailable         cannot connect, timed out, 5xx               (retryable)
-    │   ├── LLMRejected            4xx: bad request, unknown model, context overflow
+    │   ├── LLMRejected            4xx: a request the server refuses
+    │   │   └── ContextOverflow    the prompt does not fit the model's context (compact, ask again)
     │   └── ModelNotFound          no model loaded / model file missing
     ├── EmbeddedServerError        llama-server could not be found or started
     ├── ReplayError                a recorded observations file that cannot be read
@@ -45,6 +46,10 @@ class LLMUnavailable(LLMError):
 
 class LLMRejected(LLMError):
     pass
+
+
+class ContextOverflow(LLMRejected):
+    """The server says the prompt exceeds its context: our count and its own disagree."""
 
 
 class ModelNotFound(LLMError):

@@ -11,10 +11,27 @@ from conscious.config import Config
 from conscious.control.health import Health, over_budget
 from conscious.errors import LLMUnavailable
 from conscious.journal import Journal
+from conscious.loop.orchestrator import Orchestrator
 from conscious.paths import Paths
 from conscious.think.backends.base import ModelInfo
 from conscious.think.backends.scripted import ScriptedBackend
 from tests.loop.test_orchestrator import make
+
+
+def health_of(orch: Orchestrator, interval: float) -> Health:
+    """The health loop as the daemon wires it to its loop."""
+    return Health(
+        orch.state,
+        orch.connection,
+        orch.journal,
+        orch.dispatcher,
+        orch.reporter,
+        accept=orch.accept,
+        noticed=orch.noticed,
+        publish=orch.publish_state,
+        interval=interval,
+        stall_after=None,
+    )
 
 
 class Unreachable(ScriptedBackend):
@@ -37,17 +54,17 @@ def health_observations(journal: Journal) -> list[tuple[str, str]]:
 
 async def test_all_checks_pass_on_a_sound_daemon(config: Config, paths: Paths) -> None:
     orch, journal = await make(config, paths, ScriptedBackend())
-    checks = await Health(orch, 1.0, None).round()
+    checks = await health_of(orch, 1.0).round()
     assert set(checks) == {"llm", "model", "journal", "observers", "budget"}
     assert all(c["ok"] for c in checks.values()), checks
     assert health_observations(journal) == []  # nothing changed: nothing to say
-    assert orch.state()["health"] == "ok" and orch.state()["checks"] == checks
+    assert orch.state.status()["health"] == "ok" and orch.state.status()["checks"] == checks
 
 
 async def test_an_unreachable_server_then_its_return_are_observations(config: Config, paths: Paths) -> None:
     orch, journal = await make(config, paths, ScriptedBackend())
     orch.connection.backend = Unreachable()
-    health = Health(orch, 1.0, None)
+    health = health_of(orch, 1.0)
     checks = await health.round()
     assert not checks["llm"]["ok"] and "connection refused" in checks["llm"]["detail"]
     assert health_observations(journal) == [("degraded", "warning")]
@@ -61,15 +78,15 @@ async def test_an_unreachable_server_then_its_return_are_observations(config: Co
 async def test_a_model_not_loaded_fails_the_model_check(config: Config, paths: Paths) -> None:
     orch, _ = await make(config, paths, ScriptedBackend())
     orch.connection.backend = NotLoaded()
-    checks = await Health(orch, 1.0, None).round()
+    checks = await health_of(orch, 1.0).round()
     assert checks["llm"]["ok"] and not checks["model"]["ok"]
     assert checks["model"]["detail"] == "qwen3-8b is not loaded"
-    assert any(p.startswith("model:") for p in orch.state()["problems"])
+    assert any(p.startswith("model:") for p in orch.state.status()["problems"])
 
 
 async def test_a_journal_locked_by_another_process_fails_the_journal_check(config: Config, paths: Paths) -> None:
     orch, journal = await make(config, paths, ScriptedBackend())
-    health = Health(orch, 1.0, None)
+    health = health_of(orch, 1.0)
     other = Journal(paths.journal)
     other.db.execute("BEGIN IMMEDIATE")
     try:
@@ -93,8 +110,8 @@ async def test_a_dead_observer_fails_the_observers_check(config: Config, paths: 
 
     task = asyncio.create_task(dies(), name="files")
     await asyncio.sleep(0)
-    orch.observer_tasks.append(task)
-    checks = await Health(orch, 1.0, None).round()
+    orch.state.observer_tasks.append(task)
+    checks = await health_of(orch, 1.0).round()
     assert checks["observers"] == {"ok": False, "detail": "files crashed"}
 
 
@@ -117,17 +134,17 @@ async def test_an_observer_failing_again_and_again_fails_the_check_until_it_work
     orch, _ = await make(config, paths, ScriptedBackend())
     flaky = Flaky()
     orch.observers = [flaky]
-    health = Health(orch, 1.0, None)
+    health = health_of(orch, 1.0)
     stop = asyncio.Event()
     runner = asyncio.create_task(orch.run(stop))
     try:
         async with asyncio.timeout(5):
-            while orch.observer_failures.get("flaky") != 1:
+            while orch.state.observer_failures.get("flaky") != 1:
                 await asyncio.sleep(0.01)
         checks = await health.round()
         assert checks["observers"] == {"ok": False, "detail": "flaky (1 failures in a row)"}
         async with asyncio.timeout(10):  # back-off 2 s, then 4 s, then it works
-            while flaky.attempts < 3 or orch.observer_failures["flaky"]:
+            while flaky.attempts < 3 or orch.state.observer_failures["flaky"]:
                 await asyncio.sleep(0.05)
         checks = await health.round()
         assert checks["observers"] == {"ok": True, "detail": "1 running"}
@@ -144,8 +161,8 @@ async def test_an_observer_with_nothing_to_watch_is_not_a_failure(config: Config
 
     task = asyncio.create_task(nothing(), name="processes")
     await task
-    orch.observer_tasks.append(task)
-    checks = await Health(orch, 1.0, None).round()
+    orch.state.observer_tasks.append(task)
+    checks = await health_of(orch, 1.0).round()
     assert checks["observers"] == {"ok": True, "detail": "0 running, 1 with nothing to watch"}
 
 
@@ -168,10 +185,10 @@ def test_over_budget_names_each_cap_reached() -> None:
 
 async def test_the_health_loop_runs_until_stopped(config: Config, paths: Paths, tmp_path: Path) -> None:
     orch, _ = await make(config, paths, ScriptedBackend())
-    health = Health(orch, 0.05, None)
+    health = health_of(orch, 0.05)
     stop = asyncio.Event()
     runner = asyncio.create_task(health.run(stop))
     await asyncio.sleep(0.3)
-    assert orch.checks  # at least one round
+    assert orch.state.checks  # at least one round
     stop.set()
     await asyncio.wait_for(runner, 2)

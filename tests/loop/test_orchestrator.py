@@ -18,7 +18,7 @@ import pytest
 from conscious.config import Config
 from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import build
-from conscious.errors import ConsciousError, LLMRejected, LLMUnavailable
+from conscious.errors import ConsciousError, ContextOverflow, LLMUnavailable
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
 from conscious.model import Decision, Observation, Task, utcnow
@@ -123,7 +123,7 @@ async def test_an_outage_keeps_observations_pending_until_the_server_returns(con
     backend.enqueue(LLMUnavailable("cannot reach LLM server"), reply())
     orch, journal = await make(config, paths, backend)
     journal.append(Observation(source="filesystem", event_type="modified", target="a.py"))
-    await drain(orch, lambda: journal.pending_count() == 0 and orch.health == "ok" and journal.counts()["decisions"])
+    await drain(orch, lambda: journal.pending_count() == 0 and orch.state.llm == "ok" and journal.counts()["decisions"])
     kinds = [o.event_type for o in journal.observations(100) if o.source == "system"]
     assert "llm-unavailable" in kinds and "llm-recovered" in kinds
     assert all(o.status == "decided" for o in journal.observations(100))
@@ -313,7 +313,7 @@ async def test_a_context_overflow_is_compacted_and_retried_once(config: Config, 
         journal.append(Observation(source="filesystem", event_type="modified", target=f"f{i}.py"))
         await drain(orch, lambda: journal.pending_count() == 0)
     turns_before = len(orch.thinker.window.turns)
-    backend.enqueue(LLMRejected("the request exceeds the available context size"), reply(reasoning="after retry"))
+    backend.enqueue(ContextOverflow("the request exceeds the available context size"), reply(reasoning="after retry"))
     journal.append(Observation(source="filesystem", event_type="modified", target="g.py"))
     await drain(orch, lambda: journal.pending_count() == 0)
     [last] = [d for d in journal.decisions() if d["origin"] == "llm" and d["reasoning"] == "after retry"]
@@ -485,11 +485,11 @@ async def test_a_full_disk_degrades_then_recovers_without_losing_or_corrupting_a
             other = Journal(paths.journal)  # the limit is the daemon's connection's: `tell` still writes…
             for i in range(2, 40):
                 other.append(edit(i))
-            while orch.journal_trouble is None:  # …but the daemon cannot decide them
+            while orch.state.journal_trouble is None:  # …but the daemon cannot decide them
                 await asyncio.sleep(0.05)
-            assert "full" in orch.journal_trouble
+            assert "full" in orch.state.journal_trouble
             orch.journal.db.execute("PRAGMA max_page_count=1073741823")
-            while journal.pending_count() or orch.journal_trouble is not None:
+            while journal.pending_count() or orch.state.journal_trouble is not None:
                 await asyncio.sleep(0.05)
     finally:
         stop.set()
@@ -559,11 +559,11 @@ async def test_a_journal_locked_by_another_process_for_long_is_waited_out(config
                 await asyncio.sleep(0.05)
             journal.append(edit(1))
             other.execute("BEGIN IMMEDIATE")  # another process holds the write lock…
-            while orch.journal_trouble is None:
+            while orch.state.journal_trouble is None:
                 await asyncio.sleep(0.05)
-            assert "locked" in orch.journal_trouble
+            assert "locked" in orch.state.journal_trouble
             other.execute("COMMIT")  # …then lets go
-            while journal.pending_count() or orch.journal_trouble is not None:
+            while journal.pending_count() or orch.state.journal_trouble is not None:
                 await asyncio.sleep(0.05)
     finally:
         stop.set()
@@ -633,7 +633,7 @@ async def test_a_stop_hands_back_a_slow_thought_and_its_batch_stays_pending(conf
     stop = asyncio.Event()
     runner = asyncio.create_task(orch.run(stop))
     async with asyncio.timeout(10):
-        while not orch.activity.startswith("thinking"):
+        while not orch.state.activity.startswith("thinking"):
             await asyncio.sleep(0.02)
     loop = asyncio.get_running_loop()
     asked = loop.time()

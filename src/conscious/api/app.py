@@ -22,11 +22,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from conscious.control.events import EventBus
-from conscious.control.status import Kind, page
+from conscious.control.status import page
 from conscious.errors import ConsciousError
 from conscious.gate.answers import Answered
 from conscious.gate.approvals import Answer, Approvals
-from conscious.journal import Journal
+from conscious.journal import Journal, Kind
 
 KEEPALIVE = 15.0
 """Seconds between SSE comments on a quiet stream (proxies and browsers close idle ones)."""
@@ -190,7 +190,7 @@ def create_app(control: Control, token: str) -> FastAPI:
         try:
             done = control.answer(approval_id, given, reason=body.reason, always=body.always, pattern=body.pattern)
         except ConsciousError as exc:
-            known = control.journal.db.execute("SELECT 1 FROM approvals WHERE id=?", (approval_id,)).fetchone()
+            known = control.journal.approval(approval_id)
             raise HTTPException(409 if known else 404, str(exc)) from None
         kept_in = str(control.rules_file) if done.pattern is not None else None
         return {

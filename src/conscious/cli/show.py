@@ -118,7 +118,7 @@ FOLLOW_INTERVAL = 0.5
 def _follow(journal: Journal, last_decision: int, as_json: bool, show_all: bool) -> None:
     """Print new decisions (and, as text, the observations between them, agents' results among
     them) as the journal receives them, whether the daemon runs or not; Ctrl-C ends it."""
-    last_obs = journal.db.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()[0]
+    last_obs = journal.last_observation_id()
     version = None
     try:
         while True:

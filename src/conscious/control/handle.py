@@ -1,13 +1,15 @@
 """The running daemon as the control API sees it: what it may read and the little it may write.
 
 The API has its own journal connection (reads never wait on the loop's transactions), runs on
-the loop's thread, and writes through the orchestrator where the loop must hear at once: an
-inbox message is accepted like any observation, an answer wakes the loop to act on it.
+the loop's thread, reads the loop's shared ``LoopState``, and writes through the loop's own
+hands where the loop must hear at once: an inbox message is accepted like any observation, an
+answer wakes the loop to act on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +19,40 @@ from conscious.control.status import status_report
 from conscious.gate.answers import Answered, answer
 from conscious.gate.approvals import Answer
 from conscious.journal import Journal
-from conscious.loop.orchestrator import Orchestrator
+from conscious.loop.reporter import Reporter
+from conscious.loop.state import LoopState
 from conscious.model import Observation
 
 
 class DaemonControl:
-    def __init__(self, orchestrator: Orchestrator, journal: Journal, bus: EventBus, metrics: Metrics) -> None:
-        self.orchestrator = orchestrator
+    def __init__(
+        self,
+        state: LoopState,
+        journal: Journal,
+        bus: EventBus,
+        metrics: Metrics,
+        *,
+        accept: Callable[[Observation], int],
+        reporter: Reporter,
+        wake: asyncio.Event,
+        rules_file: Path,
+    ) -> None:
+        self.state = state
         self.journal = journal
         self.bus = bus
         self._metrics = metrics
+        self._accept = accept
+        self._reporter = reporter
+        self._wake = wake
+        self.rules_file = rules_file
         self.stopping = asyncio.Event()
-
-    @property
-    def rules_file(self) -> Path:
-        return self.orchestrator.config.file
 
     def status(self) -> dict[str, Any]:
         # Live figures from the loop itself, not the state it last published (up to a second old).
-        return {**status_report(self.journal), **self.orchestrator.state(), "running": True}
+        return {**status_report(self.journal), **self.state.status(), "running": True}
 
     def tell(self, text: str) -> int:
-        return self.orchestrator.accept(
+        return self._accept(
             Observation(source="user", event_type="request", target="inbox", details={"text": text})
         )
 
@@ -47,10 +61,10 @@ class DaemonControl:
     ) -> Answered:
         rules = self.rules_file if always else None
         done = answer(self.journal, approval_id, given, reason=reason, always=rules, pattern=pattern)
-        self.orchestrator.reporter.approval(given, {"id": approval_id, **_brief(done.request)})
+        self._reporter.approval(given, {"id": approval_id, **_brief(done.request)})
         for other in done.also:
-            self.orchestrator.reporter.approval(given, {"id": other["id"], **_brief(other)})
-        self.orchestrator.wake.set()
+            self._reporter.approval(given, {"id": other["id"], **_brief(other)})
+        self._wake.set()
         return done
 
     def metrics(self) -> bytes:

@@ -18,16 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from conscious.delegate.dispatcher import Dispatcher
 from conscious.errors import JournalError, LLMError
 from conscious.gate.budget import budget_use
 from conscious.gate.policy import DAY
+from conscious.journal import Journal
+from conscious.loop.reporter import Reporter
+from conscious.loop.state import LoopState
 from conscious.model import Observation
-
-if TYPE_CHECKING:
-    from conscious.loop.orchestrator import Orchestrator
+from conscious.think.connect import Connection
 
 log = logging.getLogger("conscious")
 
@@ -63,8 +65,30 @@ def over_budget(use: dict[str, Any]) -> list[str]:
 
 
 class Health:
-    def __init__(self, orchestrator: Orchestrator, interval: float, stall_after: float | None) -> None:
-        self.o = orchestrator
+    """Reads and writes the loop's ``LoopState``; probes the parts it is handed."""
+
+    def __init__(
+        self,
+        state: LoopState,
+        connection: Connection,
+        journal: Journal,
+        dispatcher: Dispatcher,
+        reporter: Reporter,
+        *,
+        accept: Callable[[Observation], object],
+        noticed: Callable[[Observation], None],
+        publish: Callable[[], None],
+        interval: float,
+        stall_after: float | None,
+    ) -> None:
+        self.state = state
+        self.connection = connection
+        self.journal = journal
+        self.dispatcher = dispatcher
+        self.reporter = reporter
+        self.accept = accept
+        self.noticed = noticed
+        self.publish = publish
         self.interval = interval
         self.stall_after = stall_after
         self.status = "ok"
@@ -82,11 +106,11 @@ class Health:
 
     async def round(self) -> dict[str, dict[str, Any]]:
         if self.stall_after:
-            for obs in self.o.dispatcher.stalls(self.stall_after):
-                self.o.noticed(obs)
+            for obs in self.dispatcher.stalls(self.stall_after):
+                self.noticed(obs)
         checks = {**await self._llm(), "journal": self._journal(), "observers": self._observers()}
         checks["budget"] = self._budget()
-        self.o.checks = checks
+        self.state.checks = checks
         status = overall(checks)
         if status != self.status:
             self._changed(status, checks)
@@ -94,11 +118,11 @@ class Health:
         self._say(checks["journal"]["ok"])
         if checks["journal"]["ok"]:  # else the write would only wait out the busy timeout
             with contextlib.suppress(Exception):
-                self.o.publish_state()
+                self.publish()
         return checks
 
     async def _llm(self) -> dict[str, dict[str, Any]]:
-        backend = self.o.connection.backend
+        backend = self.connection.backend
         try:
             info = await asyncio.wait_for(backend.info(), PROBE_TIMEOUT)
         except (LLMError, TimeoutError) as exc:
@@ -108,26 +132,18 @@ class Health:
         return {"llm": _check(True, f"{info.server} at {backend.url}"), "model": model}
 
     def _journal(self) -> dict[str, Any]:
-        if self.o.journal_trouble is not None:
-            return _check(False, self.o.journal_trouble)
-        db = self.o.journal.db
-        if db.in_transaction:
+        if self.state.journal_trouble is not None:
+            return _check(False, self.state.journal_trouble)
+        if self.journal.writing:
             return _check(True, "writable (busy)")
         # A probe, not a wait: the loop itself waits out a long-held lock (busy_timeout).
-        db.execute(f"PRAGMA busy_timeout={int(PROBE_LOCK_WAIT * 1000)}")
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            return _check(False, f"cannot take the write lock: {exc}")
-        finally:
-            db.execute(f"PRAGMA busy_timeout={int(self.o.journal.busy_timeout * 1000)}")
-        return _check(True, "writable")
+        trouble = self.journal.probe_write(PROBE_LOCK_WAIT)
+        return _check(True, "writable") if trouble is None else _check(False, f"cannot take the write lock: {trouble}")
 
     def _observers(self) -> dict[str, Any]:
-        tasks = self.o.observer_tasks
+        tasks = self.state.observer_tasks
         # An observer that fails is restarted with back-off: alive, but not working.
-        failing = [f"{name} ({n} failures in a row)" for name, n in self.o.observer_failures.items() if n]
+        failing = [f"{name} ({n} failures in a row)" for name, n in self.state.observer_failures.items() if n]
         dead = [t.get_name() for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
         if failing or dead:
             return _check(False, "; ".join([*failing, *(f"{name} crashed" for name in dead)]))
@@ -138,7 +154,7 @@ class Health:
         )
 
     def _budget(self) -> dict[str, Any]:
-        use = budget_use(self.o.journal.recent_tasks(DAY), self.o.gate.limits())
+        use = budget_use(self.journal.recent_tasks(DAY), self.state.limits)
         reached = over_budget(use)
         if reached:
             return _check(False, "cap reached: " + "; ".join(reached))
@@ -148,7 +164,7 @@ class Health:
 
     def _changed(self, status: str, checks: dict[str, dict[str, Any]]) -> None:
         failing = {k: c["detail"] for k, c in checks.items() if not c["ok"]}
-        self.o.reporter.health(status, checks)
+        self.reporter.health(status, checks)
         self._unsaid.append(
             Observation(
                 source="system",
@@ -163,7 +179,7 @@ class Health:
         """Journal the changes; while the journal cannot be written they wait for a later round."""
         while self._unsaid and journal_ok:
             try:
-                self.o.accept(self._unsaid[0])
+                self.accept(self._unsaid[0])
             except JournalError as exc:
                 log.warning("health change not journaled yet: %s", exc)
                 return

@@ -97,7 +97,7 @@ async def build(
     clock = ClockObserver(
         heartbeat=config.heartbeat_interval,
         idle_reflection=config.idle_reflection_interval,
-        last_activity=lambda: orchestrator.last_activity,
+        last_activity=lambda: orchestrator.state.last_activity,
     )
     observers: list[Observer] = [
         FileObserver(
@@ -124,4 +124,5 @@ async def build(
     )
 
     dispatcher.on_observation = orchestrator.noticed
+    dispatcher.on_event = orchestrator.on_task
     return orchestrator

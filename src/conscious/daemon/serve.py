@@ -29,6 +29,7 @@ from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import build
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
+from conscious.loop.state import LoopState
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
 from conscious.system.net import is_loopback
@@ -93,15 +94,24 @@ async def _run(
         pending=api_journal.pending_count,
         running=lambda: len(orchestrator.dispatcher.running),
         subscribers=lambda: bus.subscribers,
-        checks=lambda: orchestrator.checks,
+        checks=lambda: orchestrator.state.checks,
     )
-    control = DaemonControl(orchestrator, api_journal, bus, metrics)
+    control = DaemonControl(
+        orchestrator.state,
+        api_journal,
+        bus,
+        metrics,
+        accept=orchestrator.accept,
+        reporter=reporter,
+        wake=orchestrator.wake,
+        rules_file=config.file,
+    )
     api, token = None, ""
     try:
         if config.api:
             token = ensure_token(paths.state_dir)
             api = await _serve_api(config, control, token)
-            orchestrator.published["api_url"] = api.url
+            orchestrator.state.published["api_url"] = api.url
         connection = orchestrator.connection
         chosen = connection.profile
         reporter.info(
@@ -114,10 +124,21 @@ async def _run(
             # The token only on the terminal: never in the event stream or a log.
             console.info(f"live page: {api.url}/#token={token}")
             log.info("control API and live page on %s (`conscious page` prints the page's address)", api.url)
-        health = Health(orchestrator, config.health_interval, config.stall_after or None)
+        health = Health(
+            orchestrator.state,
+            orchestrator.connection,
+            orchestrator.journal,
+            orchestrator.dispatcher,
+            reporter,
+            accept=orchestrator.accept,
+            noticed=orchestrator.noticed,
+            publish=orchestrator.publish_state,
+            interval=config.health_interval,
+            stall_after=config.stall_after or None,
+        )
         helpers = [
             asyncio.create_task(health.run(stop), name="health"),
-            asyncio.create_task(_supervise(orchestrator, notifier, stop, watchdog), name="sd-notify"),
+            asyncio.create_task(_supervise(orchestrator.state, notifier, stop, watchdog), name="sd-notify"),
         ]
         try:
             with _signals(stop, asyncio.current_task()):
@@ -144,20 +165,19 @@ async def _serve_api(config: Config, control: DaemonControl, token: str) -> ApiS
     return api
 
 
-async def _supervise(orchestrator: Orchestrator, notifier: Notifier, stop: asyncio.Event, ping: float | None) -> None:
+async def _supervise(state: LoopState, notifier: Notifier, stop: asyncio.Event, ping: float | None) -> None:
     """sd_notify: READY once the loop runs, STATUS when the activity changes, WATCHDOG while
     the event loop is alive (a wedged loop stops the pings, and systemd restarts us)."""
     period = min(ping, 2.0) if ping else 2.0
     said = None
     ready = False
     while not stop.is_set():
-        if not ready and orchestrator.activity != "starting":
+        if not ready and state.activity != "starting":
             notifier.ready()
             ready = True
-        window = orchestrator.thinker.window
         text = (
-            f"{orchestrator.activity}; health {'degraded' if orchestrator.problems() else 'ok'}; "
-            f"context {window.fill:.0%}; {len(orchestrator.dispatcher.running)} running"
+            f"{state.activity}; health {'degraded' if state.problems() else 'ok'}; "
+            f"context {state.context.get('fill', 0.0):.0%}; {state.running_tasks} running"
         )
         if text != said:
             notifier.status(text)

@@ -148,7 +148,7 @@ async def replay(
             outage = 0
             while journal.pending_count():
                 await orchestrator.step()
-                outage = outage + 1 if orchestrator.health != "ok" else 0
+                outage = outage + 1 if orchestrator.state.llm != "ok" else 0
                 if outage >= MAX_OUTAGE_STEPS:
                     raise LLMUnavailable(
                         f"the LLM server at {orchestrator.connection.backend.url} stopped answering; replay abandoned"

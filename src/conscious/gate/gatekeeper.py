@@ -203,11 +203,9 @@ class Gatekeeper:
         return changed
 
     def _decision_of(self, task: Task) -> Decision:
-        row = self.journal.db.execute(
-            "SELECT action_type, reasoning, target_agent, command, priority, confidence FROM decisions WHERE id=?",
-            (task.decision_id,),
-        ).fetchone()
-        return Decision(**dict(row))
+        decision = self.journal.decision(task.decision_id)
+        assert decision is not None, f"task #{task.id} has no decision"
+        return decision
 
     def _reread_rules(self) -> None:
         """Rules saved with ``--always`` (or edited by hand) apply without a restart; the

@@ -1,19 +1,35 @@
-"""The journal: the one place with SQL. See ``store.py`` for the facade."""
+"""The SQLite journal: the loop's buffer, memory and audit log, and the bus between processes.
 
-from conscious.journal.store import (
-    BUSY_TIMEOUT,
-    Journal,
-    JournaledTurn,
-    insert_observation,
-    observation_from_row,
-    search_terms,
-    set_task,
-)
+Every observation is written here before it is considered. The CLI (``tell``, ``log``,
+``status``) talks to a daemon whose API is down only through this file; WAL lets readers and
+one writer share it across processes. The schema migrates itself forward on open
+(``schema.py``). This package is the only place with SQL: ``Journal`` is the file
+(``store.py``) with one module of statements per concern.
+"""
+
+from __future__ import annotations
+
+from conscious.journal.approvals import ApprovalRequests
+from conscious.journal.decisions import Decisions
+from conscious.journal.memory import Memory, search_terms
+from conscious.journal.observations import Observations
+from conscious.journal.pages import FILTERS, Kind, Pages
+from conscious.journal.quarantine import Quarantine
+from conscious.journal.rows import JournaledTurn, insert_observation, observation_from_row, set_task
+from conscious.journal.store import BUSY_TIMEOUT
+from conscious.journal.tasks import Tasks
+
+
+class Journal(Observations, Decisions, Tasks, Memory, Quarantine, ApprovalRequests, Pages):
+    """A journal file with every concern's statements. Cheap to open; one per process (and one per thread)."""
+
 
 __all__ = [
     "BUSY_TIMEOUT",
+    "FILTERS",
     "Journal",
     "JournaledTurn",
+    "Kind",
     "insert_observation",
     "observation_from_row",
     "search_terms",

@@ -10,7 +10,7 @@ import openai
 from openai import AsyncOpenAI
 
 from conscious.config import SchemaDialect
-from conscious.errors import LLMError, LLMRejected, LLMUnavailable, ModelNotFound
+from conscious.errors import ContextOverflow, LLMError, LLMRejected, LLMUnavailable, ModelNotFound
 from conscious.think.backends.base import Limits, Message, ModelInfo, Usage, estimate_tokens
 
 
@@ -36,8 +36,21 @@ def translate(exc: Exception, url: str) -> LLMError:
             return LLMUnavailable(f"LLM server at {url} failed ({exc.status_code}): {message}")
         if exc.status_code == 404 or ("model" in message.lower() and "not" in message.lower()):
             return ModelNotFound(f"LLM server at {url}: {message}")
+        if _overflow(exc, message):
+            return ContextOverflow(f"LLM server at {url}: the prompt exceeds the model's context ({message})")
         return LLMRejected(f"LLM server at {url} rejected the request ({exc.status_code}): {message}")
     return LLMError(f"LLM server at {url}: {exc}")
+
+
+def _overflow(exc: openai.APIStatusError, message: str) -> bool:
+    """Whether the server refused the prompt for its length: llama-server says so by the
+    error's type; LM Studio and others only in words."""
+    body = exc.body
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(err, dict) and err.get("type") == "exceed_context_size_error":
+        return True
+    text = message.lower()
+    return "context" in text and any(w in text for w in ("exceed", "too long", "overflow", "larger", "size"))
 
 
 def _error_message(exc: openai.APIStatusError) -> str:

@@ -1,0 +1,108 @@
+"""Decisions, committed with the observations they cover, their task and the turns that made them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from conscious.journal.rows import JournaledTurn, insert_turn, iso
+from conscious.journal.store import Store
+from conscious.model import Decision, Task
+
+
+class Decisions(Store):
+    """The decisions table."""
+
+    def record_decision(
+        self,
+        decision: Decision,
+        covers: Sequence[int],
+        *,
+        verdict: str,
+        verdict_reason: str | None = None,
+        origin: str = "llm",
+        raw_reply: str | None = None,
+        latency_ms: float | None = None,
+        prompt_tokens: int | None = None,
+        cached_tokens: int | None = None,
+        task: Task | None = None,
+        turns: Sequence[JournaledTurn] = (),
+        approval_expires: datetime | None = None,
+    ) -> int:
+        """Commit a decision, the observations it covers, its task (if any; with
+        ``approval_expires``, a request for the user's approval, whose id is set on the task)
+        and the exchange that produced it (new context-window turns, whose ``id`` is set) together."""
+        turn_ids: list[int] = []
+        with self.transaction() as db:
+            turn_ids = [insert_turn(db, t.role, t.content, t.tokens) for t in turns]
+            cur = db.execute(
+                "INSERT INTO decisions (ts, action_type, reasoning, target_agent, command, priority,"
+                " confidence, metadata, raw_reply, latency_ms, prompt_tokens, cached_tokens, verdict,"
+                " verdict_reason, origin) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    iso(),
+                    decision.action_type,
+                    decision.reasoning,
+                    decision.target_agent,
+                    decision.command,
+                    decision.priority,
+                    decision.confidence,
+                    json.dumps(decision.metadata, default=str),
+                    raw_reply,
+                    latency_ms,
+                    prompt_tokens,
+                    cached_tokens,
+                    verdict,
+                    verdict_reason,
+                    origin,
+                ),
+            )
+            decision_id = cur.lastrowid
+            assert decision_id is not None
+            db.executemany(
+                "UPDATE observations SET status='decided', decision_id=? WHERE id=? AND status='pending'",
+                [(decision_id, oid) for oid in covers],
+            )
+            if task is not None:
+                task.decision_id = decision_id
+                tcur = db.execute(
+                    "INSERT INTO tasks (decision_id, agent, command, state) VALUES (?,?,?,?)",
+                    (decision_id, task.agent, task.command, task.state),
+                )
+                task.id = tcur.lastrowid
+                if approval_expires is not None:
+                    acur = db.execute(
+                        "INSERT INTO approvals (task_id, requested, expires) VALUES (?,?,?)",
+                        (task.id, iso(), iso(approval_expires)),
+                    )
+                    task.approval_id = acur.lastrowid
+        for turn, turn_id in zip(turns, turn_ids, strict=True):
+            turn.id = turn_id  # only once committed: a rolled-back id is reused by SQLite
+        return decision_id
+
+    def decisions(self, limit: int = 50, *, include_rule: bool = True) -> list[dict[str, Any]]:
+        """The most recent decisions, oldest first; ``include_rule=False`` leaves out the routine
+        ones made without the model (heartbeats and the like)."""
+        where = "" if include_rule else "WHERE origin != 'rule'"
+        rows = self.db.execute(
+            f"SELECT * FROM (SELECT * FROM decisions {where} ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,)
+        )
+        return [dict(r) for r in rows]
+
+    def decisions_after(self, decision_id: int) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM decisions WHERE id > ? ORDER BY id", (decision_id,))]
+
+    def decision(self, decision_id: int) -> Decision | None:
+        """The decision as the model (or a rule) made it."""
+        row = self.db.execute(
+            "SELECT action_type, reasoning, target_agent, command, priority, confidence FROM decisions WHERE id=?",
+            (decision_id,),
+        ).fetchone()
+        return Decision(**dict(row)) if row is not None else None
+
+    def task_of(self, decision_id: int) -> dict[str, Any] | None:
+        """The delegation a decision made, if any."""
+        row = self.db.execute("SELECT * FROM tasks WHERE decision_id = ?", (decision_id,)).fetchone()
+        return dict(row) if row is not None else None

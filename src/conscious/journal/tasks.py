@@ -1,0 +1,69 @@
+"""Tasks: the delegations, from pending to their outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from conscious.journal.rows import insert_observation, iso, set_task
+from conscious.journal.store import Store
+from conscious.model import Observation, PastTask, Task, utcnow
+
+
+class Tasks(Store):
+    """The tasks table."""
+
+    def update_task(self, task_id: int, **fields: Any) -> None:
+        if fields:
+            with self.transaction() as db:
+                set_task(db, task_id, fields)
+
+    def finish_task(self, task_id: int, outcome: Observation, **fields: Any) -> int:
+        """A task's final state and the observation that reports it, committed together."""
+        with self.transaction() as db:
+            set_task(db, task_id, fields)
+            return insert_observation(db, outcome)
+
+    def recent_tasks(self, within_s: float) -> list[PastTask]:
+        """Delegations decided in the last ``within_s`` seconds, for the gate's budgets."""
+        now = utcnow()
+        since = iso(datetime.fromtimestamp(now.timestamp() - within_s, tz=now.tzinfo))
+        rows = self.db.execute(
+            "SELECT t.id, t.agent, t.command, t.state, t.cost_usd, d.ts FROM tasks t JOIN decisions d"
+            " ON d.id = t.decision_id WHERE d.ts >= ? ORDER BY t.id",
+            (since,),
+        )
+        return [
+            PastTask(
+                r["agent"],
+                r["command"],
+                r["state"],
+                (now - datetime.fromisoformat(r["ts"])).total_seconds(),
+                r["cost_usd"],
+                r["id"],
+            )
+            for r in rows
+        ]
+
+    def unfinished_tasks(self) -> list[Task]:
+        rows = self.db.execute("SELECT * FROM tasks WHERE state IN ('pending', 'running') ORDER BY id")
+        return [
+            Task(
+                id=r["id"],
+                decision_id=r["decision_id"],
+                agent=r["agent"],
+                command=r["command"],
+                state=r["state"],
+                pgid=r["pgid"],
+                started=datetime.fromisoformat(r["started"]) if r["started"] else None,
+            )
+            for r in rows
+        ]
+
+    def tasks(self, limit: int = 50, state: str | None = None) -> list[dict[str, Any]]:
+        where = "WHERE state=?" if state else ""
+        args: tuple[Any, ...] = (state, limit) if state else (limit,)
+        rows = self.db.execute(
+            f"SELECT * FROM (SELECT * FROM tasks {where} ORDER BY id DESC LIMIT ?) ORDER BY id", args
+        )
+        return [dict(r) for r in rows]

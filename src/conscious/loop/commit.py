@@ -1,0 +1,190 @@
+"""A batch's decision made final: escalated by severity, judged by the gate, journaled with
+everything it covers in one commit, then acted on — a delegation started or held for
+approval, a refusal or a quarantine told back to the loop, a reflection's recall fed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from conscious.config import Config
+from conscious.delegate.dispatcher import Dispatcher
+from conscious.gate.gatekeeper import Gatekeeper
+from conscious.gate.policy import Verdict
+from conscious.journal import Journal
+from conscious.loop.batch import Entry, covered_ids
+from conscious.loop.reporter import Reporter
+from conscious.loop.shortcuts import Rule
+from conscious.loop.state import LoopState
+from conscious.model import PRIORITY_RANK, Decision, Observation, Task, TaskState
+from conscious.think.context import Turn
+from conscious.think.thinker import Thought
+
+UNREFUSED = frozenset({"accepted", "low-confidence", "below-threshold", "dry-run", "awaiting-approval"})
+"""Verdicts that are not a rule refusing the model (anything else is told back as ``policy/refused``)."""
+
+
+class Committer:
+    def __init__(
+        self,
+        config: Config,
+        state: LoopState,
+        journal: Journal,
+        gate: Gatekeeper,
+        dispatcher: Dispatcher,
+        reporter: Reporter,
+        *,
+        accept: Callable[[Observation], object],
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.config = config
+        self.state = state
+        self.journal = journal
+        self.gate = gate
+        self.dispatcher = dispatcher
+        self.reporter = reporter
+        self.accept = accept
+        self.stopping = stopping
+        self.reflect_depth = 0
+
+    def by_rule(self, batch: Sequence[Entry], rules: Sequence[Rule]) -> None:
+        decision = Decision(
+            action_type="observe",
+            reasoning=f"No judgement needed (rule {', '.join(r.name for r in rules)}: "
+            + ", ".join(sorted({f"{e.observation.source}/{e.observation.event_type}" for e in batch}))
+            + "); no LLM call.",
+            priority="low",
+            confidence=1.0,
+        )
+        # Routine: journaled (every observation is covered by a decision), not shown live;
+        # `conscious log --all` lists them.
+        ids = covered_ids(batch)
+        decision_id = self.journal.record_decision(
+            decision, ids, verdict="accepted", verdict_reason="rule", origin="rule"
+        )
+        self.reporter.decision(
+            decision_id,
+            decision,
+            Verdict("observe", "accepted", "rule"),
+            covers=len(ids),
+            latency_ms=None,
+            origin="rule",
+        )
+
+    def thought(self, batch: Sequence[Entry], thought: Thought, new_turns: Sequence[Turn]) -> None:
+        decision = self.escalate(thought.decision, batch)
+        verdict = self.gate.judge(decision, stopping=self.stopping())
+        task = None
+        if verdict.delegates or verdict.awaits:
+            assert decision.target_agent is not None and decision.command is not None
+            state: TaskState = "awaiting-approval" if verdict.awaits else "pending"
+            task = Task(decision_id=0, agent=decision.target_agent, command=decision.command, state=state)
+        ids = covered_ids(batch)
+        usage = thought.usage
+        processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens
+        origin = "fallback" if thought.error else "llm"
+        decision_id = self.journal.record_decision(
+            decision,
+            ids,
+            verdict=verdict.label,
+            verdict_reason=verdict.reason,
+            origin=origin,
+            raw_reply=thought.raw,
+            latency_ms=round(thought.latency_ms, 1),
+            prompt_tokens=processed,
+            cached_tokens=usage.cached_tokens,
+            task=task,
+            turns=new_turns,
+            approval_expires=self.gate.expiry() if verdict.awaits else None,
+        )
+        self.reporter.decision(
+            decision_id,
+            decision,
+            verdict,
+            covers=len(ids),
+            latency_ms=thought.latency_ms,
+            origin=origin,
+            first_token_ms=thought.first_token_ms,
+            prompt_tokens=processed,
+            cached_tokens=usage.cached_tokens,
+            turn=self.state.turn,
+        )
+        self._told(decision_id, decision, verdict, thought)
+        if task is not None and verdict.awaits:
+            self.gate.requested(task, decision)
+        elif task is not None:
+            self.dispatcher.start(task)
+        if verdict.action == "reflect":
+            self._reflect(decision, batch)
+        else:
+            self.reflect_depth = 0
+
+    def _told(self, decision_id: int, decision: Decision, verdict: Verdict, thought: Thought) -> None:
+        """What the loop must hear of this decision: a reply it could not read, a refusal, a quarantine."""
+        if thought.error and thought.raw:
+            self.accept(
+                Observation(
+                    source="system",
+                    event_type="parse-failure",
+                    target=f"decision#{decision_id}",
+                    severity="warning",
+                    details={"error": thought.error[:300], "reply": thought.raw[:300]},
+                )
+            )
+        if verdict.label not in UNREFUSED:
+            self.accept(
+                Observation(
+                    source="policy",
+                    event_type="refused",
+                    target=f"decision#{decision_id}",
+                    severity="warning",
+                    details={"rule": verdict.label, "reason": verdict.reason},
+                )
+            )
+        if verdict.label == "retry-cap" and decision.target_agent and decision.command:
+            # It keeps failing: out of the way until the user looks at it.
+            qid = self.journal.quarantine(decision.target_agent, decision.command, verdict.reason)
+            self.accept(
+                Observation(
+                    source="policy",
+                    event_type="quarantined",
+                    target=f"quarantine#{qid}",
+                    severity="warning",
+                    details={
+                        "agent": decision.target_agent,
+                        "command": decision.command[:200],
+                        "release": f"conscious release {qid}",
+                    },
+                )
+            )
+
+    def escalate(self, decision: Decision, batch: Sequence[Entry]) -> Decision:
+        """The seed's priority escalation by severity: never below what the worst observation calls for."""
+        floor = "low"
+        for e in batch:
+            wanted = self.config.priority_escalation.get(e.observation.severity, "low")
+            if PRIORITY_RANK.get(wanted, 0) > PRIORITY_RANK[floor]:
+                floor = wanted
+        if PRIORITY_RANK[decision.priority] < PRIORITY_RANK[floor]:
+            return decision.model_copy(update={"priority": floor})
+        return decision
+
+    def _reflect(self, decision: Decision, batch: Sequence[Entry]) -> None:
+        only_reflection = all(e.observation.key[:2] == ("self", "reflection") for e in batch)
+        self.reflect_depth = self.reflect_depth + 1 if only_reflection else 1
+        if self.reflect_depth > self.config.reflection_depth:
+            self.reflect_depth = 0
+            return
+        focus = decision.command or decision.reasoning
+        # Recall: what the journal holds on the subject — archived turns, earlier
+        # observations, memory notes — comes back as data for the next thought.
+        subject = " ".join([focus, *(f"{e.observation.event_type} {e.observation.target}" for e in batch)])
+        first = min((i for e in batch for i in e.ids), default=None)
+        recalled = self.journal.recall(subject, self.config.recall_limit, before=first)
+        details: dict[str, Any] = {
+            "depth": self.reflect_depth,
+            "question": decision.reasoning[:300],
+            "recalled": [f"{h['kind']}#{h['id']} ({(h['ts'] or '')[:16]}): {h['text']}" for h in recalled]
+            or "nothing related in the journal",
+        }
+        self.accept(Observation(source="self", event_type="reflection", target=focus[:120], details=details))

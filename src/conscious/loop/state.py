@@ -1,0 +1,79 @@
+"""What the loop shares with those who watch it: one small state object.
+
+In the manner of uvicorn's ``ServerState``: the orchestrator keeps it current, and the status
+(``conscious status``, the API), the health loop and sd_notify read it — never the
+orchestrator itself. The health loop writes its findings (``checks``) here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+
+@dataclass
+class LoopState:
+    started: datetime
+    watch: list[str]
+    session: int = 0
+    turn: int = 0
+    activity: str = "starting"
+    """What it is doing now, in a few words (sd_notify STATUS, the live page)."""
+    llm: Literal["ok", "degraded"] = "ok"
+    failures: int = 0
+    """LLM calls failed in a row (the server down, or its model)."""
+    journal_trouble: str | None = None
+    """Why the journal cannot be written, while it cannot."""
+    journal_failures: int = 0
+    last_activity: float = field(default_factory=time.monotonic)
+    """When something other than the clock last happened (``time.monotonic``)."""
+    observer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    observer_failures: dict[str, int] = field(default_factory=dict)
+    """Observer name → failures in a row (it is restarted with back-off meanwhile)."""
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The health loop's latest findings (``control/health.py``)."""
+    model: dict[str, Any] = field(default_factory=dict)
+    """The server and model in use, as ``status`` shows them."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """The context window's figures after the last step."""
+    running_tasks: int = 0
+    stalled: list[dict[str, object]] = field(default_factory=list)
+    limits: dict[str, Any] = field(default_factory=dict)
+    """The budgets in force."""
+    published: dict[str, Any] = field(default_factory=dict)
+    """More to show in the status (the control API's address)."""
+
+    def problems(self) -> list[str]:
+        """What is wrong now, one line each (empty: healthy)."""
+        found = []
+        if self.llm != "ok":
+            found.append(f"LLM server unavailable ({self.failures} failures)")
+        if self.journal_trouble is not None:
+            found.append(f"journal: {self.journal_trouble}")
+        return found + [f"{n}: {c['detail']}" for n, c in self.checks.items() if not c["ok"] and n != "llm"]
+
+    def status(self, running: bool = True) -> dict[str, Any]:
+        """The running daemon's own part of ``conscious status`` (published in the journal, served live)."""
+        problems = self.problems()
+        return {
+            "running": running,
+            "pid": os.getpid(),
+            "started": self.started.isoformat(),
+            "updated": datetime.now().astimezone().isoformat(),
+            "health": "degraded" if problems else "ok",
+            "problems": problems,
+            **self.model,
+            **{k: v for k, v in self.context.items() if k != "fill"},
+            "watch": self.watch,
+            "running_tasks": self.running_tasks,
+            "limits": self.limits,
+            "session": self.session,
+            "activity": self.activity,
+            "checks": self.checks,
+            "stalled": self.stalled,
+            **self.published,
+        }
