@@ -83,7 +83,7 @@ def install(
     directory: DirOpt = None,
     show: Annotated[bool, typer.Option("--print", help="Show the units; write nothing.")] = False,
 ) -> None:
-    """Write the units; then `systemctl [--user] enable --now conscious.control.systemd` starts it."""
+    """Write the units; then `systemctl [--user] enable --now conscious.service` starts it."""
     # A service's working directory is / or ~, so "the current folder" is made explicit now.
     folders = [p.expanduser().resolve() for p in watch] if watch else [Path.cwd()]
     for folder in folders:

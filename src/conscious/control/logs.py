@@ -20,7 +20,7 @@ from conscious.control.events import Event
 from conscious.paths import Paths
 
 log = logging.getLogger("conscious")
-events_log = logging.getLogger("conscious.control.events")
+events_log = logging.getLogger("conscious.events")
 
 _SYSLOG_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}

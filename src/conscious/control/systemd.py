@@ -1,6 +1,6 @@
 """systemd units that keep ``conscious run`` going in the background, and installing them.
 
-``conscious.control.systemd`` is ``Type=notify`` with a watchdog (see ``sdnotify``): systemd knows
+``conscious.service`` is ``Type=notify`` with a watchdog (see ``sdnotify``): systemd knows
 when the daemon is really up, restarts it when it dies or hangs, and stops it the way Ctrl-C
 does (SIGINT: delegations get their grace period). ``conscious-lmstudio.service``, when
 asked for, brings LM Studio's headless server up first.
@@ -25,7 +25,7 @@ from conscious.errors import ConsciousError
 
 log = logging.getLogger("conscious")
 
-UNIT = "conscious.control.systemd"
+UNIT = "conscious.service"
 LMSTUDIO_UNIT = "conscious-lmstudio.service"
 OWNED = (UNIT, LMSTUDIO_UNIT)
 """The only file names install writes and uninstall removes."""
