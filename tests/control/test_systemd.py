@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from conscious.cli.service import app
 from conscious.control import systemd as service
-from conscious.service import LMSTUDIO_UNIT, UNIT, install, quote, uninstall, unit_dir, units
+from conscious.control.systemd import LMSTUDIO_UNIT, UNIT, install, quote, uninstall, unit_dir, units
 from conscious.errors import ConsciousError
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
