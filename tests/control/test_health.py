@@ -4,7 +4,6 @@ can fail, a change of status is journaled as an observation, and budgets are rea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from conscious.config import Config
@@ -12,6 +11,8 @@ from conscious.control.health import Health, over_budget
 from conscious.errors import LLMUnavailable
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
+from conscious.model import Observation
+from conscious.observe.scripted import ScriptedObserver
 from conscious.paths import Paths
 from conscious.think.backends.base import ModelInfo
 from conscious.think.backends.scripted import ScriptedBackend
@@ -118,21 +119,11 @@ async def test_a_dead_observer_fails_the_observers_check(config: Config, paths: 
 async def test_an_observer_failing_again_and_again_fails_the_check_until_it_works(
     config: Config, paths: Paths, watched: Path
 ) -> None:
-    from conscious.model import Observation
-
-    class Flaky:
-        name = "flaky"
-        attempts = 0
-
-        async def observe(self) -> AsyncIterator[Observation]:
-            self.attempts += 1
-            if self.attempts < 3:
-                raise OSError("inotify watch limit reached")
-            yield Observation(source="fs", event_type="modified", target="a.py")
-            await asyncio.Event().wait()
-
+    failing = OSError("inotify watch limit reached")
+    flaky = ScriptedObserver(
+        "flaky", [failing], [failing], [Observation(source="fs", event_type="modified", target="a.py")]
+    )
     orch, _ = await make(config, paths, ScriptedBackend())
-    flaky = Flaky()
     orch.observers = [flaky]
     health = health_of(orch, 1.0)
     stop = asyncio.Event()
@@ -144,7 +135,7 @@ async def test_an_observer_failing_again_and_again_fails_the_check_until_it_work
         checks = await health.round()
         assert checks["observers"] == {"ok": False, "detail": "flaky (1 failures in a row)"}
         async with asyncio.timeout(10):  # back-off 2 s, then 4 s, then it works
-            while flaky.attempts < 3 or orch.state.observer_failures["flaky"]:
+            while flaky.starts < 3 or orch.state.observer_failures["flaky"]:
                 await asyncio.sleep(0.05)
         checks = await health.round()
         assert checks["observers"] == {"ok": True, "detail": "1 running"}

@@ -1,1 +1,1 @@
-
+"""The control plane's own parts: live events, status, health, metrics, logs, terminal, systemd."""

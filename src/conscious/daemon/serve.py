@@ -1,4 +1,4 @@
-"""Assembling and running the daemon: lock, logging, brain, window, agents, observers, the
+"""Running the daemon: lock, logging, the LLM connection, the assembled loop, the
 control API, the health loop, systemd notification, signals.
 
 SIGINT / SIGTERM stop observing, hand back the current thought (its batch stays pending in

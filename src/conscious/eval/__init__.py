@@ -1,1 +1,2 @@
-"""``conscious eval``: how well a model makes this daemon's decisions, measured on scenarios."""
+"""Measuring decisions: ``conscious eval`` (scenario suites, scored) and ``conscious replay``
+(a recorded workload through the real loop)."""

@@ -1,1 +1,1 @@
-
+"""The gate: plain code between the model's proposal and any agent — policy, budgets, approvals."""

@@ -1,0 +1,1 @@
+"""Observers: the world (files, test reports, processes, the clock) becomes observations."""

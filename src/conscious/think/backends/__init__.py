@@ -1,0 +1,1 @@
+"""Model servers behind one ``LLMBackend`` protocol (``base.py``); ``scripted.py`` is its fake."""
