@@ -10,6 +10,9 @@
     │   └── ModelNotFound          no model loaded / model file missing
     ├── EmbeddedServerError        llama-server could not be found or started
     ├── ReplayError                a recorded observations file that cannot be read
+    ├── CommandNotFound            an agent's (or ``lms``'s) executable is not installed
+    ├── ApiUnavailable             a running daemon's control API does not answer (the CLI reads the journal)
+    ├── BadQuery                   a list asked for with a filter it does not have
     └── DecisionParseError         a model reply that is not a usable Decision
 
 Only retry wrappers look at ``retryable``; everything else is reported and journaled.
@@ -33,6 +36,18 @@ class JournalError(ConsciousError):
 
 
 class ReplayError(ConsciousError):
+    pass
+
+
+class CommandNotFound(ConsciousError):
+    pass
+
+
+class ApiUnavailable(ConsciousError):
+    """The daemon's API did not answer: use the journal instead."""
+
+
+class BadQuery(ConsciousError, ValueError):
     pass
 
 

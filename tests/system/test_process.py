@@ -9,7 +9,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conscious.system.process import CommandNotFound, run_process
+from conscious.errors import CommandNotFound
+from conscious.system.process import run_process
 
 PY = sys.executable
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from conscious.control.events import EventBus
 from conscious.control.status import page
-from conscious.errors import ConsciousError
+from conscious.errors import BadQuery, ConsciousError
 from conscious.gate.answers import Answered
 from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal, Kind
@@ -117,7 +117,7 @@ def create_app(control: Control, token: str) -> FastAPI:
             return page(
                 control.journal, kind, limit=limit, before=before, after=after, filters=filters, routine=routine
             )
-        except ValueError as exc:
+        except BadQuery as exc:
             raise HTTPException(422, str(exc)) from None
 
     @app.get("/api/observations", dependencies=auth)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from conscious.api.token import read_token
-from conscious.errors import ConsciousError
+from conscious.errors import ApiUnavailable, ConsciousError
 from conscious.journal import Journal
 from conscious.paths import Paths
 from conscious.system.lock import daemon_running
@@ -21,10 +21,6 @@ from conscious.system.lock import daemon_running
 log = logging.getLogger("conscious")
 
 TIMEOUT = 10.0
-
-
-class ApiUnavailable(Exception):
-    """The daemon's API did not answer: use the journal instead."""
 
 
 class DaemonClient:

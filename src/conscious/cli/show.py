@@ -13,9 +13,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from conscious.cli.client import ApiUnavailable, DaemonClient
+from conscious.cli.client import DaemonClient
 from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
 from conscious.control.status import page, status_report
+from conscious.errors import ApiUnavailable
 from conscious.gate.approvals import Approvals
 from conscious.gate.budget import budget_lines
 from conscious.journal import Journal

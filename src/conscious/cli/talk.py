@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from conscious.cli.client import ApiUnavailable, DaemonClient
+from conscious.cli.client import DaemonClient
 from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, journal_at, out
 from conscious.cli.show import waiting_line
 from conscious.config import Config
-from conscious.errors import ConsciousError
+from conscious.errors import ApiUnavailable, ConsciousError
 from conscious.gate.answers import Answered, answer
 from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal

@@ -14,8 +14,9 @@ from typing import Any
 
 from conscious.config import ClaudeCodeConfig
 from conscious.delegate.base import Outcome, PgidCallback, RunContext, tail
+from conscious.errors import CommandNotFound
 from conscious.model import Task
-from conscious.system.process import CommandNotFound, run_process
+from conscious.system.process import run_process
 
 
 class ClaudeCodeDelegate:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conscious.delegate.base import Outcome, PgidCallback, RunContext, tail
+from conscious.errors import CommandNotFound
 from conscious.model import Task, TaskState
-from conscious.system.process import CommandNotFound, run_process
+from conscious.system.process import run_process
 
 
 class CommandDelegate:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from conscious.errors import BadQuery
 from conscious.journal.store import Store
 
 Kind = Literal["observations", "decisions", "tasks"]
@@ -38,7 +39,7 @@ class Pages(Store):
         where, args = [], []
         for column, value in (filters or {}).items():
             if column not in FILTERS[kind]:
-                raise ValueError(f"{kind} cannot be filtered on {column!r} (only: {', '.join(FILTERS[kind])})")
+                raise BadQuery(f"{kind} cannot be filtered on {column!r} (only: {', '.join(FILTERS[kind])})")
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psutil
 
+from conscious.errors import CommandNotFound
+
 _PR_SET_PDEATHSIG = 1
 _prctl: Callable[..., int] | None = None
 if sys.platform.startswith("linux"):
@@ -44,10 +46,6 @@ class ProcessResult:
     timed_out: bool = False
     stopped: bool = False
     """Stopped because ``on_line`` asked for it."""
-
-
-class CommandNotFound(Exception):
-    pass
 
 
 async def _read(stream: asyncio.StreamReader | None, on_output: Callable[[], None] | None = None) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conscious.errors import LLMUnavailable
+from conscious.errors import ContextOverflow, LLMUnavailable
 from conscious.model import Observation
 from conscious.think.backends.base import Limits
 from conscious.think.backends.embedded import EmbeddedServer, free_port
@@ -88,3 +88,18 @@ async def test_unreachable_server_is_a_retryable_outage() -> None:
         assert window.turns == []  # the unanswered turn was taken back
     finally:
         await backend.aclose()
+
+
+async def test_a_prompt_longer_than_the_context_is_a_context_overflow(llama_server: EmbeddedServer) -> None:
+    """The server's refusal is told apart by the backend (its error type, else its words), so
+    the loop compacts on ``ContextOverflow`` without reading error text."""
+    backend = OpenAICompatBackend(llama_server.url)
+    text = "the quick brown fox jumps over the lazy dog " * 600
+    try:
+        assert await backend.tokenize(text) > llama_server.context_length
+        with pytest.raises(ContextOverflow) as caught:
+            async for _ in backend.stream([{"role": "user", "content": text}], None, LIMITS):
+                pass
+    finally:
+        await backend.aclose()
+    assert "exceeds the model's context" in str(caught.value)

@@ -12,8 +12,8 @@ import shutil
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
-from conscious.errors import LLMError, LLMUnavailable, ModelNotFound
-from conscious.system.process import CommandNotFound, run_process
+from conscious.errors import CommandNotFound, LLMError, LLMUnavailable, ModelNotFound
+from conscious.system.process import run_process
 from conscious.think.backends.base import Limits, Message, ModelInfo, Usage
 from conscious.think.backends.openai_compat import OpenAICompatBackend, positive_int
 
