@@ -285,7 +285,11 @@ def test_log_follow_prints_what_happens_as_it_happens(home: Path) -> None:
 def test_shell_completion_and_the_service_command(home: Path, tmp_path: Path) -> None:
     exe = str(Path(sys.executable).parent / "conscious")
     env = {**os.environ, "CONSCIOUS_HOME": str(home)}
-    shown = subprocess.run([exe, "--show-completion", "bash"], capture_output=True, text=True, env=env, timeout=60)
+    # Typer finds the shell from the process tree, as a user's terminal has it: run from bash
+    # (the trailing `true` keeps bash from exec-ing the command in its place).
+    shown = subprocess.run(
+        ["bash", "-c", f'"{exe}" --show-completion bash; true'], capture_output=True, text=True, env=env, timeout=60
+    )
     assert shown.returncode == 0 and "_CONSCIOUS_COMPLETE" in shown.stdout
     units = tmp_path / "units"
     printed = conscious("service", "install", "--print", "--dir", str(units), "--watch", str(tmp_path), home=home)
