@@ -1,0 +1,30 @@
+"""Settings: defaults < TOML file < ``CONSCIOUS_*`` environment < command-line flags
+(``settings.py``), and the sections they are made of (``sections.py``)."""
+
+from conscious.config.sections import (
+    AgentBudget,
+    ApprovalConfig,
+    CandidatePattern,
+    ClaudeCodeConfig,
+    ClaudeFlowConfig,
+    PermissionMode,
+    Profile,
+    SavedPattern,
+    SchemaDialect,
+)
+from conscious.config.settings import SHORTCUTS, Config, save_pattern
+
+__all__ = [
+    "SHORTCUTS",
+    "AgentBudget",
+    "ApprovalConfig",
+    "CandidatePattern",
+    "ClaudeCodeConfig",
+    "ClaudeFlowConfig",
+    "Config",
+    "PermissionMode",
+    "Profile",
+    "SavedPattern",
+    "SchemaDialect",
+    "save_pattern",
+]

@@ -1,0 +1,122 @@
+"""The config's sections: the agents, model profiles, budgets, approvals, candidate patterns."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from conscious.model import ApprovalMode, Priority, Severity
+
+PermissionMode = Literal["default", "acceptEdits", "plan", "dontAsk", "bypassPermissions"]
+SchemaDialect = Literal["auto", "json_schema", "json_object", "none"]
+
+
+class ClaudeCodeConfig(BaseModel):
+    binary: str = "claude"
+    permission_mode: PermissionMode = "acceptEdits"
+    """Never ``bypassPermissions`` unless the user sets it."""
+    allowed_tools: list[str] = Field(default_factory=lambda: ["Read", "Grep", "Glob", "Edit", "Write"])
+    disallowed_tools: list[str] = Field(default_factory=lambda: ["WebFetch", "WebSearch"])
+    max_turns: int = 20
+    max_budget_usd: float | None = 1.0
+    """Claude Code's own per-task cap (``--max-budget-usd``); our daily ledger is enforced as well."""
+    extra_args: list[str] = Field(default_factory=list)
+    loop_repeats: int = 5
+    """A task that makes the same tool call with the same input this many times is stopped as
+    a loop (read from ``--output-format stream-json``); 0: never."""
+
+
+class ClaudeFlowConfig(BaseModel):
+    argv: list[str] = Field(
+        default_factory=lambda: [
+            "npx",
+            "claude-flow",
+            "hive-mind",
+            "spawn",
+            "--claude",
+            "--non-interactive",
+            "--no-auto-permissions",
+            "-o",
+            "{command}",
+        ]
+    )
+    """The command line; ``{command}`` is replaced by the decision's command."""
+    init_argv: list[str] = Field(default_factory=lambda: ["npx", "claude-flow", "hive-mind", "init"])
+    """Run once in the working folder before the first spawn (spawn refuses an uninitialised folder)."""
+    init_marker: str = ".claude-flow/hive-mind/state.json"
+
+
+class Profile(BaseModel):
+    """Sampling and behaviour for a family of models (``conscious.think.profiles`` ships some).
+    A setting left unset here, or set by the user in the config, is not touched."""
+
+    match: list[str] = Field(default_factory=list)
+    """Regular expressions (case-insensitive) on the loaded model's id that select this profile."""
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repeat_penalty: float | None = None
+    max_tokens: int | None = None
+    strip_think: bool = True
+    """Drop ``<think>…</think>`` reasoning before reading the decision (reasoning models)."""
+    honours_schema: bool = True
+    """Whether the server honours a JSON schema for this model; False: ask for JSON in words and
+    parse the reply (lets a reasoning model think before it answers)."""
+    context_length: int | None = None
+    """The context to load this family with (``lms load --context-length``) when the config sets
+    none; a model already loaded keeps the context it was loaded with."""
+
+
+class AgentBudget(BaseModel):
+    """Limits for one agent, on top of the overall ones (unset: only the overall limit applies)."""
+
+    delegations_per_hour: int | None = None
+    max_concurrent: int | None = None
+    max_spend_usd_per_day: float | None = None
+    task_timeout: float | None = None
+    """Wall time (seconds) a task of this agent may run before it is stopped."""
+
+
+class SavedPattern(BaseModel):
+    """An answer given with ``--always``: requests to ``agent`` whose command matches ``pattern``
+    (a regular expression, case-insensitive) are approved without asking."""
+
+    agent: str
+    pattern: str
+
+
+class ApprovalConfig(BaseModel):
+    """Whether a delegation the gate accepted starts at once (``auto``), waits for
+    ``conscious approve`` (``ask``), or is refused (``never``). The strictest of the agent's and
+    the priority's modes applies; ``mode`` when neither is set."""
+
+    mode: ApprovalMode = "auto"
+    agents: dict[str, ApprovalMode] = Field(default_factory=dict)
+    priorities: dict[Priority, ApprovalMode] = Field(default_factory=dict)
+    always_allow: list[SavedPattern] = Field(default_factory=list)
+    expire_after: float = 3600.0
+    """Seconds a request waits for an answer before it expires (the model is told)."""
+    notify_send: bool = True
+    """A desktop notification (``notify-send``, where it exists) when a request waits."""
+    notify_command: list[str] = Field(default_factory=list)
+    """A command run when a request waits; it gets the request as JSON on stdin."""
+    webhook: str | None = None
+    """A URL the request is POSTed to (JSON) when it waits."""
+
+
+class CandidatePattern(BaseModel):
+    """A delegation to offer the model when an observation matches (``[[candidates]]``): the
+    command template's ``{path}``, ``{target}``, ``{event}``, ``{source}`` and ``{details}`` are
+    filled in from the observation."""
+
+    name: str
+    source: str | None = None
+    event: str | None = None
+    severity: Severity | None = None
+    """At least this severe."""
+    path: str | None = None
+    """A glob on the path relative to the watched folder."""
+    agent: str
+    priority: Priority = "medium"
+    command: str

@@ -1,0 +1,240 @@
+"""Candidate actions, composed by code from the evidence; the model only chooses among them.
+
+For each batch the catalogue below (the seed's DECISION PATTERNS) turns what was observed into
+complete delegations that quote it — the failing tests with their messages, the process that
+vanished, the user's own words verbatim, a failed task with its error — plus ``observe`` and
+``reflect``, which are always there. Users add their own patterns in the config
+(``[[candidates]]``). A small model's worst case is then a wrong choice among sane options,
+never an invented command sent to a paid agent.
+
+Delegations come first, most specific first; then observe, then reflect. Each candidate has a
+one-letter id (A, B, …): one token for the model to write, and one whose probability the server
+can report (``confidence.py``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from conscious.config import CandidatePattern
+from conscious.model import PRIORITY_RANK, SEVERITY_RANK, ActionType, Decision, Observation, Priority
+
+IDS = "ABCDEFGH"
+"""At most eight options: enough for a batch's distinct actions, few enough to read."""
+COMMAND_LIMIT = 600
+"""Characters of a composed command (the evidence quoted in it is cut to fit)."""
+
+_MEMORY = re.compile(
+    r"\b(remember|recall|don'?t forget|keep in mind|make a note|note (that|down)|what did (we|i)|"
+    r"what do (we|you) know|remind me)\b",
+    re.IGNORECASE,
+)
+_LARGE = re.compile(
+    r"\b(migrate|migration|across|every|all (the |our )?(services|modules|packages|repos|files)|"
+    r"whole|entire|in parallel|parallel|swarm|each (of|service|module)|end-to-end|audit)\b",
+    re.IGNORECASE,
+)
+_HOPELESS = re.compile(
+    r"(not logged in|log ?in|authenticat|api key|credential|permission denied|command not found|not installed)",
+    re.IGNORECASE,
+)
+"""An agent failure that running it again cannot mend: the user must act."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    action_type: ActionType
+    target_agent: str | None
+    command: str | None
+    priority: Priority
+    basis: str
+    """What it rests on, in a few words (shown to the model; kept in the decision's metadata)."""
+
+    def line(self) -> str:
+        """How the option reads in the prompt."""
+        if self.action_type == "delegate":
+            return f"{self.id}) delegate to {self.target_agent} ({self.priority}): {self.command}"
+        return f"{self.id}) {self.action_type}: {self.basis}"
+
+    def decision(self, reasoning: str, confidence: float, **metadata: Any) -> Decision:
+        return Decision(
+            action_type=self.action_type,
+            reasoning=reasoning or self.basis,
+            target_agent=self.target_agent,
+            command=self.command,
+            priority=self.priority,
+            confidence=confidence,
+            metadata={"choice": self.id, "basis": self.basis, **metadata},
+        )
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    action_type: ActionType
+    agent: str | None
+    command: str | None
+    priority: Priority
+    basis: str
+
+
+def candidates(
+    batch: Sequence[Observation],
+    *,
+    agents: Sequence[str],
+    roots: Sequence[str] = (),
+    patterns: Sequence[CandidatePattern] = (),
+) -> list[Candidate]:
+    """The options for this batch, in order, with their ids."""
+    proposals: list[_Proposal] = []
+    for obs in batch:
+        proposals += _from_patterns(obs, patterns, roots)
+        proposals += _catalogue(obs, roots)
+    proposals += _many_failing(batch, roots)
+    allowed = [p for p in proposals if p.agent in agents]
+    allowed.sort(key=lambda p: -PRIORITY_RANK[p.priority])  # stable: evidence order within a priority
+    seen: set[tuple[str | None, str | None]] = set()
+    options = []
+    for p in allowed:
+        if (p.agent, p.command) not in seen:
+            seen.add((p.agent, p.command))
+            options.append(p)
+    del options[len(IDS) - 2 :]
+    options.append(_Proposal("observe", None, None, "low", _observe_basis(batch, bool(options))))
+    options.append(_Proposal("reflect", None, _subject(batch, roots), "medium", "recall what the journal knows first"))
+    return [Candidate(IDS[i], p.action_type, p.agent, p.command, p.priority, p.basis) for i, p in enumerate(options)]
+
+
+def _observe_basis(batch: Sequence[Observation], alternatives: bool) -> str:
+    worst = max((SEVERITY_RANK[o.severity] for o in batch), default=0)
+    if alternatives or worst >= SEVERITY_RANK["error"]:
+        return "do nothing now, keep watching"
+    return "nothing needs doing; keep watching"
+
+
+def _subject(batch: Sequence[Observation], roots: Sequence[str]) -> str:
+    heads = [f"{o.source}/{o.event_type} {_relative(o.target, roots)}" for o in batch[:3]]
+    return _cut("What do we know about: " + "; ".join(heads), 200)
+
+
+def _relative(path: str, roots: Sequence[str]) -> str:
+    for root in roots:
+        if path.startswith(root.rstrip("/") + "/"):
+            return path[len(root.rstrip("/")) + 1 :]
+    return path
+
+
+def _cut(text: str, limit: int = COMMAND_LIMIT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
+    kind = (obs.source, obs.event_type)
+    d = obs.details
+    target = _relative(obs.target, roots)
+    if obs.source == "user" and obs.event_type == "request":
+        return _request(str(d.get("text") or obs.target))
+    if kind == ("tests", "failed"):
+        failed = int(d.get("failures", 0)) + int(d.get("errors", 0))
+        firsts = "; ".join(
+            f"{f.get('test')}: {f.get('message')}" if f.get("message") else str(f.get("test"))
+            for f in d.get("first_failures", [])
+            if isinstance(f, dict)
+        )
+        evidence = f"{failed} of {d.get('tests', '?')} tests fail in {target}"
+        if firsts:
+            evidence += f" (first: {firsts})"
+        command = f"{_cut(evidence, COMMAND_LIMIT - 80)}. Find the cause, fix it, and re-run the failing tests."
+        return [_Proposal("delegate", "claude-code", command, "high", "the failing tests")]
+    if obs.source == "process" and obs.event_type == "vanished":
+        cmd = f" ({d['cmdline']})" if d.get("cmdline") else ""
+        command = (
+            f"The process {target}{cmd} stopped unexpectedly. Find out why from its logs and recent changes, "
+            "and fix the cause."
+        )
+        return [_Proposal("delegate", "claude-code", _cut(command), "medium", "the process that stopped")]
+    if obs.source == "system" and obs.event_type in ("observer-failed", "crashed", "build-failed", "lint-failed"):
+        error = d.get("error") or d.get("errors") or ""
+        command = f"{obs.source}/{obs.event_type} {target}: {_short(error)}. Find the cause and fix it."
+        return [_Proposal("delegate", "claude-code", _cut(command), "high", f"the {obs.event_type} error")]
+    if obs.source == "agent" and obs.event_type in ("failed", "timeout", "loop", "stalled", "interrupted"):
+        return _retry(obs)
+    return []
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return _cut(text, limit)
+
+
+def _request(text: str) -> list[_Proposal]:
+    words = text.strip()
+    if not words:
+        return []
+    code = _Proposal("delegate", "claude-code", words, "medium", "the user's request")
+    flow = _Proposal("delegate", "claude-flow", words, "medium", "the user's request, as a multi-agent task")
+    memory = _Proposal("delegate", "memory", words, "medium", "the user asks to remember or recall")
+    if _MEMORY.search(words):
+        return [memory, code]
+    if _LARGE.search(words) or len(words) > 300 or words.count("\n") >= 2:
+        return [code, flow]
+    return [code]
+
+
+def _retry(obs: Observation) -> list[_Proposal]:
+    d = obs.details
+    agent, command = d.get("agent"), d.get("command")
+    result = str(d.get("result") or "")
+    if not isinstance(agent, str) or not isinstance(command, str) or _HOPELESS.search(result):
+        return []
+    why = {"timeout": "ran out of time", "loop": "went round in a loop", "stalled": "went silent"}.get(
+        obs.event_type, obs.event_type
+    )
+    retry = f"{command} (the last attempt {why}: {_short(result, 200)}; take another approach)"
+    return [_Proposal("delegate", agent, _cut(retry), "high", f"a retry of the task that {why}")]
+
+
+def _many_failing(batch: Sequence[Observation], roots: Sequence[str]) -> list[_Proposal]:
+    """Failures spread over several modules: one coordinated effort rather than one fix."""
+    modules: set[str] = set()
+    for obs in batch:
+        if (obs.source, obs.event_type) == ("tests", "failed"):
+            for f in obs.details.get("first_failures", []):
+                if isinstance(f, dict) and f.get("test"):
+                    modules.add(str(f["test"]).rsplit(".", 1)[0])
+            if int(obs.details.get("failures", 0)) + int(obs.details.get("errors", 0)) >= 10:
+                modules.add(obs.target)
+    if len(modules) < 3:
+        return []
+    names = ", ".join(sorted(modules)[:5])
+    command = f"Tests fail across {len(modules)} modules ({names}). Coordinate the fixes and re-run the whole suite."
+    return [_Proposal("delegate", "claude-flow", _cut(command), "high", "failures across many modules")]
+
+
+def _from_patterns(obs: Observation, patterns: Iterable[CandidatePattern], roots: Sequence[str]) -> list[_Proposal]:
+    out = []
+    path = _relative(obs.target, roots)
+    for p in patterns:
+        if p.source not in (None, obs.source) or p.event not in (None, obs.event_type):
+            continue
+        if p.severity is not None and SEVERITY_RANK[obs.severity] < SEVERITY_RANK[p.severity]:
+            continue
+        if p.path is not None and not (fnmatch.fnmatch(path, p.path) or PurePath(path).match(p.path)):
+            continue
+        fields = {"path": path, "target": obs.target, "event": obs.event_type, "source": obs.source}
+        fields["details"] = _short(obs.details)
+        command = p.command.format_map(_Missing(fields))
+        out.append(_Proposal("delegate", p.agent, _cut(command), p.priority, f"your pattern {p.name!r}"))
+    return out
+
+
+class _Missing(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

@@ -1,0 +1,113 @@
+"""Candidates composed from the evidence: complete delegations that quote what was observed,
+observe and reflect always last, and the user's own words verbatim."""
+
+from __future__ import annotations
+
+from conscious.config import CandidatePattern
+from conscious.model import Observation
+from conscious.think.candidates import candidates
+
+AGENTS = ("claude-code", "claude-flow", "memory")
+ROOT = "/home/dev/app"
+
+
+def failing_report(failures: int = 2, tests: tuple[str, ...] = ("tests.test_cart.test_total",)) -> Observation:
+    return Observation(
+        source="tests",
+        event_type="failed",
+        target=f"{ROOT}/reports/junit.xml",
+        severity="error",
+        details={
+            "tests": 40,
+            "failures": failures,
+            "errors": 0,
+            "first_failures": [{"test": t, "message": "AssertionError: assert 41 == 42"} for t in tests],
+        },
+    )
+
+
+def request(text: str) -> Observation:
+    return Observation(source="user", event_type="request", target="inbox", details={"text": text})
+
+
+def test_failing_tests_become_a_delegation_naming_the_tests_and_their_messages() -> None:
+    first, observe, reflect = candidates([failing_report()], agents=AGENTS, roots=[ROOT])
+    assert (first.id, first.action_type, first.target_agent, first.priority) == ("A", "delegate", "claude-code", "high")
+    assert first.command is not None
+    assert "2 of 40 tests fail in reports/junit.xml" in first.command
+    assert "tests.test_cart.test_total: AssertionError: assert 41 == 42" in first.command
+    assert "re-run" in first.command
+    assert (observe.id, observe.action_type, reflect.id, reflect.action_type) == ("B", "observe", "C", "reflect")
+
+
+def test_the_users_words_go_verbatim_to_the_agent_that_fits() -> None:
+    words = "Add a --dry-run flag to `acme sync` in src/acme/cli/sync.py"
+    [code, _, _] = candidates([request(words)], agents=AGENTS)
+    assert (code.target_agent, code.command) == ("claude-code", words)
+    memory, code2, _, _ = candidates([request("Remember that staging is read-only")], agents=AGENTS)
+    assert (memory.target_agent, code2.target_agent) == ("memory", "claude-code")
+    big = "Migrate every service under services/ from Express to Fastify, one PR per service"
+    code3, flow, _, _ = candidates([request(big)], agents=AGENTS)
+    assert (code3.target_agent, flow.target_agent, flow.command) == ("claude-code", "claude-flow", big)
+
+
+def test_only_allowed_agents_are_offered() -> None:
+    options = candidates([request("Remember the release is on Friday")], agents=("claude-code",))
+    assert [o.target_agent for o in options] == ["claude-code", None, None]
+
+
+def test_a_failed_task_is_retried_with_its_error_unless_running_it_again_cannot_help() -> None:
+    failed = Observation(
+        source="agent",
+        event_type="timeout",
+        target="claude-code#4",
+        severity="error",
+        details={"agent": "claude-code", "command": "Fix the flaky test", "result": "killed after 1800s"},
+    )
+    [retry, _, _] = candidates([failed], agents=AGENTS)
+    assert retry.command is not None and retry.command.startswith("Fix the flaky test (the last attempt ran out of time")
+    logged_out = failed.model_copy(update={"event_type": "failed", "details": {**failed.details, "result": "Invalid API key · Please run /login"}})
+    assert [o.action_type for o in candidates([logged_out], agents=AGENTS)] == ["observe", "reflect"]
+
+
+def test_routine_batches_offer_only_observe_first_then_reflect() -> None:
+    saved = Observation(source="filesystem", event_type="modified", target=f"{ROOT}/README.md")
+    options = candidates([saved], agents=AGENTS, roots=[ROOT])
+    assert [(o.id, o.action_type) for o in options] == [("A", "observe"), ("B", "reflect")]
+    assert options[1].command is not None and "README.md" in options[1].command
+
+
+def test_failures_across_many_modules_offer_claude_flow_and_higher_priority_comes_first() -> None:
+    report = failing_report(12, ("a.test_x.t1", "b.test_y.t2", "c.test_z.t3"))
+    vanished = Observation(source="process", event_type="vanished", target="uvicorn[12]", severity="warning")
+    options = candidates([vanished, report], agents=AGENTS, roots=[ROOT])
+    assert [(o.target_agent, o.priority) for o in options[:3]] == [
+        ("claude-code", "high"),
+        ("claude-flow", "high"),
+        ("claude-code", "medium"),
+    ]
+
+
+def test_user_patterns_add_candidates_with_the_evidence_filled_in() -> None:
+    pattern = CandidatePattern(
+        name="migrations",
+        source="filesystem",
+        path="migrations/*.sql",
+        agent="claude-code",
+        priority="medium",
+        command="Review the new migration {path} for locking problems",
+    )
+    created = Observation(source="filesystem", event_type="created", target=f"{ROOT}/migrations/0042_add_index.sql")
+    other = Observation(source="filesystem", event_type="created", target=f"{ROOT}/src/app.py")
+    first, *_ = candidates([created], agents=AGENTS, roots=[ROOT], patterns=[pattern])
+    assert first.command == "Review the new migration migrations/0042_add_index.sql for locking problems"
+    assert [o.action_type for o in candidates([other], agents=AGENTS, roots=[ROOT], patterns=[pattern])] == [
+        "observe",
+        "reflect",
+    ]
+
+
+def test_never_more_than_eight_options() -> None:
+    many = [request(f"Fix bug number {i} in module {i}") for i in range(20)]
+    options = candidates(many, agents=AGENTS)
+    assert len(options) == 8 and [o.action_type for o in options[-2:]] == ["observe", "reflect"]
