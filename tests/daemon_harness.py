@@ -30,6 +30,7 @@ FAKES_BIN = Path(__file__).parent / "fakes" / "bin"
 
 SCRIPTED = {
     "CONSCIOUS_LLM_URL": "scripted://delegate?agent=claude-code&delay=0.02",
+    "CONSCIOUS_DECIDE": "compose",  # it composes a command for whatever it sees
     "CONSCIOUS_DELEGATIONS_PER_HOUR": "100000",
     "CONSCIOUS_MAX_SPEND_USD_PER_DAY": "100000",
     "CONSCIOUS_MAX_CONCURRENT_TASKS": "4",

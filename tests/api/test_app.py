@@ -55,6 +55,7 @@ async def daemon(
         watch=[watched],
         probe_lmstudio=False,
         llm_url="scripted://delegate?agent=claude-code",
+        decide="compose",  # the scripted brain composes "handle <target>" for what it sees
         api_port=0,
         approval=ApprovalConfig(agents={"claude-code": "ask"}, notify_send=False),
         health_interval=0.2,

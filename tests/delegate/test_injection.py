@@ -52,6 +52,7 @@ async def test_the_attackers_own_decisions_are_all_refused(config: Config, paths
     assert len(CASES) >= 30
     backend = ScriptedBackend()
     journal = Journal(paths.journal)
+    config = config.model_copy(update={"decide": "compose"})  # the attacker writes whole decisions
     orch = await build(
         config, paths, journal, Connection(backend, await backend.info(), 8192), Terminal(quiet=True), observe=False
     )

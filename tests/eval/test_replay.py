@@ -105,7 +105,7 @@ async def test_every_recorded_observation_is_covered_by_exactly_one_decision(
     )
     journal = Journal(tmp_path / "replay.db")
     conn = Connection(backend, await backend.info(), backend.context_length)
-    dry = config.model_copy(update={"dry_run": True})
+    dry = config.model_copy(update={"dry_run": True, "decide": "compose"})  # scripted whole decisions
     orch = await build(dry, paths, journal, conn, Terminal(quiet=True), observe=False)
     seen: list[dict[str, Any]] = []
     result = await replay(orch, records, on_decision=seen.append)

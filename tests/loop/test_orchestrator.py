@@ -41,6 +41,11 @@ def reply(**kw: Any) -> dict[str, Any]:
 
 
 async def make(config: Config, paths: Paths, backend: ScriptedBackend) -> tuple[Orchestrator, Journal]:
+    """The loop with a scripted brain that composes its decisions (``decide = "compose"``): these
+    tests script whole decisions, commands included; choosing among candidates is tested in
+    test_choosing.py."""
+    if "decide" not in config.model_fields_set:
+        config = config.model_copy(update={"decide": "compose"})
     journal = Journal(paths.journal)
     info = await backend.info()
     conn = Connection(backend, info, backend.context_length)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from conscious.model import ApprovalMode, Priority, Severity
 
 PermissionMode = Literal["default", "acceptEdits", "plan", "dontAsk", "bypassPermissions"]
+DecideMode = Literal["choose", "compose"]
 SchemaDialect = Literal["auto", "json_schema", "json_object", "none"]
 
 
@@ -61,6 +62,8 @@ class Profile(BaseModel):
     strip_think: bool = True
     """Drop ``<think>…</think>`` reasoning before reading the decision (reasoning models)."""
     honours_schema: bool = True
+    decide: DecideMode | None = None
+    """``compose`` lets a capable model write its own commands; the default is ``choose``."""
     """Whether the server honours a JSON schema for this model; False: ask for JSON in words and
     parse the reply (lets a reasoning model think before it answers)."""
     context_length: int | None = None

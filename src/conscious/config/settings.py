@@ -27,8 +27,10 @@ from pydantic_settings import (
 from conscious.config.sections import (
     AgentBudget,
     ApprovalConfig,
+    CandidatePattern,
     ClaudeCodeConfig,
     ClaudeFlowConfig,
+    DecideMode,
     Profile,
     SchemaDialect,
 )
@@ -98,6 +100,11 @@ class Config(BaseSettings):
         default_factory=lambda: {"critical": "critical", "error": "high", "warning": "medium", "info": "low"}
     )
     system_prompt_file: Path | None = None
+    decide: DecideMode | None = None
+    """``choose`` (the default): the model picks one of the candidates code composed from the
+    evidence; ``compose``: it writes its own commands (for capable models). Unset: the profile's."""
+    candidates: list[CandidatePattern] = Field(default_factory=list)
+    """Your own patterns: an observation that matches offers the model this delegation."""
     shortcuts: list[str] = Field(default_factory=lambda: list(SHORTCUTS))
     """Rules that decide, without an LLM call, observations that need no judgement (``conscious config`` lists them)."""
     duplicate_window: float = 300.0
@@ -218,6 +225,10 @@ class Config(BaseSettings):
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"config file not found: {config_file}")
         return cls._from(config_file or paths.config_file, overrides)
+
+    @property
+    def decide_mode(self) -> DecideMode:
+        return self.decide or "choose"
 
     def agent_names(self) -> tuple[str, ...]:
         """Who may be delegated to: the allowed built-in agents and every user-defined one."""

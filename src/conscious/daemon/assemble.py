@@ -52,7 +52,7 @@ async def build(
 ) -> Orchestrator:
     """The running parts; ``observe=False`` leaves out the observers (replay feeds the loop itself)."""
     config = profiles.apply(config, connection.profile)
-    system_prompt = load_system_prompt(config.system_prompt_file)
+    system_prompt = load_system_prompt(config.system_prompt_file, config.decide_mode)
     if config.command_agents:
         # Part of the static prompt: fixed for the daemon's life, so the cached prefix holds.
         lines = [f"   - {name}: runs `{' '.join(argv)}`" for name, argv in config.command_agents.items()]

@@ -71,7 +71,7 @@ async def evaluate(
             await run_suite(
                 arm.connection.backend,
                 scenarios,
-                system_prompt=load_system_prompt(config.system_prompt_file),
+                system_prompt=load_system_prompt(config.system_prompt_file, config.decide_mode),
                 budget=budget,
                 limits=limits_from(config),
                 schema=decision_schema(config.agent_names()) if honours else None,

@@ -23,19 +23,19 @@ from conscious.errors import ContextOverflow, JournalError, LLMError, LLMUnavail
 from conscious.gate.gatekeeper import Gatekeeper
 from conscious.journal import Journal
 from conscious.loop.backoff import backoff
-from conscious.loop.batch import UNSHOWN_EVENTS, Entry, coalesce, covered_ids, take_batch
+from conscious.loop.batch import Entry, coalesce, covered_ids, take_batch
 from conscious.loop.commit import Committer
 from conscious.loop.outage import Outage
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import shortcut
 from conscious.loop.state import LoopState
+from conscious.loop.turn import compose_turn
 from conscious.model import Observation, Task, utcnow
 from conscious.observe.base import Observer
 from conscious.think.connect import Connection
 from conscious.think.context import Turn
 from conscious.think.identity import Resumption, begin_session
 from conscious.think.memory import Memory
-from conscious.think.prompt import render_turn
 from conscious.think.thinker import Thinker, Thought, fallback
 
 log = logging.getLogger("conscious")
@@ -292,20 +292,19 @@ class Orchestrator:
         if any(e.observation.source not in ("clock", "self") for e in batch):
             self.state.last_activity = time.monotonic()
         self.state.turn += 1
-        shown = [e.observation for e in batch if e.observation.key[:2] not in UNSHOWN_EVENTS]
         covered = covered_ids(batch)
-        prompt = render_turn(shown, self.facts(waiting=waiting - len(covered)))
+        prompt, options = compose_turn(batch, self.facts(waiting=waiting - len(covered)), self.config)
         self.state.activity = f"thinking about {len(covered)} observation{'s' if len(covered) != 1 else ''}"
         turn = self.state.turn
         self.reporter.thinking(turn, covered)
         self.thinker.on_token = lambda text: self.reporter.token(turn, text)
         try:
             try:
-                return await self.thinker.think(prompt)
+                return await self.thinker.think(prompt, options)
             except ContextOverflow:
                 # Our count and the server's disagree: compact now and ask once more.
                 await self.thinker.compact(extra=self.thinker.window.budget // 4)
-                return await self.thinker.think(prompt)
+                return await self.thinker.think(prompt, options)
         except (LLMUnavailable, ModelNotFound) as exc:
             await self.outage.llm_down(exc)
             return None

@@ -12,16 +12,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class TokenLogprob:
-    """One generated token, its log-probability and the most likely alternatives at its place."""
-
-    token: str
-    logprob: float
-    top: tuple[tuple[str, float], ...] = ()
+from conscious.think.backends.base import TokenLogprob
 
 
 def choice_probability(

@@ -95,6 +95,8 @@ def apply(config: Config, chosen: Chosen | None) -> Config:
     update: dict[str, object] = {
         key: value for key in SAMPLING if key not in mine and (value := getattr(chosen.profile, key)) is not None
     }
+    if chosen.profile.decide is not None and "decide" not in mine:
+        update["decide"] = chosen.profile.decide
     if not chosen.profile.honours_schema and "schema_dialect" not in mine:
         update["schema_dialect"] = "none"
     return config.model_copy(update=update)  # private state (the config's file) is copied too

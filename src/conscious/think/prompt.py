@@ -12,6 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from conscious.config import DecideMode
 from conscious.errors import ConfigError
 from conscious.model import Observation
 
@@ -19,13 +20,16 @@ DETAILS_LIMIT = 600
 """Characters of an observation's details shown to the model; the journal keeps them all."""
 
 
-def default_system_prompt() -> str:
-    return files("conscious").joinpath("prompts/orchestrator.md").read_text(encoding="utf-8").strip()
+PROMPTS: dict[DecideMode, str] = {"choose": "prompts/choose.md", "compose": "prompts/orchestrator.md"}
 
 
-def load_system_prompt(path: Path | None) -> str:
+def default_system_prompt(mode: DecideMode = "compose") -> str:
+    return files("conscious").joinpath(PROMPTS[mode]).read_text(encoding="utf-8").strip()
+
+
+def load_system_prompt(path: Path | None, mode: DecideMode = "choose") -> str:
     if path is None:
-        return default_system_prompt()
+        return default_system_prompt(mode)
     try:
         return path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
@@ -61,10 +65,14 @@ def render_observation(n: int, obs: Observation) -> str:
     return f"{head}\n   details: {_data(obs.details)}" if obs.details else head
 
 
-def render_turn(batch: Sequence[Observation], facts: Mapping[str, Any]) -> str:
-    """The newest message: facts of this moment, then the batch, most severe first."""
+def render_turn(batch: Sequence[Observation], facts: Mapping[str, Any], options: Sequence[str] = ()) -> str:
+    """The newest message: facts of this moment, then the batch, most severe first, then the
+    options to choose from (none: the model composes its decision)."""
     header = " · ".join(f"{k} {v}" for k, v in facts.items())
     lines = [f"[{header}]", f"{len(batch)} observation(s):"]
     lines += [render_observation(i, o) for i, o in enumerate(batch, start=1)]
-    lines.append("Respond with one JSON decision.")
+    if options:
+        lines += ["OPTIONS:", *options, "Choose one option: one JSON object."]
+    else:
+        lines.append("Respond with one JSON decision.")
     return "\n".join(lines)

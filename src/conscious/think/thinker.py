@@ -25,6 +25,7 @@ from conscious.errors import DecisionParseError, LLMError, LLMUnavailable
 from conscious.model import Decision
 from conscious.think import summary as summaries
 from conscious.think.backends.base import Limits, LLMBackend, Message, Usage
+from conscious.think.choice import TOP_LOGPROBS, Options, recap
 from conscious.think.context import MESSAGE_OVERHEAD, ContextWindow, Turn
 from conscious.think.decision import DECISION_SCHEMA, ObjectCutter, parse_decision
 
@@ -184,25 +185,36 @@ class Thinker:
             self.on_compact(compaction)
         return compaction
 
-    async def think(self, prompt: str) -> Thought:
+    async def think(self, prompt: str, options: Options | None = None) -> Thought:
+        """Decide on ``prompt``: by choosing one of ``options`` (the default mode), or, without
+        options, by composing a decision of the model's own (the ``compose`` mode)."""
         tokens = await self.backend.tokenize(prompt)
         if self.window.would_overflow(tokens):
             await self.compact(extra=tokens + MESSAGE_OVERHEAD)
         self.window.turns.append(Turn("user", prompt, tokens))
+        schema, limits = self.schema, self.limits
+        if options is not None:
+            schema = options.schema() if schema is not None else None
+            limits = dataclasses.replace(limits, logprobs=TOP_LOGPROBS)
         started = time.perf_counter()
         try:
-            raw, obj, usage = await self._complete(self.window.messages(), self.schema, self.limits, self.on_token)
+            raw, obj, usage = await self._complete(self.window.messages(), schema, limits, self.on_token)
         except LLMError:
             self.window.pop_last()
             raise
         latency_ms = (time.perf_counter() - started) * 1000
         try:
-            decision = parse_decision(raw, think=self.strip_think)
+            if options is not None:
+                decision = options.read(raw, usage, think=self.strip_think)
+            else:
+                decision = parse_decision(raw, think=self.strip_think)
             error = None
             reply = obj or raw
         except DecisionParseError as exc:
             decision, error = fallback(str(exc)), str(exc)
             reply = json.dumps(decision.model_dump(exclude={"metadata"}), separators=(",", ":"))
+        if options is not None:
+            reply = recap(decision)
         # The server's count is exact only when what it generated is exactly what we keep.
         exact = error is None and raw.strip() == reply
         reply_tokens = usage.completion_tokens if usage.completion_tokens and exact else None

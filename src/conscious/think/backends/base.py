@@ -25,6 +25,17 @@ class Limits:
     top_k: int = 40
     extra: dict[str, Any] = field(default_factory=dict)
     """Server-specific request fields (e.g. LM Studio's ``ttl``)."""
+    logprobs: int = 0
+    """Ask for each token's log-probability and this many alternatives (0: none)."""
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token, its log-probability and the most likely alternatives at its place."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -40,6 +51,8 @@ class Usage:
     completion_tokens: int | None = None
     prompt_ms: float | None = None
     predicted_ms: float | None = None
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+    """Per generated token, when asked for and the server gives them (llama-server does)."""
 
 
 @dataclass(frozen=True)

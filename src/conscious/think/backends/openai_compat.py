@@ -11,7 +11,7 @@ from openai import AsyncOpenAI
 
 from conscious.config import SchemaDialect
 from conscious.errors import ContextOverflow, LLMError, LLMRejected, LLMUnavailable, ModelNotFound
-from conscious.think.backends.base import Limits, Message, ModelInfo, Usage, estimate_tokens
+from conscious.think.backends.base import Limits, Message, ModelInfo, TokenLogprob, Usage, estimate_tokens
 
 
 def server_root(base_url: str) -> str:
@@ -92,6 +92,8 @@ class OpenAICompatBackend:
         self.model = model
         self.dialect: SchemaDialect = "json_schema" if dialect == "auto" else dialect
         self.exact_tokens = True
+        self.logprobs = True
+        """Ask for log-probabilities when a thought wants them (off once the server refuses them)."""
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=5.0))
         self.client = AsyncOpenAI(base_url=self.url, api_key=api_key, max_retries=0, timeout=timeout)
 
@@ -160,6 +162,9 @@ class OpenAICompatBackend:
             "top_p": limits.top_p,
         }
         extra: dict[str, Any] = {"top_k": limits.top_k, **limits.extra}
+        if limits.logprobs and self.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = limits.logprobs
         fmt = response_format(self.dialect, schema)
         if fmt is not None:
             body["response_format"] = fmt
@@ -181,6 +186,9 @@ class OpenAICompatBackend:
                 error = translate(exc, self.url)
                 # Servers speak different structured-output dialects: on a refusal that names
                 # it, fall back to the next one and remember what worked.
+                if limits.logprobs and self.logprobs and isinstance(error, LLMRejected) and "logprob" in str(error):
+                    self.logprobs = False  # not offered by this server: ask without them from now on
+                    continue
                 tried.append(self.dialect)
                 nxt = next((d for d in DIALECTS if d not in tried), None)
                 if schema is None or not isinstance(error, LLMRejected) or not _about_format(error) or nxt is None:
@@ -205,6 +213,11 @@ class OpenAICompatBackend:
                         usage.cached_tokens = details.cached_tokens
                     usage.prompt_tokens = u.prompt_tokens
                 for choice in chunk.choices:
+                    if choice.logprobs is not None and choice.logprobs.content:
+                        usage.logprobs += [
+                            TokenLogprob(c.token, c.logprob, tuple((a.token, a.logprob) for a in c.top_logprobs or ()))
+                            for c in choice.logprobs.content
+                        ]
                     if choice.delta.content:
                         yield choice.delta.content
         except (openai.OpenAIError, httpx.HTTPError) as exc:

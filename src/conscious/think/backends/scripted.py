@@ -4,7 +4,8 @@ isolate our own overhead, and tests that need a known decision (e.g. an attacker
     backend = ScriptedBackend()
     backend.enqueue('{"action_type": "observe", ...}')
 
-With nothing queued it answers a fixed ``observe`` decision. Summary requests (compaction)
+With nothing queued it observes: a fixed ``observe`` decision, or, asked to choose among
+options (a ``choice`` schema), the observe option. Summary requests (compaction)
 are answered from their own queue (``enqueue_summary``), else with a short fixed summary,
 so a script of decisions is never consumed by them. It records every request.
 """
@@ -58,8 +59,8 @@ class ScriptedBackend:
         self.summary_requests: list[list[Message]] = []
         self.delay = delay
         """Seconds each reply takes to start (a thought that can be interrupted)."""
-        self.default: Callable[[Sequence[Message]], str] = lambda _: IDLE_REPLY
-        """The reply when nothing is queued."""
+        self.default: Callable[[Sequence[Message], dict[str, Any] | None], str] = idle
+        """The reply when nothing is queued (to the messages, under the schema)."""
 
     @classmethod
     def from_url(cls, url: str) -> ScriptedBackend:
@@ -77,7 +78,7 @@ class ScriptedBackend:
         backend.url = url
         if mode == "delegate":
             agent = parsed.params.get("agent", "memory")
-            backend.default = lambda messages: delegate_first(agent, messages)
+            backend.default = lambda messages, schema: delegate_first(agent, messages, schema)
         return backend
 
     def enqueue(self, *replies: str | dict[str, Any] | LLMError) -> None:
@@ -107,7 +108,7 @@ class ScriptedBackend:
         else:
             if self.record:
                 self.requests.append(list(messages))
-            reply = self.replies.popleft() if self.replies else self.default(messages)
+            reply = self.replies.popleft() if self.replies else self.default(messages, schema)
         if isinstance(reply, LLMError):
             raise reply
         if self.delay:
@@ -126,9 +127,36 @@ OWN_SOURCES = frozenset({"agent", "self", "system", "policy", "clock"})
 """Feedback from the loop itself: delegating on it would feed the loop its own output."""
 
 
-def delegate_first(agent: str, messages: Sequence[Message]) -> str:
+_OPTION_LINE = re.compile(r"^([A-H])\) (delegate to (\S+)|observe|reflect)\b", re.M)
+
+
+def _choose(messages: Sequence[Message], want: str) -> str | None:
+    """The letter of the newest turn's first option that starts with ``want``."""
+    for letter, action, _ in _OPTION_LINE.findall(messages[-1]["content"] if messages else ""):
+        if action.startswith(want):
+            return str(letter)
+    return None
+
+
+def _choice(letter: str, reasoning: str) -> str:
+    return json.dumps({"choice": letter, "reasoning": reasoning, "confidence": 0.9})
+
+
+def idle(messages: Sequence[Message], schema: dict[str, Any] | None) -> str:
+    """Observe: the fixed decision, or the observe option when asked to choose."""
+    if schema is not None and "choice" in schema.get("properties", {}):
+        letter = _choose(messages, "observe") or schema["properties"]["choice"]["enum"][0]
+        return _choice(letter, "Nothing scripted; observing.")
+    return IDLE_REPLY
+
+
+def delegate_first(agent: str, messages: Sequence[Message], schema: dict[str, Any] | None = None) -> str:
     """Delegate work on the first outside observation of the newest turn (one command per
-    target); observe when the turn holds only the loop's own feedback."""
+    target); observe when the turn holds only the loop's own feedback. Asked to choose, it
+    takes the first option that delegates to ``agent``, if any."""
+    if schema is not None and "choice" in schema.get("properties", {}):
+        letter = _choose(messages, f"delegate to {agent}")
+        return _choice(letter, f"scripted: delegate to {agent}") if letter else idle(messages, schema)
     lines = _OBSERVATION_LINE.findall(messages[-1]["content"]) if messages else []
     target = next((t for source, t in lines if source not in OWN_SOURCES), None)
     if target is None:

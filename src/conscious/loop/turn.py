@@ -1,0 +1,29 @@
+"""What the model is asked about a batch: the observations worth showing, the facts of the
+moment and, in the default ``choose`` mode, the options composed from the evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from conscious.config import Config
+from conscious.loop.batch import UNSHOWN_EVENTS, Entry
+from conscious.think.candidates import candidates
+from conscious.think.choice import Options
+from conscious.think.prompt import render_turn
+
+
+def compose_turn(batch: Sequence[Entry], facts: Mapping[str, Any], config: Config) -> tuple[str, Options | None]:
+    """The prompt for this batch, and the options it offers (None in ``compose`` mode)."""
+    shown = [e.observation for e in batch if e.observation.key[:2] not in UNSHOWN_EVENTS]
+    if config.decide_mode == "compose":
+        return render_turn(shown, facts), None
+    options = Options(
+        candidates(
+            shown,
+            agents=config.agent_names(),
+            roots=[str(p.resolve()) for p in config.watch],
+            patterns=config.candidates,
+        )
+    )
+    return render_turn(shown, facts, options.lines()), options

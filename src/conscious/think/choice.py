@@ -1,0 +1,95 @@
+"""A turn's options as the model sees and answers them, in the default ``choose`` mode.
+
+The model writes ``{"choice": letter, "reasoning": why, "confidence": n}`` under a schema whose
+enum is this turn's letters: a short reply, and never a command of its own. The decision is the
+chosen candidate's; its confidence is the probability the model gave that choice where the
+server reports log-probabilities (``confidence.py``), else what the model said.
+
+What stays in the context window of the exchange is a compact fact ("→ delegated to …"), not
+the reply itself: a small model shown its own last answer copies it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from conscious.errors import DecisionParseError
+from conscious.model import Decision
+from conscious.think.backends.base import Usage
+from conscious.think.candidates import Candidate
+from conscious.think.confidence import choice_probability
+from conscious.think.decision import find_object
+
+REASONING_LIMIT = 120
+TOP_LOGPROBS = 20
+"""Alternatives asked for at each token: enough for every option's letter to show up."""
+
+
+def choice_schema(ids: Sequence[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "choice": {"type": "string", "enum": list(ids)},
+            "reasoning": {"type": "string", "minLength": 1, "maxLength": REASONING_LIMIT},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "required": ["choice", "reasoning", "confidence"],
+        "additionalProperties": False,
+    }
+
+
+@dataclass(frozen=True)
+class Options:
+    candidates: Sequence[Candidate]
+
+    @property
+    def ids(self) -> list[str]:
+        return [c.id for c in self.candidates]
+
+    def schema(self) -> dict[str, Any]:
+        return choice_schema(self.ids)
+
+    def lines(self) -> list[str]:
+        return [c.line() for c in self.candidates]
+
+    def read(self, text: str, usage: Usage, *, think: bool = True) -> Decision:
+        """The chosen candidate as a decision; ``DecisionParseError`` when the reply names none."""
+        obj = find_object(text, think=think)
+        if obj is None:
+            raise DecisionParseError("no complete JSON object in the reply", raw=text)
+        try:
+            data = json.loads(obj)
+        except json.JSONDecodeError as exc:
+            raise DecisionParseError(f"reply is not valid JSON: {exc.msg}", raw=text) from None
+        if not isinstance(data, dict):
+            raise DecisionParseError("reply is not a JSON object", raw=text)
+        letter = str(data.get("choice", "")).strip().strip("()").upper()[:1]
+        chosen = next((c for c in self.candidates if c.id == letter), None)
+        if chosen is None:
+            raise DecisionParseError(f"choice {data.get('choice')!r} is not one of {', '.join(self.ids)}", raw=text)
+        said = data.get("confidence")
+        reported = None
+        if isinstance(said, int | float) and not isinstance(said, bool):
+            reported = min(1.0, max(0.0, float(said)))
+        measured = choice_probability(usage.logprobs, chosen.id, self.ids) if usage.logprobs else None
+        reasoning = " ".join(str(data.get("reasoning") or "").split())[:REASONING_LIMIT]
+        confidence = measured if measured is not None else reported if reported is not None else 0.5
+        return chosen.decision(
+            reasoning,
+            round(confidence, 4),
+            self_reported=reported,
+            confidence_from="logprobs" if measured is not None else "self-report",
+            options=self.lines(),
+        )
+
+
+def recap(decision: Decision) -> str:
+    """The exchange as the window keeps it: what was done, as a fact."""
+    if decision.action_type == "delegate":
+        return f"→ delegated to {decision.target_agent}: {(decision.command or '')[:100]}"
+    if decision.action_type == "reflect":
+        return "→ reflected: recalled what the journal knows"
+    return "→ observed: nothing to do"
