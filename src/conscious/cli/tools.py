@@ -136,10 +136,14 @@ def eval_(
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="Only the first N scenarios.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per scenario, then one per model.")] = False,
+    sequential: Annotated[
+        bool, typer.Option("--sequential", help="One running context for the whole suite, as the daemon has.")
+    ] = False,
     home: HomeOpt = None,
     config_file: ConfigOpt = None,
 ) -> None:
-    """Measure how well a model makes this daemon's decisions, on a scenario suite."""
+    """Measure what the daemon would decide with a model (rules, candidates, the model's choice,
+    escalation, the gate), and the model's own choices beside it, on a scenario suite."""
     from conscious.control.logs import setup_logging
     from conscious.eval.command import arms, evaluate
     from conscious.eval.report import table
@@ -156,9 +160,10 @@ def eval_(
         if as_json:
             print(json.dumps({"model": arm.label, **o.record()}), flush=True)
             return
-        mark = "[green]✓[/]" if o.action_ok and o.agent_ok is not False and o.priority_ok else "[red]✗[/]"
-        d = o.decision
-        got = d.action_type + (f" → {d.target_agent}" if d.target_agent else "") + f" ({d.priority})"
+        mark = "[green]✓[/]" if o.system_right else "[red]✗[/]"
+        done = o.done
+        got = "" if done is None else done.action_type + (f" → {done.target_agent}" if done.target_agent else "")
+        got += "" if done is None else f" ({done.priority}, {done.origin}: {done.verdict})"
         why = f" [red]{escape(o.error)}[/]" if o.error else ""
         err.print(f"{mark} [dim]{escape(arm.label)}[/] {escape(o.scenario.name)}: {escape(got)}{why}")
 
@@ -166,7 +171,7 @@ def eval_(
         paths.ensure()
         setup_logging(config, paths)
         async with arms(config, compare, log_dir=paths.state_dir) as opened:
-            return await evaluate(opened, scenarios, show)
+            return await evaluate(opened, scenarios, show, sequential=sequential)
 
     scores = asyncio.run(go())
     if as_json:

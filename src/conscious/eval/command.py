@@ -58,7 +58,11 @@ async def arms(config: Config, compare: str | None, log_dir: Path | None = None)
 
 
 async def evaluate(
-    arms_: Sequence[Arm], scenarios: Sequence[Scenario], on_outcome: Callable[[Arm, Outcome], None] | None = None
+    arms_: Sequence[Arm],
+    scenarios: Sequence[Scenario],
+    on_outcome: Callable[[Arm, Outcome], None] | None = None,
+    *,
+    sequential: bool = False,
 ) -> list[Score]:
     scores = []
     for arm in arms_:
@@ -71,6 +75,8 @@ async def evaluate(
             await run_suite(
                 arm.connection.backend,
                 scenarios,
+                config=config,
+                sequential=sequential,
                 system_prompt=load_system_prompt(config.system_prompt_file, config.decide_mode),
                 budget=budget,
                 limits=limits_from(config),

@@ -24,6 +24,8 @@ def table(scores: Sequence[Score]) -> Table:
         t.add_column(score.label, justify="right")
     rows: list[tuple[str, list[str]]] = [
         ("scenarios", [str(s.n) for s in scores]),
+        ("the daemon: right in every respect", [_pct(s.system_rate) for s in scores]),
+        ("the daemon: model calls", [str(s.model_calls) for s in scores]),
         ("schema-valid", [_pct(s.valid_rate) for s in scores]),
         ("action type right", [_pct(s.action_accuracy) for s in scores]),
         (
@@ -31,7 +33,7 @@ def table(scores: Sequence[Score]) -> Table:
             [f"{_pct(s.agent_accuracy)} of {s.summary()['delegations']}" for s in scores],
         ),
         ("priority high enough", [_pct(s.priority_accuracy) for s in scores]),
-        ("right in every respect", [_pct(s.right_rate) for s in scores]),
+        ("the model alone: right in every respect", [_pct(s.right_rate) for s in scores]),
         ("latency p50", [_ms(s.latency(0.5)) for s in scores]),
         ("latency p90", [_ms(s.latency(0.9)) for s in scores]),
         (

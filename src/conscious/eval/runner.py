@@ -1,9 +1,14 @@
 """Running a suite through the real thinker, and scoring it.
 
+What is scored is what the daemon would do (``system``): the shortcut rules, the candidates
+composed from the evidence, the model's choice, the priority escalation and the gate's
+verdict — the steps of the loop itself (``loop/``), so there is no second pipeline to drift.
+The model's own decision, before escalation and the gate, is scored beside it.
+
 Each scenario is decided on its own (a fresh window holding only the static system prompt,
-so the server's cached prefix is shared by all of them), with the daemon's own rendering,
-schema, parsing and fallback. What is scored is the model's decision itself, before the
-gate and the priority escalation: they are the daemon's safety net, not the model's merit.
+so the server's cached prefix is shared by all of them), or, ``sequential``, one after another
+in one running context, as the daemon meets them: the mode that shows whether the model copies
+its previous answers.
 """
 
 from __future__ import annotations
@@ -13,15 +18,33 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from conscious.config import Config
 from conscious.eval.suite import Scenario
+from conscious.gate.gatekeeper import policy_from
+from conscious.gate.policy import History
+from conscious.loop.batch import coalesce
+from conscious.loop.commit import escalate
+from conscious.loop.shortcuts import shortcut
+from conscious.loop.turn import compose_turn
 from conscious.model import PRIORITY_RANK, Decision
 from conscious.think.backends.base import Limits, LLMBackend
 from conscious.think.context import ContextWindow
-from conscious.think.prompt import render_turn
 from conscious.think.thinker import Thinker
 
 FACTS: dict[str, Any] = {"turn": 1, "time": "2026-01-05 10:00:00Z", "uptime": "2h00m", "context": "3%"}
 """Fixed, so that runs compare like with like."""
+
+
+@dataclass(frozen=True)
+class Done:
+    """What the daemon would do: the action after the gate, its agent, its priority, and how."""
+
+    action_type: str
+    target_agent: str | None
+    priority: str
+    verdict: str
+    origin: str
+    """``rule`` (no model call), ``llm`` or ``fallback``."""
 
 
 @dataclass
@@ -36,6 +59,19 @@ class Outcome:
     prompt_tokens: int | None
     """Prompt tokens the server evaluated (cached ones aside, where it says)."""
     completion_tokens: int | None
+    done: Done | None = None
+
+    @property
+    def system_right(self) -> bool:
+        """Right in every respect, for what the daemon would do."""
+        if self.done is None:
+            return False
+        expect = self.scenario.expect
+        return (
+            self.done.action_type in expect.action_types
+            and (self.done.action_type != "delegate" or self.done.target_agent in expect.agents)
+            and PRIORITY_RANK[self.done.priority] >= PRIORITY_RANK[expect.min_priority]
+        )
 
     @property
     def valid(self) -> bool:
@@ -75,6 +111,8 @@ class Outcome:
             "agent_ok": self.agent_ok,
             "priority_ok": self.priority_ok,
             "right": self.right,
+            "system": vars(self.done) if self.done is not None else None,
+            "system_right": self.system_right,
             "latency_ms": round(self.latency_ms, 1),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -122,6 +160,14 @@ class Score:
     def right_rate(self) -> float | None:
         return _rate([o.right for o in self.outcomes])
 
+    @property
+    def system_rate(self) -> float | None:
+        return _rate([o.system_right for o in self.outcomes])
+
+    @property
+    def model_calls(self) -> int:
+        return sum(1 for o in self.outcomes if o.done is None or o.done.origin != "rule")
+
     def latency(self, q: float) -> float | None:
         return _percentile([o.latency_ms for o in self.outcomes], q)
 
@@ -144,6 +190,8 @@ class Score:
             "delegations": sum(1 for o in self.outcomes if o.agent_ok is not None),
             "priority": self.priority_accuracy,
             "right": self.right_rate,
+            "system_right": self.system_rate,
+            "model_calls": self.model_calls,
             "p50_ms": self.latency(0.5),
             "p90_ms": self.latency(0.9),
             "tokens_per_decision": self.tokens_per_decision,
@@ -154,31 +202,52 @@ async def run_suite(
     backend: LLMBackend,
     scenarios: Sequence[Scenario],
     *,
+    config: Config,
     system_prompt: str,
     budget: int,
     limits: Limits,
     schema: dict[str, Any] | None,
     strip_think: bool = True,
     label: str = "",
+    sequential: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Score:
-    """Decide every scenario once; the score keeps each outcome."""
+    """Decide every scenario once, as the daemon would; the score keeps each outcome."""
     score = Score(label)
     system_tokens = await backend.tokenize(system_prompt)
-    for scenario in scenarios:
-        thinker = Thinker(
-            backend, ContextWindow(system_prompt, system_tokens, budget), limits, schema, strip_think=strip_think
-        )
-        thought = await thinker.think(render_turn(scenario.observations, FACTS))
-        usage = thought.usage
-        outcome = Outcome(
-            scenario,
-            thought.decision,
-            thought.error,
-            thought.latency_ms,
-            usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens,
-            usage.completion_tokens,
-        )
+    policy = policy_from(config)
+    thinker = None
+    for turn, scenario in enumerate(scenarios, start=1):
+        if thinker is None or not sequential:
+            window = ContextWindow(
+                system_prompt, system_tokens, budget, high_water=config.high_water, low_water=config.low_water
+            )
+            thinker = Thinker(backend, window, limits, schema, strip_think=strip_think)
+        observations = [o.model_copy(update={"id": i}) for i, o in enumerate(scenario.observations, start=1)]
+        batch = coalesce(observations)
+        rules = shortcut(batch, config.shortcuts, lambda _: False)
+        if rules is not None:
+            decision = Decision(action_type="observe", reasoning="rule", priority="low", confidence=1.0)
+            done = Done("observe", None, "low", "accepted", "rule")
+            outcome = Outcome(scenario, decision, None, 0.0, None, None, done)
+        else:
+            facts = {**FACTS, "turn": turn if sequential else 1}
+            prompt, options = compose_turn(batch, facts, config)
+            thought = await thinker.think(prompt, options)
+            final = escalate(thought.decision, batch, config.priority_escalation)
+            verdict = policy.judge(final, History())
+            done = Done(
+                verdict.action,
+                final.target_agent if verdict.action == "delegate" else None,
+                final.priority,
+                verdict.label,
+                "fallback" if thought.error else "llm",
+            )
+            usage = thought.usage
+            processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens
+            outcome = Outcome(
+                scenario, thought.decision, thought.error, thought.latency_ms, processed, usage.completion_tokens, done
+            )
         score.outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)

@@ -4,7 +4,7 @@ approval, a refusal or a quarantine told back to the loop, a reflection's recall
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from conscious.config import Config
@@ -22,6 +22,18 @@ from conscious.think.thinker import Thought
 
 UNREFUSED = frozenset({"accepted", "low-confidence", "below-threshold", "dry-run", "awaiting-approval"})
 """Verdicts that are not a rule refusing the model (anything else is told back as ``policy/refused``)."""
+
+
+def escalate(decision: Decision, batch: Sequence[Entry], escalation: Mapping[str, str]) -> Decision:
+    """The seed's priority escalation by severity: never below what the worst observation calls for."""
+    floor = "low"
+    for e in batch:
+        wanted = escalation.get(e.observation.severity, "low")
+        if PRIORITY_RANK.get(wanted, 0) > PRIORITY_RANK[floor]:
+            floor = wanted
+    if PRIORITY_RANK[decision.priority] < PRIORITY_RANK[floor]:
+        return decision.model_copy(update={"priority": floor})
+    return decision
 
 
 class Committer:
@@ -159,15 +171,7 @@ class Committer:
             )
 
     def escalate(self, decision: Decision, batch: Sequence[Entry]) -> Decision:
-        """The seed's priority escalation by severity: never below what the worst observation calls for."""
-        floor = "low"
-        for e in batch:
-            wanted = self.config.priority_escalation.get(e.observation.severity, "low")
-            if PRIORITY_RANK.get(wanted, 0) > PRIORITY_RANK[floor]:
-                floor = wanted
-        if PRIORITY_RANK[decision.priority] < PRIORITY_RANK[floor]:
-            return decision.model_copy(update={"priority": floor})
-        return decision
+        return escalate(decision, batch, self.config.priority_escalation)
 
     def _reflect(self, decision: Decision, batch: Sequence[Entry]) -> None:
         only_reflection = all(e.observation.key[:2] == ("self", "reflection") for e in batch)

@@ -2,8 +2,11 @@
 
 The model writes ``{"choice": letter, "reasoning": why, "confidence": n}`` under a schema whose
 enum is this turn's letters: a short reply, and never a command of its own. The decision is the
-chosen candidate's; its confidence is the probability the model gave that choice where the
-server reports log-probabilities (``confidence.py``), else what the model said.
+chosen candidate's. Its confidence, where the server reports log-probabilities
+(``confidence.py``), is the probability with which the model chose that kind of action: the
+shares of every option of the chosen action type, summed — the threshold gates delegating at
+all, and two delegations the model hesitates between are still a confident delegation. The
+chosen option's own share is kept beside it. Without log-probabilities, what the model said.
 
 What stays in the context window of the exchange is a compact fact ("→ delegated to …"), not
 the reply itself: a small model shown its own last answer copies it.
@@ -20,7 +23,7 @@ from conscious.errors import DecisionParseError
 from conscious.model import Decision
 from conscious.think.backends.base import Usage
 from conscious.think.candidates import Candidate
-from conscious.think.confidence import choice_probability
+from conscious.think.confidence import option_shares
 from conscious.think.decision import find_object
 
 REASONING_LIMIT = 120
@@ -55,7 +58,7 @@ class Options:
     def lines(self) -> list[str]:
         return [c.line() for c in self.candidates]
 
-    def read(self, text: str, usage: Usage, *, think: bool = True) -> Decision:
+    def read(self, text: str, usage: Usage, *, think: bool = True, temperature: float = 1.0) -> Decision:
         """The chosen candidate as a decision; ``DecisionParseError`` when the reply names none."""
         obj = find_object(text, think=think)
         if obj is None:
@@ -74,7 +77,10 @@ class Options:
         reported = None
         if isinstance(said, int | float) and not isinstance(said, bool):
             reported = min(1.0, max(0.0, float(said)))
-        measured = choice_probability(usage.logprobs, chosen.id, self.ids) if usage.logprobs else None
+        shares = option_shares(usage.logprobs, self.ids, temperature=temperature) if usage.logprobs else None
+        measured = None
+        if shares is not None and chosen.id in shares:
+            measured = sum(shares.get(c.id, 0.0) for c in self.candidates if c.action_type == chosen.action_type)
         reasoning = " ".join(str(data.get("reasoning") or "").split())[:REASONING_LIMIT]
         confidence = measured if measured is not None else reported if reported is not None else 0.5
         return chosen.decision(
@@ -82,6 +88,7 @@ class Options:
             round(confidence, 4),
             self_reported=reported,
             confidence_from="logprobs" if measured is not None else "self-report",
+            choice_probability=round(shares[chosen.id], 4) if measured is not None and shares else None,
             options=self.lines(),
         )
 

@@ -1,10 +1,12 @@
-"""A confidence that is measured: the probability the model gave to the option it chose.
+"""A confidence that is measured: the probability with which the model made its choice.
 
-Where the server returns token log-probabilities (llama-server does), the choice's first token
-is found in the reply and its alternatives read from the server's top log-probabilities: the
-confidence is the chosen option's share of the probability the model gave to all the valid
-options at that point. The self-reported number stays beside it as metadata. Where the server
-gives none, the self-report is all there is, and the status says so.
+Where the server returns token log-probabilities (llama-server does; LM Studio's OpenAI surface
+returns none), the choice's first token is found in the reply and its alternatives read from
+the server's top log-probabilities. Each option's share is what the sampler gave it at the
+thought's temperature (the server reports the raw distribution; a choice at temperature 0.2 is
+drawn from a much sharper one), renormalised over the valid options. The self-reported number
+stays beside it as metadata; where the server gives none, it is all there is, and the status
+says so.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from collections.abc import Sequence
 from conscious.think.backends.base import TokenLogprob
 
 
-def choice_probability(
-    tokens: Sequence[TokenLogprob], chosen: str, options: Sequence[str], *, key: str = "choice"
-) -> float | None:
-    """``chosen``'s share of the probability over ``options`` where the reply writes the value
-    of ``key``; None when the reply or the log-probabilities do not show it."""
+def option_shares(
+    tokens: Sequence[TokenLogprob], options: Sequence[str], *, temperature: float = 1.0, key: str = "choice"
+) -> dict[str, float] | None:
+    """Option → the probability the sampler gave it where the reply writes the value of ``key``
+    (summing to 1 over the options seen there); None when the reply or its log-probabilities
+    do not show it."""
     text = "".join(t.token for t in tokens)
     m = re.search(rf'"{re.escape(key)}"\s*:\s*"', text)
     if m is None:
@@ -28,13 +31,13 @@ def choice_probability(
     start = 0
     for t in tokens:
         if start <= m.end() < start + len(t.token):
-            return _share(t, text[start : m.end()], chosen, options)
+            return _shares(t, text[start : m.end()], options, max(temperature, 0.01))
         start += len(t.token)
     return None
 
 
-def _share(token: TokenLogprob, prefix: str, chosen: str, options: Sequence[str]) -> float | None:
-    mass: dict[str, float] = {}
+def _shares(token: TokenLogprob, prefix: str, options: Sequence[str], temperature: float) -> dict[str, float] | None:
+    best: dict[str, float] = {}
     seen: set[str] = set()
     for alt, logprob in ((token.token, token.logprob), *token.top):
         if alt in seen or not alt.startswith(prefix):
@@ -42,8 +45,10 @@ def _share(token: TokenLogprob, prefix: str, chosen: str, options: Sequence[str]
         seen.add(alt)
         option = alt[len(prefix) :].strip().rstrip('"').strip()
         if option in options:
-            mass[option] = mass.get(option, 0.0) + math.exp(logprob)
-    total = sum(mass.values())
-    if chosen not in mass or total <= 0:
+            best[option] = math.log(math.exp(best[option]) + math.exp(logprob)) if option in best else logprob
+    if not best:
         return None
-    return mass[chosen] / total
+    top = max(best.values())
+    weights = {o: math.exp((lp - top) / temperature) for o, lp in best.items()}
+    total = sum(weights.values())
+    return {o: w / total for o, w in weights.items()}

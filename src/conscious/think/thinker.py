@@ -205,7 +205,7 @@ class Thinker:
         latency_ms = (time.perf_counter() - started) * 1000
         try:
             if options is not None:
-                decision = options.read(raw, usage, think=self.strip_think)
+                decision = options.read(raw, usage, think=self.strip_think, temperature=limits.temperature)
             else:
                 decision = parse_decision(raw, think=self.strip_think)
             error = None
