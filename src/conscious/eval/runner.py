@@ -16,6 +16,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from conscious.config import Config
@@ -198,6 +199,19 @@ class Score:
         }
 
 
+def _watching(config: Config, scenario: Scenario) -> Config:
+    """The config as the daemon watching the scenario's project would have it: its folder is
+    the scenario's ``root``, else where the observed files are (``details.relative`` says where
+    a path starts)."""
+    if scenario.root is not None:
+        return config.model_copy(update={"watch": [Path(scenario.root)]})
+    for obs in scenario.observations:
+        relative = obs.details.get("relative")
+        if isinstance(relative, str) and relative and obs.target.endswith("/" + relative):
+            return config.model_copy(update={"watch": [Path(obs.target[: -len(relative) - 1])]})
+    return config
+
+
 async def run_suite(
     backend: LLMBackend,
     scenarios: Sequence[Scenario],
@@ -215,7 +229,6 @@ async def run_suite(
     """Decide every scenario once, as the daemon would; the score keeps each outcome."""
     score = Score(label)
     system_tokens = await backend.tokenize(system_prompt)
-    policy = policy_from(config)
     thinker = None
     for turn, scenario in enumerate(scenarios, start=1):
         if thinker is None or not sequential:
@@ -224,18 +237,19 @@ async def run_suite(
             )
             thinker = Thinker(backend, window, limits, schema, strip_think=strip_think)
         observations = [o.model_copy(update={"id": i}) for i, o in enumerate(scenario.observations, start=1)]
+        here = _watching(config, scenario)
         batch = coalesce(observations)
-        rules = shortcut(batch, config.shortcuts, lambda _: False)
+        rules = shortcut(batch, here.shortcuts, lambda _: False)
         if rules is not None:
             decision = Decision(action_type="observe", reasoning="rule", priority="low", confidence=1.0)
             done = Done("observe", None, "low", "accepted", "rule")
             outcome = Outcome(scenario, decision, None, 0.0, None, None, done)
         else:
             facts = {**FACTS, "turn": turn if sequential else 1}
-            prompt, options = compose_turn(batch, facts, config)
+            prompt, options = compose_turn(batch, facts, here)
             thought = await thinker.think(prompt, options)
-            final = escalate(thought.decision, batch, config.priority_escalation)
-            verdict = policy.judge(final, History())
+            final = escalate(thought.decision, batch, here.priority_escalation)
+            verdict = policy_from(here).judge(final, History(), requested=thought.requested)
             done = Done(
                 verdict.action,
                 final.target_agent if verdict.action == "delegate" else None,

@@ -1,7 +1,7 @@
 """Scenario suites: one JSON object per line, an observation batch and the decisions that
 would be acceptable for it.
 
-    {"name": "pytest-fails", "kind": "test-failed",
+    {"name": "pytest-fails", "kind": "test-failed", "root": "/home/dev/app",
      "observations": [{"source": "tests", "event_type": "failed", "target": "reports/junit.xml",
                        "severity": "error", "details": {...}}],
      "expect": {"action_types": ["delegate", "reflect"], "agents": ["claude-code"],
@@ -31,6 +31,8 @@ class Expect(BaseModel):
 class Scenario(BaseModel):
     name: str
     kind: str = ""
+    root: str | None = None
+    """The watched folder of the scenario's project (its paths are inside it)."""
     observations: list[Observation] = Field(min_length=1)
     expect: Expect
 

@@ -195,12 +195,18 @@ class Policy:
                 return path
         return None
 
-    def judge(self, decision: Decision, history: History = History(), *, approved: bool = False) -> Verdict:
+    def judge(
+        self, decision: Decision, history: History = History(), *, approved: bool = False, requested: bool = False
+    ) -> Verdict:
         """Decide what may happen, given earlier delegations. ``approved``: the user said yes
-        (every rule but the approval itself still applies when the task is about to start)."""
+        (every rule but the approval itself still applies when the task is about to start).
+        ``requested``: the decision hands over the user's own words verbatim (a candidate code
+        composed, which the model chose): the user asked, so the model's confidence is not what
+        authorises it; every other rule, approval included, still applies."""
         if decision.action_type == "observe":
             return Verdict("observe", "accepted", "observing")
-        if decision.confidence < self.reflect_threshold:
+        authorised = requested or approved  # by the user, not by the model's confidence
+        if decision.confidence < self.reflect_threshold and not authorised:
             return Verdict(
                 "reflect",
                 "low-confidence",
@@ -215,7 +221,7 @@ class Policy:
             return Verdict("observe", "agent-not-allowed", f"agent {agent} is not allowed")
         if not command:
             return Verdict("observe", "no-command", "delegation without a command")
-        if decision.confidence < self.delegate_threshold:
+        if decision.confidence < self.delegate_threshold and not authorised:
             return Verdict(
                 "observe", "below-threshold", f"confidence {decision.confidence:.2f} < {self.delegate_threshold}"
             )

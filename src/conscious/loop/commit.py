@@ -85,7 +85,7 @@ class Committer:
 
     def thought(self, batch: Sequence[Entry], thought: Thought, new_turns: Sequence[Turn]) -> None:
         decision = self.escalate(thought.decision, batch)
-        verdict = self.gate.judge(decision, stopping=self.stopping())
+        verdict = self.gate.judge(decision, stopping=self.stopping(), requested=thought.requested)
         task = None
         if verdict.delegates or verdict.awaits:
             assert decision.target_agent is not None and decision.command is not None

@@ -56,6 +56,8 @@ class Candidate:
     priority: Priority
     basis: str
     """What it rests on, in a few words (shown to the model; kept in the decision's metadata)."""
+    requested: bool = False
+    """The user's own words, handed over verbatim: the user asked for exactly this."""
 
     def line(self) -> str:
         """How the option reads in the prompt."""
@@ -82,6 +84,7 @@ class _Proposal:
     command: str | None
     priority: Priority
     basis: str
+    requested: bool = False
 
 
 def candidates(
@@ -108,7 +111,10 @@ def candidates(
     del options[len(IDS) - 2 :]
     options.append(_Proposal("observe", None, None, "low", _observe_basis(batch, bool(options))))
     options.append(_Proposal("reflect", None, _subject(batch, roots), "medium", "recall what the journal knows first"))
-    return [Candidate(IDS[i], p.action_type, p.agent, p.command, p.priority, p.basis) for i, p in enumerate(options)]
+    return [
+        Candidate(IDS[i], p.action_type, p.agent, p.command, p.priority, p.basis, p.requested)
+        for i, p in enumerate(options)
+    ]
 
 
 def _observe_basis(batch: Sequence[Observation], alternatives: bool) -> str:
@@ -178,9 +184,9 @@ def _request(text: str) -> list[_Proposal]:
     words = text.strip()
     if not words:
         return []
-    code = _Proposal("delegate", "claude-code", words, "medium", "the user's request")
-    flow = _Proposal("delegate", "claude-flow", words, "medium", "the user's request, as a multi-agent task")
-    memory = _Proposal("delegate", "memory", words, "medium", "the user asks to remember or recall")
+    code = _Proposal("delegate", "claude-code", words, "medium", "the user's request", True)
+    flow = _Proposal("delegate", "claude-flow", words, "medium", "the user's request, as a multi-agent task", True)
+    memory = _Proposal("delegate", "memory", words, "medium", "the user asks to remember or recall", True)
     if _MEMORY.search(words):
         return [memory, code]
     if _LARGE.search(words) or len(words) > 300 or words.count("\n") >= 2:

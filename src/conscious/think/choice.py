@@ -58,8 +58,10 @@ class Options:
     def lines(self) -> list[str]:
         return [c.line() for c in self.candidates]
 
-    def read(self, text: str, usage: Usage, *, think: bool = True, temperature: float = 1.0) -> Decision:
-        """The chosen candidate as a decision; ``DecisionParseError`` when the reply names none."""
+    def read(
+        self, text: str, usage: Usage, *, think: bool = True, temperature: float = 1.0
+    ) -> tuple[Candidate, Decision]:
+        """The chosen candidate, and it as a decision; ``DecisionParseError`` when the reply names none."""
         obj = find_object(text, think=think)
         if obj is None:
             raise DecisionParseError("no complete JSON object in the reply", raw=text)
@@ -83,7 +85,7 @@ class Options:
             measured = sum(shares.get(c.id, 0.0) for c in self.candidates if c.action_type == chosen.action_type)
         reasoning = " ".join(str(data.get("reasoning") or "").split())[:REASONING_LIMIT]
         confidence = measured if measured is not None else reported if reported is not None else 0.5
-        return chosen.decision(
+        return chosen, chosen.decision(
             reasoning,
             round(confidence, 4),
             self_reported=reported,

@@ -43,6 +43,8 @@ class Thought:
     """Why the reply was unusable, when ``decision`` is the safe fallback."""
     first_token_ms: float | None = None
     """Time to the first piece of the reply (prompt processing, mostly)."""
+    requested: bool = False
+    """The model chose the user's own request, handed over verbatim (a candidate code made)."""
 
 
 @dataclass
@@ -203,9 +205,11 @@ class Thinker:
             self.window.pop_last()
             raise
         latency_ms = (time.perf_counter() - started) * 1000
+        requested = False
         try:
             if options is not None:
-                decision = options.read(raw, usage, think=self.strip_think, temperature=limits.temperature)
+                chosen, decision = options.read(raw, usage, think=self.strip_think, temperature=limits.temperature)
+                requested = chosen.requested
             else:
                 decision = parse_decision(raw, think=self.strip_think)
             error = None
@@ -222,4 +226,6 @@ class Thinker:
         # The reply always fits (the budget leaves room for max_tokens); compaction waits
         # for the next turn, so one exchange is never split.
         self.window.turns.append(Turn("assistant", reply, reply_tokens))
-        return Thought(decision, raw, latency_ms, usage, error, first_token_ms=self._first_token_ms)
+        return Thought(
+            decision, raw, latency_ms, usage, error, first_token_ms=self._first_token_ms, requested=requested
+        )
