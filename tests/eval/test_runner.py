@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from conscious.config import Config
 from conscious.errors import ConfigError
 from conscious.eval.runner import run_suite
 from conscious.eval.suite import load_suite, parse_suite
@@ -41,7 +42,7 @@ def reply(**kw: Any) -> str:
     return json.dumps({**base, "priority": "low", "confidence": 0.9, "metadata": {}, **kw})
 
 
-async def test_scores_count_what_the_model_got_right() -> None:
+async def test_scores_count_what_the_model_got_right(config: Config) -> None:
     backend = ScriptedBackend()
     backend.enqueue(
         reply(),
@@ -53,6 +54,7 @@ async def test_scores_count_what_the_model_got_right() -> None:
     score = await run_suite(
         backend,
         parse_suite(SUITE, "test"),
+        config=config.model_copy(update={"decide": "compose"}),  # the scripted brain writes whole decisions
         system_prompt="You decide.",
         budget=2000,
         limits=Limits(max_tokens=100),
@@ -72,12 +74,66 @@ async def test_scores_count_what_the_model_got_right() -> None:
     assert summary["delegations"] == 2 and summary["scenarios"] == 4
     # Each scenario is decided alone: the same system prompt, one user turn.
     assert all(len(r) == 2 and r[0]["content"] == "You decide." for r in backend.requests)
+    # What the daemon would do: the gate lets the delegations through, the unusable reply observes.
+    assert [o.done.action_type for o in score.everything if o.done] == ["observe", "delegate", "delegate", "observe"]
+    assert [o.system_right for o in score.everything] == [True, True, False, True]
+    assert summary["system_right"] == 0.75 and summary["model_calls"] == 4
+
+
+def choose(letter: str) -> str:
+    return json.dumps({"choice": letter, "reasoning": "r", "confidence": 0.9})
+
+
+async def test_the_daemon_is_scored_rules_candidates_choice_and_gate(config: Config) -> None:
+    """Default (choose) mode: the quiet rule decides the routine scenarios without the model; the
+    model chooses among the candidates for the others; the gate judges the choice."""
+    backend = ScriptedBackend()
+    backend.enqueue(choose("A"), choose("B"), choose("A"))
+    score = await run_suite(
+        backend,
+        parse_suite(SUITE, "test"),
+        config=config,
+        system_prompt="You decide.",
+        budget=2000,
+        limits=Limits(max_tokens=100),
+        schema=DECISION_SCHEMA,
+        label="scripted",
+    )
+    origins = [o.done.origin for o in score.everything if o.done]
+    assert origins == ["rule", "llm", "llm", "llm"]  # "noise" is a failing report too: it has a candidate
+    assert len(backend.requests) == 3 and score.model_calls == 3
+    fails, fails_again, noise = score.outcomes
+    assert (fails.done and fails.done.action_type, fails.decision.target_agent) == ("delegate", "claude-code")
+    assert fails.decision.command is not None and "tests fail in reports/junit.xml" in fails.decision.command
+    assert fails_again.done is not None and fails_again.done.action_type == "observe"  # it chose to observe
+    assert noise.done is not None and noise.done.action_type == "delegate"  # a failure at info: it chose the fix
+    assert [o.system_right for o in score.everything] == [True, True, False, False]
+    prompt = backend.requests[0][-1]["content"]
+    assert "OPTIONS:" in prompt and "A) delegate to claude-code (high):" in prompt
+
+
+async def test_sequential_runs_keep_one_context(config: Config) -> None:
+    backend = ScriptedBackend()
+    backend.enqueue(choose("A"), choose("A"), choose("A"))
+    await run_suite(
+        backend,
+        parse_suite(SUITE, "test"),
+        config=config,
+        system_prompt="You decide.",
+        budget=4000,
+        limits=Limits(max_tokens=100),
+        schema=DECISION_SCHEMA,
+        sequential=True,
+    )
+    assert [len(r) for r in backend.requests] == [2, 4, 6]  # each turn sees the ones before it
+    recap = backend.requests[1][2]["content"]
+    assert recap.startswith("→ delegated to claude-code:")  # a fact, not the reply it gave
 
 
 def test_the_shipped_suite_is_large_and_varied() -> None:
     suite = load_suite(None)
     kinds = {s.kind for s in suite}
-    assert len(suite) >= 40 and len(kinds) >= 10
+    assert len(suite) >= 80 and len(kinds) >= 14
     assert all(s.expect.agents or "delegate" not in s.expect.action_types for s in suite)
 
 
@@ -112,4 +168,6 @@ def test_eval_on_the_real_model_side_by_side(llama_server: EmbeddedServer, home:
     for s in summaries:
         assert s["scenarios"] == 2 and 0 <= s["valid"] <= 1 and s["p50_ms"] > 0
         assert s["tokens_per_decision"] > 0
-    assert all(r["prompt_tokens"] is not None for r in per_scenario)
+    # The README save is decided by rule (nothing to choose); the failing report by the model.
+    assert [r["system"]["origin"] for r in per_scenario] == ["rule", "llm", "rule", "llm"]
+    assert all(r["prompt_tokens"] is not None for r in per_scenario if r["system"]["origin"] == "llm")

@@ -26,7 +26,7 @@ from conscious.gate.policy import History
 from conscious.loop.batch import coalesce
 from conscious.loop.commit import escalate
 from conscious.loop.shortcuts import shortcut
-from conscious.loop.turn import compose_turn
+from conscious.loop.turn import compose_turn, evidence_test
 from conscious.model import PRIORITY_RANK, Decision
 from conscious.think.backends.base import Limits, LLMBackend
 from conscious.think.context import ContextWindow
@@ -61,6 +61,11 @@ class Outcome:
     """Prompt tokens the server evaluated (cached ones aside, where it says)."""
     completion_tokens: int | None
     done: Done | None = None
+
+    @property
+    def by_model(self) -> bool:
+        """The model was asked (not decided by rule)."""
+        return self.done is None or self.done.origin != "rule"
 
     @property
     def system_right(self) -> bool:
@@ -133,12 +138,19 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
 
 @dataclass
 class Score:
+    """The daemon's figures over every scenario; the model's over those it was asked about."""
+
     label: str
-    outcomes: list[Outcome] = field(default_factory=list)
+    everything: list[Outcome] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """The scenarios the model decided (the others were decided by rule)."""
+        return [o for o in self.everything if o.by_model]
 
     @property
     def n(self) -> int:
-        return len(self.outcomes)
+        return len(self.everything)
 
     @property
     def valid_rate(self) -> float | None:
@@ -163,11 +175,11 @@ class Score:
 
     @property
     def system_rate(self) -> float | None:
-        return _rate([o.system_right for o in self.outcomes])
+        return _rate([o.system_right for o in self.everything])
 
     @property
     def model_calls(self) -> int:
-        return sum(1 for o in self.outcomes if o.done is None or o.done.origin != "rule")
+        return len(self.outcomes)
 
     def latency(self, q: float) -> float | None:
         return _percentile([o.latency_ms for o in self.outcomes], q)
@@ -239,7 +251,7 @@ async def run_suite(
         observations = [o.model_copy(update={"id": i}) for i, o in enumerate(scenario.observations, start=1)]
         here = _watching(config, scenario)
         batch = coalesce(observations)
-        rules = shortcut(batch, here.shortcuts, lambda _: False)
+        rules = shortcut(batch, here.shortcuts, lambda _: False, evidence_test(here))
         if rules is not None:
             decision = Decision(action_type="observe", reasoning="rule", priority="low", confidence=1.0)
             done = Done("observe", None, "low", "accepted", "rule")
@@ -262,7 +274,7 @@ async def run_suite(
             outcome = Outcome(
                 scenario, thought.decision, thought.error, thought.latency_ms, processed, usage.completion_tokens, done
             )
-        score.outcomes.append(outcome)
+        score.everything.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
     return score

@@ -29,7 +29,7 @@ from conscious.loop.outage import Outage
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import shortcut
 from conscious.loop.state import LoopState
-from conscious.loop.turn import compose_turn
+from conscious.loop.turn import compose_turn, evidence_test
 from conscious.model import Observation, Task, utcnow
 from conscious.observe.base import Observer
 from conscious.think.connect import Connection
@@ -96,6 +96,7 @@ class Orchestrator:
             publish=self.publish_state,
             on_rebuild=self._rebuilt,
         )
+        self._actionable = evidence_test(config)
         self._sync()
 
     # -- start-up / shutdown
@@ -263,7 +264,10 @@ class Orchestrator:
         self._show_unseen(pending)
         batch = take_batch(coalesce(pending), self.config.batch_max)
         rules = shortcut(
-            batch, self.config.shortcuts, lambda o: self.journal.decided_alike(o, self.config.duplicate_window)
+            batch,
+            self.config.shortcuts,
+            lambda o: self.journal.decided_alike(o, self.config.duplicate_window),
+            self._actionable,
         )
         if rules is not None:
             self.commit.by_rule(batch, rules)

@@ -37,15 +37,27 @@ REPEAT = Rule(
     "an info or debug observation identical (source, event, target, details) to one already decided "
     "within duplicate_window seconds; never a user's words",
 )
-RULES: tuple[Rule, ...] = (ROUTINE, BOOKKEEPING, REPEAT)
+QUIET = Rule(
+    "quiet",
+    "an info or debug observation for which the evidence offers no action (a file saved, tests passing, an "
+    "agent's success, a process starting): only observe or reflect could be chosen; in choose mode only, "
+    "never a user's words, the idle clock or the loop's own reflections",
+)
+RULES: tuple[Rule, ...] = (ROUTINE, BOOKKEEPING, REPEAT, QUIET)
 NAMES: tuple[str, ...] = tuple(r.name for r in RULES)
 assert NAMES == SHORTCUTS, "config.SHORTCUTS names the rules defined here"
 
 SeenRecently = Callable[[Observation], bool]
 """Whether an identical observation was decided within the window (asks the journal)."""
+Actionable = Callable[[Observation], bool]
+"""Whether the evidence offers an action for this observation (``think.candidates.actionable``)."""
+WORTH_A_THOUGHT: frozenset[tuple[str, str]] = frozenset({("clock", "idle")})
+"""Quiet, yet there to make the model think (idle reflection)."""
 
 
-def covering(obs: Observation, enabled: Sequence[str], seen_recently: SeenRecently) -> Rule | None:
+def covering(
+    obs: Observation, enabled: Sequence[str], seen_recently: SeenRecently, actionable: Actionable | None = None
+) -> Rule | None:
     """The first enabled rule that covers this observation, if any."""
     if "routine" in enabled and obs.key[:2] in QUIET_EVENTS:
         return ROUTINE
@@ -62,14 +74,26 @@ def covering(obs: Observation, enabled: Sequence[str], seen_recently: SeenRecent
         and seen_recently(obs)
     ):
         return REPEAT
+    if (
+        "quiet" in enabled
+        and actionable is not None
+        and obs.source not in ("user", "self")
+        and obs.key[:2] not in WORTH_A_THOUGHT
+        and SEVERITY_RANK[obs.severity] <= SEVERITY_RANK["info"]
+        and not actionable(obs)
+    ):
+        return QUIET
     return None
 
 
-def shortcut(batch: Sequence[Entry], enabled: Sequence[str], seen_recently: SeenRecently) -> list[Rule] | None:
-    """The rules that decide this whole batch without the model, or None when it needs the model."""
+def shortcut(
+    batch: Sequence[Entry], enabled: Sequence[str], seen_recently: SeenRecently, actionable: Actionable | None = None
+) -> list[Rule] | None:
+    """The rules that decide this whole batch without the model, or None when it needs the model
+    (``actionable``: the choose mode's candidates, for the ``quiet`` rule)."""
     used: list[Rule] = []
     for entry in batch:
-        rule = covering(entry.observation, enabled, seen_recently)
+        rule = covering(entry.observation, enabled, seen_recently, actionable)
         if rule is None:
             return None
         if rule not in used:

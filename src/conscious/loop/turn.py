@@ -3,14 +3,23 @@ moment and, in the default ``choose`` mode, the options composed from the eviden
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from conscious.config import Config
 from conscious.loop.batch import UNSHOWN_EVENTS, Entry
-from conscious.think.candidates import candidates
+from conscious.model import Observation
+from conscious.think.candidates import actionable, candidates
 from conscious.think.choice import Options
 from conscious.think.prompt import render_turn
+
+
+def evidence_test(config: Config) -> Callable[[Observation], bool] | None:
+    """Whether the evidence offers an action for an observation (choose mode; None in compose mode)."""
+    if config.decide_mode == "compose":
+        return None
+    roots = [str(p.resolve()) for p in config.watch]
+    return lambda obs: actionable(obs, roots=roots, patterns=config.candidates)
 
 
 def compose_turn(batch: Sequence[Entry], facts: Mapping[str, Any], config: Config) -> tuple[str, Options | None]:

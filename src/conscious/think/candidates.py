@@ -117,6 +117,11 @@ def candidates(
     ]
 
 
+def actionable(obs: Observation, *, roots: Sequence[str] = (), patterns: Sequence[CandidatePattern] = ()) -> bool:
+    """Whether the evidence offers any delegation for this observation."""
+    return bool(_from_patterns(obs, patterns, roots) or _catalogue(obs, roots))
+
+
 def _observe_basis(batch: Sequence[Observation], alternatives: bool) -> str:
     worst = max((SEVERITY_RANK[o.severity] for o in batch), default=0)
     if alternatives or worst >= SEVERITY_RANK["error"]:
