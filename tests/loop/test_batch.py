@@ -64,3 +64,32 @@ def test_requests_from_the_user_are_never_merged() -> None:
     b = Observation(id=2, source="user", event_type="request", target="inbox", details={"text": "also remember X"})
     entries = coalesce([a, b])
     assert [e.observation.details["text"] for e in entries] == ["fix the test", "also remember X"]
+
+
+def file(i: int, relative: str, event: str = "created", root: str = "/home/dev/app/") -> Observation:
+    return Observation(
+        id=i, source="filesystem", event_type=event, target=root + relative, details={"relative": relative}
+    )
+
+
+def test_a_tree_copied_in_is_one_entry_for_its_subtree() -> None:
+    names = [f"vendor/pytest/src/_pytest/m{i}.py" for i in range(420)] + [f"vendor/pytest/doc/d{i}.md" for i in range(96)]
+    pending = [file(i, name) for i, name in enumerate(names, start=1)]
+    pending.append(file(1000, "src/app.py", "modified"))
+    entries = coalesce(pending)
+    assert len(entries) == 2
+    burst = next(e for e in entries if e.observation.details.get("files"))
+    rep = burst.observation
+    assert (rep.event_type, rep.target) == ("created", "/home/dev/app/vendor/pytest/")
+    assert rep.details["files"] == 516 and rep.details["kinds"] == {".py": 420, ".md": 96}
+    assert rep.details["relative"] == "vendor/pytest/" and len(rep.details["examples"]) == 3
+    assert sorted(burst.ids) == list(range(1, 517))
+    assert sorted(covered_ids(entries)) == [*range(1, 517), 1000]  # every observation still covered
+
+
+def test_a_few_files_stay_separate_and_mixed_events_say_changed() -> None:
+    few = coalesce([file(i, f"src/m{i}.py") for i in range(1, 8)])
+    assert len(few) == 7
+    mixed = coalesce([file(i, f"src/m{i}.py", "created" if i % 2 else "deleted") for i in range(1, 11)])
+    assert len(mixed) == 1 and mixed[0].observation.event_type == "changed"
+    assert mixed[0].observation.details["events"] == {"created": 5, "deleted": 5}

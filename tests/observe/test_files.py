@@ -91,3 +91,21 @@ async def test_our_own_journal_and_logs_inside_the_watched_folder_are_not_observ
 
     got = await collect(observer, act, want=1)
     assert [Path(o.target).name for o in got] == ["main.py"]
+
+
+async def test_editor_and_tool_temp_files_are_not_observed(watched: Path) -> None:
+    """A real `sed -i` (its temp file sedXXXXXX, renamed over the file), a vim-style save (swap
+    file, the 4913 probe, a backup) and GLib's safe save: only the edited files are news."""
+    import subprocess
+
+    (watched / "utils.py").write_text("x = 1\n")
+    observer = FileObserver([watched], [], debounce_ms=300)
+
+    def act() -> None:
+        subprocess.run(["sed", "-i", "s/1/2/", str(watched / "utils.py")], check=True)
+        for scratch in (".core.py.swp", "4913", "core.py~", ".goutputstream-7YQ2E1", ".#core.py"):
+            (watched / scratch).write_text("x")
+        (watched / "core.py").write_text("y = 2\n")
+
+    got = await collect(observer, act, want=10, timeout=3.0)
+    assert {Path(o.target).name for o in got} == {"utils.py", "core.py"}

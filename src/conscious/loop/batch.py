@@ -1,11 +1,15 @@
-"""From pending observations to one batch: coalesce repeats, most severe first.
+"""From pending observations to one batch: coalesce repeats and bursts, most severe first.
 
 The LLM is the slow part of the loop; batching is how it keeps up with bursts. A file saved
-1,000 times is one entry with a count and a time span; every journaled id stays covered.
+1,000 times is one entry with a count and a time span; many distinct files created or changed
+under one folder (a tree copied in, a branch checked out) are one entry for that subtree, with
+counts by kind and a few examples. Every journaled id stays covered.
 """
 
 from __future__ import annotations
 
+import posixpath
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,7 +49,17 @@ class Entry:
     ids: list[int] = field(default_factory=list)
 
 
+BURST = 8
+"""Distinct files under one top-level folder that make a burst (one entry for the subtree)."""
+BURST_EXAMPLES = 3
+BURST_KINDS = 5
+
+
 def coalesce(pending: Iterable[Observation]) -> list[Entry]:
+    return sorted(_subtrees(_repeats(pending)), key=_order)
+
+
+def _repeats(pending: Iterable[Observation]) -> list[Entry]:
     by_key: dict[tuple[str, str, str], Entry] = {}
     for obs in pending:
         assert obs.id is not None
@@ -62,7 +76,61 @@ def coalesce(pending: Iterable[Observation]) -> list[Entry]:
         if SEVERITY_RANK[obs.severity] > SEVERITY_RANK[rep.severity]:
             rep.severity = obs.severity
         rep.details = obs.details  # the latest details describe the current state
-    return sorted(by_key.values(), key=_order)
+    return list(by_key.values())
+
+
+def _top(entry: Entry) -> str | None:
+    """The top-level folder a file change is under ("" at the top), or None for anything else."""
+    obs = entry.observation
+    relative = obs.details.get("relative")
+    if obs.source != "filesystem" or obs.event_type not in ("created", "modified", "deleted"):
+        return None
+    if not isinstance(relative, str) or not obs.target.endswith(relative):
+        return None
+    return relative.partition("/")[0] if "/" in relative else ""
+
+
+def _subtrees(entries: list[Entry]) -> list[Entry]:
+    groups: dict[str, list[Entry]] = {}
+    for entry in entries:
+        if (top := _top(entry)) is not None:
+            groups.setdefault(top, []).append(entry)
+    bursts = {top: group for top, group in groups.items() if len(group) >= BURST}
+    if not bursts:
+        return entries
+    merged = {id(e) for group in bursts.values() for e in group}
+    return [e for e in entries if id(e) not in merged] + [_burst(group) for group in bursts.values()]
+
+
+def _burst(group: Sequence[Entry]) -> Entry:
+    """One observation for many files changed together under one folder."""
+    observations = [e.observation for e in group]
+    relatives = [str(o.details["relative"]) for o in observations]
+    folder = posixpath.commonpath([posixpath.dirname(r) for r in relatives])
+    first = observations[0]
+    root = first.target[: len(first.target) - len(relatives[0])]
+    events = Counter(o.event_type for o in observations)
+    kinds = Counter(posixpath.splitext(r)[1] or posixpath.basename(r) for r in relatives)
+    top_kinds = dict(kinds.most_common(BURST_KINDS))
+    if other := sum(kinds.values()) - sum(top_kinds.values()):
+        top_kinds["other"] = other
+    rep = Observation(
+        source="filesystem",
+        event_type=next(iter(events)) if len(events) == 1 else "changed",
+        target=root + (folder + "/" if folder else ""),
+        severity=max((o.severity for o in observations), key=lambda s: SEVERITY_RANK[s]),
+        details={
+            "relative": folder + "/" if folder else "./",
+            "files": len(observations),
+            "events": dict(events),
+            "kinds": top_kinds,
+            "examples": sorted(relatives)[:BURST_EXAMPLES],
+        },
+        timestamp=min(o.timestamp for o in observations),
+        count=sum(o.count for o in observations),
+    )
+    rep.last_ts = max(o.last_ts or o.timestamp for o in observations)
+    return Entry(rep, sorted(i for e in group for i in e.ids))
 
 
 def _order(entry: Entry) -> tuple[int, int, int]:

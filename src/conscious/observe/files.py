@@ -19,6 +19,20 @@ from conscious.observe.junit import parse_junit
 
 _EVENTS = {Change.added: "created", Change.modified: "modified", Change.deleted: "deleted"}
 
+SCRATCH: tuple[str, ...] = (
+    "sed[A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9]",  # sed -i
+    "*.sw[a-p]",  # vim swap files
+    "4913",  # vim's probe that a folder is writable
+    "*~",
+    ".#*",
+    "#*#",  # emacs
+    ".goutputstream-*",  # GLib's safe save (gedit, …)
+    "*___jb_tmp___",
+    "*___jb_old___",  # JetBrains' safe write
+    ".~lock.*#",  # LibreOffice
+)
+"""Editor and tool temp files, always ignored: how a file gets saved is not news."""
+
 
 class IgnoreRules:
     """Git-style ignore rules per watched root: its .gitignore plus configured globs."""
@@ -62,7 +76,7 @@ class FileObserver:
         self.exclude = [p.resolve() for p in exclude]
         """Our own files (journal and its -wal/-shm, lock, logs): a home inside a watched folder
         must not observe its own writes. Matched as path prefixes."""
-        self.rules = IgnoreRules(self.roots, ignore)
+        self.rules = IgnoreRules(self.roots, [*SCRATCH, *ignore])
         self.debounce_ms = debounce_ms
 
     def _filter(self, change: Change, path: str) -> bool:
