@@ -94,7 +94,7 @@ def test_tell_log_status_through_the_journal(home: Path) -> None:
     log = conscious("log", home=home)
     assert log.returncode == 0, log.stderr
     assert f"#{did} delegate" in log.stdout and "run the tests" in log.stdout
-    assert "user/request inbox" in log.stdout
+    assert "the user asks: 'please run the tests'" in log.stdout  # what was asked, not "user/request inbox"
     assert "succeeded $0.0123" in log.stdout and "all 12 tests pass" in log.stdout
     assert "1 observation(s) pending" in log.stdout
 

@@ -359,11 +359,12 @@ async def test_a_runaway_item_stops_at_the_retry_cap(
 
 
 def edit(i: int) -> Observation:
+    """One file edited, in a package of its own: many of them are many decisions, not a burst."""
     return Observation(
         source="filesystem",
         event_type="modified",
-        target=f"src/module_{i}.py",
-        details={"relative": f"src/module_{i}.py", "size": 1000 + i},
+        target=f"pkg_{i}/module.py",
+        details={"relative": f"pkg_{i}/module.py", "size": 1000 + i},
     )
 
 

@@ -86,22 +86,32 @@ def _show_decision(record: dict[str, Any], as_json: bool) -> None:
         out.print_json(data=record) if sys.stdout.isatty() else print(json.dumps(record, default=str), flush=True)
         return
     observations = record["observations"]
-    obs_text = "; ".join(
-        f"{o['source']}/{o['event_type']} {o['target']}" + (f" x{o['count']}" if o["count"] > 1 else "")
-        for o in observations[:4]
-    )
+    obs_text = "; ".join(_seen(o) for o in observations[:4])
     if len(observations) > 4:
         obs_text += f"; +{len(observations) - 4} more"
     verdict = "" if record["verdict"] == "accepted" else f" [yellow]({record['verdict']})[/]"
-    target = f" → {record['target_agent']}: {escape((record['command'] or '')[:100])}" if record["target_agent"] else ""
+    delegates = record["action_type"] == "delegate" and record["target_agent"]
+    target = f" → {record['target_agent']}: {escape((record['command'] or '')[:100])}" if delegates else ""
+    measured = " measured" if record["metadata"].get("confidence_from") == "logprobs" else ""
     out.print(
         f"[dim]{_when(record['ts'])}[/] [bold]#{record['id']} {record['action_type']}[/]{verdict}{target} "
-        f"[dim]conf {record['confidence']:.2f} · {record['origin']}[/]"
+        f"[dim]conf {record['confidence']:.2f}{measured} · {record['origin']}[/]"
     )
     out.print(f"    [cyan]saw:[/] {escape(obs_text)}")
     out.print(f"    [dim]why: {escape(record['reasoning'][:160])}[/]")
     if task := record["task"]:
         _show_task(task)
+
+
+def _seen(o: dict[str, Any]) -> str:
+    """An observation in a line: the user's own words, a burst's size, or what and where."""
+    details = o.get("details") or {}
+    if o["source"] == "user" and isinstance(details.get("text"), str):
+        return f"the user asks: {details['text'][:200]!r}"
+    if o["source"] == "filesystem" and isinstance(details.get("files"), int):
+        kinds = ", ".join(f"{n} {k}" for k, n in (details.get("kinds") or {}).items())
+        return f"{details['files']} files {o['event_type']} under {details.get('relative')} ({kinds})"
+    return f"{o['source']}/{o['event_type']} {o['target']}" + (f" x{o['count']}" if o["count"] > 1 else "")
 
 
 def _show_task(task: dict[str, Any]) -> None:
@@ -111,6 +121,9 @@ def _show_task(task: dict[str, Any]) -> None:
         f"    [{style}]task #{task['id']} {escape(task['agent'])} {task['state']}{cost}[/]"
         + (f": {escape((task['result'] or '')[:160])}" if task["result"] else "")
     )
+    if changed := task.get("files_changed"):
+        examples = ", ".join(changed["examples"])
+        out.print(f"    [dim]its own changes: {changed['files']} file(s): {escape(examples)}[/]")
 
 
 FOLLOW_INTERVAL = 0.5
@@ -140,9 +153,10 @@ def _follow(journal: Journal, last_decision: int, as_json: bool, show_all: bool)
 
 def _show_observation(o: dict[str, Any]) -> None:
     repeat = f" x{o['count']}" if o["count"] > 1 else ""
+    whose = f" (by task #{o['details'].get('task_id')})" if o.get("status") == "attributed" else ""
     out.print(
         f"[dim]{_when(o['timestamp'])}[/] [cyan]◇ #{o['id']} {escape(o['source'])}/{escape(o['event_type'])}[/] "
-        f"{escape(o['target'][:100])}{repeat} [dim]{o['severity']}[/]"
+        f"{escape(o['target'][:100])}{repeat} [dim]{o['severity']}{whose}[/]"
     )
 
 
@@ -160,6 +174,8 @@ def _log_observations(journal: Journal, limit: int | None, as_json: bool, show_a
             continue
         repeat = f" x{o.count}" if o.count > 1 else ""
         decided = f"→ #{o.decision_id}" if o.decision_id else "[yellow]pending[/]"
+        if o.status == "attributed":
+            decided = f"[dim]by task #{o.details.get('task_id')}[/]"
         out.print(
             f"[dim]{_when(o.timestamp.isoformat())}[/] #{o.id} {escape(o.source)}/{escape(o.event_type)} "
             f"{escape(o.target[:100])}{repeat} [dim]{o.severity}[/] {decided}"
@@ -207,6 +223,13 @@ def status(
         f"{daemon.get('model', '?')} · profile {daemon.get('profile') or 'none'} · {daemon.get('server', '?')} · "
         f"{daemon.get('llm_url', '?')}",
     )
+    if source := daemon.get("confidence_from"):
+        table.add_row(
+            "confidence",
+            "measured: the probability the model gave its choice (log-probabilities)"
+            if source == "logprobs"
+            else "[yellow]self-reported: the server gives no log-probabilities[/]",
+        )
     used, budget = daemon.get("context_used"), daemon.get("context_budget")
     if used is not None and budget:
         exact = "" if daemon.get("exact_tokens", True) else " (estimated)"

@@ -61,9 +61,13 @@ def _shape(journal: Journal, kind: Kind, row: dict[str, Any]) -> dict[str, Any]:
 def decision_record(journal: Journal, row: dict[str, Any]) -> dict[str, Any]:
     """A decision with the observations it covered and the delegation it made, if any (the shape
     of ``conscious log --json``)."""
+    task = journal.task_of(row["id"])
+    if task is not None and task["ended"] is not None:
+        # What the task changed in its folder: its own doing, never decided as news.
+        task["files_changed"] = (journal.result_of(task["id"]) or {}).get("files_changed")
     return {
         **row,
         "metadata": json.loads(row["metadata"]) if row.get("metadata") else {},
         "observations": [o.model_dump(mode="json") for o in journal.observations(decision_id=row["id"])],
-        "task": journal.task_of(row["id"]),
+        "task": task,
     }

@@ -47,10 +47,20 @@ class Dispatcher:
         self.running: dict[int, tuple[Task, asyncio.Task[None]]] = {}
         self.on_event = on_event
         self.on_observation = on_observation
+        self.changes: Callable[[int], dict[str, object] | None] = lambda _: None
+        """What a task changed in its folder, for its result (the loop's ``Hands``)."""
         self.last_output: dict[int, float] = {}
         """Running task id → when (monotonic) it last wrote anything, or started."""
         self._stalled: dict[int, float] = {}
         """Tasks reported stalled → since when they have been silent."""
+
+    def folder(self, task: Task) -> Path:
+        """Where the task works."""
+        return self.ctx.cwd
+
+    def working(self) -> list[tuple[int, Path]]:
+        """(task id, working folder) of the tasks not finished."""
+        return [(task_id, self.folder(task)) for task_id, (task, _) in self.running.items()]
 
     def active(self) -> set[tuple[str, str]]:
         return {(t.agent, t.command) for t, _ in self.running.values()}
@@ -102,6 +112,8 @@ class Dispatcher:
         for key in ("exit_code", "cost_usd", "num_turns", "session_id"):
             if (value := getattr(outcome, key)) is not None:
                 details[key] = value
+        if (changed := self.changes(task.id)) is not None:
+            details["files_changed"] = changed
         severity: Severity = {"succeeded": "info", "interrupted": "warning"}.get(outcome.state, "error")  # type: ignore[assignment]
         obs = Observation(
             source="agent",

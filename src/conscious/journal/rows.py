@@ -36,7 +36,7 @@ def insert_observation(db: sqlite3.Connection, obs: Observation) -> int:
     ts = iso(obs.timestamp)
     cur = db.execute(
         "INSERT INTO observations (ts, source, event_type, target, severity, details, count,"
-        " first_ts, last_ts, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
+        " first_ts, last_ts, status) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             ts,
             obs.source,
@@ -47,6 +47,8 @@ def insert_observation(db: sqlite3.Connection, obs: Observation) -> int:
             obs.count,
             ts,
             iso(obs.last_ts or obs.timestamp),
+            # Written pending (to be decided), or already the loop's own doing; never anything else.
+            "attributed" if obs.status == "attributed" else "pending",
         ),
     )
     assert cur.lastrowid is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -67,3 +68,12 @@ class Tasks(Store):
             f"SELECT * FROM (SELECT * FROM tasks {where} ORDER BY id DESC LIMIT ?) ORDER BY id", args
         )
         return [dict(r) for r in rows]
+
+    def result_of(self, task_id: int) -> dict[str, Any] | None:
+        """The details of the observation that reported the task's outcome, once it ended."""
+        row = self.db.execute(
+            "SELECT details FROM observations WHERE source='agent' AND event_type != 'stalled'"
+            " AND json_extract(details, '$.task_id') = ? ORDER BY id DESC LIMIT 1",
+            (task_id,),
+        ).fetchone()
+        return json.loads(row["details"]) if row is not None else None

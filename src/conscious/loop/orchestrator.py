@@ -25,11 +25,12 @@ from conscious.journal import Journal
 from conscious.loop.backoff import backoff
 from conscious.loop.batch import Entry, coalesce, covered_ids, take_batch
 from conscious.loop.commit import Committer
+from conscious.loop.hands import Hands
 from conscious.loop.outage import Outage
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import shortcut
 from conscious.loop.state import LoopState
-from conscious.loop.turn import compose_turn, evidence_test
+from conscious.loop.turn import compose_turn, evidence_test, facts
 from conscious.model import Observation, Task, utcnow
 from conscious.observe.base import Observer
 from conscious.think.connect import Connection
@@ -97,6 +98,8 @@ class Orchestrator:
             on_rebuild=self._rebuilt,
         )
         self._actionable = evidence_test(config)
+        self.hands = Hands(dispatcher.working)
+        dispatcher.changes = self.hands.summary
         self._sync()
 
     # -- start-up / shutdown
@@ -179,7 +182,12 @@ class Orchestrator:
                 await asyncio.sleep(backoff(failures, 1.0))
 
     def accept(self, obs: Observation) -> int:
-        """Journal first, then consider."""
+        """Journal first, then consider; a change by one of our own tasks is the task's, not news."""
+        if (task_id := self.hands.claim(obs)) is not None:
+            obs.status, obs.details = "attributed", {**obs.details, "task_id": task_id}
+            obs_id = self.journal.append(obs)
+            self.reporter.observation(obs)
+            return obs_id
         obs_id = self.journal.append(obs)
         self.noticed(obs)
         return obs_id
@@ -195,6 +203,8 @@ class Orchestrator:
 
     def on_task(self, what: str, task: Task, outcome: Outcome | None) -> None:
         """A delegation started, stalled or ended (the dispatcher's events)."""
+        if outcome is not None and task.id is not None:
+            self.hands.ended(task.id, self.dispatcher.folder(task))
         self._sync()
         self.reporter.task(what, task, outcome)
 
@@ -278,6 +288,7 @@ class Orchestrator:
         self.outage.llm_back()
         if not self.connection.info.loaded:
             await self._refresh_model()
+        self.state.confidence_from = thought.decision.metadata.get("confidence_from", self.state.confidence_from)
         self.commit.thought(batch, thought, self._new_turns())
         self.resume_note = None  # said, and journaled with the decision
         self.publish_state(every=PUBLISH_INTERVAL)
@@ -345,21 +356,14 @@ class Orchestrator:
         self.commit.reflect_depth = 0
 
     def facts(self, waiting: int = 0) -> dict[str, Any]:
-        uptime = int((utcnow() - self.state.started).total_seconds())
-        facts: dict[str, Any] = {
-            "turn": self.state.turn,
-            "time": utcnow().strftime("%Y-%m-%d %H:%M:%SZ"),
-            "uptime": f"{uptime // 3600}h{uptime % 3600 // 60:02d}m",
-            "session": self.state.session,
-            "context": f"{self.thinker.window.fill:.0%}",
-            "waiting": waiting,
-            "running tasks": len(self.dispatcher.running),
-        }
-        if awaiting := len(self.gate.approvals.waiting()):
-            facts["awaiting approval"] = awaiting
-        if self.resume_note is not None:
-            facts["note"] = self.resume_note
-        return facts
+        return facts(
+            self.state,
+            context=self.thinker.window.fill,
+            waiting=waiting,
+            running=len(self.dispatcher.running),
+            awaiting=len(self.gate.approvals.waiting()),
+            note=self.resume_note,
+        )
 
     # -- what it shares
 

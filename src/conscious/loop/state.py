@@ -40,6 +40,8 @@ class LoopState:
     """The server and model in use, as ``status`` shows them."""
     context: dict[str, Any] = field(default_factory=dict)
     """The context window's figures after the last step."""
+    confidence_from: str | None = None
+    """Where the last decision's confidence came from: ``logprobs`` (measured) or ``self-report``."""
     running_tasks: int = 0
     stalled: list[dict[str, object]] = field(default_factory=list)
     limits: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +71,7 @@ class LoopState:
             **self.model,
             **{k: v for k, v in self.context.items() if k != "fill"},
             "watch": self.watch,
+            "confidence_from": self.confidence_from,
             "running_tasks": self.running_tasks,
             "limits": self.limits,
             "session": self.session,

@@ -8,10 +8,32 @@ from typing import Any
 
 from conscious.config import Config
 from conscious.loop.batch import UNSHOWN_EVENTS, Entry
-from conscious.model import Observation
+from conscious.loop.state import LoopState
+from conscious.model import Observation, utcnow
 from conscious.think.candidates import actionable, candidates
 from conscious.think.choice import Options
 from conscious.think.prompt import render_turn
+
+
+def facts(
+    state: LoopState, *, context: float, waiting: int, running: int, awaiting: int, note: str | None
+) -> dict[str, Any]:
+    """The facts of this moment, said in the newest turn (never in the cached system prompt)."""
+    uptime = int((utcnow() - state.started).total_seconds())
+    said: dict[str, Any] = {
+        "turn": state.turn,
+        "time": utcnow().strftime("%Y-%m-%d %H:%M:%SZ"),
+        "uptime": f"{uptime // 3600}h{uptime % 3600 // 60:02d}m",
+        "session": state.session,
+        "context": f"{context:.0%}",
+        "waiting": waiting,
+        "running tasks": running,
+    }
+    if awaiting:
+        said["awaiting approval"] = awaiting
+    if note is not None:
+        said["note"] = note
+    return said
 
 
 def evidence_test(config: Config) -> Callable[[Observation], bool] | None:

@@ -1,0 +1,53 @@
+"""The loop's own hands are not news: file changes made while one of its tasks runs, under that
+task's working folder, belong to the task.
+
+They are journaled (status ``attributed``, with the task's id), shown with the task and
+summarised in its result observation — and never handed to the model as outside events, so
+an agent's edit does not come back as new work. Changes that arrive a little after the task
+ended (the watcher debounces) still belong to it. While tasks run in the watched folder itself,
+everything changed there meanwhile is theirs; once each task has its own worktree, its folder
+says exactly what it touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from conscious.model import Observation
+
+GRACE = 3.0
+"""Seconds after a task ends during which changes under its folder are still its own."""
+EXAMPLES = 5
+
+
+class Hands:
+    def __init__(self, running: Callable[[], Iterable[tuple[int, Path]]], *, grace: float = GRACE) -> None:
+        self.running = running
+        """(task id, working folder) of the tasks running now."""
+        self.grace = grace
+        self._ended: dict[int, tuple[float, Path]] = {}
+        self._changed: dict[int, dict[str, None]] = {}
+
+    def claim(self, obs: Observation) -> int | None:
+        """The task whose change this is, or None when it came from outside."""
+        if obs.source != "filesystem":
+            return None
+        now = time.monotonic()
+        self._ended = {t: (at, cwd) for t, (at, cwd) in self._ended.items() if now - at <= self.grace}
+        path = Path(obs.target)
+        for task_id, cwd in [*self.running(), *((t, cwd) for t, (_, cwd) in self._ended.items())]:
+            if path == cwd or cwd in path.parents:
+                self._changed.setdefault(task_id, {})[str(obs.details.get("relative") or path)] = None
+                return task_id
+        return None
+
+    def ended(self, task_id: int, cwd: Path) -> None:
+        self._ended[task_id] = (time.monotonic(), cwd)
+
+    def summary(self, task_id: int) -> dict[str, Any] | None:
+        """What the task changed, as far as seen: how many files, and a few of them."""
+        changed = list(self._changed.get(task_id, {}))
+        return {"files": len(changed), "examples": changed[:EXAMPLES]} if changed else None
