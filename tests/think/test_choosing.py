@@ -1,0 +1,76 @@
+"""Choosing among candidates on the real llama-server with the bundled model: a real failing
+test run's JUnit report becomes a delegation that names the failing tests and their messages,
+the reply is a short choice, and its confidence is measured from the server's log-probabilities."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conscious.config import Config
+from conscious.loop.batch import coalesce
+from conscious.loop.turn import compose_turn
+from conscious.observe.junit import parse_junit
+from conscious.think.backends.embedded import EmbeddedServer
+from conscious.think.backends.openai_compat import OpenAICompatBackend
+from conscious.think.context import ContextWindow
+from conscious.think.prompt import load_system_prompt
+from conscious.think.thinker import Thinker, limits_from
+
+FAILING_TESTS = '''
+def add(a, b):
+    return a - b
+
+def test_add():
+    assert add(2, 2) == 4, "add(2, 2) should be 4"
+
+def test_add_negative():
+    assert add(-1, -1) == -2
+
+def test_fine():
+    assert True
+'''
+
+
+async def test_a_real_failing_run_is_chosen_with_a_measured_confidence(
+    llama_server: EmbeddedServer, config: Config, watched: Path
+) -> None:
+    (watched / "test_math.py").write_text(FAILING_TESTS)
+    report = watched / "reports" / "junit.xml"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", "test_math.py"],
+        cwd=watched,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout  # two real failures
+    observation = parse_junit(report)
+    assert observation is not None
+    observation.id = 1
+    prompt, options = compose_turn(coalesce([observation]), {"turn": 1}, config)
+    assert options is not None
+    [fix] = [c for c in options.candidates if c.action_type == "delegate"]
+    assert fix.command is not None and fix.target_agent == "claude-code"
+    assert "2 of 3 tests fail in reports/junit.xml" in fix.command
+    assert "test_math.test_add: AssertionError: add(2, 2) should be 4" in fix.command
+    assert "test_math.test_add_negative" in fix.command
+
+    backend = OpenAICompatBackend(llama_server.url)
+    try:
+        system = load_system_prompt(None, "choose")
+        window = ContextWindow(system, await backend.tokenize(system), 3000)
+        thinker = Thinker(backend, window, limits_from(config.model_copy(update={"temperature": 0.2})), {})
+        thought = await thinker.think(prompt, options)
+    finally:
+        await backend.aclose()
+    assert thought.error is None, thought.raw
+    decision = thought.decision
+    assert decision.metadata["choice"] in options.ids
+    assert decision.command in [c.command for c in options.candidates]  # never a command of its own
+    assert decision.metadata["confidence_from"] == "logprobs"
+    assert 0.0 < decision.confidence <= 1.0 and 0.0 < decision.metadata["choice_probability"] <= 1.0
+    assert thought.usage.logprobs  # the server sent them
+    assert thought.usage.completion_tokens is not None and thought.usage.completion_tokens < 60  # a short reply
+    assert window.turns[-1].content.startswith("→ ")  # the window keeps a fact, not the reply
