@@ -20,6 +20,8 @@ from conscious.errors import ApiUnavailable
 from conscious.gate.approvals import Approvals
 from conscious.gate.budget import budget_lines
 from conscious.journal import Journal
+from conscious.loop.batch import coalesce
+from conscious.model import Observation
 from conscious.paths import Paths
 
 
@@ -85,10 +87,11 @@ def _show_decision(record: dict[str, Any], as_json: bool) -> None:
     if as_json:
         out.print_json(data=record) if sys.stdout.isatty() else print(json.dumps(record, default=str), flush=True)
         return
-    observations = record["observations"]
-    obs_text = "; ".join(_seen(o) for o in observations[:4])
-    if len(observations) > 4:
-        obs_text += f"; +{len(observations) - 4} more"
+    # As the model saw them: repeats and bursts coalesced.
+    seen = [e.observation.model_dump(mode="json") for e in coalesce(_models(record["observations"]))]
+    obs_text = "; ".join(_seen(o) for o in seen[:4])
+    if len(seen) > 4:
+        obs_text += f"; +{len(seen) - 4} more"
     verdict = "" if record["verdict"] == "accepted" else f" [yellow]({record['verdict']})[/]"
     delegates = record["action_type"] == "delegate" and record["target_agent"]
     target = f" → {record['target_agent']}: {escape((record['command'] or '')[:100])}" if delegates else ""
@@ -101,6 +104,10 @@ def _show_decision(record: dict[str, Any], as_json: bool) -> None:
     out.print(f"    [dim]why: {escape(record['reasoning'][:160])}[/]")
     if task := record["task"]:
         _show_task(task)
+
+
+def _models(observations: list[dict[str, Any]]) -> list[Observation]:
+    return [Observation.model_validate(o) for o in observations]
 
 
 def _seen(o: dict[str, Any]) -> str:
