@@ -111,3 +111,18 @@ def test_never_more_than_eight_options() -> None:
     many = [request(f"Fix bug number {i} in module {i}") for i in range(20)]
     options = candidates(many, agents=AGENTS)
     assert len(options) == 8 and [o.action_type for o in options[-2:]] == ["observe", "reflect"]
+
+
+def test_after_a_reflection_the_same_delegations_are_offered_and_the_question_not_nested() -> None:
+    reflection = Observation(
+        source="self",
+        event_type="reflection",
+        target="What do we know about: tests/failed reports/junit.xml",
+        details={
+            "recalled": "nothing related in the journal",
+            "proposals": [{"agent": "claude-code", "command": "2 of 40 tests fail. Fix them.", "priority": "high"}],
+        },
+    )
+    fix, observe, reflect = candidates([reflection], agents=AGENTS, roots=[ROOT])
+    assert (fix.target_agent, fix.command, fix.priority) == ("claude-code", "2 of 40 tests fail. Fix them.", "high")
+    assert reflect.command == "What do we know about: tests/failed reports/junit.xml"

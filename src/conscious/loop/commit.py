@@ -12,7 +12,7 @@ from conscious.delegate.dispatcher import Dispatcher
 from conscious.gate.gatekeeper import Gatekeeper
 from conscious.gate.policy import Verdict
 from conscious.journal import Journal
-from conscious.loop.batch import Entry, covered_ids
+from conscious.loop.batch import QUIET_EVENTS, Entry, covered_ids
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import Rule
 from conscious.loop.state import LoopState
@@ -127,7 +127,7 @@ class Committer:
         elif task is not None:
             self.dispatcher.start(task)
         if verdict.action == "reflect":
-            self._reflect(decision, batch)
+            self._reflect(decision, batch, thought)
         else:
             self.reflect_depth = 0
 
@@ -173,8 +173,9 @@ class Committer:
     def escalate(self, decision: Decision, batch: Sequence[Entry]) -> Decision:
         return escalate(decision, batch, self.config.priority_escalation)
 
-    def _reflect(self, decision: Decision, batch: Sequence[Entry]) -> None:
-        only_reflection = all(e.observation.key[:2] == ("self", "reflection") for e in batch)
+    def _reflect(self, decision: Decision, batch: Sequence[Entry], thought: Thought) -> None:
+        # Heartbeats and the loop's own bookkeeping beside a reflection do not start a new chain.
+        only_reflection = all(e.observation.key[:2] in {("self", "reflection"), *QUIET_EVENTS} for e in batch)
         self.reflect_depth = self.reflect_depth + 1 if only_reflection else 1
         if self.reflect_depth > self.config.reflection_depth:
             self.reflect_depth = 0
@@ -191,4 +192,11 @@ class Committer:
             "recalled": [f"{h['kind']}#{h['id']} ({(h['ts'] or '')[:16]}): {h['text']}" for h in recalled]
             or "nothing related in the journal",
         }
+        if thought.options is not None:
+            # What the evidence offered before reflecting is offered again after it.
+            details["proposals"] = [
+                {"agent": c.target_agent, "command": c.command, "priority": c.priority, "requested": c.requested}
+                for c in thought.options.candidates
+                if c.action_type == "delegate"
+            ]
         self.accept(Observation(source="self", event_type="reflection", target=focus[:120], details=details))

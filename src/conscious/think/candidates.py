@@ -130,6 +130,9 @@ def _observe_basis(batch: Sequence[Observation], alternatives: bool) -> str:
 
 
 def _subject(batch: Sequence[Observation], roots: Sequence[str]) -> str:
+    questions = [o.target for o in batch if o.key[:2] == ("self", "reflection")]
+    if questions:
+        return _cut(questions[0], 200)  # the same question, not a question about it
     heads = [f"{o.source}/{o.event_type} {_relative(o.target, roots)}" for o in batch[:3]]
     return _cut("What do we know about: " + "; ".join(heads), 200)
 
@@ -177,6 +180,23 @@ def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
         return [_Proposal("delegate", "claude-code", _cut(command), "high", f"the {obs.event_type} error")]
     if obs.source == "agent" and obs.event_type in ("failed", "timeout", "loop", "stalled", "interrupted"):
         return _retry(obs)
+    if kind == ("self", "reflection"):
+        # Written by the loop itself: what the evidence offered before the reflection.
+        return [
+            _Proposal(
+                "delegate",
+                p["agent"],
+                p["command"],
+                p["priority"],
+                "offered before reflecting",
+                p.get("requested", False),
+            )
+            for p in d.get("proposals", [])
+            if isinstance(p, dict)
+            and isinstance(p.get("agent"), str)
+            and isinstance(p.get("command"), str)
+            and p.get("priority") in PRIORITY_RANK
+        ]
     return []
 
 

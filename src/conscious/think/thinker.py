@@ -45,6 +45,8 @@ class Thought:
     """Time to the first piece of the reply (prompt processing, mostly)."""
     requested: bool = False
     """The model chose the user's own request, handed over verbatim (a candidate code made)."""
+    options: Options | None = None
+    """What the model chose among (None in compose mode)."""
 
 
 @dataclass
@@ -227,5 +229,12 @@ class Thinker:
         # for the next turn, so one exchange is never split.
         self.window.turns.append(Turn("assistant", reply, reply_tokens))
         return Thought(
-            decision, raw, latency_ms, usage, error, first_token_ms=self._first_token_ms, requested=requested
+            decision,
+            raw,
+            latency_ms,
+            usage,
+            error,
+            first_token_ms=self._first_token_ms,
+            requested=requested,
+            options=options,
         )
