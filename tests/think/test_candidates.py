@@ -124,5 +124,6 @@ def test_after_a_reflection_the_same_delegations_are_offered_and_the_question_no
         },
     )
     fix, observe, reflect = candidates([reflection], agents=AGENTS, roots=[ROOT])
+    assert observe.action_type == "observe"
     assert (fix.target_agent, fix.command, fix.priority) == ("claude-code", "2 of 40 tests fail. Fix them.", "high")
     assert reflect.command == "What do we know about: tests/failed reports/junit.xml"
