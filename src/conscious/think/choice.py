@@ -14,7 +14,6 @@ the reply itself: a small model shown its own last answer copies it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from conscious.model import Decision
 from conscious.think.backends.base import Usage
 from conscious.think.candidates import Candidate
 from conscious.think.confidence import option_shares
-from conscious.think.decision import find_object
+from conscious.think.decision import reply_object
 
 REASONING_LIMIT = 120
 TOP_LOGPROBS = 20
@@ -62,15 +61,7 @@ class Options:
         self, text: str, usage: Usage, *, think: bool = True, temperature: float = 1.0
     ) -> tuple[Candidate, Decision]:
         """The chosen candidate, and it as a decision; ``DecisionParseError`` when the reply names none."""
-        obj = find_object(text, think=think)
-        if obj is None:
-            raise DecisionParseError("no complete JSON object in the reply", raw=text)
-        try:
-            data = json.loads(obj)
-        except json.JSONDecodeError as exc:
-            raise DecisionParseError(f"reply is not valid JSON: {exc.msg}", raw=text) from None
-        if not isinstance(data, dict):
-            raise DecisionParseError("reply is not a JSON object", raw=text)
+        data = reply_object(text, think=think)
         letter = str(data.get("choice", "")).strip().strip("()").upper()[:1]
         chosen = next((c for c in self.candidates if c.id == letter), None)
         if chosen is None:

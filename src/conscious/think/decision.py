@@ -151,8 +151,8 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_decision(text: str, *, think: bool = True) -> Decision:
-    """A Decision from a model reply, tolerating think blocks (``think``) and noise around the JSON."""
+def reply_object(text: str, *, think: bool = True) -> dict[str, Any]:
+    """The JSON object in a model reply, tolerating think blocks (``think``) and noise around it."""
     obj = find_object(text, think=think)
     if obj is None:
         raise DecisionParseError("no complete JSON object in the reply", raw=text)
@@ -162,6 +162,12 @@ def parse_decision(text: str, *, think: bool = True) -> Decision:
         raise DecisionParseError(f"reply is not valid JSON: {exc.msg}", raw=text) from None
     if not isinstance(data, dict):
         raise DecisionParseError("reply is not a JSON object", raw=text)
+    return data
+
+
+def parse_decision(text: str, *, think: bool = True) -> Decision:
+    """A Decision from a model reply, tolerating think blocks (``think``) and noise around the JSON."""
+    data = reply_object(text, think=think)
     try:
         return Decision.model_validate(_normalise(data))
     except ValidationError as exc:
