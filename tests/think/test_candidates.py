@@ -127,3 +127,11 @@ def test_after_a_reflection_the_same_delegations_are_offered_and_the_question_no
     assert observe.action_type == "observe"
     assert (fix.target_agent, fix.command, fix.priority) == ("claude-code", "2 of 40 tests fail. Fix them.", "high")
     assert reflect.command == "What do we know about: tests/failed reports/junit.xml"
+
+
+def test_agents_the_user_defined_may_take_a_request_too() -> None:
+    options = candidates([request("run the tests of calc")], agents=(*AGENTS, "helper"))
+    assert [(o.target_agent, o.command) for o in options[:2]] == [
+        ("claude-code", "run the tests of calc"),
+        ("helper", "run the tests of calc"),
+    ]

@@ -25,6 +25,7 @@ from typing import Any
 from conscious.config import CandidatePattern
 from conscious.model import PRIORITY_RANK, SEVERITY_RANK, ActionType, Decision, Observation, Priority
 
+BUILTIN = ("claude-code", "claude-flow", "memory")
 IDS = "ABCDEFGH"
 """At most eight options: enough for a batch's distinct actions, few enough to read."""
 COMMAND_LIMIT = 600
@@ -96,9 +97,18 @@ def candidates(
 ) -> list[Candidate]:
     """The options for this batch, in order, with their ids."""
     proposals: list[_Proposal] = []
+    own = [a for a in agents if a not in BUILTIN]
     for obs in batch:
         proposals += _from_patterns(obs, patterns, roots)
         proposals += _catalogue(obs, roots)
+        if (
+            obs.source == "user"
+            and obs.event_type == "request"
+            and (words := str(obs.details.get("text") or "").strip())
+        ):
+            # The agents the user defined are there to be asked for: each may take the request.
+            basis = "the user's request, to an agent of your own"
+            proposals += [_Proposal("delegate", a, words, "medium", basis, True) for a in own]
     proposals += _many_failing(batch, roots)
     allowed = [p for p in proposals if p.agent in agents]
     allowed.sort(key=lambda p: -PRIORITY_RANK[p.priority])  # stable: evidence order within a priority
