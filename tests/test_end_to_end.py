@@ -78,7 +78,10 @@ def test_run_observe_decide_tell_status_and_stop(home: Path, watched: Path) -> N
         assert report["exact_tokens"] is True
 
         log = subprocess.run([*cli, "log"], env=env, capture_output=True, text=True, timeout=60)
-        assert "filesystem/" in log.stdout and "user/request" in log.stdout
+        assert "the user asks: 'add a unit test for calc.add'" in log.stdout  # what was asked, verbatim
+        # The edit needed no judgement (decided by rule): `log --all` lists those decisions too.
+        every = subprocess.run([*cli, "log", "--all"], env=env, capture_output=True, text=True, timeout=60)
+        assert "filesystem/" in every.stdout and "calc.py" in every.stdout
     finally:
         daemon.send_signal(signal.SIGINT)
         try:
