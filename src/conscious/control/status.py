@@ -64,7 +64,7 @@ def decision_record(journal: Journal, row: dict[str, Any]) -> dict[str, Any]:
     task = journal.task_of(row["id"])
     if task is not None and task["ended"] is not None:
         # What the task changed in its folder: its own doing, never decided as news.
-        task["files_changed"] = (journal.result_of(task["id"]) or {}).get("files_changed")
+        task["files_changed"] = (journal.result_of(task["id"], task["agent"]) or {}).get("files_changed")
     return {
         **row,
         "metadata": json.loads(row["metadata"]) if row.get("metadata") else {},

@@ -113,6 +113,3 @@ class Approvals:
             )
 
         return self.journal.expire_requests(now, told)
-
-    def next_expiry(self) -> datetime | None:
-        return self.journal.next_expiry()

@@ -69,11 +69,12 @@ class Tasks(Store):
         )
         return [dict(r) for r in rows]
 
-    def result_of(self, task_id: int) -> dict[str, Any] | None:
-        """The details of the observation that reported the task's outcome, once it ended."""
+    def result_of(self, task_id: int, agent: str) -> dict[str, Any] | None:
+        """The details of the observation that reported the task's outcome, once it ended (found
+        by its target, ``agent#id``, which the journal indexes)."""
         row = self.db.execute(
-            "SELECT details FROM observations WHERE source='agent' AND event_type != 'stalled'"
-            " AND json_extract(details, '$.task_id') = ? ORDER BY id DESC LIMIT 1",
-            (task_id,),
+            "SELECT details FROM observations WHERE target = ? AND source = 'agent' AND event_type != 'stalled'"
+            " ORDER BY id DESC LIMIT 1",
+            (f"{agent}#{task_id}",),
         ).fetchone()
         return json.loads(row["details"]) if row is not None else None

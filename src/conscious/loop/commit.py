@@ -84,7 +84,7 @@ class Committer:
         )
 
     def thought(self, batch: Sequence[Entry], thought: Thought, new_turns: Sequence[Turn]) -> None:
-        decision = self.escalate(thought.decision, batch)
+        decision = escalate(thought.decision, batch, self.config.priority_escalation)
         verdict = self.gate.judge(decision, stopping=self.stopping(), requested=thought.requested)
         task = None
         if verdict.delegates or verdict.awaits:
@@ -169,9 +169,6 @@ class Committer:
                     },
                 )
             )
-
-    def escalate(self, decision: Decision, batch: Sequence[Entry]) -> Decision:
-        return escalate(decision, batch, self.config.priority_escalation)
 
     def _reflect(self, decision: Decision, batch: Sequence[Entry], thought: Thought) -> None:
         # Heartbeats and the loop's own bookkeeping beside a reflection do not start a new chain.

@@ -36,7 +36,9 @@ class Hands:
         if obs.source != "filesystem":
             return None
         now = time.monotonic()
-        self._ended = {t: (at, cwd) for t, (at, cwd) in self._ended.items() if now - at <= self.grace}
+        for gone in [t for t, (at, _) in self._ended.items() if now - at > self.grace]:
+            del self._ended[gone]
+            self._changed.pop(gone, None)  # its result is written: a daemon running for days keeps nothing
         path = Path(obs.target)
         for task_id, cwd in [*self.running(), *((t, cwd) for t, (_, cwd) in self._ended.items())]:
             if path == cwd or cwd in path.parents:

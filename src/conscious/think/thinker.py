@@ -220,7 +220,7 @@ class Thinker:
             decision, error = fallback(str(exc)), str(exc)
             reply = json.dumps(decision.model_dump(exclude={"metadata"}), separators=(",", ":"))
         if options is not None:
-            reply = recap(decision)
+            reply = recap(decision)  # a fact of the exchange, whatever the reply was
         # The server's count is exact only when what it generated is exactly what we keep.
         exact = error is None and raw.strip() == reply
         reply_tokens = usage.completion_tokens if usage.completion_tokens and exact else None
