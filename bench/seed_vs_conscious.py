@@ -1,6 +1,7 @@
 """The seed's context strategy against ours, side by side on one llama-server.
 
-    python bench/seed_vs_conscious.py [--observations 120] [--seed-observations 30] [--burst 1000] [--context 8192]
+    python bench/seed_vs_conscious.py [--observations 120] [--seed-observations 30] [--floor-observations 30]
+                                      [--burst 1000] [--context 8192]
 
 One embedded llama-server (bundled SmolLM2-135M), one generated workload written as a
 replay file (file edits, test runs, crashes, agent results, user requests, heartbeats):
@@ -11,6 +12,9 @@ replay file (file edits, test runs, crashes, agent results, user requests, heart
   estimate the prompt outgrows the server and requests fail). Each of its decisions takes
   about a minute once the window is full, so it runs on the first --seed-observations;
   per-decision figures are compared, not totals.
+- floor: the same observations with a schema-constrained reply in a context that only grows,
+  so the prefix cache serves all but the new observation — the floor to stay near; on the
+  first --floor-observations.
 - conscious: `conscious replay` of the whole file through the real loop (journal, batching,
   thinker, gate; dry run), then a burst of --burst file events within one second.
 
@@ -44,8 +48,9 @@ from conscious.errors import DecisionParseError
 from conscious.eval.replay import read_observations, replay
 from conscious.journal import Journal
 from conscious.model import Observation
+from conscious.think.choice import choice_schema
 from conscious.think.connect import connect
-from conscious.think.decision import parse_decision
+from conscious.think.decision import DECISION_SCHEMA, parse_decision
 from conscious.think.prompt import default_system_prompt
 
 SEED_MAX_TOKENS = 500
@@ -129,6 +134,57 @@ async def run_seed(root: str, observations: list[Observation], context: int) -> 
     return out
 
 
+async def run_floor(root: str, observations: list[Observation], shape: str) -> list[dict[str, Any]]:
+    """The floor to stay near: the same observations, a schema-constrained reply, and a context
+    that only ever grows (nothing dropped, nothing rewritten), so the server's prefix cache
+    serves everything but the new observation. Only the first decision processes the system
+    prompt; the others are "full" for the comparison. ``shape`` is the reply's: a composed
+    decision (as before) or a choice among lettered options (as now), so that what is compared
+    is the context, not the length of the reply."""
+    out: list[dict[str, Any]] = []
+    schema = DECISION_SCHEMA if shape == "compose" else choice_schema(["a", "b", "c", "d"])
+    fmt = {"type": "json_schema", "json_schema": {"name": "decision", "strict": True, "schema": schema}}
+    async with httpx.AsyncClient(timeout=900) as client:
+        messages: list[dict[str, Any]] = [{"role": "system", "content": default_system_prompt()}]
+        for obs in observations:
+            messages.append({"role": "user", "content": json.dumps(seed_shape(obs))})
+            started = time.perf_counter()
+            r = await client.post(
+                f"{root}/v1/chat/completions",
+                json={"messages": messages, "max_tokens": 200, "temperature": 0.2, "response_format": fmt},
+            )
+            latency = (time.perf_counter() - started) * 1000
+            body = r.json()
+            if r.status_code != 200:
+                out.append({"full": bool(out), "latency_ms": latency, "error": body, "valid": False})
+                messages.pop()
+                continue
+            reply = body["choices"][0]["message"]["content"] or ""
+            timings = body.get("timings", {})
+            try:
+                valid = bool(parse_decision(reply) if shape == "compose" else json.loads(reply)["choice"])
+            except (DecisionParseError, ValueError, KeyError):
+                valid = False
+            messages.append({"role": "assistant", "content": reply})
+            out.append(
+                {
+                    "reply_tokens": timings.get("predicted_n"),
+                    "full": bool(out),
+                    "latency_ms": latency,
+                    "processed": timings.get("prompt_n"),
+                    "cached": timings.get("cache_n"),
+                    "valid": valid,
+                }
+            )
+            print(
+                f"  floor ({shape}) {len(out)}/{len(observations)}: {latency / 1000:.1f} s,"
+                f" processed {timings.get('prompt_n')}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return out
+
+
 def report(name: str, rows: list[dict[str, Any]], processed_key: str, cached_key: str) -> dict[str, Any]:
     full = [r for r in rows if r["full"]]
     lat = [r["latency_ms"] for r in full]
@@ -150,6 +206,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--observations", type=int, default=120)
     ap.add_argument("--seed-observations", type=int, default=30)
+    ap.add_argument("--floor-observations", type=int, default=30)
     ap.add_argument("--burst", type=int, default=1000)
     ap.add_argument("--context", type=int, default=8192)
     args = ap.parse_args()
@@ -188,6 +245,10 @@ async def main() -> None:
         # 1. seed
         m0 = await metrics(root)
         seed_rows = await run_seed(root, recorded[: args.seed_observations], connection.context_length)
+        m1 = await metrics(root)
+        floors = {
+            shape: await run_floor(root, recorded[: args.floor_observations], shape) for shape in ("compose", "choose")
+        }
         m1 = await metrics(root)
 
         # 2. conscious: the replay of the whole day
@@ -230,6 +291,13 @@ async def main() -> None:
         await connection.aclose()
 
     seed = report("seed", seed_rows, "processed", "cached")
+    floor = {
+        shape: report(f"append-only floor, {shape} reply", rows, "processed", "cached")
+        for shape, rows in floors.items()
+    }
+    replies = {
+        s: statistics.mean(r["reply_tokens"] for r in rows if r.get("reply_tokens")) for s, rows in floors.items()
+    }
     con = report("conscious", ours, "prompt_tokens_processed", "prompt_tokens_cached")
     seed_metrics = (m1["prompt_tokens_total"] - m0["prompt_tokens_total"]) / max(1, len(seed_rows))
     con_metrics = (m2["prompt_tokens_total"] - m1["prompt_tokens_total"]) / max(1, len(ours))
@@ -239,13 +307,25 @@ async def main() -> None:
         " from cache | latency p50 / p90, once full | /metrics prompt tokens / decision (all) |"
     )
     print("|---|---|---|---|---|---|---|")
-    for r, m in ((seed, seed_metrics), (con, con_metrics)):
+    for r, m in (
+        (seed, seed_metrics),
+        (floor["compose"], float("nan")),
+        (floor["choose"], float("nan")),
+        (con, con_metrics),
+    ):
         print(
             f"| {r['name']} | {r['decisions']} ({r['full']}) | {r['valid']}/{r['decisions']} | {r['processed']:.0f} |"
             f" {r['cached']:.0f} | {r['p50'] / 1000:.2f} s / {r['p90'] / 1000:.2f} s | {m:.0f} |"
         )
     print(f"prompt tokens per decision once full: {seed['processed'] / con['processed']:.1f}x fewer")
     print(f"latency p50 once full: {seed['p50'] / con['p50']:.1f}x lower")
+    print(f"reply tokens per floor decision: {replies}")
+    for shape, f in floor.items():
+        print(
+            f"against the append-only floor ({shape} reply):"
+            f" {con['processed'] / f['processed']:.1f}x its prompt tokens,"
+            f" {con['p50'] / f['p50']:.1f}x its latency p50"
+        )
     print(
         f"compactions: {len(compactions)}; {len(records)} observations -> {before} decisions ({len(ours)} by the model)"
     )

@@ -13,6 +13,8 @@
     ├── CommandNotFound            an agent's (or ``lms``'s) executable is not installed
     ├── ApiUnavailable             a running daemon's control API does not answer (the CLI reads the journal)
     ├── BadQuery                   a list asked for with a filter it does not have
+    ├── GitError                   a git command failed (its own message, one line)
+    │   └── MergeConflict          a task's branch does not merge cleanly: nothing was touched
     └── DecisionParseError         a model reply that is not a usable Decision
 
 Only retry wrappers look at ``retryable``; everything else is reported and journaled.
@@ -45,6 +47,14 @@ class CommandNotFound(ConsciousError):
 
 class ApiUnavailable(ConsciousError):
     """The daemon's API did not answer: use the journal instead."""
+
+
+class GitError(ConsciousError):
+    pass
+
+
+class MergeConflict(GitError):
+    pass
 
 
 class BadQuery(ConsciousError, ValueError):

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -54,10 +54,21 @@ class Control(Protocol):
 
     def metrics(self) -> bytes: ...
 
+    def hook(self, task_id: int, token: str, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """An agent's hook asks about one of its tool calls (None: not this task's token)."""
+
+    def worktree(self, task_id: int, action: str) -> dict[str, Any]: ...
+
 
 class Inbox(BaseModel):
     text: str = Field(min_length=1, max_length=20_000)
     """What you want done or known: the same as ``conscious tell``."""
+
+
+class HookBody(BaseModel):
+    event: Literal["pre-tool-use", "session-start"]
+    payload: dict[str, Any] = Field(default_factory=dict)
+    """What Claude Code gave the hook on stdin."""
 
 
 class AnswerBody(BaseModel):
@@ -208,6 +219,36 @@ def create_app(control: Control, token: str) -> FastAPI:
     @app.post("/api/approvals/{approval_id}/deny", dependencies=auth)
     async def deny(approval_id: int, body: AnswerBody | None = None) -> dict[str, Any]:
         return answer(approval_id, "denied", body or AnswerBody())
+
+    @app.post("/api/hooks/{task_id}")
+    async def hook(task_id: int, body: HookBody, x_conscious_hook: Annotated[str, Header()] = "") -> dict[str, Any]:
+        # Not the API's token: each running task has its own, good for this route only.
+        answer = control.hook(task_id, x_conscious_hook, body.event, body.payload)
+        if answer is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "not a running task's hook token")
+        return answer
+
+    @app.get("/api/worktrees", dependencies=auth)
+    async def worktrees() -> dict[str, Any]:
+        return {"items": control.journal.worktrees()}
+
+    def on_worktree(task_id: int, action: str) -> dict[str, Any]:
+        try:
+            return control.worktree(task_id, action)
+        except ConsciousError as exc:
+            raise HTTPException(409 if control.journal.worktree(task_id) else 404, str(exc)) from None
+
+    @app.get("/api/tasks/{task_id}/diff", dependencies=auth)
+    async def task_diff(task_id: int) -> dict[str, Any]:
+        return on_worktree(task_id, "diff")
+
+    @app.post("/api/tasks/{task_id}/merge", dependencies=auth)
+    async def task_merge(task_id: int) -> dict[str, Any]:
+        return on_worktree(task_id, "merge")
+
+    @app.post("/api/tasks/{task_id}/discard", dependencies=auth)
+    async def task_discard(task_id: int) -> dict[str, Any]:
+        return on_worktree(task_id, "discard")
 
     @app.get("/api/events", dependencies=auth)
     async def events(request: Request, after: Cursor = None) -> StreamingResponse:

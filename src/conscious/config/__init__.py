@@ -12,6 +12,8 @@ from conscious.config.sections import (
     Profile,
     SavedPattern,
     SchemaDialect,
+    ToolGateConfig,
+    WorkspaceMode,
 )
 from conscious.config.settings import SHORTCUTS, Config, save_pattern
 
@@ -28,5 +30,7 @@ __all__ = [
     "Profile",
     "SavedPattern",
     "SchemaDialect",
+    "ToolGateConfig",
+    "WorkspaceMode",
     "save_pattern",
 ]

@@ -11,6 +11,19 @@ from conscious.model import ApprovalMode, Priority, Severity
 PermissionMode = Literal["default", "acceptEdits", "plan", "dontAsk", "bypassPermissions"]
 DecideMode = Literal["choose", "compose"]
 SchemaDialect = Literal["auto", "json_schema", "json_object", "none"]
+WorkspaceMode = Literal["auto", "worktree", "in-place"]
+
+
+class ToolGateConfig(BaseModel):
+    """Your own rules for the tool calls agents make, on top of the built-in ones. A rule is a
+    regular expression (case-insensitive) on ``Tool: input``, e.g. ``Bash: docker `` or
+    ``Write: .*\\.lock$``."""
+
+    deny: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=list)
+    """A call matching one of these passes whatever the built-in rules say (never a denied one of yours)."""
+    paths: list[str] = Field(default_factory=list)
+    """Folders outside the task's worktree its tools may read and write too."""
 
 
 class ClaudeCodeConfig(BaseModel):

@@ -33,6 +33,8 @@ from conscious.config.sections import (
     DecideMode,
     Profile,
     SchemaDialect,
+    ToolGateConfig,
+    WorkspaceMode,
 )
 from conscious.errors import ConfigError
 from conscious.paths import Paths
@@ -41,7 +43,6 @@ SHORTCUTS: tuple[str, ...] = ("routine", "bookkeeping", "repeat", "quiet")
 """The rules the loop may decide by, without the model (``loop/shortcuts.py`` defines them)."""
 
 _toml_file: ContextVar[Path | None] = ContextVar("_toml_file", default=None)
-
 
 
 class Config(BaseSettings):
@@ -175,6 +176,21 @@ class Config(BaseSettings):
     claude_flow: ClaudeFlowConfig = Field(default_factory=ClaudeFlowConfig)
     command_agents: dict[str, list[str]] = Field(default_factory=dict)
     """User-defined agents: name -> argv with ``{command}``."""
+    workspace: WorkspaceMode = "auto"
+    """Where code agents work: ``worktree`` (a git worktree and branch of their own, in the state
+    directory), ``in-place`` (the watched folder itself), ``auto``: worktree in a git repository."""
+    worktree_agents: list[str] = Field(default_factory=lambda: ["claude-code", "claude-flow"])
+    """The agents given a worktree (add your command agents that should work in one)."""
+    auto_merge: Literal["never", "when-clean"] = "never"
+    """``when-clean``: a task that succeeded, whose checks passed, is fast-forwarded into your branch."""
+    checks: list[list[str]] = Field(default_factory=list)
+    """Command lines run in a task's worktree after it ends (e.g. ``[["pytest", "-q"]]``): its checks."""
+    worktree_keep_days: float = 7.0
+    """Unmerged worktrees are removed after this many days (their branches are kept)."""
+    trust_repository_settings: bool = False
+    """Let agents load the watched repository's own agent settings (``.claude/settings.json``:
+    its hooks and MCP servers). Off: only your user settings and ours."""
+    tool_gate: ToolGateConfig = Field(default_factory=ToolGateConfig)
 
     _file: Path | None = PrivateAttr(default=None)
 
@@ -185,6 +201,8 @@ class Config(BaseSettings):
     """Loopback by default; anything else is reachable from the network (the token still guards it)."""
     api_port: int = 8377
     """0: any free port. When the default is taken (another daemon), a free one is used instead."""
+    hook_timeout: float = 20.0
+    """Seconds an agent's tool call waits for the gate's answer; no answer is a refusal."""
     health_interval: float = 30.0
     """Seconds between two rounds of the health loop."""
     stall_after: float = 600.0

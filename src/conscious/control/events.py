@@ -29,7 +29,18 @@ from conscious.model import Decision, Observation, Task
 log = logging.getLogger("conscious")
 
 EventType = Literal[
-    "observation", "thought", "token", "decision", "task", "approval", "health", "info", "warn", "dropped"
+    "observation",
+    "thought",
+    "token",
+    "decision",
+    "task",
+    "approval",
+    "tool",
+    "worktree",
+    "health",
+    "info",
+    "warn",
+    "dropped",
 ]
 
 HISTORY = 500
@@ -219,6 +230,10 @@ class Broadcast:
             data["state"] = "running" if what == "started" else what
         self.bus.publish("task", **data)
         self.inner.task(what, task, outcome)
+
+    def tool_call(self, task: Task, call: str, allowed: bool, reason: str) -> None:
+        self.bus.publish("tool", **_task(task), call=call[:300], allowed=allowed, reason=reason)
+        self.inner.tool_call(task, call, allowed, reason)
 
     def approval(self, what: str, request: dict[str, Any]) -> None:
         self.bus.publish("approval", what=what, **request)

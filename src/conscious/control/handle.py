@@ -16,6 +16,8 @@ from typing import Any
 from conscious.control.events import EventBus
 from conscious.control.metrics import Metrics
 from conscious.control.status import status_report
+from conscious.delegate import branches
+from conscious.delegate.guard import ToolGuard
 from conscious.gate.answers import Answered, answer
 from conscious.gate.approvals import Answer
 from conscious.journal import Journal
@@ -36,6 +38,8 @@ class DaemonControl:
         reporter: Reporter,
         wake: asyncio.Event,
         rules_file: Path,
+        guard: ToolGuard | None = None,
+        merged: Callable[[int], None] = lambda _: None,
     ) -> None:
         self.state = state
         self.journal = journal
@@ -45,6 +49,9 @@ class DaemonControl:
         self._reporter = reporter
         self._wake = wake
         self.rules_file = rules_file
+        self._guard = guard
+        self._merged = merged
+        """Told when a task's branch is merged into the watched tree (those changes are its own)."""
         self.stopping = asyncio.Event()
 
     def status(self) -> dict[str, Any]:
@@ -52,9 +59,7 @@ class DaemonControl:
         return {**status_report(self.journal), **self.state.status(), "running": True}
 
     def tell(self, text: str) -> int:
-        return self._accept(
-            Observation(source="user", event_type="request", target="inbox", details={"text": text})
-        )
+        return self._accept(Observation(source="user", event_type="request", target="inbox", details={"text": text}))
 
     def answer(
         self, approval_id: int, given: Answer, *, reason: str | None, always: bool, pattern: str | None
@@ -69,6 +74,22 @@ class DaemonControl:
 
     def metrics(self) -> bytes:
         return self._metrics.render()
+
+    def hook(self, task_id: int, token: str, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        return self._guard.answer(task_id, token, event, payload) if self._guard is not None else None
+
+    def worktree(self, task_id: int, action: str) -> dict[str, Any]:
+        """``diff``, ``merge`` or ``discard`` a task's worktree (``ConsciousError``: one line why not)."""
+        if action == "diff":
+            return {"task_id": task_id, "diff": branches.diff(self.journal, task_id)}
+        if action == "merge":
+            how = branches.merge(self.journal, task_id)
+            self._merged(task_id)
+            self.bus.publish("worktree", task_id=task_id, what="merged", how=how)
+            return {"task_id": task_id, "merged": how}
+        branches.discard(self.journal, task_id)
+        self.bus.publish("worktree", task_id=task_id, what="discarded")
+        return {"task_id": task_id, "discarded": True}
 
 
 def _brief(request: dict[str, Any]) -> dict[str, Any]:

@@ -53,6 +53,12 @@ class Metrics:
             "conscious_delegations", "Delegations finished, by agent and outcome.", ["agent", "outcome"], registry=r
         )
         self.started = Counter("conscious_delegations_started", "Delegations started, by agent.", ["agent"], registry=r)
+        self.tool_calls = Counter(
+            "conscious_tool_calls",
+            "Agents' tool calls the gate judged, by agent and verdict.",
+            ["agent", "verdict"],
+            registry=r,
+        )
         self.spend = Counter(
             "conscious_spend_usd", "What the agents reported spending, in US dollars.", ["agent"], registry=r
         )
@@ -78,6 +84,8 @@ class Metrics:
             if d.get("prompt_tokens") is not None:
                 self.prompt_tokens.labels("processed").inc(max(0, d["prompt_tokens"]))
                 self.prompt_tokens.labels("cached").inc(max(0, cached))
+        elif event.type == "tool":
+            self.tool_calls.labels(d["agent"], "allowed" if d["allowed"] else "denied").inc()
         elif event.type == "task":
             if d["what"] == "started":
                 self.started.labels(d["agent"]).inc()

@@ -79,6 +79,10 @@ class Terminal:
     def token(self, turn: int, text: str) -> None:
         """A piece of the thought being streamed (only the live stream shows it)."""
 
+    def tool_call(self, task: Task, call: str, allowed: bool, reason: str) -> None:
+        if not allowed:
+            self._print(f"[red]✗ {escape(task.agent)}#{task.id} refused: {escape(call[:100])}[/] — {escape(reason)}")
+
     def approval(self, what: str, request: dict[str, Any]) -> None:
         if what == "requested":
             n = request.get("id")

@@ -7,8 +7,11 @@ from conscious.delegate.base import Delegate
 from conscious.delegate.claude_code import ClaudeCodeDelegate
 from conscious.delegate.command import CommandDelegate
 from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.guard import ToolGuard
 from conscious.delegate.memory import MemoryDelegate
-from conscious.errors import ConsciousError
+from conscious.delegate.workspace import InPlace, Workspace, Worktrees
+from conscious.errors import ConfigError, ConsciousError
+from conscious.gate.tools import ToolPolicy
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
 from conscious.loop.reporter import Reporter
@@ -17,6 +20,7 @@ from conscious.observe.clock import ClockObserver
 from conscious.observe.files import FileObserver
 from conscious.observe.processes import ProcessObserver
 from conscious.paths import Paths
+from conscious.system.git import toplevel
 from conscious.think import profiles
 from conscious.think.connect import Connection
 from conscious.think.context import ContextWindow
@@ -33,12 +37,34 @@ def delegates_for(config: Config, journal: Journal) -> dict[str, Delegate]:
             config.claude_flow.argv,
             init_argv=config.claude_flow.init_argv,
             init_marker=config.claude_flow.init_marker,
+            required=["--no-auto-permissions"],
+            claude_settings=True,
         ),
         "memory": MemoryDelegate(journal),
     }
     for name, argv in config.command_agents.items():
         delegates[name] = CommandDelegate(name, argv)
     return delegates
+
+
+def workspace_for(config: Config, paths: Paths, journal: Journal) -> Workspace:
+    """Worktrees when the watched folder is in a git repository (or the config says so)."""
+    watched = config.watch[0].resolve()
+    repo = toplevel(watched) if config.workspace != "in-place" else None
+    if config.workspace == "worktree" and repo is None:
+        raise ConfigError(f"workspace = 'worktree', but {watched} is not in a git repository")
+    if repo is None:
+        return InPlace(config.watch[0])
+    return Worktrees(
+        journal,
+        watched,
+        repo.resolve(),
+        paths.state_dir / "worktrees",
+        agents=config.worktree_agents,
+        checks=config.checks,
+        auto_merge=config.auto_merge,
+        keep_days=config.worktree_keep_days,
+    )
 
 
 async def build(
@@ -92,6 +118,19 @@ async def build(
         timeouts={name: b.task_timeout for name, b in config.budgets.items() if b.task_timeout is not None},
         grace=config.kill_grace,
         on_event=reporter.task,
+        workspace=workspace_for(config, paths, journal),
+        guard=ToolGuard(
+            journal,
+            ToolPolicy(
+                deny=tuple(config.tool_gate.deny),
+                allow=tuple(config.tool_gate.allow),
+                paths=tuple(str(p) for p in config.tool_gate.paths),
+            ),
+            paths.state_dir / "tasks",
+            timeout=config.hook_timeout,
+            on_call=lambda task, call, verdict: reporter.tool_call(task, call.text(), verdict.allowed, verdict.reason),
+        ),
+        trust_project=config.trust_repository_settings,
     )
     orchestrator: Orchestrator
     clock = ClockObserver(

@@ -105,6 +105,8 @@ async def _run(
         reporter=reporter,
         wake=orchestrator.wake,
         rules_file=config.file,
+        guard=orchestrator.dispatcher.guard,
+        merged=lambda task_id: orchestrator.hands.ended(task_id, config.watch[0]),
     )
     api, token = None, ""
     try:
@@ -112,6 +114,8 @@ async def _run(
             token = ensure_token(paths.state_dir)
             api = await _serve_api(config, control, token)
             orchestrator.state.published["api_url"] = api.url
+            if orchestrator.dispatcher.guard is not None:
+                orchestrator.dispatcher.guard.url = api.url
         connection = orchestrator.connection
         chosen = connection.profile
         reporter.info(

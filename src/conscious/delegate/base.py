@@ -29,6 +29,12 @@ class RunContext:
     grace: float
     on_output: Callable[[], None] | None = None
     """Called whenever the agent writes anything (how a stalled task is told from a busy one)."""
+    settings: Path | None = None
+    """Agent settings carrying the hooks that put each tool call before the gate."""
+    resume: str | None = None
+    """A session to continue (a retry in the same worktree)."""
+    trust_project: bool = False
+    """Whether the agent may load the repository's own agent settings (hooks, MCP servers)."""
 
 
 class Delegate(Protocol):

@@ -1,7 +1,9 @@
 """Claude Code in headless mode: ``claude -p --output-format stream-json --verbose -- <command>``.
 
-Runs in the watched folder with the configured permission mode and tool lists; records the
-result, cost, turns and session id from its final result object. The stream is watched as it
+Runs in its workspace (a worktree of its own, or the watched folder) with the configured
+permission mode and tool lists, the settings that put each tool call before the gate, and
+only the user's own setting sources unless the repository's are trusted; records the result,
+cost, turns and session id from its final result object. The stream is watched as it
 comes: a task that makes the same tool call with the same input ``loop_repeats`` times is
 stopped and reported as a loop, while one that is merely slow (a long build) is not.
 """
@@ -25,9 +27,18 @@ class ClaudeCodeDelegate:
     def __init__(self, config: ClaudeCodeConfig) -> None:
         self.config = config
 
-    def argv(self, command: str) -> list[str]:
+    def argv(self, command: str, ctx: RunContext | None = None) -> list[str]:
         c = self.config
         argv = [c.binary, "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", c.permission_mode]
+        if ctx is not None:
+            if not ctx.trust_project:
+                # Only the user's own settings, and ours: a hook or MCP server planted in the
+                # watched repository's .claude/ never runs.
+                argv += ["--setting-sources", "user", "--strict-mcp-config"]
+            if ctx.settings is not None:
+                argv += ["--settings", str(ctx.settings)]
+            if ctx.resume:
+                argv += ["--resume", ctx.resume]
         if c.max_turns:
             argv += ["--max-turns", str(c.max_turns)]
         if c.max_budget_usd is not None:
@@ -44,7 +55,7 @@ class ClaudeCodeDelegate:
         loops = LoopDetector(self.config.loop_repeats)
         try:
             result = await run_process(
-                self.argv(task.command),
+                self.argv(task.command, ctx),
                 cwd=ctx.cwd,
                 timeout=ctx.timeout,
                 grace=ctx.grace,

@@ -11,11 +11,14 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from conscious.delegate.base import Delegate, Outcome, RunContext
+from conscious.delegate.guard import ToolGuard
+from conscious.delegate.workspace import InPlace, Place, Workspace
+from conscious.errors import ConsciousError
 from conscious.journal import Journal
 from conscious.model import Observation, Severity, Task, utcnow
 from conscious.system.process import signal_group
@@ -37,10 +40,22 @@ class Dispatcher:
         grace: float = 5.0,
         on_event: Callable[[str, Task, Outcome | None], None] | None = None,
         on_observation: Callable[[Observation], None] | None = None,
+        workspace: Workspace | None = None,
+        guard: ToolGuard | None = None,
+        guarded: Collection[str] = ("claude-code", "claude-flow"),
+        judged_by_diff: Collection[str] = ("claude-flow",),
+        trust_project: bool = False,
     ) -> None:
         self.journal = journal
         self.delegates = dict(delegates)
-        self.ctx = RunContext(cwd=cwd, timeout=timeout, grace=grace)
+        self.ctx = RunContext(cwd=cwd, timeout=timeout, grace=grace, trust_project=trust_project)
+        self.workspace: Workspace = workspace or InPlace(cwd)
+        self.guard = guard
+        """Puts each tool call of the ``guarded`` agents before the gate (None: only the delegation is judged)."""
+        self.guarded = set(guarded)
+        self.judged_by_diff = set(judged_by_diff)
+        """Agents whose success is what their worktree shows (commits), not what they claim."""
+        self._places: dict[int, Place] = {}
         self.timeouts = dict(timeouts or {})
         """Per-agent wall time, where it differs from ``timeout``."""
         self.slots = asyncio.Semaphore(max_concurrent)
@@ -56,7 +71,8 @@ class Dispatcher:
 
     def folder(self, task: Task) -> Path:
         """Where the task works."""
-        return self.ctx.cwd
+        place = self._places.get(task.id or 0)
+        return place.cwd if place is not None else self.ctx.cwd
 
     def working(self) -> list[tuple[int, Path]]:
         """(task id, working folder) of the tasks not finished."""
@@ -72,6 +88,7 @@ class Dispatcher:
     async def _run(self, task: Task) -> None:
         assert task.id is not None
         delegate = self.delegates.get(task.agent)
+        extra: dict[str, object] = {}
         try:
             async with self.slots:
                 self.journal.update_task(task.id, state="running", started=utcnow())
@@ -80,23 +97,40 @@ class Dispatcher:
                 if delegate is None:
                     outcome = Outcome("failed", f"no delegate named {task.agent}", event="not-installed")
                 else:
-                    ctx = replace(
-                        self.ctx,
-                        timeout=self.timeouts.get(task.agent, self.ctx.timeout),
-                        on_output=lambda: self._wrote(task.id or 0),
-                    )
-                    outcome = await delegate.run(
-                        task, ctx, lambda pgid: self.journal.update_task(task.id or 0, pgid=pgid)
-                    )
+                    outcome, extra = await self._delegate(delegate, task)
         except asyncio.CancelledError:
             outcome = Outcome("interrupted", "stopped: the orchestrator shut down")
             self._finish(task, outcome)
             raise
         except Exception as exc:  # a delegate bug must still come back as an observation
             outcome = Outcome("failed", f"{task.agent} delegate error: {exc!r}")
-        self._finish(task, outcome)
+        self._finish(task, outcome, extra)
 
-    def _finish(self, task: Task, outcome: Outcome) -> None:
+    async def _delegate(self, delegate: Delegate, task: Task) -> tuple[Outcome, dict[str, object]]:
+        """Prepare the task's workspace and gate, run it, and say what its workspace shows."""
+        assert task.id is not None
+        try:
+            place = await self.workspace.prepare(task)
+            settings = self.guard.arm(task, place.root) if self.guard and task.agent in self.guarded else None
+        except ConsciousError as exc:
+            return Outcome("failed", f"{task.agent} could not start: {exc}"), {}
+        self._places[task.id] = place
+        ctx = replace(
+            self.ctx,
+            cwd=place.cwd,
+            settings=settings,
+            resume=place.resume,
+            timeout=self.timeouts.get(task.agent, self.ctx.timeout),
+            on_output=lambda: self._wrote(task.id or 0),
+        )
+        outcome = await delegate.run(task, ctx, lambda pgid: self.journal.update_task(task.id or 0, pgid=pgid))
+        extra = await self.workspace.finish(task, outcome)
+        if task.agent in self.judged_by_diff and outcome.state == "succeeded" and extra.get("commits") == []:
+            said = f"{task.agent} said it succeeded, but changed nothing in its worktree"
+            outcome = replace(outcome, state="failed", result=said)
+        return outcome, extra
+
+    def _finish(self, task: Task, outcome: Outcome, extra: Mapping[str, object] | None = None) -> None:
         assert task.id is not None
         self.running.pop(task.id, None)
         self.last_output.pop(task.id, None)
@@ -112,6 +146,9 @@ class Dispatcher:
         for key in ("exit_code", "cost_usd", "num_turns", "session_id"):
             if (value := getattr(outcome, key)) is not None:
                 details[key] = value
+        details.update(extra or {})
+        if self.guard is not None:
+            details.update(self.guard.disarm(task.id))
         if (changed := self.changes(task.id)) is not None:
             details["files_changed"] = changed
         severity: Severity = {"succeeded": "info", "interrupted": "warning"}.get(outcome.state, "error")  # type: ignore[assignment]
@@ -134,6 +171,7 @@ class Dispatcher:
             session_id=outcome.session_id,
         )
         self._emit("finished", task, outcome)
+        self._places.pop(task.id, None)  # after: whoever hears of the end may ask where it worked
         if self.on_observation is not None:
             self.on_observation(obs)
 
@@ -192,6 +230,10 @@ class Dispatcher:
         ``interrupted`` (never started again: the model decides anew), and whatever is left of
         their process groups is killed. Returns how many."""
         tasks = self.journal.unfinished_tasks()
+        for obs in self.workspace.recover():
+            self.journal.append(obs)
+            if self.on_observation is not None:
+                self.on_observation(obs)
         for task in tasks:
             if task.pgid and task.started:
                 # A task's group outliving its daemon; the time check spares a group that merely

@@ -18,9 +18,10 @@ from conscious.journal.quarantine import Quarantine
 from conscious.journal.rows import JournaledTurn, insert_observation, observation_from_row, set_task
 from conscious.journal.store import BUSY_TIMEOUT
 from conscious.journal.tasks import Tasks
+from conscious.journal.worktrees import Worktrees
 
 
-class Journal(Observations, Decisions, Tasks, Memory, Quarantine, ApprovalRequests, Pages):
+class Journal(Observations, Decisions, Tasks, Memory, Quarantine, ApprovalRequests, Pages, Worktrees):
     """A journal file with every concern's statements. Cheap to open; one per process (and one per thread)."""
 
 

@@ -77,6 +77,20 @@ MIGRATIONS: list[str] = [
     -- the rule `repeat` looks for an identical observation decided a moment ago
     CREATE INDEX observations_alike ON observations(target, event_type, source, last_ts);
     """,
+    # 5: agents in their own worktrees, and the gate at each of their tool calls
+    """
+    CREATE TABLE worktrees (
+        task_id INTEGER PRIMARY KEY REFERENCES tasks(id), repo TEXT NOT NULL, path TEXT NOT NULL,
+        branch TEXT NOT NULL, base TEXT NOT NULL, state TEXT NOT NULL, created TEXT NOT NULL,
+        updated TEXT NOT NULL, note TEXT
+    );
+    CREATE INDEX worktrees_state ON worktrees(state, task_id);
+    CREATE TABLE tool_calls (
+        id INTEGER PRIMARY KEY, ts TEXT NOT NULL, task_id INTEGER NOT NULL, tool TEXT NOT NULL,
+        input TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL
+    );
+    CREATE INDEX tool_calls_task ON tool_calls(task_id, id);
+    """,
 ]
 
 

@@ -46,4 +46,7 @@ class Reporter(Protocol):
 
     def approval(self, what: str, request: dict[str, Any]) -> None: ...
 
+    def tool_call(self, task: Task, call: str, allowed: bool, reason: str) -> None:
+        """A running agent's tool call, as the gate judged it (``call``: ``Tool: input``)."""
+
     def health(self, status: str, checks: dict[str, Any]) -> None: ...

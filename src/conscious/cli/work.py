@@ -1,0 +1,74 @@
+"""What the agents did in their worktrees: `worktrees`, `diff`, `merge`, `discard`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from conscious.cli.client import DaemonClient
+from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
+from conscious.delegate import branches
+from conscious.errors import ApiUnavailable
+from conscious.paths import Paths
+
+TaskArg = Annotated[int, typer.Argument(metavar="ID", help="The task (see `conscious worktrees`).")]
+
+
+def _ask(home: Any, method: str, path: str) -> dict[str, Any] | None:
+    """The running daemon's answer, or None when none answers (then the journal is used)."""
+    client = DaemonClient.find(Paths.resolve(home))
+    if client is None:
+        return None
+    with client, contextlib.suppress(ApiUnavailable):
+        reply: dict[str, Any] = client.get(path) if method == "GET" else client.post(path)
+        return reply
+    return None
+
+
+@app.command()
+@friendly
+def worktrees(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOpt = None) -> None:
+    """Tasks' worktrees not merged or discarded yet."""
+    rows = journal_at(home).worktrees(("ready",))
+    if as_json:
+        out.print_json(json.dumps(rows, default=str))
+        return
+    if not rows:
+        out.print("no worktrees waiting")
+    for w in rows:
+        out.print(
+            f"task {w['task_id']} ({escape(w['agent'])}, {w['task_state']}): {escape(w['branch'])} in {w['path']}"
+            f"\n  {escape(w['command'][:100])}"
+        )
+
+
+@app.command()
+@friendly
+def diff(task_id: TaskArg, home: HomeOpt = None) -> None:
+    """A task's changes: its branch against where it began."""
+    reply = _ask(home, "GET", f"/api/tasks/{task_id}/diff")
+    text = reply["diff"] if reply is not None else branches.diff(journal_at(home), task_id)
+    out.print(escape(text) if text else "no changes", end="" if text else "\n", soft_wrap=True)
+
+
+@app.command()
+@friendly
+def merge(task_id: TaskArg, home: HomeOpt = None) -> None:
+    """Merge a task's branch into the branch checked out in your repository (a fast-forward
+    when it can be; a conflict leaves everything untouched)."""
+    reply = _ask(home, "POST", f"/api/tasks/{task_id}/merge")
+    how = reply["merged"] if reply is not None else branches.merge(journal_at(home), task_id)
+    out.print(f"task {task_id} merged: {how}")
+
+
+@app.command()
+@friendly
+def discard(task_id: TaskArg, home: HomeOpt = None) -> None:
+    """Throw a task's worktree and branch away."""
+    if _ask(home, "POST", f"/api/tasks/{task_id}/discard") is None:
+        branches.discard(journal_at(home), task_id)
+    out.print(f"task {task_id} discarded: its worktree and branch are removed")

@@ -1,0 +1,130 @@
+"""The gate at each tool call of a running agent: Claude Code's hooks ask the daemon.
+
+When a task starts, ``ToolGuard.arm`` writes the settings the agent is started with: a
+``PreToolUse`` hook for every tool and a ``SessionStart`` hook, both the command
+``python -m conscious.delegate.hook`` (``hook.py``), which asks the daemon's control API with a
+token good for that task only (the API's own token never reaches an agent). The daemon judges
+the call with ``gate.tools.ToolPolicy``; a refusal is journaled with the task, reported live and
+told to the agent. The hook fails closed: no answer, a wrong answer or a crash of the hook
+itself is exit code 2, which Claude Code treats as a refusal (any other code would let the
+call through).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conscious.errors import ConsciousError
+from conscious.gate.tools import ToolCall, ToolPolicy, ToolVerdict
+from conscious.journal import Journal
+from conscious.model import Task
+
+DENIALS_SHOWN = 5
+"""Refusals quoted in a task's result (all are in the journal)."""
+
+
+@dataclass
+class Armed:
+    task: Task
+    root: str
+    token: str
+    allowed: int = 0
+    denied: list[str] = field(default_factory=list)
+    session_started: bool = False
+
+
+class ToolGuard:
+    def __init__(
+        self,
+        journal: Journal,
+        policy: ToolPolicy,
+        folder: Path,
+        *,
+        timeout: float = 20.0,
+        python: str = sys.executable,
+        on_call: Callable[[Task, ToolCall, ToolVerdict], None] | None = None,
+    ) -> None:
+        self.journal = journal
+        self.policy = policy
+        self.folder = folder
+        """Where the per-task settings and tokens are written (the state directory's ``tasks/``)."""
+        self.timeout = timeout
+        self.python = python
+        self.on_call = on_call
+        self.url: str | None = None
+        """The control API's address, once it serves (None: no gate can be reached)."""
+        self.armed: dict[int, Armed] = {}
+
+    def arm(self, task: Task, root: Path) -> Path:
+        """Settings for ``task`` working in ``root``; the hooks in it reach this guard."""
+        assert task.id is not None
+        if self.url is None:
+            raise ConsciousError("the control API is off (api = false): an agent's tool calls cannot be checked")
+        token = secrets.token_urlsafe(24)
+        here = self.folder / f"task-{task.id}"
+        here.mkdir(parents=True, exist_ok=True, mode=0o700)
+        token_file = here / "hook-token"
+        token_file.write_text(token, encoding="utf-8")
+        os.chmod(token_file, 0o600)
+        settings = here / "settings.json"
+        settings.write_text(json.dumps(self.settings(task.id, token_file), indent=2), encoding="utf-8")
+        self.armed[task.id] = Armed(task, str(root), token)
+        return settings
+
+    def settings(self, task_id: int, token_file: Path) -> dict[str, Any]:
+        def hook(event: str) -> dict[str, Any]:
+            argv = [self.python, "-m", "conscious.delegate.hook", event, self.url or "", str(task_id), str(token_file)]
+            argv.append(f"{self.timeout:g}")
+            # `|| exit 2`: whatever goes wrong in the hook (even before our code runs) refuses the call.
+            return {"type": "command", "command": shlex.join(argv) + " || exit 2", "timeout": int(self.timeout) + 10}
+
+        return {
+            "hooks": {
+                "PreToolUse": [{"matcher": "*", "hooks": [hook("pre-tool-use")]}],
+                "SessionStart": [{"hooks": [hook("session-start")]}],
+            }
+        }
+
+    def disarm(self, task_id: int) -> dict[str, Any]:
+        """What the task's tool calls came to, for its result."""
+        armed = self.armed.pop(task_id, None)
+        if armed is None:
+            return {}
+        out: dict[str, Any] = {"tool_calls": armed.allowed + len(armed.denied), "tools_denied": len(armed.denied)}
+        if armed.denied:
+            out["denials"] = armed.denied[:DENIALS_SHOWN]
+        if not armed.session_started:
+            out["gate_armed"] = False  # the agent never started a session with our hooks
+        return out
+
+    def answer(self, task_id: int, token: str, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The hook's answer; None when the token is not this task's (or it is not running)."""
+        armed = self.armed.get(task_id)
+        if armed is None or not secrets.compare_digest(armed.token.encode(), token.encode()):
+            return None
+        if event == "session-start":
+            armed.session_started = True
+            return {"allow": True, "reason": "armed"}
+        tool, tool_input = payload.get("tool_name"), payload.get("tool_input")
+        if not isinstance(tool, str) or not isinstance(tool_input, dict):
+            verdict = ToolVerdict(False, "a tool call without tool_name and tool_input")
+            call = ToolCall(str(tool), {})
+        else:
+            call = ToolCall(tool, tool_input)
+            verdict = self.policy.judge(call, armed.root)
+        if verdict.allowed:
+            armed.allowed += 1
+        else:
+            armed.denied.append(f"{call.text()[:160]} — {verdict.reason}")
+            self.journal.record_tool_call(task_id, call.tool, dict(call.input), "denied", verdict.reason)
+        if self.on_call is not None:
+            self.on_call(armed.task, call, verdict)
+        return {"allow": verdict.allowed, "reason": verdict.reason}

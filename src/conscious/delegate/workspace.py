@@ -1,0 +1,210 @@
+"""Where a task works: the watched folder itself (``InPlace``), or a git worktree of its own
+on a new branch ``conscious/task-<id>``, made from HEAD in the state directory and never
+inside the watched tree (``Worktrees``). What a worktree task did comes back with its result:
+the branch, its commits, a diffstat and whether its checks passed; you merge or discard it
+(``branches.py``). A retry of the same item continues in the same worktree and session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal, Protocol
+
+from conscious.delegate.base import Outcome, tail
+from conscious.delegate.branches import merge, remove
+from conscious.errors import CommandNotFound, ConsciousError, GitError
+from conscious.journal import Journal
+from conscious.model import Observation, Task, utcnow
+from conscious.system.git import Git
+from conscious.system.process import run_process
+
+log = logging.getLogger("conscious")
+
+COMMITS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Place:
+    cwd: Path
+    """Where the agent starts."""
+    root: Path
+    """What its tools may touch: the worktree, or the watched folder."""
+    resume: str | None = None
+    """The session to continue (a retry in the same worktree)."""
+
+
+class Workspace(Protocol):
+    mode: str
+
+    async def prepare(self, task: Task) -> Place: ...
+
+    async def finish(self, task: Task, outcome: Outcome) -> dict[str, object]: ...
+
+    def recover(self) -> list[Observation]: ...
+
+
+class InPlace:
+    mode = "in-place"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def prepare(self, task: Task) -> Place:
+        return Place(self.folder, self.folder)
+
+    async def finish(self, task: Task, outcome: Outcome) -> dict[str, object]:
+        return {}
+
+    def recover(self) -> list[Observation]:
+        return []
+
+
+class Worktrees:
+    mode = "worktree"
+
+    def __init__(
+        self,
+        journal: Journal,
+        watched: Path,
+        repo: Path,
+        folder: Path,
+        *,
+        agents: Collection[str],
+        checks: Sequence[Sequence[str]] = (),
+        auto_merge: Literal["never", "when-clean"] = "never",
+        keep_days: float = 7.0,
+        check_timeout: float = 900.0,
+    ) -> None:
+        self.journal = journal
+        self.watched = watched
+        self.repo = repo
+        self.folder = folder
+        """Where worktrees are made (the state directory's ``worktrees/``)."""
+        self.agents = set(agents)
+        self.checks = [list(c) for c in checks]
+        self.auto_merge = auto_merge
+        self.keep_days = keep_days
+        self.check_timeout = check_timeout
+        self.inplace = InPlace(watched)
+
+    def _cwd(self, worktree: Path) -> Path:
+        return worktree / self.watched.relative_to(self.repo)
+
+    async def prepare(self, task: Task) -> Place:
+        # The journal on the loop's thread; git, which may take a while, on another.
+        assert task.id is not None
+        if task.agent not in self.agents:
+            return await self.inplace.prepare(task)
+        earlier = self.journal.continued_worktree(task.agent, task.command)
+        if earlier is not None and Path(earlier["path"]).is_dir():
+            self.journal.add_worktree(task.id, str(self.repo), earlier["path"], earlier["branch"], earlier["base"])
+            self.journal.set_worktree(task.id, "ready", note=f"continues task {earlier['task_id']}")
+            self.journal.set_worktree(earlier["task_id"], "continued", note=f"continued by task {task.id}")
+            path = Path(earlier["path"])
+            return Place(self._cwd(path), path, resume=earlier.get("session_id"))
+        git = Git(self.repo)
+        if not await asyncio.to_thread(git.has_commits):
+            raise ConsciousError(f"{self.repo} has no commit yet: a worktree needs one (or set workspace = 'in-place')")
+        path, branch, base = (
+            self.folder / f"task-{task.id}",
+            f"conscious/task-{task.id}",
+            await asyncio.to_thread(git.head),
+        )
+        # The row first: a crash during `worktree add` is found by recover() and reported.
+        self.journal.add_worktree(task.id, str(self.repo), str(path), branch, base)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(git.worktree_add, path, branch, base)
+        except GitError as exc:
+            self.journal.set_worktree(task.id, "failed", note=str(exc))
+            raise
+        self.journal.set_worktree(task.id, "ready")
+        return Place(self._cwd(path), path)
+
+    async def finish(self, task: Task, outcome: Outcome) -> dict[str, object]:
+        assert task.id is not None
+        row = self.journal.worktree(task.id)
+        if row is None or row["state"] != "ready":
+            return {}
+        try:
+            details = await asyncio.to_thread(self._describe, task, row)
+        except GitError as exc:
+            return {"worktree": row["path"], "branch": row["branch"], "worktree_error": str(exc)}
+        cwd = self._cwd(Path(row["path"]))
+        details["checks"] = await self._checks(cwd) if details["commits"] else "nothing to check"
+        if (
+            self.auto_merge == "when-clean"
+            and outcome.state == "succeeded"
+            and details["checks"] == "passed"
+            and Git(self.repo).ok("merge-base", "--is-ancestor", "HEAD", row["branch"])
+        ):
+            try:
+                details["merged"] = merge(self.journal, task.id, fast_forward_only=True)
+            except ConsciousError as exc:
+                details["merge_refused"] = str(exc)
+        return details
+
+    def _describe(self, task: Task, row: dict[str, object]) -> dict[str, object]:
+        path, branch, base = Path(str(row["path"])), str(row["branch"]), str(row["base"])
+        work = Git(path)
+        left = work.commit_all(f"conscious: changes {task.agent} left uncommitted in task {task.id}")
+        commits = work.commits(base, branch)
+        stat = work.diffstat(base, branch)
+        details: dict[str, object] = {
+            "worktree": str(path),
+            "branch": branch,
+            "commits": commits[-COMMITS_SHOWN:],
+            "diffstat": stat.splitlines()[-1].strip() if stat else "no changes",
+        }
+        if left:
+            details["committed_for_agent"] = left[:12]
+        return details
+
+    async def _checks(self, cwd: Path) -> str:
+        """``passed``, ``failed: …`` or ``none configured``."""
+        if not self.checks:
+            return "none configured"
+        for argv in self.checks:
+            try:
+                result = await run_process(argv, cwd=cwd, timeout=self.check_timeout, grace=5.0)
+            except CommandNotFound as exc:
+                return f"failed: {exc}"
+            if result.timed_out or result.exit_code != 0:
+                said = tail(result.stdout + result.stderr, 300)
+                return f"failed: `{' '.join(argv)}` exited {result.exit_code}: {said}"
+        return "passed"
+
+    def recover(self) -> list[Observation]:
+        """Worktrees a crash left half made are removed and reported; old unmerged ones are
+        removed (their branches kept)."""
+        found = []
+        for row in self.journal.worktrees(("making",)):
+            try:
+                remove(Git(Path(row["repo"])), Path(row["path"]), row["branch"], keep_branch=False)
+                note = "a crash interrupted its making; removed"
+            except GitError as exc:
+                note = f"a crash interrupted its making; could not remove it: {exc}"
+            self.journal.set_worktree(row["task_id"], "failed", note=note)
+            found.append(
+                Observation(
+                    source="agent",
+                    event_type="worktree-abandoned",
+                    target=f"{row['agent']}#{row['task_id']}",
+                    severity="warning",
+                    details={"task_id": row["task_id"], "worktree": row["path"], "note": note},
+                )
+            )
+        cutoff = (utcnow() - timedelta(days=self.keep_days)).isoformat()
+        for row in self.journal.worktrees(("ready",)):
+            if row["updated"] < cutoff and row["task_state"] not in ("running", "pending", "approved"):
+                try:
+                    remove(Git(Path(row["repo"])), Path(row["path"]), row["branch"], keep_branch=True)
+                    self.journal.set_worktree(row["task_id"], "pruned", note=f"older than {self.keep_days:g} days")
+                except GitError as exc:
+                    log.warning("could not prune the worktree of task %s: %s", row["task_id"], exc)
+        return found

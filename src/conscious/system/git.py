@@ -1,0 +1,139 @@
+"""Git as the user's own git: subprocesses, their words in our errors, nothing cached.
+
+Every call runs with the user's configuration (their identity signs a merge) except hooks
+and signing of our own bookkeeping commits, which say so in their message.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from conscious.errors import GitError, MergeConflict
+
+TIMEOUT = 60.0
+BOOKKEEPING = ("-c", "user.name=conscious", "-c", "user.email=conscious@localhost", "-c", "commit.gpgsign=false")
+"""Who signs the commits conscious makes itself (an agent's leftover changes)."""
+
+
+def toplevel(folder: Path) -> Path | None:
+    """The work tree ``folder`` is in, or None (not a repository, or git missing)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+
+
+@dataclass(frozen=True)
+class Git:
+    """One work tree (the user's checkout, or one of our worktrees)."""
+
+    root: Path
+
+    def run(self, *args: str, check: bool = True) -> str:
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(self.root), *args], capture_output=True, text=True, timeout=TIMEOUT, check=False
+            )
+        except FileNotFoundError:
+            raise GitError("git is not installed") from None
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git {args[0]} took longer than {TIMEOUT:.0f}s in {self.root}") from None
+        if check and out.returncode != 0:
+            words = (out.stderr.strip() or out.stdout.strip() or f"exit code {out.returncode}").splitlines()
+            said = next((w for w in words if w.startswith(("error:", "fatal:"))), words[0])
+            said = said.removeprefix("error: ").removeprefix("fatal: ")
+            if listed := [w.strip() for w in words if w.startswith("\t")]:
+                said += " " + ", ".join(listed[:5])  # the files git names on the lines after
+            raise GitError(f"git {args[0]}: {said}")
+        return out.stdout
+
+    def ok(self, *args: str) -> bool:
+        try:
+            self.run(*args)
+        except GitError:
+            return False
+        return True
+
+    def head(self) -> str:
+        return self.run("rev-parse", "HEAD").strip()
+
+    def current_branch(self) -> str | None:
+        name = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
+        return name or None
+
+    def has_commits(self) -> bool:
+        return self.ok("rev-parse", "--verify", "--quiet", "HEAD")
+
+    def dirty(self) -> list[str]:
+        """Paths with changes not committed (tracked or not, ignored files aside)."""
+        return [line[3:] for line in self.run("status", "--porcelain", "--untracked-files=all").splitlines() if line]
+
+    def commit_all(self, message: str) -> str | None:
+        """Commit every change as conscious (hooks off: this is bookkeeping, not the agent's
+        commit); the new commit, or None when there was nothing to commit."""
+        if not self.dirty():
+            return None
+        self.run("add", "-A")
+        self.run(*BOOKKEEPING, "commit", "--quiet", "--no-verify", "-m", message)
+        return self.head()
+
+    def commits(self, base: str, tip: str) -> list[str]:
+        """``<short sha> <subject>`` of the commits on ``tip`` since ``base``, oldest first."""
+        return self.run("log", "--reverse", "--format=%h %s", f"{base}..{tip}").splitlines()
+
+    def diffstat(self, base: str, tip: str) -> str:
+        return self.run("diff", "--stat", f"{base}...{tip}").rstrip()
+
+    def diff(self, base: str, tip: str) -> str:
+        return self.run("diff", f"{base}...{tip}")
+
+    def conflicts(self, tip: str) -> list[str]:
+        """Paths that would conflict if ``tip`` were merged into HEAD (nothing is touched)."""
+        out = subprocess.run(
+            ["git", "-C", str(self.root), "merge-tree", "--write-tree", "--name-only", "--no-messages", "HEAD", tip],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+        if out.returncode == 0:
+            return []
+        if out.returncode == 1:
+            return [line for line in out.stdout.splitlines()[1:] if line.strip()]
+        raise GitError(f"git merge-tree: {out.stderr.strip() or out.returncode}")
+
+    def merge(self, tip: str, message: str) -> str:
+        """Merge ``tip`` into the checked-out branch: fast-forward when possible, else a merge
+        commit. Refused, with the tree untouched, when it would conflict or when the user's own
+        uncommitted changes are in the way. Returns how it merged."""
+        if (paths := self.conflicts(tip)) != []:
+            raise MergeConflict(f"{tip} conflicts with {self.current_branch() or 'HEAD'} in {', '.join(paths[:5])}")
+        if self.ok("merge-base", "--is-ancestor", "HEAD", tip):
+            self.run("merge", "--ff-only", "--quiet", tip)
+            return "fast-forward"
+        self.run("merge", "--no-ff", "--no-edit", "--quiet", "-m", message, tip)
+        return "merge commit"
+
+    def is_merged(self, tip: str) -> bool:
+        return self.ok("merge-base", "--is-ancestor", tip, "HEAD")
+
+    def worktree_add(self, path: Path, branch: str, base: str) -> None:
+        self.run("worktree", "add", "--quiet", "-b", branch, str(path), base)
+
+    def worktree_remove(self, path: Path) -> None:
+        if path.exists():
+            self.run("worktree", "remove", "--force", str(path))
+        self.run("worktree", "prune")
+
+    def delete_branch(self, branch: str) -> None:
+        if self.ok("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"):
+            self.run("branch", "-D", branch)
