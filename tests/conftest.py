@@ -86,3 +86,24 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS
         yield server
     finally:
         runner.close()
+
+
+def git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@pytest.fixture
+def repo(watched: Path) -> Path:
+    """The watched folder as a real git repository: two files, one commit, its own identity."""
+    git(watched, "init", "-q", "-b", "main")
+    git(watched, "config", "user.name", "Test User")
+    git(watched, "config", "user.email", "user@example.com")
+    (watched / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (watched / "tests").mkdir()
+    (watched / "tests" / "test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    git(watched, "add", "-A")
+    git(watched, "commit", "-q", "-m", "init")
+    return watched

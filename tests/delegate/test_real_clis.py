@@ -3,6 +3,7 @@ account is needed: start-up, dry runs, and the unauthenticated error path."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,8 +13,12 @@ from conscious.config import ClaudeCodeConfig
 from conscious.delegate.base import RunContext
 from conscious.delegate.claude_code import ClaudeCodeDelegate
 from conscious.delegate.command import CommandDelegate
+from conscious.delegate.guard import ToolGuard
+from conscious.gate.tools import ToolPolicy
+from conscious.journal import Journal
 from conscious.model import Task
 from conscious.system.process import run_process
+from tests.delegate.test_dispatcher import delegation
 
 TOOLS = Path(__file__).resolve().parents[2] / ".tools"
 CLAUDE = TOOLS / "claude-code" / "node_modules" / ".bin" / "claude"
@@ -79,3 +84,25 @@ async def test_claude_flow_hive_mind_dry_run(no_account: Path, tmp_path: Path) -
     assert outcome.state == "succeeded", outcome.result
     assert (tmp_path / ".claude-flow" / "hive-mind" / "state.json").exists()
     assert "REST API" in outcome.result or "dry" in outcome.result.lower()
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_the_real_cli_accepts_our_hooks_and_loads_the_repository_s_only_when_trusted(
+    no_account: Path, repo: Path, tmp_path: Path, trusted: bool
+) -> None:
+    """Settings that fail validation are silently ignored by `claude -p`: that our SessionStart
+    hook ran proves the whole file, PreToolUse hook included, was accepted. The repository's
+    own SessionStart hook runs only when its settings are trusted."""
+    marker = tmp_path / "planted-ran"
+    planted = {"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": f"touch {marker}"}]}]}}
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "settings.json").write_text(json.dumps(planted))
+    journal = Journal(tmp_path / "journal.db")
+    guard = ToolGuard(journal, ToolPolicy(), tmp_path / "tasks")
+    task = delegation(journal, "claude-code", "say hi")
+    ctx = RunContext(cwd=repo, timeout=90, grace=2, settings=guard.arm(task, repo), trust_project=trusted)
+    delegate = ClaudeCodeDelegate(ClaudeCodeConfig(binary=str(require(CLAUDE))))
+    outcome = await delegate.run(task, ctx, lambda pgid: None)
+    assert outcome.state == "failed" and "log" in outcome.result.lower()  # no account: it stops there
+    assert "gate_armed" not in guard.disarm(task.id or 0)  # our hook ran: the settings were accepted
+    assert marker.exists() is trusted

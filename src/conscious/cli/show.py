@@ -131,6 +131,18 @@ def _show_task(task: dict[str, Any]) -> None:
     if changed := task.get("files_changed"):
         examples = ", ".join(changed["examples"])
         out.print(f"    [dim]its own changes: {changed['files']} file(s): {escape(examples)}[/]")
+    if branch := task.get("branch"):
+        commits = task.get("commits") or []
+        state = task.get("worktree_state") or "ready"
+        what = {"ready": f"`conscious diff {task['id']}`, `merge {task['id']}` or `discard {task['id']}`"}
+        out.print(
+            f"    [cyan]branch {escape(branch)}[/]: {len(commits)} commit(s), {escape(task.get('diffstat') or '')};"
+            f" checks {escape(str(task.get('checks')))}; {what.get(state, state)}"
+        )
+        for commit in commits[:3]:
+            out.print(f"      [dim]{escape(commit)}[/]")
+    for denial in task.get("denials") or []:
+        out.print(f"    [red]refused at the tool call:[/] {escape(denial)}")
 
 
 FOLLOW_INTERVAL = 0.5
@@ -230,6 +242,8 @@ def status(
         f"{daemon.get('model', '?')} · profile {daemon.get('profile') or 'none'} · {daemon.get('server', '?')} · "
         f"{daemon.get('llm_url', '?')}",
     )
+    if workspace := daemon.get("workspace"):
+        table.add_row("workspace", escape(workspace))
     if source := daemon.get("confidence_from"):
         table.add_row(
             "confidence",

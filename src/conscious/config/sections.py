@@ -111,6 +111,9 @@ class ApprovalConfig(BaseModel):
     agents: dict[str, ApprovalMode] = Field(default_factory=dict)
     priorities: dict[Priority, ApprovalMode] = Field(default_factory=dict)
     always_allow: list[SavedPattern] = Field(default_factory=list)
+    destructive: ApprovalMode = "ask"
+    """For instructions that ask to delete, wipe, drop, reset, force, skip verification or
+    hooks, or rewrite history — whatever ``mode`` says (``auto`` only if you mean it)."""
     expire_after: float = 3600.0
     """Seconds a request waits for an answer before it expires (the model is told)."""
     notify_send: bool = True

@@ -58,13 +58,20 @@ def _shape(journal: Journal, kind: Kind, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+RESULT_KEYS = ("files_changed", "branch", "commits", "diffstat", "checks", "merged", "tools_denied", "denials")
+
+
 def decision_record(journal: Journal, row: dict[str, Any]) -> dict[str, Any]:
     """A decision with the observations it covered and the delegation it made, if any (the shape
     of ``conscious log --json``)."""
     task = journal.task_of(row["id"])
     if task is not None and task["ended"] is not None:
-        # What the task changed in its folder: its own doing, never decided as news.
-        task["files_changed"] = (journal.result_of(task["id"], task["agent"]) or {}).get("files_changed")
+        # What the task changed in its folder (its own doing, never decided as news), its branch,
+        # and the tool calls the gate refused it.
+        result = journal.result_of(task["id"], task["agent"]) or {}
+        task.update({k: result.get(k) for k in RESULT_KEYS})
+        if (worktree := journal.worktree(task["id"])) is not None:
+            task["worktree_state"] = worktree["state"]
     return {
         **row,
         "metadata": json.loads(row["metadata"]) if row.get("metadata") else {},

@@ -55,11 +55,17 @@ def workspace_for(config: Config, paths: Paths, journal: Journal) -> Workspace:
         raise ConfigError(f"workspace = 'worktree', but {watched} is not in a git repository")
     if repo is None:
         return InPlace(config.watch[0])
+    folder = (paths.state_dir / "worktrees").resolve()
+    if folder.is_relative_to(watched):
+        raise ConfigError(
+            f"the state directory {paths.state_dir} is inside the watched folder: agents' worktrees must be"
+            " outside it (give --home or CONSCIOUS_HOME another place, or set workspace = 'in-place')"
+        )
     return Worktrees(
         journal,
         watched,
         repo.resolve(),
-        paths.state_dir / "worktrees",
+        folder,
         agents=config.worktree_agents,
         checks=config.checks,
         auto_merge=config.auto_merge,

@@ -116,6 +116,7 @@ async def _run(
             orchestrator.state.published["api_url"] = api.url
             if orchestrator.dispatcher.guard is not None:
                 orchestrator.dispatcher.guard.url = api.url
+        orchestrator.state.published["workspace"] = orchestrator.dispatcher.workspace.describe()
         connection = orchestrator.connection
         chosen = connection.profile
         reporter.info(

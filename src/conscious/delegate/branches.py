@@ -16,11 +16,11 @@ from conscious.system.git import Git
 UNFINISHED = ("pending", "awaiting-approval", "approved", "running")
 
 
-def _ended(journal: Journal, task_id: int) -> dict[str, Any]:
+def _ended(journal: Journal, task_id: int, *, ending: bool = False) -> dict[str, Any]:
     row = journal.worktree(task_id)
     if row is None:
         raise ConsciousError(f"task {task_id} has no worktree (it ran in place, or does not exist)")
-    if row["task_state"] in UNFINISHED:
+    if row["task_state"] in UNFINISHED and not ending:
         raise ConsciousError(f"task {task_id} is still {row['task_state']}: wait until it ends")
     return row
 
@@ -33,9 +33,10 @@ def diff(journal: Journal, task_id: int) -> str:
     return Git(Path(row["repo"])).diff(row["base"], row["branch"])
 
 
-def merge(journal: Journal, task_id: int, *, fast_forward_only: bool = False) -> str:
-    """Merge the task's branch into the repository's checked-out branch; how it merged."""
-    row = _ended(journal, task_id)
+def merge(journal: Journal, task_id: int, *, automatic: bool = False) -> str:
+    """Merge the task's branch into the repository's checked-out branch; how it merged.
+    ``automatic``: as the task ends, without you — a fast-forward into a clean tree, or nothing."""
+    row = _ended(journal, task_id, ending=automatic)
     if row["state"] == "merged":
         raise ConsciousError(f"task {task_id} is merged already")
     if row["state"] not in ("ready", "pruned"):
@@ -44,9 +45,9 @@ def merge(journal: Journal, task_id: int, *, fast_forward_only: bool = False) ->
     if not repo.commits("HEAD", branch):
         how = "nothing to merge (no commits the branch has that yours has not)"
     else:
-        if repo.dirty() and fast_forward_only:
+        if repo.dirty() and automatic:
             raise ConsciousError("your working tree has uncommitted changes: not merged automatically")
-        if fast_forward_only and not repo.ok("merge-base", "--is-ancestor", "HEAD", branch):
+        if automatic and not repo.ok("merge-base", "--is-ancestor", "HEAD", branch):
             raise ConsciousError(f"{branch} is not a fast-forward of your branch: merge it yourself")
         how = repo.merge(branch, f"Merge {branch}: task {task_id} ({row['agent']})")
     remove(repo, Path(row["path"]), branch, keep_branch=False)

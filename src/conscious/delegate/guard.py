@@ -8,6 +8,10 @@ the call with ``gate.tools.ToolPolicy``; a refusal is journaled with the task, r
 told to the agent. The hook fails closed: no answer, a wrong answer or a crash of the hook
 itself is exit code 2, which Claude Code treats as a refusal (any other code would let the
 call through).
+
+With the control API off (``api = false``) the hook judges by itself, with the same policy
+written next to the settings, and leaves each verdict in a file the guard books when the
+task ends: the gate holds either way; only the live report waits.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conscious.errors import ConsciousError
-from conscious.gate.tools import ToolCall, ToolPolicy, ToolVerdict
+from conscious.gate.tools import ToolCall, ToolPolicy, ToolVerdict, call_of
 from conscious.journal import Journal
 from conscious.model import Task
 
 DENIALS_SHOWN = 5
+LOCAL = "local"
+"""The hook's address when it judges by itself."""
+CALLS = "calls.jsonl"
 """Refusals quoted in a task's result (all are in the journal)."""
 
 
@@ -36,6 +42,8 @@ class Armed:
     task: Task
     root: str
     token: str
+    calls: Path | None = None
+    """Where the hook leaves its own verdicts when there is no API to ask."""
     allowed: int = 0
     denied: list[str] = field(default_factory=list)
     session_started: bool = False
@@ -60,28 +68,33 @@ class ToolGuard:
         self.python = python
         self.on_call = on_call
         self.url: str | None = None
-        """The control API's address, once it serves (None: no gate can be reached)."""
+        """The control API's address, once it serves (None: the hook judges by itself)."""
         self.armed: dict[int, Armed] = {}
 
     def arm(self, task: Task, root: Path) -> Path:
         """Settings for ``task`` working in ``root``; the hooks in it reach this guard."""
         assert task.id is not None
-        if self.url is None:
-            raise ConsciousError("the control API is off (api = false): an agent's tool calls cannot be checked")
         token = secrets.token_urlsafe(24)
         here = self.folder / f"task-{task.id}"
         here.mkdir(parents=True, exist_ok=True, mode=0o700)
-        token_file = here / "hook-token"
-        token_file.write_text(token, encoding="utf-8")
-        os.chmod(token_file, 0o600)
+        (here / CALLS).unlink(missing_ok=True)
+        if self.url is None:
+            policy = {"root": str(root), **{k: list(getattr(self.policy, k)) for k in ("deny", "allow", "paths")}}
+            secret = here / "policy.json"
+            secret.write_text(json.dumps(policy), encoding="utf-8")
+        else:
+            secret = here / "hook-token"
+            secret.write_text(token, encoding="utf-8")
+        os.chmod(secret, 0o600)
         settings = here / "settings.json"
-        settings.write_text(json.dumps(self.settings(task.id, token_file), indent=2), encoding="utf-8")
-        self.armed[task.id] = Armed(task, str(root), token)
+        settings.write_text(json.dumps(self.settings(task.id, secret), indent=2), encoding="utf-8")
+        self.armed[task.id] = Armed(task, str(root), token, calls=here / CALLS if self.url is None else None)
         return settings
 
-    def settings(self, task_id: int, token_file: Path) -> dict[str, Any]:
+    def settings(self, task_id: int, secret: Path) -> dict[str, Any]:
         def hook(event: str) -> dict[str, Any]:
-            argv = [self.python, "-m", "conscious.delegate.hook", event, self.url or "", str(task_id), str(token_file)]
+            where = self.url or LOCAL
+            argv = [self.python, "-m", "conscious.delegate.hook", event, where, str(task_id), str(secret)]
             argv.append(f"{self.timeout:g}")
             # `|| exit 2`: whatever goes wrong in the hook (even before our code runs) refuses the call.
             return {"type": "command", "command": shlex.join(argv) + " || exit 2", "timeout": int(self.timeout) + 10}
@@ -98,6 +111,8 @@ class ToolGuard:
         armed = self.armed.pop(task_id, None)
         if armed is None:
             return {}
+        if armed.calls is not None:
+            self._book_local(armed)
         out: dict[str, Any] = {"tool_calls": armed.allowed + len(armed.denied), "tools_denied": len(armed.denied)}
         if armed.denied:
             out["denials"] = armed.denied[:DENIALS_SHOWN]
@@ -113,13 +128,34 @@ class ToolGuard:
         if event == "session-start":
             armed.session_started = True
             return {"allow": True, "reason": "armed"}
-        tool, tool_input = payload.get("tool_name"), payload.get("tool_input")
-        if not isinstance(tool, str) or not isinstance(tool_input, dict):
-            verdict = ToolVerdict(False, "a tool call without tool_name and tool_input")
-            call = ToolCall(str(tool), {})
+        call = call_of(payload)
+        if call is None:
+            call, verdict = ToolCall("?", {}), ToolVerdict(False, "a tool call without tool_name and tool_input")
         else:
-            call = ToolCall(tool, tool_input)
             verdict = self.policy.judge(call, armed.root)
+        self._book(armed, call, verdict)
+        return {"allow": verdict.allowed, "reason": verdict.reason}
+
+    def _book_local(self, armed: Armed) -> None:
+        """The verdicts the hook gave by itself (no API), booked as if it had asked."""
+        assert armed.calls is not None
+        try:
+            lines = armed.calls.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a killed hook: its call was refused (exit 2)
+            if entry.get("event") == "session-start":
+                armed.session_started = True
+            elif isinstance(entry.get("tool"), str) and isinstance(entry.get("input"), dict):
+                call = ToolCall(entry["tool"], entry["input"])
+                self._book(armed, call, ToolVerdict(bool(entry.get("allowed")), str(entry.get("reason"))))
+
+    def _book(self, armed: Armed, call: ToolCall, verdict: ToolVerdict) -> None:
+        task_id = armed.task.id or 0
         if verdict.allowed:
             armed.allowed += 1
         else:
@@ -127,4 +163,3 @@ class ToolGuard:
             self.journal.record_tool_call(task_id, call.tool, dict(call.input), "denied", verdict.reason)
         if self.on_call is not None:
             self.on_call(armed.task, call, verdict)
-        return {"allow": verdict.allowed, "reason": verdict.reason}

@@ -41,6 +41,9 @@ class Place:
 class Workspace(Protocol):
     mode: str
 
+    def describe(self) -> str:
+        """One line for ``status``."""
+
     async def prepare(self, task: Task) -> Place: ...
 
     async def finish(self, task: Task, outcome: Outcome) -> dict[str, object]: ...
@@ -53,6 +56,9 @@ class InPlace:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+
+    def describe(self) -> str:
+        return f"in place: agents work in {self.folder} itself (not a git repository, or workspace = 'in-place')"
 
     async def prepare(self, task: Task) -> Place:
         return Place(self.folder, self.folder)
@@ -92,6 +98,10 @@ class Worktrees:
         self.check_timeout = check_timeout
         self.inplace = InPlace(watched)
 
+    def describe(self) -> str:
+        merging = "merged when clean" if self.auto_merge == "when-clean" else "merged by you"
+        return f"worktrees: a branch per task of {', '.join(sorted(self.agents))} in {self.folder} ({merging})"
+
     def _cwd(self, worktree: Path) -> Path:
         return worktree / self.watched.relative_to(self.repo)
 
@@ -100,7 +110,11 @@ class Worktrees:
         assert task.id is not None
         if task.agent not in self.agents:
             return await self.inplace.prepare(task)
-        earlier = self.journal.continued_worktree(task.agent, task.command)
+        decision = self.journal.decision(task.decision_id)
+        continues = decision.metadata.get("continues") if decision is not None else None
+        earlier = self.journal.continued_worktree(
+            task.agent, task.command, continues if isinstance(continues, int) else None
+        )
         if earlier is not None and Path(earlier["path"]).is_dir():
             self.journal.add_worktree(task.id, str(self.repo), earlier["path"], earlier["branch"], earlier["base"])
             self.journal.set_worktree(task.id, "ready", note=f"continues task {earlier['task_id']}")
@@ -144,7 +158,7 @@ class Worktrees:
             and Git(self.repo).ok("merge-base", "--is-ancestor", "HEAD", row["branch"])
         ):
             try:
-                details["merged"] = merge(self.journal, task.id, fast_forward_only=True)
+                details["merged"] = merge(self.journal, task.id, automatic=True)
             except ConsciousError as exc:
                 details["merge_refused"] = str(exc)
         return details

@@ -67,6 +67,7 @@ def policy_from(config: Config) -> Policy:
             agents=dict(approval.agents),
             priorities={str(k): v for k, v in approval.priorities.items()},
             always_allow=tuple((s.agent, s.pattern) for s in approval.always_allow),
+            destructive=approval.destructive,
         ),
         deny_patterns=(*DEFAULT_DENY, *config.deny_commands),
         allow_patterns=tuple(config.allow_commands),

@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from conscious.gate.intent import destroys
 from conscious.model import NEVER_STARTED, ActionType, ApprovalMode, Decision, PastTask
 
 VerdictLabel = Literal[
@@ -128,6 +129,9 @@ class Approval:
     priorities: Mapping[str, ApprovalMode] = field(default_factory=dict)
     always_allow: tuple[tuple[str, str], ...] = ()
     """(agent, pattern) answered once with ``approve --always``: asked no more."""
+    destructive: ApprovalMode = "ask"
+    """For instructions that ask to destroy (``intent.py``), whatever the modes above say; a
+    saved ``--always`` answer does not cover them."""
 
     def mode_for(self, agent: str, priority: str) -> ApprovalMode:
         modes = [m for m in (self.agents.get(agent), self.priorities.get(priority)) if m is not None]
@@ -254,6 +258,12 @@ class Policy:
             return Verdict("observe", "dry-run", "dry run: delegation not started")
         if not approved:
             mode = self.approval.mode_for(agent, decision.priority)
+            harm = destroys(command) if agent != "memory" else None
+            if harm is not None and _STRICTNESS[self.approval.destructive] >= _STRICTNESS[mode]:
+                if self.approval.destructive == "never":
+                    return Verdict("observe", "approval-never", f"the instruction {harm}: never approved")
+                if self.approval.destructive == "ask":
+                    return Verdict("delegate", "awaiting-approval", f"the instruction {harm}: a person decides")
             if mode == "never":
                 return Verdict(
                     "observe", "approval-never", f"delegations to {agent} at {decision.priority} are never approved"

@@ -231,6 +231,12 @@ class ToolPolicy:
         return ALLOW
 
 
+def call_of(payload: Mapping[str, Any]) -> ToolCall | None:
+    """The tool call in a PreToolUse hook's input, or None when it has none."""
+    tool, tool_input = payload.get("tool_name"), payload.get("tool_input")
+    return ToolCall(tool, tool_input) if isinstance(tool, str) and isinstance(tool_input, dict) else None
+
+
 def _segments(words: Sequence[str]) -> list[list[str]]:
     out: list[list[str]] = [[]]
     for word in words:

@@ -56,14 +56,14 @@ class Worktrees(Store):
             )
         ]
 
-    def continued_worktree(self, agent: str, command: str) -> dict[str, Any] | None:
-        """The newest live worktree of an earlier task of the same agent and command that did not
-        succeed (a retry of the same item continues there)."""
+    def continued_worktree(self, agent: str, command: str, task_id: int | None = None) -> dict[str, Any] | None:
+        """The live worktree of the earlier task a new one continues: ``task_id`` when the decision
+        names it (a retry), else the newest of the same agent and command that did not succeed."""
         row = self.db.execute(
             "SELECT w.*, t.session_id, t.state AS task_state FROM worktrees w JOIN tasks t ON t.id = w.task_id"
-            " WHERE w.state='ready' AND t.agent=? AND t.command=?"
+            " WHERE w.state='ready' AND t.agent=? AND (t.id=? OR ? IS NULL AND t.command=?)"
             " AND t.state IN ('failed', 'timeout', 'interrupted') ORDER BY w.task_id DESC LIMIT 1",
-            (agent, command),
+            (agent, task_id, task_id, command),
         ).fetchone()
         return dict(row) if row is not None else None
 

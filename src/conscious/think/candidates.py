@@ -59,6 +59,8 @@ class Candidate:
     """What it rests on, in a few words (shown to the model; kept in the decision's metadata)."""
     requested: bool = False
     """The user's own words, handed over verbatim: the user asked for exactly this."""
+    continues: int | None = None
+    """The task this one retries: it continues in that task's worktree and session."""
 
     def line(self) -> str:
         """How the option reads in the prompt."""
@@ -74,7 +76,12 @@ class Candidate:
             command=self.command,
             priority=self.priority,
             confidence=confidence,
-            metadata={"choice": self.id, "basis": self.basis, **metadata},
+            metadata={
+                "choice": self.id,
+                "basis": self.basis,
+                **({"continues": self.continues} if self.continues is not None else {}),
+                **metadata,
+            },
         )
 
 
@@ -86,6 +93,7 @@ class _Proposal:
     priority: Priority
     basis: str
     requested: bool = False
+    continues: int | None = None
 
 
 def candidates(
@@ -122,7 +130,7 @@ def candidates(
     options.append(_Proposal("observe", None, None, "low", _observe_basis(batch, bool(options))))
     options.append(_Proposal("reflect", None, _subject(batch, roots), "medium", "recall what the journal knows first"))
     return [
-        Candidate(IDS[i], p.action_type, p.agent, p.command, p.priority, p.basis, p.requested)
+        Candidate(IDS[i], p.action_type, p.agent, p.command, p.priority, p.basis, p.requested, p.continues)
         for i, p in enumerate(options)
     ]
 
@@ -239,7 +247,8 @@ def _retry(obs: Observation) -> list[_Proposal]:
         obs.event_type, obs.event_type
     )
     retry = f"{command} (the last attempt {why}: {_short(result, 200)}; take another approach)"
-    return [_Proposal("delegate", agent, _cut(retry), "high", f"a retry of the task that {why}")]
+    earlier = d.get("task_id") if isinstance(d.get("task_id"), int) else None
+    return [_Proposal("delegate", agent, _cut(retry), "high", f"a retry of the task that {why}", continues=earlier)]
 
 
 def _many_failing(batch: Sequence[Observation], roots: Sequence[str]) -> list[_Proposal]:

@@ -273,6 +273,73 @@ async function answer(item, id, verb, body) {
   refreshSoon('status', refreshStatus);
 }
 
+// ---------------------------------------------------------------- worktrees
+
+async function refreshWorktrees() {
+  const { items } = await getJSON('/api/worktrees');
+  const ready = (items || []).filter((w) => w.state === 'ready' && !['running', 'pending', 'approved'].includes(w.task_state));
+  const list = $('worktrees');
+  const wanted = new Set(ready.map((w) => String(w.task_id)));
+  for (const node of list.querySelectorAll('[data-worktree]')) {
+    if (!wanted.has(node.dataset.worktree)) node.remove();
+  }
+  for (const w of ready) {
+    if (!list.querySelector(`[data-worktree="${CSS.escape(String(w.task_id))}"]`)) list.append(worktreeItem(w));
+  }
+  $('worktree-count').textContent = ready.length ? String(ready.length) : '';
+  $('no-worktrees').hidden = ready.length > 0;
+}
+
+function worktreeItem(w) {
+  const id = String(w.task_id);
+  const diff = el('pre', { class: 'diff', hidden: true });
+  const show = el('button', { type: 'button', class: 'show-diff', 'data-diff': id, text: 'Diff' });
+  const merge = el('button', { type: 'button', class: 'approve', 'data-merge': id, text: 'Merge' });
+  const discard = el('button', { type: 'button', class: 'deny', 'data-discard': id, text: 'Discard' });
+  const item = el('li', { class: 'worktree', 'data-worktree': id },
+    el('div', { class: 'approval-head' },
+      el('span', { class: 'ref', text: `task #${id}` }),
+      el('span', { class: 'agent', text: w.agent }),
+      el('span', { class: 'dim', text: `${w.branch} · ${w.task_state}` })),
+    el('pre', { class: 'command', text: w.command }),
+    el('div', { class: 'actions' }, show, merge, discard),
+    diff);
+  show.addEventListener('click', async () => {
+    if (!diff.hidden) { diff.hidden = true; return; }
+    try {
+      const res = await api(`/api/tasks/${encodeURIComponent(id)}/diff`);
+      diff.textContent = res.ok ? ((await res.json()).diff || 'no changes') : await detail(res);
+      diff.hidden = false;
+    } catch (err) {
+      if (!(err instanceof Unauthorised)) note(`Could not read the diff of task #${id}: ${err.message}`, 'error');
+    }
+  });
+  merge.addEventListener('click', () => onBranch(item, id, 'merge'));
+  discard.addEventListener('click', () => onBranch(item, id, 'discard'));
+  return item;
+}
+
+async function onBranch(item, id, verb) {
+  const buttons = item.querySelectorAll('button');
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const res = await api(`/api/tasks/${encodeURIComponent(id)}/${verb}`, { method: 'POST' });
+    if (res.ok) {
+      const done = await res.json();
+      note(verb === 'merge' ? `Task #${id} merged: ${done.merged}` : `Task #${id} discarded`, 'ok');
+    } else {
+      note(`Task #${id}: ${await detail(res)}`, 'warn'); // a conflict: nothing was touched
+      buttons.forEach((b) => { b.disabled = false; });
+      return;
+    }
+  } catch (err) {
+    if (!(err instanceof Unauthorised)) note(`Could not ${verb} task #${id}: ${err.message}`, 'error');
+    buttons.forEach((b) => { b.disabled = false; });
+    return;
+  }
+  await refreshWorktrees().catch(() => {});
+}
+
 // ---------------------------------------------------------------- tell
 
 function setUpTell() {
@@ -415,6 +482,17 @@ const render = {
       { 'data-what': d.what, 'data-state': d.state });
   },
 
+  tool(d) {
+    if (d.allowed) return; // counted in the metrics; the stream shows what was refused
+    addEntry('tool', d.ts, '✗', [line(strong(`task #${d.id} ${d.agent} refused: `),
+      el('span', { class: 'command', text: clip(d.call, 200) })), line(dim(d.reason ?? ''))], { 'data-allowed': 'false' });
+  },
+
+  worktree(d) {
+    addEntry('worktree', d.ts, '⎇', [line(strong(`task #${d.task_id} ${d.what}`), d.how ? dim(` (${d.how})`) : null)]);
+    refreshSoon('worktrees', refreshWorktrees);
+  },
+
   approval(d) {
     const head = line(strong(`approval #${d.id} ${d.what}`));
     if (d.agent) head.append(`: ${d.agent} — `, el('span', { class: 'command', text: clip(d.command, 200) }));
@@ -461,6 +539,7 @@ function handle(type, data) {
   fn(data);
   if (type === 'decision' || type === 'health') refreshSoon('status', refreshStatus);
   if (type === 'decision') refreshSoon('approvals', refreshApprovals);
+  if (type === 'task' && data.what === 'finished') refreshSoon('worktrees', refreshWorktrees);
 }
 
 // ---------------------------------------------------------------- server-sent events over fetch
@@ -566,6 +645,8 @@ function start() {
   const quietly = (fn) => () => fn().catch((err) => { if (!(err instanceof Unauthorised)) console.warn(err); });
   quietly(refreshStatus)();
   quietly(refreshApprovals)();
+  quietly(refreshWorktrees)();
+  state.timers.push(setInterval(quietly(refreshWorktrees), REFRESH_MS));
   state.timers.push(setInterval(quietly(refreshStatus), REFRESH_MS));
   state.timers.push(setInterval(quietly(refreshApprovals), REFRESH_MS));
   state.timers.push(setInterval(tickUptime, 1000));
