@@ -147,9 +147,6 @@ class ToolPolicy:
     def shell(self, command: str, root: str) -> ToolVerdict:
         if "--no-verify" in command:
             return _deny("skips verification (--no-verify)")
-        for pattern in DEFAULT_DENY:
-            if re.search(pattern, command, flags=re.IGNORECASE):
-                return _deny(f"matches the deny rule {pattern!r}")
         try:
             lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|()<>")
             lexer.whitespace_split = True
@@ -160,6 +157,11 @@ class ToolPolicy:
             verdict = self._simple(segment, root)
             if not verdict.allowed:
                 return verdict
+        # Last, the delegation's own deny rules over the whole line (what the words above miss:
+        # `$(…)`, backticks, pipes into a shell).
+        for pattern in DEFAULT_DENY:
+            if re.search(pattern, command, flags=re.IGNORECASE):
+                return _deny(f"matches the deny rule {pattern!r}")
         return ALLOW
 
     def _simple(self, words: Sequence[str], root: str) -> ToolVerdict:

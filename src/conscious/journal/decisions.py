@@ -97,10 +97,13 @@ class Decisions(Store):
     def decision(self, decision_id: int) -> Decision | None:
         """The decision as the model (or a rule) made it."""
         row = self.db.execute(
-            "SELECT action_type, reasoning, target_agent, command, priority, confidence FROM decisions WHERE id=?",
+            "SELECT action_type, reasoning, target_agent, command, priority, confidence, metadata FROM decisions"
+            " WHERE id=?",
             (decision_id,),
         ).fetchone()
-        return Decision(**dict(row)) if row is not None else None
+        if row is None:
+            return None
+        return Decision(**{**dict(row), "metadata": json.loads(row["metadata"]) if row["metadata"] else {}})
 
     def task_of(self, decision_id: int) -> dict[str, Any] | None:
         """The delegation a decision made, if any."""
