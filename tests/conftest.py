@@ -103,7 +103,9 @@ def repo(watched: Path) -> Path:
     git(watched, "config", "user.email", "user@example.com")
     (watched / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     (watched / "tests").mkdir()
-    (watched / "tests" / "test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    (watched / "tests" / "test_calc.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    )
     git(watched, "add", "-A")
     git(watched, "commit", "-q", "-m", "init")
     return watched

@@ -10,8 +10,10 @@ own `.claude/settings.json` never runs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +78,9 @@ async def until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
     return found
 
 
-async def running(paths: Paths, repo: Path) -> AsyncIterator[tuple[asyncio.Event, Journal]]:
+@contextlib.asynccontextmanager
+async def running(paths: Paths, repo: Path) -> AsyncIterator[Journal]:
+    """The daemon serving on ``repo`` (its API on a free port), and a journal to read."""
     stop = asyncio.Event()
     task = asyncio.create_task(serve(daemon_config(paths, repo), paths, Terminal(quiet=True), stop))
     await until(lambda: paths.journal.exists())
@@ -85,7 +89,7 @@ async def running(paths: Paths, repo: Path) -> AsyncIterator[tuple[asyncio.Event
     if task.done():
         task.result()
     try:
-        yield stop, journal
+        yield journal
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
@@ -102,12 +106,12 @@ async def test_a_task_s_tool_calls_pass_the_gate_and_its_branch_is_merged_after_
 ) -> None:
     monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(tools(repo)))
     head = Git(repo).head()
-    async for stop, journal in running(paths, repo):
+    async with running(paths, repo) as journal:
         api = journal.identity()["daemon"]["api_url"]
         journal.append(
             Observation(source="user", event_type="request", target="inbox", details={"text": "fix add in calc.py"})
         )
-        result = await until(lambda: result_of(journal))
+        result = await until(partial(result_of, journal))
         d = result.details
         task_id = d["task_id"]
         assert result.event_type == "succeeded"
@@ -131,7 +135,7 @@ async def test_a_task_s_tool_calls_pass_the_gate_and_its_branch_is_merged_after_
         assert not list(planted.parent.glob("planted-*"))
 
     # Started again: the worktree is still there, and merged from the command line.
-    async for stop, journal in running(paths, repo):
+    async with running(paths, repo) as journal:
         runner = CliRunner()
         shown = runner.invoke(app, ["diff", str(task_id)])
         assert shown.exit_code == 0 and "+    return a + b" in shown.output
@@ -150,11 +154,11 @@ async def test_a_conflict_leaves_the_tree_untouched_and_discard_removes_the_bran
     repo: Path, paths: Paths, fake_agents: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(tools(repo)[:2]))
-    async for stop, journal in running(paths, repo):
+    async with running(paths, repo) as journal:
         journal.append(
             Observation(source="user", event_type="request", target="inbox", details={"text": "fix add in calc.py"})
         )
-        task_id = (await until(lambda: result_of(journal))).details["task_id"]
+        task_id = (await until(partial(result_of, journal))).details["task_id"]
         # Meanwhile the user fixed it differently and committed.
         (repo / "calc.py").write_text("def add(a, b):\n    return b + a\n")
         git(repo, "commit", "-q", "-am", "my own fix")

@@ -94,7 +94,9 @@ def test_imports_go_only_down(module: str) -> None:
 def test_no_import_cycles() -> None:
     graph = {m: {t for t in imports(m, p) if t in ALL and t != m} for m, p in ALL.items()}
     # A package's __init__ re-exporting its own modules is not a cycle of concepts.
-    graph = {m: {t for t in ts if not (ALL[m].name == "__init__.py" and t.startswith(m + "."))} for m, ts in graph.items()}
+    graph = {
+        m: {t for t in ts if not (ALL[m].name == "__init__.py" and t.startswith(m + "."))} for m, ts in graph.items()
+    }
     state: dict[str, int] = {}
     stack: list[str] = []
 

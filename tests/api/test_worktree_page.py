@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,11 @@ async def test_a_branch_is_diffed_and_merged_from_the_page(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(tools(repo)[:2]))
-    async for _, journal in running(paths, repo):
+    async with running(paths, repo) as journal:
         journal.append(
             Observation(source="user", event_type="request", target="inbox", details={"text": "fix add in calc.py"})
         )
-        task_id = (await until(lambda: result_of(journal))).details["task_id"]
+        task_id = (await until(partial(result_of, journal))).details["task_id"]
         url = journal.identity()["daemon"]["api_url"]
         token = (paths.state_dir / "api-token").read_text().strip()
         ARTIFACTS.mkdir(exist_ok=True)

@@ -116,7 +116,7 @@ async def test_a_retry_of_the_same_item_continues_in_the_same_worktree_and_sessi
     repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal = Journal(paths.journal)
-    d, seen = dispatcher(journal, repo, worktrees(journal, repo, paths))
+    d, _ = dispatcher(journal, repo, worktrees(journal, repo, paths))
     monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")
     first = delegation(journal, "claude-code", "fix add in calc.py")
     d.start(first)

@@ -4,6 +4,7 @@ approvals on ``auto``: not one destructive instruction starts unasked."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ async def test_no_destructive_instruction_starts_unasked(config: Config, paths: 
 
     for i, _ in enumerate(ATTACKER):  # one at a time: each its own batch, its own proposal
         orch.accept(Observation(source="filesystem", event_type="modified", target=f"src/mod{i}.py", details={"n": i}))
-        await drain(orch, lambda: len(by_model()) > i)
+        await drain(orch, partial(lambda n: len(by_model()) > n, i))
     decided = by_model()
     assert {d["command"] for d in decided} == set(ATTACKER)
     assert {d["verdict"] for d in decided} <= {"awaiting-approval", "denied-command"}, [

@@ -73,7 +73,9 @@ def file(i: int, relative: str, event: str = "created", root: str = "/home/dev/a
 
 
 def test_a_tree_copied_in_is_one_entry_for_its_subtree() -> None:
-    names = [f"vendor/pytest/src/_pytest/m{i}.py" for i in range(420)] + [f"vendor/pytest/doc/d{i}.md" for i in range(96)]
+    names = [f"vendor/pytest/src/_pytest/m{i}.py" for i in range(420)] + [
+        f"vendor/pytest/doc/d{i}.md" for i in range(96)
+    ]
     pending = [file(i, name) for i, name in enumerate(names, start=1)]
     pending.append(file(1000, "src/app.py", "modified"))
     entries = coalesce(pending)

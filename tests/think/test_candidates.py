@@ -65,8 +65,12 @@ def test_a_failed_task_is_retried_with_its_error_unless_running_it_again_cannot_
         details={"agent": "claude-code", "command": "Fix the flaky test", "result": "killed after 1800s"},
     )
     [retry, _, _] = candidates([failed], agents=AGENTS)
-    assert retry.command is not None and retry.command.startswith("Fix the flaky test (the last attempt ran out of time")
-    logged_out = failed.model_copy(update={"event_type": "failed", "details": {**failed.details, "result": "Invalid API key · Please run /login"}})
+    assert retry.command is not None and retry.command.startswith(
+        "Fix the flaky test (the last attempt ran out of time"
+    )
+    logged_out = failed.model_copy(
+        update={"event_type": "failed", "details": {**failed.details, "result": "Invalid API key · Please run /login"}}
+    )
     assert [o.action_type for o in candidates([logged_out], agents=AGENTS)] == ["observe", "reflect"]
 
 

@@ -18,7 +18,7 @@ from conscious.think.context import ContextWindow
 from conscious.think.prompt import load_system_prompt
 from conscious.think.thinker import Thinker, limits_from
 
-FAILING_TESTS = '''
+FAILING_TESTS = """
 def add(a, b):
     return a - b
 
@@ -30,7 +30,7 @@ def test_add_negative():
 
 def test_fine():
     assert True
-'''
+"""
 
 
 async def test_a_real_failing_run_is_chosen_with_a_measured_confidence(

@@ -20,7 +20,9 @@ def tokens(*specs: tuple[str, float, tuple[tuple[str, float], ...]]) -> list:  #
 
 
 def test_the_share_of_each_valid_option_at_its_token() -> None:
-    reply = tokens(tok('{"', 1.0), tok("choice", 1.0), tok('":"', 1.0), tok("B", 0.5, ("A", 0.3), ("B", 0.5), ("{", 0.1)))
+    reply = tokens(
+        tok('{"', 1.0), tok("choice", 1.0), tok('":"', 1.0), tok("B", 0.5, ("A", 0.3), ("B", 0.5), ("{", 0.1))
+    )
     shares = option_shares(reply, ["A", "B", "C"])
     assert shares == pytest.approx({"A": 0.3 / 0.8, "B": 0.5 / 0.8})
 
