@@ -207,6 +207,7 @@ async def main() -> None:
     ap.add_argument("--observations", type=int, default=120)
     ap.add_argument("--seed-observations", type=int, default=30)
     ap.add_argument("--floor-observations", type=int, default=30)
+    ap.add_argument("--floors", default="compose,choose", help="the floors' reply shapes to measure")
     ap.add_argument("--burst", type=int, default=1000)
     ap.add_argument("--context", type=int, default=8192)
     args = ap.parse_args()
@@ -247,7 +248,7 @@ async def main() -> None:
         seed_rows = await run_seed(root, recorded[: args.seed_observations], connection.context_length)
         m1 = await metrics(root)
         floors = {
-            shape: await run_floor(root, recorded[: args.floor_observations], shape) for shape in ("compose", "choose")
+            shape: await run_floor(root, recorded[: args.floor_observations], shape) for shape in args.floors.split(",")
         }
         m1 = await metrics(root)
 
@@ -309,8 +310,7 @@ async def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for r, m in (
         (seed, seed_metrics),
-        (floor["compose"], float("nan")),
-        (floor["choose"], float("nan")),
+        *((f, float("nan")) for f in floor.values()),
         (con, con_metrics),
     ):
         print(

@@ -145,3 +145,31 @@ async def test_no_summary_during_an_outage_the_turns_stay_until_it_ends() -> Non
     assert t.window.turns == turns and len(seen) == compactions  # nothing evicted, nothing archived
     await t.compact()
     assert len(seen) == compactions + 1 and seen[-1].error is None and seen[-1].summary.endswith("turns archived")
+
+
+async def test_the_options_are_asked_but_the_window_keeps_the_turn_and_a_fact_of_the_answer() -> None:
+    from conscious.model import Observation
+    from conscious.think.candidates import candidates
+
+    backend = ScriptedBackend()
+    backend.enqueue('{"choice": "A", "reasoning": "the tests fail", "confidence": 0.9}')
+    t, _ = thinker(backend, budget=4000)
+    failing = Observation(
+        source="tests",
+        event_type="failed",
+        target="report.xml",
+        details={"tests": 3, "failures": 1, "first_failures": [{"test": "t.test_a", "message": "assert 1 == 2"}]},
+    )
+    from conscious.think.choice import Options
+
+    options = Options(candidates([failing], agents=["claude-code", "claude-flow", "memory"]))
+    thought = await t.think("1 observation(s):\n1. [ERROR] tests/failed report.xml", options)
+    asked = backend.requests[0][-1]["content"]
+    assert asked.startswith("1 observation(s):") and "OPTIONS:\nA) delegate to claude-code" in asked
+    kept = [turn.content for turn in t.window.turns]
+    assert kept[0] == "1 observation(s):\n1. [ERROR] tests/failed report.xml"  # no OPTIONS kept
+    assert kept[1].startswith("→ delegated to claude-code") and thought.decision.action_type == "delegate"
+    await t.think("1 observation(s):\n1. [INFO] clock/heartbeat orchestrator")
+    # The next request shares with the server's cache everything up to the options it was asked.
+    again = backend.requests[1]
+    assert again[1]["content"] == kept[0] and asked.startswith(again[1]["content"])

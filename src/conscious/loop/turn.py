@@ -12,7 +12,7 @@ from conscious.loop.state import LoopState
 from conscious.model import Observation, utcnow
 from conscious.think.candidates import actionable, candidates
 from conscious.think.choice import Options
-from conscious.think.prompt import render_turn
+from conscious.think.prompt import render_body, render_turn
 
 
 def facts(
@@ -45,7 +45,9 @@ def evidence_test(config: Config) -> Callable[[Observation], bool] | None:
 
 
 def compose_turn(batch: Sequence[Entry], facts: Mapping[str, Any], config: Config) -> tuple[str, Options | None]:
-    """The prompt for this batch, and the options it offers (None in ``compose`` mode)."""
+    """The prompt for this batch, and the options it offers (None in ``compose`` mode: the
+    prompt asks for a decision). The options are not in the prompt: the thinker asks them
+    with it, and the window keeps the prompt alone."""
     shown = [e.observation for e in batch if e.observation.key[:2] not in UNSHOWN_EVENTS]
     if config.decide_mode == "compose":
         return render_turn(shown, facts), None
@@ -57,4 +59,4 @@ def compose_turn(batch: Sequence[Entry], facts: Mapping[str, Any], config: Confi
             patterns=config.candidates,
         )
     )
-    return render_turn(shown, facts, options.lines()), options
+    return render_body(shown, facts), options

@@ -24,6 +24,7 @@ from conscious.think.backends.base import Usage
 from conscious.think.candidates import Candidate
 from conscious.think.confidence import option_shares
 from conscious.think.decision import reply_object
+from conscious.think.prompt import render_options
 
 REASONING_LIMIT = 120
 TOP_LOGPROBS = 20
@@ -56,6 +57,9 @@ class Options:
 
     def lines(self) -> list[str]:
         return [c.line() for c in self.candidates]
+
+    def block(self) -> str:
+        return render_options(self.lines())
 
     def read(
         self, text: str, usage: Usage, *, think: bool = True, temperature: float = 1.0

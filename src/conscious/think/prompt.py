@@ -65,14 +65,22 @@ def render_observation(n: int, obs: Observation) -> str:
     return f"{head}\n   details: {_data(obs.details)}" if obs.details else head
 
 
-def render_turn(batch: Sequence[Observation], facts: Mapping[str, Any], options: Sequence[str] = ()) -> str:
-    """The newest message: facts of this moment, then the batch, most severe first, then the
-    options to choose from (none: the model composes its decision)."""
+def render_body(batch: Sequence[Observation], facts: Mapping[str, Any]) -> str:
+    """Facts of this moment, then the batch, most severe first: what the window keeps of a turn."""
     header = " · ".join(f"{k} {v}" for k, v in facts.items())
     lines = [f"[{header}]", f"{len(batch)} observation(s):"]
     lines += [render_observation(i, o) for i, o in enumerate(batch, start=1)]
-    if options:
-        lines += ["OPTIONS:", *options, "Choose one option: one JSON object."]
-    else:
-        lines.append("Respond with one JSON decision.")
     return "\n".join(lines)
+
+
+def render_options(options: Sequence[str]) -> str:
+    """The options to choose from. Asked with the turn, never kept in the window: once decided,
+    they are noise that would make the window grow twice as fast (and teach repetition)."""
+    return "\n".join(["OPTIONS:", *options, "Choose one option: one JSON object."])
+
+
+def render_turn(batch: Sequence[Observation], facts: Mapping[str, Any], options: Sequence[str] = ()) -> str:
+    """The newest message whole: the body, then the options to choose from (none: the model
+    composes its decision)."""
+    closing = render_options(options) if options else "Respond with one JSON decision."
+    return render_body(batch, facts) + "\n" + closing

@@ -191,18 +191,24 @@ class Thinker:
 
     async def think(self, prompt: str, options: Options | None = None) -> Thought:
         """Decide on ``prompt``: by choosing one of ``options`` (the default mode), or, without
-        options, by composing a decision of the model's own (the ``compose`` mode)."""
+        options, by composing a decision of the model's own (the ``compose`` mode). The options
+        are asked at the end of the prompt but not kept: the window keeps the prompt and a fact
+        of the answer, so the server re-reads only the options, the fact and the next turn."""
+        asked = "\n" + options.block() if options is not None else ""
         tokens = await self.backend.tokenize(prompt)
-        if self.window.would_overflow(tokens):
-            await self.compact(extra=tokens + MESSAGE_OVERHEAD)
+        extra = await self.backend.tokenize(asked) if asked else 0
+        if self.window.would_overflow(tokens + extra):
+            await self.compact(extra=tokens + extra + MESSAGE_OVERHEAD)
         self.window.turns.append(Turn("user", prompt, tokens))
         schema, limits = self.schema, self.limits
         if options is not None:
             schema = options.schema() if schema is not None else None
             limits = dataclasses.replace(limits, logprobs=TOP_LOGPROBS)
+        messages = self.window.messages()
+        messages[-1] = {**messages[-1], "content": messages[-1]["content"] + asked}
         started = time.perf_counter()
         try:
-            raw, obj, usage = await self._complete(self.window.messages(), schema, limits, self.on_token)
+            raw, obj, usage = await self._complete(messages, schema, limits, self.on_token)
         except LLMError:
             self.window.pop_last()
             raise
