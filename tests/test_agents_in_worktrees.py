@@ -96,6 +96,13 @@ async def running(paths: Paths, repo: Path) -> AsyncIterator[Journal]:
         journal.close()
 
 
+async def asked_and_done(journal: Journal, text: str = "fix add in calc.py") -> Observation:
+    """The user's request told to the daemon, and the result of the task it became."""
+    journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": text}))
+    done: Observation = await until(partial(result_of, journal))
+    return done
+
+
 def result_of(journal: Journal) -> Observation | None:
     done = [o for o in journal.observations(200) if o.source == "agent" and o.event_type in ("succeeded", "failed")]
     return done[-1] if done else None
@@ -108,10 +115,7 @@ async def test_a_task_s_tool_calls_pass_the_gate_and_its_branch_is_merged_after_
     head = Git(repo).head()
     async with running(paths, repo) as journal:
         api = journal.identity()["daemon"]["api_url"]
-        journal.append(
-            Observation(source="user", event_type="request", target="inbox", details={"text": "fix add in calc.py"})
-        )
-        result = await until(partial(result_of, journal))
+        result = await asked_and_done(journal)
         d = result.details
         task_id = d["task_id"]
         assert result.event_type == "succeeded"
@@ -155,10 +159,7 @@ async def test_a_conflict_leaves_the_tree_untouched_and_discard_removes_the_bran
 ) -> None:
     monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(tools(repo)[:2]))
     async with running(paths, repo) as journal:
-        journal.append(
-            Observation(source="user", event_type="request", target="inbox", details={"text": "fix add in calc.py"})
-        )
-        task_id = (await until(partial(result_of, journal))).details["task_id"]
+        task_id = (await asked_and_done(journal)).details["task_id"]
         # Meanwhile the user fixed it differently and committed.
         (repo / "calc.py").write_text("def add(a, b):\n    return b + a\n")
         git(repo, "commit", "-q", "-am", "my own fix")

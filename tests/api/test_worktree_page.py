@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from functools import partial
 from pathlib import Path
 
 import pytest
 
-from conscious.model import Observation
 from conscious.paths import Paths
 from tests.api.test_live_page import ARTIFACTS, ROOT, browser_tools  # noqa: F401 (a fixture)
-from tests.test_agents_in_worktrees import result_of, running, tools, until
+from tests.test_agents_in_worktrees import asked_and_done, running, tools
 
 
 @pytest.mark.timeout(300)
@@ -27,10 +25,7 @@ async def test_a_branch_is_diffed_and_merged_from_the_page(
 ) -> None:
     monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(tools(repo)[:2]))
     async with running(paths, repo) as journal:
-        journal.append(
-            Observation(source="user", event_type="request", target="inbox", details={"text": "fix add in calc.py"})
-        )
-        task_id = (await until(partial(result_of, journal))).details["task_id"]
+        task_id = (await asked_and_done(journal)).details["task_id"]
         url = journal.identity()["daemon"]["api_url"]
         token = (paths.state_dir / "api-token").read_text().strip()
         ARTIFACTS.mkdir(exist_ok=True)

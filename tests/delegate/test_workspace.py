@@ -20,7 +20,7 @@ from conscious.delegate.scripted import ScriptedDelegate
 from conscious.delegate.workspace import InPlace, Worktrees
 from conscious.errors import ConfigError
 from conscious.journal import Journal
-from conscious.model import Observation
+from conscious.model import Decision, Observation, Task
 from conscious.paths import Paths
 from conscious.system.git import Git
 from tests.conftest import FAKES_BIN, git
@@ -112,9 +112,8 @@ async def test_when_clean_a_succeeded_task_with_passing_checks_is_fast_forwarded
     assert journal.worktree(task.id or 0)["state"] == "merged"  # type: ignore[index]
 
 
-async def test_a_retry_of_the_same_item_continues_in_the_same_worktree_and_session(
-    repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def a_failed_task(repo: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch) -> tuple[Journal, Dispatcher, Task]:
+    """A task that failed in its worktree; the stand-in succeeds from now on."""
     journal = Journal(paths.journal)
     d, _ = dispatcher(journal, repo, worktrees(journal, repo, paths))
     monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")
@@ -122,6 +121,13 @@ async def test_a_retry_of_the_same_item_continues_in_the_same_worktree_and_sessi
     d.start(first)
     await settle(d)
     monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "success")
+    return journal, d, first
+
+
+async def test_a_retry_of_the_same_item_continues_in_the_same_worktree_and_session(
+    repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal, d, first = await a_failed_task(repo, paths, monkeypatch)
     second = delegation(journal, "claude-code", "fix add in calc.py")
     d.start(second)
     await settle(d)
@@ -202,15 +208,7 @@ def test_worktrees_are_never_made_inside_the_watched_tree(repo: Path) -> None:
 async def test_a_retry_the_candidates_composed_names_the_task_it_continues(
     repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conscious.model import Decision, Task
-
-    journal = Journal(paths.journal)
-    d, _ = dispatcher(journal, repo, worktrees(journal, repo, paths))
-    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")
-    first = delegation(journal, "claude-code", "fix add in calc.py")
-    d.start(first)
-    await settle(d)
-    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "success")
+    journal, d, first = await a_failed_task(repo, paths, monkeypatch)
     retry = "fix add in calc.py (the last attempt failed: simulated error; take another approach)"
     decision = Decision(
         action_type="delegate",
