@@ -225,3 +225,50 @@ async def test_a_retry_the_candidates_composed_names_the_task_it_continues(
     await settle(d)
     one, two = invocations(agent_log)
     assert one["cwd"] == two["cwd"] and "--resume" in two["argv"]  # type: ignore[operator]
+
+
+async def test_a_task_begun_on_uncommitted_work_sees_it_and_lands_in_the_working_tree(
+    repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conscious.delegate import branches
+
+    # The user's own edit, not committed, broke the tests; the agent is asked to fix them.
+    (repo / "calc.py").write_text("def add(a, b):\n    return a - b  # tweaked\n")
+    (repo / "notes.md").write_text("my notes\n")
+    fix = [{"name": "Bash", "input": {"command": "sed -i 's/a - b/a + b/' calc.py && git commit -qam 'Fix add'"}}]
+    monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(fix))
+    journal = Journal(paths.journal)
+    d, seen = dispatcher(journal, repo, worktrees(journal, repo, paths))
+    task = delegation(journal, "claude-code", "fix add in calc.py")
+    d.start(task)
+    await settle(d)
+    [obs] = seen
+    assert [c.split(" ", 1)[1] for c in obs.details["commits"]] == ["Fix add"]  # type: ignore[union-attr]
+    wt = paths.state_dir / "worktrees" / f"task-{task.id}"
+    assert (wt / "notes.md").read_text() == "my notes\n"  # it saw what the user had
+    how = branches.merge(journal, task.id or 0)
+    assert how.startswith("applied to your working tree")
+    assert (repo / "calc.py").read_text().endswith("a + b  # tweaked\n")  # the agent's change only
+    assert (repo / "notes.md").read_text() == "my notes\n"
+    assert git(repo, "log", "--format=%s") == "init\n"  # nothing committed behind the user's back
+
+
+async def test_a_patch_that_no_longer_applies_is_refused_and_touches_nothing(
+    repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conscious.delegate import branches
+    from conscious.errors import GitError
+
+    (repo / "calc.py").write_text("def add(a, b):\n    return a - b  # tweaked\n")
+    fix = [{"name": "Bash", "input": {"command": "sed -i 's/a - b/a + b/' calc.py && git commit -qam 'Fix add'"}}]
+    monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(fix))
+    journal = Journal(paths.journal)
+    d, _ = dispatcher(journal, repo, worktrees(journal, repo, paths))
+    task = delegation(journal, "claude-code", "fix add in calc.py")
+    d.start(task)
+    await settle(d)
+    (repo / "calc.py").write_text("def add(x, y):\n    return x + y\n")  # meanwhile, the user rewrote it
+    with pytest.raises(GitError, match=r"calc\.py"):
+        branches.merge(journal, task.id or 0)
+    assert (repo / "calc.py").read_text() == "def add(x, y):\n    return x + y\n"
+    assert journal.worktree(task.id or 0)["state"] == "ready"  # type: ignore[index]

@@ -78,3 +78,19 @@ def test_uncommitted_changes_in_the_way_are_one_line_naming_the_file(repo: Path,
 def test_errors_are_git_errors_with_git_s_words(tmp_path: Path) -> None:
     with pytest.raises(GitError, match="not a git repository"):
         Git(tmp_path).head()
+
+
+def test_a_snapshot_holds_the_uncommitted_work_and_touches_nothing(repo: Path) -> None:
+    g = Git(repo)
+    assert g.snapshot("nothing") is None  # a clean tree: no snapshot
+    head = g.head()
+    (repo / "calc.py").write_text("def add(a, b):\n    return a * b\n")
+    (repo / "notes.md").write_text("untracked\n")
+    git(repo, "add", "notes.md")
+    (repo / "scratch.txt").write_text("new, never added\n")
+    status = git(repo, "status", "--porcelain")
+    sha = g.snapshot("your uncommitted changes")
+    assert sha is not None and g.head() == head and git(repo, "status", "--porcelain") == status
+    assert git(repo, "show", f"{sha}:calc.py").endswith("a * b\n")
+    assert git(repo, "show", f"{sha}:scratch.txt") == "new, never added\n"
+    assert git(repo, "log", "-1", "--format=%P %an", sha).split() == [head, "conscious"]

@@ -2,6 +2,10 @@
 checked out in your repository, or discard it. A merge is a fast-forward when it can be,
 else a merge commit; one that would conflict, or that your uncommitted changes are in the
 way of, is refused with one line and your tree untouched.
+
+A task that began while you had uncommitted changes worked on a snapshot of them (its base
+is not on your branch). Its own changes — and only those — are then applied to your working
+tree, not committed: your work in progress and the agent's meet there, for you to review.
 """
 
 from __future__ import annotations
@@ -42,7 +46,15 @@ def merge(journal: Journal, task_id: int, *, automatic: bool = False) -> str:
     if row["state"] not in ("ready", "pruned"):
         raise ConsciousError(f"task {task_id}'s worktree is {row['state']}: nothing to merge")
     repo, branch = Git(Path(row["repo"])), row["branch"]
-    if not repo.commits("HEAD", branch):
+    if not repo.is_merged(row["base"]):
+        if automatic:
+            raise ConsciousError("the task began on your uncommitted changes: not merged automatically")
+        patch = repo.diff(row["base"], branch, binary=True)
+        how = "nothing to apply (no changes)"
+        if patch:
+            repo.apply(patch)
+            how = "applied to your working tree, not committed (it began on your uncommitted changes)"
+    elif not repo.commits("HEAD", branch):
         how = "nothing to merge (no commits the branch has that yours has not)"
     else:
         if repo.dirty() and automatic:

@@ -124,11 +124,11 @@ class Worktrees:
         git = Git(self.repo)
         if not await asyncio.to_thread(git.has_commits):
             raise ConsciousError(f"{self.repo} has no commit yet: a worktree needs one (or set workspace = 'in-place')")
-        path, branch, base = (
-            self.folder / f"task-{task.id}",
-            f"conscious/task-{task.id}",
-            await asyncio.to_thread(git.head),
-        )
+        path, branch = self.folder / f"task-{task.id}", f"conscious/task-{task.id}"
+        # The task sees the tree as the user has it, uncommitted work included: the evidence it
+        # was given (a failing run) came from that tree, not from HEAD.
+        wip = f"conscious: your uncommitted changes when task {task.id} began"
+        base = await asyncio.to_thread(git.snapshot, wip) or await asyncio.to_thread(git.head)
         # The row first: a crash during `worktree add` is found by recover() and reported.
         self.journal.add_worktree(task.id, str(self.repo), str(path), branch, base)
         try:
@@ -155,6 +155,7 @@ class Worktrees:
             self.auto_merge == "when-clean"
             and outcome.state == "succeeded"
             and details["checks"] == "passed"
+            and Git(self.repo).ok("merge-base", "--is-ancestor", str(row["base"]), "HEAD")
             and Git(self.repo).ok("merge-base", "--is-ancestor", "HEAD", row["branch"])
         ):
             try:

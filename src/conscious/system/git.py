@@ -6,7 +6,9 @@ and signing of our own bookkeeping commits, which say so in their message.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +40,16 @@ class Git:
 
     root: Path
 
-    def run(self, *args: str, check: bool = True) -> str:
+    def run(self, *args: str, check: bool = True, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
         try:
             out = subprocess.run(
-                ["git", "-C", str(self.root), *args], capture_output=True, text=True, timeout=TIMEOUT, check=False
+                ["git", "-C", str(self.root), *args],
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+                input=stdin,
+                env={**os.environ, **env} if env else None,
             )
         except FileNotFoundError:
             raise GitError("git is not installed") from None
@@ -86,6 +94,25 @@ class Git:
         self.run(*BOOKKEEPING, "commit", "--quiet", "--no-verify", "-m", message)
         return self.head()
 
+    def snapshot(self, message: str) -> str | None:
+        """A commit of the work tree as it is now — uncommitted and untracked (not ignored) files
+        included — on top of HEAD, made with a private index: the user's index, tree and branch
+        are not touched. None when there is nothing uncommitted."""
+        if not self.dirty():
+            return None
+        with tempfile.TemporaryDirectory(prefix="conscious-index-") as tmp:
+            index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            self.run("read-tree", "HEAD", env=index)
+            self.run("add", "-A", env=index)
+            tree = self.run("write-tree", env=index).strip()
+        return self.run(*BOOKKEEPING, "commit-tree", tree, "-p", "HEAD", "-m", message).strip()
+
+    def apply(self, patch: str) -> None:
+        """Apply ``patch`` to the work tree (not committed); refused whole, touching nothing,
+        when any part of it does not apply."""
+        self.run("apply", "--check", "-", stdin=patch)
+        self.run("apply", "-", stdin=patch)
+
     def commits(self, base: str, tip: str) -> list[str]:
         """``<short sha> <subject>`` of the commits on ``tip`` since ``base``, oldest first."""
         return self.run("log", "--reverse", "--format=%h %s", f"{base}..{tip}").splitlines()
@@ -93,8 +120,8 @@ class Git:
     def diffstat(self, base: str, tip: str) -> str:
         return self.run("diff", "--stat", f"{base}...{tip}").rstrip()
 
-    def diff(self, base: str, tip: str) -> str:
-        return self.run("diff", f"{base}...{tip}")
+    def diff(self, base: str, tip: str, *, binary: bool = False) -> str:
+        return self.run("diff", *(["--binary"] if binary else []), f"{base}...{tip}")
 
     def conflicts(self, tip: str) -> list[str]:
         """Paths that would conflict if ``tip`` were merged into HEAD (nothing is touched)."""
