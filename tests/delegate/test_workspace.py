@@ -272,3 +272,12 @@ async def test_a_patch_that_no_longer_applies_is_refused_and_touches_nothing(
         branches.merge(journal, task.id or 0)
     assert (repo / "calc.py").read_text() == "def add(x, y):\n    return x + y\n"
     assert journal.worktree(task.id or 0)["state"] == "ready"  # type: ignore[index]
+
+
+async def test_an_old_branch_of_the_same_name_is_never_reused(repo: Path, paths: Paths, agent_log: Path) -> None:
+    git(repo, "branch", "conscious/task-1")  # left by a journal that was started afresh
+    journal = Journal(paths.journal)
+    d, seen = dispatcher(journal, repo, worktrees(journal, repo, paths))
+    d.start(delegation(journal, "claude-code", "say hi"))
+    await settle(d)
+    assert seen[0].details["branch"] == "conscious/task-1-2"

@@ -124,11 +124,12 @@ class Worktrees:
         git = Git(self.repo)
         if not await asyncio.to_thread(git.has_commits):
             raise ConsciousError(f"{self.repo} has no commit yet: a worktree needs one (or set workspace = 'in-place')")
-        path, branch = self.folder / f"task-{task.id}", f"conscious/task-{task.id}"
+        path, branch = self.folder / f"task-{task.id}", await asyncio.to_thread(_free_branch, git, task.id)
         # The task sees the tree as the user has it, uncommitted work included: the evidence it
         # was given (a failing run) came from that tree, not from HEAD.
         wip = f"conscious: your uncommitted changes when task {task.id} began"
-        base = await asyncio.to_thread(git.snapshot, wip) or await asyncio.to_thread(git.head)
+        snapshot: str | None = await asyncio.to_thread(git.snapshot, wip)
+        base: str = snapshot if snapshot is not None else await asyncio.to_thread(git.head)
         # The row first: a crash during `worktree add` is found by recover() and reported.
         self.journal.add_worktree(task.id, str(self.repo), str(path), branch, base)
         try:
@@ -223,3 +224,13 @@ class Worktrees:
                 except GitError as exc:
                     log.warning("could not prune the worktree of task %s: %s", row["task_id"], exc)
         return found
+
+
+def _free_branch(git: Git, task_id: int) -> str:
+    """``conscious/task-<id>``, or with a suffix when that name is taken (a journal started
+    afresh numbers its tasks from 1 again; an old branch is never reused or overwritten)."""
+    name, n = f"conscious/task-{task_id}", 1
+    while git.ok("rev-parse", "--verify", "--quiet", f"refs/heads/{name}"):
+        n += 1
+        name = f"conscious/task-{task_id}-{n}"
+    return name
