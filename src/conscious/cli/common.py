@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from conscious import __version__
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
 from conscious.paths import Paths
@@ -26,6 +27,21 @@ app = typer.Typer(
 )
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+
+def _version(given: bool) -> None:
+    if given:
+        print(f"conscious {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """A local LLM as a continuous orchestrator: it observes, decides, and delegates to agents."""
 
 P = ParamSpec("P")
 R = TypeVar("R")

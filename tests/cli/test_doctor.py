@@ -1,0 +1,56 @@
+"""`conscious doctor`, `init` and `--version` as a user runs them: real subprocesses, the
+stand-in `claude` on PATH (its `auth status` as the real CLI prints it), a real git repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import conscious as package
+from conscious.config import Config
+from conscious.paths import Paths
+from conscious.think.backends.embedded import free_port
+from tests.cli.test_cli import conscious
+from tests.conftest import FAKES_BIN
+
+
+def env(**more: str) -> dict[str, str]:
+    return {"PATH": f"{FAKES_BIN}{os.pathsep}{os.environ['PATH']}", "CONSCIOUS_LLM_URL": "scripted://observe", **more}
+
+
+def test_a_ready_machine_passes_with_one_line_per_check(home: Path, repo: Path) -> None:
+    done = conscious("doctor", home=home, env=env(CONSCIOUS_WATCH=f'["{repo}"]'))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("✓ claude: 2.1.197 (Claude Code), logged in") for line in lines), lines
+    assert any(line.startswith("✓ git:") and "worktrees of" in line for line in lines)
+    assert any(line.startswith("✓ model server: scripted://observe") for line in lines)
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_logged_out_claude_or_a_dead_model_server_fails_and_says_the_fix(home: Path, watched: Path) -> None:
+    logged_out = conscious("doctor", home=home, env=env(CONSCIOUS_FAKE_LOGGED_IN="0"))
+    assert logged_out.returncode == 1
+    assert "✗ claude: 2.1.197 (Claude Code), not logged in — run `claude` once and log in" in logged_out.stdout
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    down = conscious("doctor", home=home, env=env(CONSCIOUS_LLM_URL=dead))
+    assert down.returncode == 1 and f"✗ model server: nothing answers at {dead}" in down.stdout
+
+
+def test_init_writes_a_commented_config_that_loads_and_keeps_an_existing_one(home: Path) -> None:
+    done = conscious("init", home=home)
+    assert done.returncode == 0
+    path = Paths.resolve(home).config_file
+    assert path.is_file() and all(not line.strip() or line.startswith("#") for line in path.read_text().splitlines())
+    assert Config.load(Paths.resolve(home), probe_lmstudio=False).workspace == "auto"
+    again = conscious("init", home=home)
+    assert again.returncode == 1 and "exists already" in again.stderr
+    assert conscious("init", "--force", home=home).returncode == 0
+
+
+def test_the_version_is_said_once_and_comes_from_one_place(home: Path) -> None:
+    done = conscious("--version", home=home)
+    assert done.returncode == 0 and done.stdout.strip() == f"conscious {package.__version__}"
+    from importlib.metadata import version
+
+    assert version("conscious-orchestrator") == package.__version__
