@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from conscious import __version__
+import conscious
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
 from conscious.paths import Paths
@@ -31,7 +31,7 @@ err = Console(stderr=True, highlight=False)
 
 def _version(given: bool) -> None:
     if given:
-        print(f"conscious {__version__}")
+        print(f"conscious {conscious.__version__}")
         raise typer.Exit()
 
 
@@ -42,6 +42,7 @@ def _main(
     ] = False,
 ) -> None:
     """A local LLM as a continuous orchestrator: it observes, decides, and delegates to agents."""
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
