@@ -12,6 +12,8 @@ PermissionMode = Literal["default", "acceptEdits", "plan", "dontAsk", "bypassPer
 DecideMode = Literal["choose", "compose"]
 SchemaDialect = Literal["auto", "json_schema", "json_object", "none"]
 WorkspaceMode = Literal["auto", "worktree", "in-place"]
+AlertKind = Literal["failed", "stalled", "health"]
+ALERT_KINDS: tuple[AlertKind, ...] = ("failed", "stalled", "health")
 
 
 class ToolGateConfig(BaseModel):
@@ -122,6 +124,11 @@ class ApprovalConfig(BaseModel):
     """A command run when a request waits; it gets the request as JSON on stdin."""
     webhook: str | None = None
     """A URL the request is POSTed to (JSON) when it waits."""
+    alert_on: list[AlertKind] = Field(default_factory=lambda: list(ALERT_KINDS))
+    """What else is sent on these channels: a task that failed or timed out, one that went
+    silent, a change of the daemon's health."""
+    alert_every: float = 300.0
+    """At most one such message in this many seconds: what happens meanwhile goes in the next."""
 
 
 class CandidatePattern(BaseModel):

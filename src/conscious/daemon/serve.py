@@ -19,6 +19,7 @@ from conscious.api.app import create_app
 from conscious.api.server import ApiServer, bind
 from conscious.api.token import ensure_token
 from conscious.config import Config
+from conscious.control.alerts import Alerts
 from conscious.control.events import Broadcast, EventBus
 from conscious.control.handle import DaemonControl
 from conscious.control.health import Health
@@ -86,6 +87,8 @@ async def _run(
     reporter = orchestrator.reporter
     metrics = Metrics()
     bus.listen(metrics.on_event)
+    alerts = Alerts(config.approval)
+    bus.listen(alerts.on_event)
     window = orchestrator.thinker.window
     api_journal = Journal(orchestrator.journal.path)
     metrics.levels(
@@ -154,6 +157,7 @@ async def _run(
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            await alerts.aclose()
         reporter.info("stopped")
     finally:
         if api is not None:

@@ -1,7 +1,8 @@
-"""Telling the user that a delegation waits for their answer: a desktop notification where
-``notify-send`` exists, a command of theirs (the request as JSON on stdin), a webhook (the
-request POSTed as JSON). Each channel that fails is reported back, never raised: a missing
-notification must not stop the loop."""
+"""Telling the user: that a delegation waits for their answer (here), or that something went
+wrong (``control/alerts.py``), on the same channels — a desktop notification where
+``notify-send`` exists, a command of theirs (the message as JSON on stdin), a webhook (POSTed
+as JSON). Each channel that fails is reported back, never raised: a missing notification must
+not stop the loop."""
 
 from __future__ import annotations
 
@@ -50,9 +51,14 @@ async def _run(argv: list[str], stdin: bytes | None = None) -> str | None:
 async def announce(request: dict[str, Any], config: ApprovalConfig) -> list[str]:
     """Send the request on every configured channel; returns one line per channel that failed."""
     payload = {"event": "approval-requested", **request}
+    return await send("conscious: a delegation waits for you", summary(request), payload, config)
+
+
+async def send(title: str, body: str, payload: dict[str, Any], config: ApprovalConfig) -> list[str]:
+    """One message on every configured channel; one line per channel that failed."""
     jobs = []
     if config.notify_send and (exe := shutil.which("notify-send")) is not None:
-        jobs.append(_run([exe, "--app-name=conscious", "conscious: a delegation waits for you", summary(request)]))
+        jobs.append(_run([exe, "--app-name=conscious", title, body]))
     if config.notify_command:
         jobs.append(_run(config.notify_command, json.dumps(payload, default=str).encode()))
     if config.webhook:
