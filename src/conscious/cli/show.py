@@ -60,7 +60,7 @@ def log_(
     if list_observations:
         _log_observations(journal, limit, as_json, show_all)
         return
-    records = _recent_decisions(paths, journal, limit or 20, show_all)
+    records = recent_decisions(paths, journal, limit or 20, show_all)
     for record in records:
         _show_decision(record, as_json)
     if follow:
@@ -73,7 +73,7 @@ def log_(
         out.print(f"[yellow]{waiting} delegation(s) waiting for your approval: `conscious approvals`[/]")
 
 
-def _recent_decisions(paths: Paths, journal: Journal, limit: int, show_all: bool) -> list[dict[str, Any]]:
+def recent_decisions(paths: Paths, journal: Journal, limit: int, show_all: bool) -> list[dict[str, Any]]:
     """Oldest first: from the running daemon's API, else from the journal (the same records)."""
     if (client := DaemonClient.find(paths, journal)) is not None:
         with client, contextlib.suppress(ApiUnavailable):

@@ -1,0 +1,140 @@
+"""`conscious mcp`: the running orchestrator as an MCP server (stdio), so that Claude Code or any
+MCP client can tell it something, read its status and log, answer its approvals and read a
+task's diff. Built on the official ``mcp`` SDK. Like every command, it talks to the daemon's
+API when one runs and to the journal otherwise; a tool that cannot do what it was asked returns
+an error result with one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+import conscious
+from conscious.cli.client import DaemonClient
+from conscious.cli.common import HomeOpt, app, friendly
+from conscious.cli.show import recent_decisions
+from conscious.control.status import status_report
+from conscious.delegate import branches
+from conscious.errors import ApiUnavailable, ConsciousError
+from conscious.gate.answers import answer
+from conscious.gate.approvals import Answer, Approvals
+from conscious.journal import Journal
+from conscious.model import Observation
+from conscious.paths import Paths
+
+INSTRUCTIONS = (
+    "conscious is a local LLM orchestrator that watches a project, decides, and delegates work to coding "
+    "agents. Tell it what you want done (`tell`); read what it saw and did (`status`, `log`); answer the "
+    "delegations that wait for a person (`approvals`, `approve`, `deny`); read what a task changed (`diff`)."
+)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def said(fn: Callable[P, R]) -> Callable[P, R]:
+    """Our errors reach the client as the tool's error, in one line (the SDK shows anything
+    else as a bare "Error executing tool")."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConsciousError as exc:
+            raise ToolError(str(exc)) from None
+
+    return wrapper
+
+
+def build_server(paths: Paths) -> MCPServer:
+    server = MCPServer("conscious", instructions=INSTRUCTIONS, version=conscious.__version__)
+
+    def client() -> DaemonClient | None:
+        return DaemonClient.find(paths)
+
+    def journal() -> Journal:
+        if not paths.journal.exists():
+            raise ConsciousError(f"no journal at {paths.journal} yet: start `conscious run` first")
+        return Journal(paths.journal)
+
+    @server.tool()
+    @said
+    def tell(text: str) -> str:
+        """Give the orchestrator a request or a fact, as `conscious tell` does."""
+        if (c := client()) is not None:
+            with c, contextlib.suppress(ApiUnavailable):
+                return f"queued as observation #{c.post('/api/inbox', {'text': text})['id']}"
+        paths.ensure()
+        obs = Observation(source="user", event_type="request", target="inbox", details={"text": text})
+        return f"queued as observation #{Journal(paths.journal).append(obs)}"
+
+    @server.tool()
+    @said
+    def status() -> dict[str, Any]:
+        """The daemon's status: running or not, model, context, budget, waiting approvals, counts."""
+        if (c := client()) is not None:
+            with c, contextlib.suppress(ApiUnavailable):
+                live: dict[str, Any] = c.get("/api/status")
+                return live
+        return json.loads(json.dumps(status_report(journal()), default=str))  # type: ignore[no-any-return]
+
+    @server.tool()
+    @said
+    def log(limit: int = 10) -> list[dict[str, Any]]:
+        """The latest decisions, oldest first: what was seen, what was decided and why, the task and its result."""
+        found = recent_decisions(paths, journal(), max(1, min(limit, 100)), False)
+        return json.loads(json.dumps(found, default=str))  # type: ignore[no-any-return]
+
+    @server.tool()
+    @said
+    def approvals() -> list[dict[str, Any]]:
+        """Delegations waiting for a person's answer."""
+        return json.loads(json.dumps(Approvals(journal()).waiting(), default=str))  # type: ignore[no-any-return]
+
+    def answered(approval_id: int, given: Answer, reason: str | None) -> str:
+        if (c := client()) is not None:
+            with c, contextlib.suppress(ApiUnavailable):
+                verb = "approve" if given == "approved" else "deny"
+                request = c.post(f"/api/approvals/{approval_id}/{verb}", {"reason": reason})["request"]
+                return f"{given} #{approval_id}: {request['agent']}: {request['command'][:200]}"
+        done = answer(journal(), approval_id, given, reason=reason)
+        return f"{given} #{approval_id}: {done.request['agent']}: {done.request['command'][:200]}"
+
+    @server.tool()
+    @said
+    def approve(approval_id: int) -> str:
+        """Let a waiting delegation start (every other rule of the gate is checked again)."""
+        return answered(approval_id, "approved", None)
+
+    @server.tool()
+    @said
+    def deny(approval_id: int, reason: str | None = None) -> str:
+        """Refuse a waiting delegation; the model is told, with the reason."""
+        return answered(approval_id, "denied", reason)
+
+    @server.tool()
+    @said
+    def diff(task_id: int) -> str:
+        """What a task changed in its worktree: its branch against where it began."""
+        if (c := client()) is not None:
+            with c, contextlib.suppress(ApiUnavailable):
+                text: str = c.get(f"/api/tasks/{task_id}/diff")["diff"]
+                return text or "no changes"
+        return branches.diff(journal(), task_id) or "no changes"
+
+    return server
+
+
+@app.command()
+@friendly
+def mcp(home: HomeOpt = None) -> None:
+    """Serve the orchestrator over MCP on stdin/stdout (Claude Code: `claude mcp add conscious -- conscious mcp`)."""
+    build_server(Paths.resolve(home)).run("stdio")
