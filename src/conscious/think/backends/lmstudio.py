@@ -1,8 +1,10 @@
-"""LM Studio: the OpenAI-compatible surface plus its native ``/api/v0`` model facts.
+"""LM Studio: the OpenAI-compatible surface plus its native REST API's model facts.
 
-``/api/v0/models`` says which models are loaded and their real context length; requests
-carry ``ttl`` so a JIT-loaded model stays resident between decisions. ``lms_load`` loads a
-model ahead of time with LM Studio's ``lms`` CLI, at the context length we will budget for.
+LM Studio 0.4's ``/api/v1/models`` (else, on older versions, ``/api/v0/models``) says which
+models are loaded and their real context length; ``/api/v1/models/load`` loads one at the
+context length we will budget for (before 0.4: the ``lms`` CLI, ``lms_load``). An API token,
+when LM Studio requires one, goes on every route, native and OpenAI-compatible alike. Requests
+carry ``ttl`` so a JIT-loaded model stays resident between decisions.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import re
 import shutil
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
+
+import httpx
 
 from conscious.errors import CommandNotFound, LLMError, LLMUnavailable, ModelNotFound
 from conscious.system.process import run_process
@@ -24,12 +28,37 @@ class LMStudioBackend(OpenAICompatBackend):
     def __init__(self, url: str, *, ttl: int | None = None, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.ttl = ttl
+        self.v1: bool | None = None
+        """Whether this LM Studio speaks the v1 REST API (None: not asked yet)."""
 
     async def native_models(self) -> list[dict[str, Any]]:
+        """Each model in the v0 shape: ``id``, ``type``, ``state``, ``loaded_context_length``,
+        ``max_context_length`` (read from v1 where it exists)."""
+        if self.v1 is not False:
+            data = await self._get_json(f"{self.root}/api/v1/models")
+            if isinstance(data, dict) and isinstance(data.get("models"), list):
+                self.v1 = True
+                return [_from_v1(m) for m in data["models"] if isinstance(m, dict)]
+            self.v1 = False
         data = await self._get_json(f"{self.root}/api/v0/models")
         if isinstance(data, dict) and isinstance(data.get("data"), list):
             return [m for m in data["data"] if isinstance(m, dict)]
         return []
+
+    async def load(self, model: str, context_length: int | None) -> bool:
+        """Load ``model`` through the v1 API; False when this LM Studio has none (before 0.4)."""
+        if not self.v1:
+            return False
+        body: dict[str, Any] = {"model": model}
+        if context_length:
+            body["config"] = {"context_length": context_length}
+        try:
+            response = await self.http.post(f"{self.root}/api/v1/models/load", json=body, timeout=LMS_LOAD_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise LLMUnavailable(f"LM Studio at {self.root} did not load {model}: {exc!r}"[:300]) from None
+        if response.status_code >= 400:
+            raise LLMError(f"LM Studio at {self.root} refused to load {model}: {_one_line(response.text)}")
+        return True
 
     async def info(self) -> ModelInfo:
         models = [m for m in await self.native_models() if m.get("type", "llm") in ("llm", "vlm") and m.get("id")]
@@ -99,6 +128,18 @@ async def lms_load(
         said = _one_line(result.stderr) or _one_line(result.stdout) or "no output"
         raise ModelNotFound(f"`lms load {model}` failed (exit {result.exit_code}): {said}")
     return True
+
+
+def _from_v1(model: dict[str, Any]) -> dict[str, Any]:
+    instances = [i for i in model.get("loaded_instances") or [] if isinstance(i, dict)]
+    config = instances[0].get("config") if instances else None
+    return {
+        "id": model.get("key"),
+        "type": model.get("type"),
+        "state": "loaded" if instances else "not-loaded",
+        "loaded_context_length": config.get("context_length") if isinstance(config, dict) else None,
+        "max_context_length": model.get("max_context_length"),
+    }
 
 
 def _one_line(text: str, limit: int = 300) -> str:

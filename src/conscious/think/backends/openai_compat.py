@@ -94,7 +94,10 @@ class OpenAICompatBackend:
         self.exact_tokens = True
         self.logprobs = True
         """Ask for log-probabilities when a thought wants them (off once the server refuses them)."""
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=5.0))
+        # The key on the native routes too: a token-protected LM Studio asks for it on all of them.
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=5.0), headers={"Authorization": f"Bearer {api_key}"}
+        )
         self.client = AsyncOpenAI(base_url=self.url, api_key=api_key, max_retries=0, timeout=timeout)
 
     async def aclose(self) -> None:
