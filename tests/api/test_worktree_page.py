@@ -1,6 +1,7 @@
-"""The live page's branches panel in a real headless Chromium: a task of the real daemon (the
-stand-in `claude` fixing a bug on its branch) shows up with its diff and is merged with the
-page's Merge button; the user's file changes, the branch leaves the panel."""
+"""The live page's branches panel and charts in a real headless Chromium: a task of the real
+daemon (the stand-in `claude` fixing a bug on its branch) shows up with its diff and is merged
+with the page's Merge button; the user's file changes, the branch leaves the panel. The charts
+are drawn from the daemon's data (tests/artifacts/worktree-page.png)."""
 
 from __future__ import annotations
 
@@ -41,5 +42,9 @@ async def test_a_branch_is_diffed_and_merged_from_the_page(
         seen = json.loads(out.decode().strip().splitlines()[-1])
         assert browser.returncode == 0 and seen["ok"], seen
         assert "+    return a + b" in seen["diff"] and "merged: fast-forward" in seen["note"]
+        charts = seen["charts"]  # drawn from the daemon's own data: its one decision, its one task
+        # The scripted brain reports prompt tokens but no cache: one line of tokens, not two.
+        assert charts["chart-latency"]["lines"] == 1 and charts["chart-tokens"]["lines"] == 1
+        assert charts["chart-spend"]["label"].startswith("1 delegations · $0.00")
         assert (repo / "calc.py").read_text().endswith("a + b\n")
         assert journal.worktree(task_id)["state"] == "merged"  # type: ignore[index]

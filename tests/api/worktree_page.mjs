@@ -49,6 +49,13 @@ try {
   step = `task #${taskId}'s branch in the panel`;
   const item = `[data-worktree="${taskId}"]`;
   await page.waitForSelector(item, { timeout: left() });
+  step = 'the charts drawn from the daemon';
+  await page.waitForFunction(() => ['chart-latency', 'chart-tokens', 'chart-spend'].every(
+    (id) => Number(document.getElementById(id)?.dataset.points) > 0), null, { timeout: left() });
+  const charts = await page.evaluate(() => Object.fromEntries(['chart-latency', 'chart-tokens', 'chart-spend'].map(
+    (id) => [id, { points: Number(document.getElementById(id).dataset.points),
+      lines: document.querySelectorAll(`#${id} polyline`).length,
+      label: document.querySelector(`#${id} .label`)?.textContent }])));
   step = 'its diff';
   await page.click(`[data-diff="${taskId}"]`);
   await page.waitForFunction((sel) => {
@@ -64,7 +71,7 @@ try {
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
   step = 'done';
   await browser.close();
-  done(seen.page_errors.length === 0, { diff: diff.slice(0, 2000), note });
+  done(seen.page_errors.length === 0, { diff: diff.slice(0, 2000), note, charts });
 } catch (err) {
   if (browser) await browser.close().catch(() => {});
   done(false, { error: String(err).slice(0, 500) });

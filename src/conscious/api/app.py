@@ -11,7 +11,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
@@ -227,6 +227,12 @@ def create_app(control: Control, token: str) -> FastAPI:
         if answer is None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "not a running task's hook token")
         return answer
+
+    @app.get("/api/charts", dependencies=auth)
+    async def charts(hours: Annotated[float, Query(gt=0, le=24 * 30)] = 24.0) -> dict[str, Any]:
+        """The series the live page draws: the model's decisions and the agents' tasks."""
+        since = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
+        return {"since": since, **control.journal.series(since)}
 
     @app.get("/api/worktrees", dependencies=auth)
     async def worktrees() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from conscious.journal.approvals import ApprovalRequests
 from conscious.journal.decisions import Decisions
 from conscious.journal.memory import Memory, search_terms
 from conscious.journal.observations import Observations
-from conscious.journal.pages import FILTERS, Kind, Pages
+from conscious.journal.pages import FILTERS, Kind, Pages, Series
 from conscious.journal.quarantine import Quarantine
 from conscious.journal.rows import JournaledTurn, insert_observation, observation_from_row, set_task
 from conscious.journal.store import BUSY_TIMEOUT
@@ -21,7 +21,7 @@ from conscious.journal.tasks import Tasks
 from conscious.journal.worktrees import Worktrees
 
 
-class Journal(Observations, Decisions, Tasks, Memory, Quarantine, ApprovalRequests, Pages, Worktrees):
+class Journal(Observations, Decisions, Tasks, Memory, Quarantine, ApprovalRequests, Pages, Worktrees, Series):
     """A journal file with every concern's statements. Cheap to open; one per process (and one per thread)."""
 
 

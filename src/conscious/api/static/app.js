@@ -340,6 +340,75 @@ async function onBranch(item, id, verb) {
   await refreshWorktrees().catch(() => {});
 }
 
+// ---------------------------------------------------------------- charts (plain SVG, nothing fetched)
+
+const SVG = 'http://www.w3.org/2000/svg';
+const W = 360, H = 90, PAD = 4;
+
+function svgEl(tag, attrs) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+
+// One chart: lines (and bars) over time, each series [[ms, value], ...], on a shared y scale.
+function drawChart(id, t0, t1, lines, bars = [], unit = '') {
+  const svg = $(id);
+  svg.replaceChildren();
+  const all = [...lines.flatMap((l) => l.points), ...bars].map((p) => p[1]);
+  const top = Math.max(1e-9, ...all);
+  const x = (t) => PAD + ((t - t0) / Math.max(1, t1 - t0)) * (W - 2 * PAD);
+  const y = (v) => H - PAD - (v / top) * (H - 2 * PAD);
+  svg.append(svgEl('line', { x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD, class: 'axis' }));
+  for (const [t, v] of bars) {
+    svg.append(svgEl('rect', { x: x(t) - 1.5, y: y(v), width: 3, height: Math.max(0, H - PAD - y(v)), class: 'bar' }));
+  }
+  for (const line of lines) {
+    if (!line.points.length) continue;
+    const points = line.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+    svg.append(svgEl('polyline', { points, class: `series ${line.cls}`, 'data-points': line.points.length }));
+    if (line.points.length <= 60) {  // few: each one visible (a lone point draws no line)
+      for (const [t, v] of line.points) svg.append(svgEl('circle', { cx: x(t), cy: y(v), r: 2, class: `dot ${line.cls}` }));
+    }
+  }
+  const label = svgEl('text', { x: W - PAD, y: 12, 'text-anchor': 'end', class: 'label' });
+  label.textContent = all.length ? `max ${top < 10 ? top.toFixed(2) : Math.round(top)}${unit}` : 'nothing yet';
+  svg.append(label);
+  svg.dataset.points = String(all.length);
+}
+
+async function refreshCharts() {
+  const data = await getJSON('/api/charts?hours=24');
+  const at = (r) => new Date(r.ts).getTime();
+  // From the first thing drawn (at most the last 24 hours, at least the last 10 minutes) to now.
+  const t1 = Date.now();
+  const first = Math.min(t1 - 600e3, ...[...(data.decisions || []), ...(data.tasks || [])].map(at));
+  const t0 = Math.max(new Date(data.since).getTime(), first - 60e3);
+  const ds = data.decisions || [];
+  drawChart('chart-latency', t0, t1,
+    [{ cls: 'latency', points: ds.filter((d) => d.latency_ms != null).map((d) => [at(d), d.latency_ms / 1000]) }], [], ' s');
+  drawChart('chart-tokens', t0, t1, [
+    { cls: 'processed', points: ds.filter((d) => d.prompt_tokens != null).map((d) => [at(d), d.prompt_tokens]) },
+    { cls: 'cached', points: ds.filter((d) => d.cached_tokens != null).map((d) => [at(d), d.cached_tokens]) },
+  ]);
+  // Delegations per hour as bars; spend as a running total (a line), on its own scale.
+  const perHour = new Map();
+  let spent = 0;
+  const spend = [];
+  for (const task of data.tasks || []) {
+    const hour = Math.floor(at(task) / 3600e3) * 3600e3 + 1800e3;
+    perHour.set(hour, (perHour.get(hour) || 0) + 1);
+    spent += task.cost_usd || 0;
+    spend.push([at(task), spent]);
+  }
+  const bars = [...perHour.entries()];
+  const most = Math.max(1, ...bars.map((b) => b[1]));
+  const scaled = spend.map(([t, v]) => [t, spent ? (v / spent) * most : 0]);
+  drawChart('chart-spend', t0, t1, [{ cls: 'spend', points: scaled }], bars);
+  const label = $('chart-spend').querySelector('.label');
+  if (label && (bars.length || spend.length)) label.textContent = `${data.tasks.length} delegations · $${spent.toFixed(2)}`;
+}
+
 // ---------------------------------------------------------------- tell
 
 function setUpTell() {
@@ -540,6 +609,7 @@ function handle(type, data) {
   if (type === 'decision' || type === 'health') refreshSoon('status', refreshStatus);
   if (type === 'decision') refreshSoon('approvals', refreshApprovals);
   if (type === 'task' && data.what === 'finished') refreshSoon('worktrees', refreshWorktrees);
+  if (type === 'decision' || (type === 'task' && data.what === 'finished')) refreshSoon('charts', refreshCharts, 1000);
 }
 
 // ---------------------------------------------------------------- server-sent events over fetch
@@ -646,6 +716,8 @@ function start() {
   quietly(refreshStatus)();
   quietly(refreshApprovals)();
   quietly(refreshWorktrees)();
+  quietly(refreshCharts)();
+  state.timers.push(setInterval(quietly(refreshCharts), 60_000));
   state.timers.push(setInterval(quietly(refreshWorktrees), REFRESH_MS));
   state.timers.push(setInterval(quietly(refreshStatus), REFRESH_MS));
   state.timers.push(setInterval(quietly(refreshApprovals), REFRESH_MS));
