@@ -13,12 +13,13 @@ import pytest
 
 from conscious.config import ClaudeCodeConfig, Config
 from conscious.daemon.assemble import workspace_for
+from conscious.delegate import branches
 from conscious.delegate.base import Outcome
 from conscious.delegate.claude_code import ClaudeCodeDelegate
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.scripted import ScriptedDelegate
 from conscious.delegate.workspace import InPlace, Worktrees
-from conscious.errors import ConfigError
+from conscious.errors import ConfigError, GitError
 from conscious.journal import Journal
 from conscious.model import Decision, Observation, Task
 from conscious.paths import Paths
@@ -227,12 +228,10 @@ async def test_a_retry_the_candidates_composed_names_the_task_it_continues(
     assert one["cwd"] == two["cwd"] and "--resume" in two["argv"]  # type: ignore[operator]
 
 
-async def test_a_task_begun_on_uncommitted_work_sees_it_and_lands_in_the_working_tree(
-    repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from conscious.delegate import branches
-
-    # The user's own edit, not committed, broke the tests; the agent is asked to fix them.
+async def fixed_on_uncommitted_work(
+    repo: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Journal, Task, list[Observation]]:
+    """The user's own edit, not committed, broke the tests; the agent fixed them and committed."""
     (repo / "calc.py").write_text("def add(a, b):\n    return a - b  # tweaked\n")
     (repo / "notes.md").write_text("my notes\n")
     fix = [{"name": "Bash", "input": {"command": "sed -i 's/a - b/a + b/' calc.py && git commit -qam 'Fix add'"}}]
@@ -242,7 +241,13 @@ async def test_a_task_begun_on_uncommitted_work_sees_it_and_lands_in_the_working
     task = delegation(journal, "claude-code", "fix add in calc.py")
     d.start(task)
     await settle(d)
-    [obs] = seen
+    return journal, task, seen
+
+
+async def test_a_task_begun_on_uncommitted_work_sees_it_and_lands_in_the_working_tree(
+    repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal, task, [obs] = await fixed_on_uncommitted_work(repo, paths, monkeypatch)
     assert [c.split(" ", 1)[1] for c in obs.details["commits"]] == ["Fix add"]  # type: ignore[union-attr]
     wt = paths.state_dir / "worktrees" / f"task-{task.id}"
     assert (wt / "notes.md").read_text() == "my notes\n"  # it saw what the user had
@@ -256,17 +261,7 @@ async def test_a_task_begun_on_uncommitted_work_sees_it_and_lands_in_the_working
 async def test_a_patch_that_no_longer_applies_is_refused_and_touches_nothing(
     repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conscious.delegate import branches
-    from conscious.errors import GitError
-
-    (repo / "calc.py").write_text("def add(a, b):\n    return a - b  # tweaked\n")
-    fix = [{"name": "Bash", "input": {"command": "sed -i 's/a - b/a + b/' calc.py && git commit -qam 'Fix add'"}}]
-    monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(fix))
-    journal = Journal(paths.journal)
-    d, _ = dispatcher(journal, repo, worktrees(journal, repo, paths))
-    task = delegation(journal, "claude-code", "fix add in calc.py")
-    d.start(task)
-    await settle(d)
+    journal, task, _ = await fixed_on_uncommitted_work(repo, paths, monkeypatch)
     (repo / "calc.py").write_text("def add(x, y):\n    return x + y\n")  # meanwhile, the user rewrote it
     with pytest.raises(GitError, match=r"calc\.py"):
         branches.merge(journal, task.id or 0)
