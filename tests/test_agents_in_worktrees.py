@@ -137,6 +137,12 @@ async def test_a_task_s_tool_calls_pass_the_gate_and_its_branch_is_merged_after_
         assert (repo / "calc.py").read_text().endswith("a - b\n") and Git(repo).head() == head
         assert Git(repo).dirty() == []
         assert not list(planted.parent.glob("planted-*"))
+        # What the user reads: the branch and the refusals in the log, the workspace in status.
+        shown = CliRunner().invoke(app, ["log"], env={"COLUMNS": "300"})
+        assert f"branch conscious/task-{task_id}: 1 commit(s), 1 file changed" in shown.output, shown.output
+        assert "refused at the tool call: Bash: rm -rf tests — deletes recursively" in shown.output
+        status = CliRunner().invoke(app, ["status"], env={"COLUMNS": "300"})
+        assert "worktrees: a branch per task of claude-code, claude-flow" in status.output
 
     # Started again: the worktree is still there, and merged from the command line.
     async with running(paths, repo) as journal:
