@@ -77,3 +77,16 @@ class DaemonClient:
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return self._call("POST", path, json=body)
+
+
+def through_daemon(paths: Paths, method: str, path: str, body: dict[str, Any] | None = None) -> Any | None:
+    """The running daemon's answer to one call, or None when no daemon answers (the caller then
+    uses the journal itself)."""
+    client = DaemonClient.find(paths)
+    if client is None:
+        return None
+    with client:
+        try:
+            return client.get(path) if method == "GET" else client.post(path, body)
+        except ApiUnavailable:
+            return None

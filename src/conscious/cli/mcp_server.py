@@ -7,7 +7,6 @@ an error result with one line, never a traceback.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 from collections.abc import Callable
@@ -17,12 +16,12 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 import conscious
-from conscious.cli.client import DaemonClient
+from conscious.cli.client import through_daemon
 from conscious.cli.common import HomeOpt, app, friendly
 from conscious.cli.show import recent_decisions
 from conscious.control.status import status_report
 from conscious.delegate import branches
-from conscious.errors import ApiUnavailable, ConsciousError
+from conscious.errors import ConsciousError
 from conscious.gate.answers import answer
 from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal
@@ -38,6 +37,7 @@ INSTRUCTIONS = (
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def said(fn: Callable[P, R]) -> Callable[P, R]:
@@ -57,8 +57,8 @@ def said(fn: Callable[P, R]) -> Callable[P, R]:
 def build_server(paths: Paths) -> MCPServer:
     server = MCPServer("conscious", instructions=INSTRUCTIONS, version=conscious.__version__)
 
-    def client() -> DaemonClient | None:
-        return DaemonClient.find(paths)
+    def daemon(method: str, path: str, body: dict[str, Any] | None = None) -> Any | None:
+        return through_daemon(paths, method, path, body)
 
     def journal() -> Journal:
         if not paths.journal.exists():
@@ -69,9 +69,8 @@ def build_server(paths: Paths) -> MCPServer:
     @said
     def tell(text: str) -> str:
         """Give the orchestrator a request or a fact, as `conscious tell` does."""
-        if (c := client()) is not None:
-            with c, contextlib.suppress(ApiUnavailable):
-                return f"queued as observation #{c.post('/api/inbox', {'text': text})['id']}"
+        if (told := daemon("POST", "/api/inbox", {"text": text})) is not None:
+            return f"queued as observation #{told['id']}"
         paths.ensure()
         obs = Observation(source="user", event_type="request", target="inbox", details={"text": text})
         return f"queued as observation #{Journal(paths.journal).append(obs)}"
@@ -80,33 +79,29 @@ def build_server(paths: Paths) -> MCPServer:
     @said
     def status() -> dict[str, Any]:
         """The daemon's status: running or not, model, context, budget, waiting approvals, counts."""
-        if (c := client()) is not None:
-            with c, contextlib.suppress(ApiUnavailable):
-                live: dict[str, Any] = c.get("/api/status")
-                return live
-        return json.loads(json.dumps(status_report(journal()), default=str))  # type: ignore[no-any-return]
+        live: dict[str, Any] | None = daemon("GET", "/api/status")
+        return live if live is not None else _plain(status_report(journal()))
 
     @server.tool()
     @said
     def log(limit: int = 10) -> list[dict[str, Any]]:
         """The latest decisions, oldest first: what was seen, what was decided and why, the task and its result."""
         found = recent_decisions(paths, journal(), max(1, min(limit, 100)), False)
-        return json.loads(json.dumps(found, default=str))  # type: ignore[no-any-return]
+        return _plain(found)
 
     @server.tool()
     @said
     def approvals() -> list[dict[str, Any]]:
         """Delegations waiting for a person's answer."""
-        return json.loads(json.dumps(Approvals(journal()).waiting(), default=str))  # type: ignore[no-any-return]
+        return _plain(Approvals(journal()).waiting())
 
     def answered(approval_id: int, given: Answer, reason: str | None) -> str:
-        if (c := client()) is not None:
-            with c, contextlib.suppress(ApiUnavailable):
-                verb = "approve" if given == "approved" else "deny"
-                request = c.post(f"/api/approvals/{approval_id}/{verb}", {"reason": reason})["request"]
-                return f"{given} #{approval_id}: {request['agent']}: {request['command'][:200]}"
-        done = answer(journal(), approval_id, given, reason=reason)
-        return f"{given} #{approval_id}: {done.request['agent']}: {done.request['command'][:200]}"
+        verb = "approve" if given == "approved" else "deny"
+        reply = daemon("POST", f"/api/approvals/{approval_id}/{verb}", {"reason": reason})
+        request = (
+            reply["request"] if reply is not None else answer(journal(), approval_id, given, reason=reason).request
+        )
+        return f"{given} #{approval_id}: {request['agent']}: {request['command'][:200]}"
 
     @server.tool()
     @said
@@ -124,13 +119,17 @@ def build_server(paths: Paths) -> MCPServer:
     @said
     def diff(task_id: int) -> str:
         """What a task changed in its worktree: its branch against where it began."""
-        if (c := client()) is not None:
-            with c, contextlib.suppress(ApiUnavailable):
-                text: str = c.get(f"/api/tasks/{task_id}/diff")["diff"]
-                return text or "no changes"
-        return branches.diff(journal(), task_id) or "no changes"
+        reply = daemon("GET", f"/api/tasks/{task_id}/diff")
+        text: str = reply["diff"] if reply is not None else branches.diff(journal(), task_id)
+        return text or "no changes"
 
     return server
+
+
+def _plain(value: T) -> T:
+    """JSON-able as MCP wants it (timestamps and paths as strings)."""
+    plain: T = json.loads(json.dumps(value, default=str))
+    return plain
 
 
 @app.command()

@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from conscious.cli.client import DaemonClient
+from conscious.cli.client import through_daemon
 from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
 from conscious.delegate import branches
-from conscious.errors import ApiUnavailable
 from conscious.paths import Paths
 
 TaskArg = Annotated[int, typer.Argument(metavar="ID", help="The task (see `conscious worktrees`).")]
 
 
-def _ask(home: Any, method: str, path: str) -> dict[str, Any] | None:
-    """The running daemon's answer, or None when none answers (then the journal is used)."""
-    client = DaemonClient.find(Paths.resolve(home))
-    if client is None:
-        return None
-    with client, contextlib.suppress(ApiUnavailable):
-        reply: dict[str, Any] = client.get(path) if method == "GET" else client.post(path)
-        return reply
-    return None
+def _ask(home: Path | None, method: str, path: str) -> dict[str, Any] | None:
+    reply: dict[str, Any] | None = through_daemon(Paths.resolve(home), method, path)
+    return reply
 
 
 @app.command()
