@@ -62,4 +62,4 @@ async def test_what_the_user_turned_off_is_not_sent_and_a_broken_channel_does_no
     assert alerts.waiting == []
     bus.publish("health", status="ok", checks={})
     await alerts.aclose()
-    assert alerts.sent == ["conscious: health ok"]
+    assert list(alerts.sent) == ["conscious: health ok"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from conscious.control.events import Event
 from conscious.gate.notify import send
 
 log = logging.getLogger("conscious")
+
+SENT_KEPT = 50
 
 Send = Callable[[str, str, dict[str, Any], ApprovalConfig], Awaitable[list[str]]]
 
@@ -27,8 +30,8 @@ class Alerts:
         self.waiting: list[dict[str, Any]] = []
         self.sent_at = float("-inf")
         self._flush: asyncio.Task[None] | None = None
-        self.sent: list[str] = []
-        """Titles of the messages sent (for ``status`` and the tests)."""
+        self.sent: deque[str] = deque(maxlen=SENT_KEPT)
+        """Titles of the latest messages sent (a daemon runs for weeks: only the latest are kept)."""
 
     def on_event(self, event: Event) -> None:
         """A listener on the event bus, called on the loop's thread."""

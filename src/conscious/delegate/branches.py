@@ -20,10 +20,15 @@ from conscious.system.git import Git
 UNFINISHED = ("pending", "awaiting-approval", "approved", "running")
 
 
-def _ended(journal: Journal, task_id: int, *, ending: bool = False) -> dict[str, Any]:
+def _row(journal: Journal, task_id: int) -> dict[str, Any]:
     row = journal.worktree(task_id)
     if row is None:
         raise ConsciousError(f"task {task_id} has no worktree (it ran in place, or does not exist)")
+    return row
+
+
+def _ended(journal: Journal, task_id: int, *, ending: bool = False) -> dict[str, Any]:
+    row = _row(journal, task_id)
     if row["task_state"] in UNFINISHED and not ending:
         raise ConsciousError(f"task {task_id} is still {row['task_state']}: wait until it ends")
     return row
@@ -31,9 +36,7 @@ def _ended(journal: Journal, task_id: int, *, ending: bool = False) -> dict[str,
 
 def diff(journal: Journal, task_id: int) -> str:
     """The task's changes since it began (its branch against its base)."""
-    row = journal.worktree(task_id)
-    if row is None:
-        raise ConsciousError(f"task {task_id} has no worktree (it ran in place, or does not exist)")
+    row = _row(journal, task_id)
     return Git(Path(row["repo"])).diff(row["base"], row["branch"])
 
 

@@ -39,8 +39,6 @@ class Place:
 
 
 class Workspace(Protocol):
-    mode: str
-
     def describe(self) -> str:
         """One line for ``status``."""
 
@@ -52,8 +50,6 @@ class Workspace(Protocol):
 
 
 class InPlace:
-    mode = "in-place"
-
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
@@ -71,8 +67,6 @@ class InPlace:
 
 
 class Worktrees:
-    mode = "worktree"
-
     def __init__(
         self,
         journal: Journal,

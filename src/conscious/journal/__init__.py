@@ -13,9 +13,10 @@ from conscious.journal.approvals import ApprovalRequests
 from conscious.journal.decisions import Decisions
 from conscious.journal.memory import Memory, search_terms
 from conscious.journal.observations import Observations
-from conscious.journal.pages import FILTERS, Kind, Pages, Series
+from conscious.journal.pages import FILTERS, Kind, Pages
 from conscious.journal.quarantine import Quarantine
 from conscious.journal.rows import JournaledTurn, insert_observation, observation_from_row, set_task
+from conscious.journal.series import Series
 from conscious.journal.store import BUSY_TIMEOUT
 from conscious.journal.tasks import Tasks
 from conscious.journal.worktrees import Worktrees

@@ -7,15 +7,15 @@ after, so a crash in between is found on the next start and reported, never forg
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from conscious.journal.rows import iso
 from conscious.journal.store import Store
 
-WorktreeState = str
-"""making → ready → merged | discarded | pruned | failed"""
+WorktreeState = Literal["making", "ready", "continued", "merged", "discarded", "pruned", "failed"]
+"""making → ready → merged | discarded | pruned | continued (a retry took it over); failed"""
 
-LIVE = ("making", "ready")
+LIVE: tuple[WorktreeState, ...] = ("making", "ready")
 
 
 class Worktrees(Store):
@@ -45,7 +45,7 @@ class Worktrees(Store):
         ).fetchone()
         return dict(row) if row is not None else None
 
-    def worktrees(self, states: tuple[str, ...] = LIVE) -> list[dict[str, Any]]:
+    def worktrees(self, states: tuple[WorktreeState, ...] = LIVE) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(states))
         return [
             dict(r)

@@ -22,16 +22,10 @@ BOOKKEEPING = ("-c", "user.name=conscious", "-c", "user.email=conscious@localhos
 def toplevel(folder: Path) -> Path | None:
     """The work tree ``folder`` is in, or None (not a repository, or git missing)."""
     try:
-        out = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        found = Git(folder).run("rev-parse", "--show-toplevel").strip()
+    except GitError:
         return None
-    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+    return Path(found) if found else None
 
 
 @dataclass(frozen=True)
@@ -53,6 +47,8 @@ class Git:
             )
         except FileNotFoundError:
             raise GitError("git is not installed") from None
+        except OSError as exc:
+            raise GitError(f"git could not run in {self.root}: {exc.strerror or exc}") from None
         except subprocess.TimeoutExpired:
             raise GitError(f"git {args[0]} took longer than {TIMEOUT:.0f}s in {self.root}") from None
         if check and out.returncode != 0:
