@@ -27,9 +27,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "loop": {"journal", "observe", "think", "gate", "delegate"},
     "control": {"journal", "observe", "think", "gate", "delegate", "loop"},
     "eval": {"journal", "observe", "think", "gate", "delegate", "loop"},
+    "cluster": {"journal", "observe", "think", "gate", "delegate", "loop"},
     "api": {"journal", "gate", "control"},
-    "daemon": {"journal", "observe", "think", "gate", "delegate", "loop", "control", "api"},
-    "cli": {"journal", "observe", "think", "gate", "delegate", "loop", "control", "api", "eval", "daemon"},
+    "daemon": {"journal", "observe", "think", "gate", "delegate", "loop", "control", "api", "cluster"},
+    "cli": {"journal", "observe", "think", "gate", "delegate", "loop", "control", "api", "eval", "daemon", "cluster"},
 }
 """Room → the rooms it may import besides the foundation and itself (the loop's stages
 downward; nothing imports upward)."""

@@ -13,6 +13,8 @@
     ├── CommandNotFound            an agent's (or ``lms``'s) executable is not installed
     ├── ApiUnavailable             a running daemon's control API does not answer (the CLI reads the journal)
     ├── BadQuery                   a list asked for with a filter it does not have
+    ├── BrokerError                the NATS broker cannot be reached or refused a request
+    │   └── Fenced                 another brain leads: this one must not decide
     ├── GitError                   a git command failed (its own message, one line)
     │   └── MergeConflict          a task's branch does not merge cleanly: nothing was touched
     └── DecisionParseError         a model reply that is not a usable Decision
@@ -47,6 +49,16 @@ class CommandNotFound(ConsciousError):
 
 class ApiUnavailable(ConsciousError):
     """The daemon's API did not answer: use the journal instead."""
+
+
+class BrokerError(ConsciousError):
+    retryable = True
+
+
+class Fenced(BrokerError):
+    """A decision refused by the stream because another brain appended first (or holds the lease)."""
+
+    retryable = False
 
 
 class GitError(ConsciousError):

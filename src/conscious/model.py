@@ -13,8 +13,9 @@ AgentName = str
 """claude-code, claude-flow, memory, or a user-defined command agent; the gate checks it."""
 Priority = Literal["low", "medium", "high", "critical"]
 Severity = Literal["debug", "info", "warning", "error", "critical"]
-ObservationStatus = Literal["pending", "decided", "attributed"]
-"""``attributed``: a change made by one of the loop's own tasks (never decided; see ``loop/hands.py``)."""
+ObservationStatus = Literal["pending", "decided", "attributed", "forwarded"]
+"""``attributed``: a change made by one of the loop's own tasks (never decided; see ``loop/hands.py``);
+``forwarded``: sent to the cluster's brain, which decides it (``cluster/outbox.py``)."""
 TaskState = Literal[
     "pending",
     "running",

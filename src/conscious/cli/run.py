@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from conscious.api.token import read_token
 from conscious.cli.client import DaemonClient
 from conscious.cli.common import ConfigOpt, HomeOpt, app, err, friendly
-from conscious.config import Config
+from conscious.config import ClusterConfig, Config
 from conscious.control.terminal import Terminal
-from conscious.errors import ConsciousError
+from conscious.errors import ConfigError, ConsciousError
 from conscious.paths import Paths
 
 
@@ -41,10 +42,19 @@ def run(
     ] = None,
     log_level: Annotated[str | None, typer.Option("--log-level")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live output.")] = False,
+    role: Annotated[
+        list[str] | None,
+        typer.Option("--role", help="On several machines: observer, brain or worker (repeatable; needs --broker)."),
+    ] = None,
+    broker: Annotated[
+        list[str] | None, typer.Option("--broker", help="NATS server URL, e.g. nats://broker.lan:4222 (repeatable).")
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="This machine's name in the cluster.")] = None,
     home: HomeOpt = None,
     config_file: ConfigOpt = None,
 ) -> None:
-    """Run the orchestrator: observe, decide, delegate — until Ctrl-C."""
+    """Run the orchestrator: observe, decide, delegate — until Ctrl-C. With --role, one part of
+    it on several machines (docs/cluster.md)."""
     from conscious.daemon.serve import serve
 
     paths = Paths.resolve(home)
@@ -60,6 +70,14 @@ def run(
         dry_run=dry_run,
         log_level=log_level.upper() if log_level else None,
     )
+    given = {"roles": role, "broker": broker, "host": host}
+    if any(given.values()):
+        try:
+            config.cluster = ClusterConfig.model_validate(
+                {**config.cluster.model_dump(), **{k: v for k, v in given.items() if v}}
+            )
+        except ValidationError as exc:
+            raise ConfigError(f"--role: {exc.errors()[0]['msg']}") from None
     try:
         asyncio.run(serve(config, paths, Terminal(quiet=quiet)))
     except (KeyboardInterrupt, asyncio.CancelledError):

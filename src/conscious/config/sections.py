@@ -12,6 +12,7 @@ PermissionMode = Literal["default", "acceptEdits", "plan", "dontAsk", "bypassPer
 DecideMode = Literal["choose", "compose"]
 SchemaDialect = Literal["auto", "json_schema", "json_object", "none"]
 WorkspaceMode = Literal["auto", "worktree", "in-place"]
+Role = Literal["observer", "brain", "worker"]
 AlertKind = Literal["failed", "stalled", "health"]
 ALERT_KINDS: tuple[AlertKind, ...] = ("failed", "stalled", "health")
 
@@ -146,3 +147,33 @@ class CandidatePattern(BaseModel):
     agent: str
     priority: Priority = "medium"
     command: str
+
+
+class ClusterConfig(BaseModel):
+    """Roles on several machines over NATS JetStream (``docs/cluster.md``). Empty ``broker``:
+    one machine, no broker, exactly as ``conscious run`` has always been."""
+
+    broker: list[str] = Field(default_factory=list)
+    """NATS server URLs, e.g. ``["nats://broker.lan:4222"]`` (several: a JetStream cluster)."""
+    roles: list[Role] = Field(default_factory=list)
+    """What this process is: ``observer`` (watch, publish), ``brain`` (decide; one leads at a
+    time), ``worker`` (run agents). Several may be combined."""
+    host: str = ""
+    """This machine's name in the cluster (default: its hostname). Unique per process."""
+    project: str = "default"
+    """Which checkout this host's observations and agents belong to: tasks go to workers of the same project."""
+    agents: list[str] = Field(default_factory=lambda: ["claude-code", "claude-flow", "memory"])
+    """The agents a worker runs."""
+    credentials: str | None = None
+    """A NATS ``.creds`` file (user JWT and seed)."""
+    token: str | None = None
+    tls_ca: str | None = None
+    """CA bundle to verify the broker's TLS certificate (``tls://`` URLs)."""
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    lease_s: float = 10.0
+    """Seconds a brain's leadership lasts without renewal: a dead leader is replaced after about this long."""
+    ack_wait_s: float = 30.0
+    """Seconds a worker may go silent on a task before the broker hands it to another worker."""
+    replicas: int = 1
+    """Copies of each stream (3 on a three-node JetStream cluster)."""

@@ -30,6 +30,7 @@ from conscious.config.sections import (
     CandidatePattern,
     ClaudeCodeConfig,
     ClaudeFlowConfig,
+    ClusterConfig,
     DecideMode,
     Profile,
     SchemaDialect,
@@ -196,6 +197,7 @@ class Config(BaseSettings):
     """Let agents load the watched repository's own agent settings (``.claude/settings.json``:
     its hooks and MCP servers). Off: only your user settings and ours."""
     tool_gate: ToolGateConfig = Field(default_factory=ToolGateConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     _file: Path | None = PrivateAttr(default=None)
 

@@ -13,6 +13,7 @@ from conscious.delegate.workspace import InPlace, Workspace, Worktrees
 from conscious.errors import ConfigError, ConsciousError
 from conscious.gate.tools import ToolPolicy
 from conscious.journal import Journal
+from conscious.loop.ledger import Ledger
 from conscious.loop.orchestrator import Orchestrator
 from conscious.loop.reporter import Reporter
 from conscious.observe.base import Observer
@@ -73,6 +74,56 @@ def workspace_for(config: Config, paths: Paths, journal: Journal) -> Workspace:
     )
 
 
+def dispatcher_for(config: Config, paths: Paths, journal: Journal, reporter: Reporter) -> Dispatcher:
+    """The agents run here: in their workspace, each tool call before the gate."""
+    return Dispatcher(
+        journal,
+        delegates_for(config, journal),
+        cwd=config.watch[0],
+        max_concurrent=config.max_concurrent_tasks,
+        timeout=config.task_timeout,
+        timeouts={name: b.task_timeout for name, b in config.budgets.items() if b.task_timeout is not None},
+        grace=config.kill_grace,
+        on_event=reporter.task,
+        workspace=workspace_for(config, paths, journal),
+        guard=ToolGuard(
+            journal,
+            ToolPolicy(
+                deny=tuple(config.tool_gate.deny),
+                allow=tuple(config.tool_gate.allow),
+                paths=tuple(str(p) for p in config.tool_gate.paths),
+            ),
+            paths.state_dir / "tasks",
+            timeout=config.hook_timeout,
+            on_call=lambda task, call, verdict: reporter.tool_call(task, call.text(), verdict.allowed, verdict.reason),
+        ),
+        trust_project=config.trust_repository_settings,
+    )
+
+
+def outside_observers(config: Config, paths: Paths) -> list[Observer]:
+    """What this machine watches (files, processes); the clock is the loop's own."""
+    return [
+        FileObserver(
+            config.watch,
+            config.ignore,
+            config.debounce_ms,
+            exclude=[
+                paths.journal,
+                paths.journal.with_suffix(".lock"),
+                config.log_file or paths.log_file,
+                paths.state_dir / "llama-server.log",
+            ],
+        ),
+        ProcessObserver(
+            config.processes,
+            interval=config.observation_interval,
+            cpu_threshold=config.cpu_threshold,
+            memory_threshold_mb=config.memory_threshold_mb,
+        ),
+    ]
+
+
 async def build(
     config: Config,
     paths: Paths,
@@ -81,8 +132,11 @@ async def build(
     reporter: Reporter,
     *,
     observe: bool = True,
+    dispatcher: Dispatcher | None = None,
+    ledger: Ledger | None = None,
 ) -> Orchestrator:
-    """The running parts; ``observe=False`` leaves out the observers (replay feeds the loop itself)."""
+    """The running parts; ``observe=False`` leaves out the observers (replay feeds the loop
+    itself); a brain on several machines brings its own ``dispatcher`` and ``ledger``."""
     config = profiles.apply(config, connection.profile)
     system_prompt = load_system_prompt(config.system_prompt_file, config.decide_mode)
     if config.command_agents:
@@ -115,57 +169,16 @@ async def build(
         summary_tokens=config.summary_tokens,
         strip_think=connection.profile.profile.strip_think if connection.profile else True,
     )
-    dispatcher = Dispatcher(
-        journal,
-        delegates_for(config, journal),
-        cwd=config.watch[0],
-        max_concurrent=config.max_concurrent_tasks,
-        timeout=config.task_timeout,
-        timeouts={name: b.task_timeout for name, b in config.budgets.items() if b.task_timeout is not None},
-        grace=config.kill_grace,
-        on_event=reporter.task,
-        workspace=workspace_for(config, paths, journal),
-        guard=ToolGuard(
-            journal,
-            ToolPolicy(
-                deny=tuple(config.tool_gate.deny),
-                allow=tuple(config.tool_gate.allow),
-                paths=tuple(str(p) for p in config.tool_gate.paths),
-            ),
-            paths.state_dir / "tasks",
-            timeout=config.hook_timeout,
-            on_call=lambda task, call, verdict: reporter.tool_call(task, call.text(), verdict.allowed, verdict.reason),
-        ),
-        trust_project=config.trust_repository_settings,
-    )
+    dispatcher = dispatcher or dispatcher_for(config, paths, journal, reporter)
     orchestrator: Orchestrator
     clock = ClockObserver(
         heartbeat=config.heartbeat_interval,
         idle_reflection=config.idle_reflection_interval,
         last_activity=lambda: orchestrator.state.last_activity,
     )
-    observers: list[Observer] = [
-        FileObserver(
-            config.watch,
-            config.ignore,
-            config.debounce_ms,
-            exclude=[
-                paths.journal,
-                paths.journal.with_suffix(".lock"),
-                config.log_file or paths.log_file,
-                paths.state_dir / "llama-server.log",
-            ],
-        ),
-        ProcessObserver(
-            config.processes,
-            interval=config.observation_interval,
-            cpu_threshold=config.cpu_threshold,
-            memory_threshold_mb=config.memory_threshold_mb,
-        ),
-        clock,
-    ]
+    observers: list[Observer] = [*outside_observers(config, paths), clock]
     orchestrator = Orchestrator(
-        config, journal, connection, thinker, dispatcher, observers if observe else [], reporter
+        config, journal, connection, thinker, dispatcher, observers if observe else [], reporter, ledger=ledger
     )
 
     dispatcher.on_observation = orchestrator.noticed

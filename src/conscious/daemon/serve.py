@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
-from collections.abc import Iterator
 
 from conscious.api.app import create_app
 from conscious.api.server import ApiServer, bind
@@ -28,6 +26,8 @@ from conscious.control.metrics import Metrics
 from conscious.control.sdnotify import Notifier, watchdog_interval
 from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import build
+from conscious.daemon.roles import brain_parts, check_roles, host_name, reach_broker, start_brain, stop_brain
+from conscious.daemon.signals import captured
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
 from conscious.loop.state import LoopState
@@ -53,10 +53,22 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
     watchdog = watchdog_interval()
     for var in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
         os.environ.pop(var, None)  # ours alone: the agents we start must not speak for us
+    check_roles(config)
+    if config.cluster.roles and "brain" not in config.cluster.roles:
+        from conscious.daemon.node import run_node
+
+        await run_node(config, paths, reporter, stop)
+        return
     with single_instance(paths.journal):
         journal = Journal(paths.journal)
         journal.checkpoint_in_background()
+        parts = None
         try:
+            if config.cluster.roles:
+                broker = await reach_broker(config, f"conscious-brain-{host_name(config)}", reporter, stop)
+                if broker is None:
+                    return
+                parts = brain_parts(config, journal, broker)
             notifier.status("waiting for the LLM server")
             with reporter.waiting(
                 f"waiting for the LLM server at {config.llm_url}…"
@@ -65,11 +77,25 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
             ):
                 connection = await connect(config, log_dir=paths.state_dir)
             try:
-                orchestrator = await build(config, paths, journal, connection, live)
+                orchestrator = await build(
+                    config,
+                    paths,
+                    journal,
+                    connection,
+                    live,
+                    observe=parts is None or "observer" in config.cluster.roles,
+                    dispatcher=parts.relay if parts else None,
+                    ledger=parts.log if parts else None,
+                )
+                if parts is not None:
+                    start_brain(config, parts, orchestrator, stop)
                 await _run(config, paths, orchestrator, bus, notifier, stop, console=reporter, watchdog=watchdog)
             finally:
                 await connection.aclose()
         finally:
+            if parts is not None:
+                stop.set()
+                await stop_brain(parts)
             journal.close()
 
 
@@ -149,7 +175,7 @@ async def _run(
             asyncio.create_task(_supervise(orchestrator.state, notifier, stop, watchdog), name="sd-notify"),
         ]
         try:
-            with _signals(stop, asyncio.current_task()):
+            with captured(stop, asyncio.current_task()):
                 await orchestrator.run(stop)
         finally:
             notifier.stopping("stopping")
@@ -195,26 +221,3 @@ async def _supervise(state: LoopState, notifier: Notifier, stop: asyncio.Event, 
             notifier.watchdog()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), period)
-
-
-@contextlib.contextmanager
-def _signals(stop: asyncio.Event, main: asyncio.Task[None] | None) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-
-    def on_signal(sig: signal.Signals) -> None:
-        if stop.is_set() and sig == signal.SIGINT and main is not None:
-            main.cancel()  # second Ctrl-C: stop waiting
-        stop.set()
-
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):
-            pass
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)

@@ -10,6 +10,7 @@ one writer share it across processes. The schema migrates itself forward on open
 from __future__ import annotations
 
 from conscious.journal.approvals import ApprovalRequests
+from conscious.journal.cluster import Cluster, Key
 from conscious.journal.decisions import Decisions
 from conscious.journal.memory import Memory, search_terms
 from conscious.journal.observations import Observations
@@ -22,7 +23,7 @@ from conscious.journal.tasks import Tasks
 from conscious.journal.worktrees import Worktrees
 
 
-class Journal(Observations, Decisions, Tasks, Memory, Quarantine, ApprovalRequests, Pages, Worktrees, Series):
+class Journal(Observations, Decisions, Tasks, Memory, Quarantine, ApprovalRequests, Pages, Worktrees, Series, Cluster):
     """A journal file with every concern's statements. Cheap to open; one per process (and one per thread)."""
 
 
@@ -31,6 +32,7 @@ __all__ = [
     "FILTERS",
     "Journal",
     "JournaledTurn",
+    "Key",
     "Kind",
     "insert_observation",
     "observation_from_row",

@@ -30,17 +30,19 @@ class Decisions(Store):
         task: Task | None = None,
         turns: Sequence[JournaledTurn] = (),
         approval_expires: datetime | None = None,
+        cluster_seq: int | None = None,
     ) -> int:
         """Commit a decision, the observations it covers, its task (if any; with
         ``approval_expires``, a request for the user's approval, whose id is set on the task)
-        and the exchange that produced it (new context-window turns, whose ``id`` is set) together."""
+        and the exchange that produced it (new context-window turns, whose ``id`` is set) together.
+        ``cluster_seq``: its place in the cluster's decision log (several machines)."""
         turn_ids: list[int] = []
         with self.transaction() as db:
             turn_ids = [insert_turn(db, t.role, t.content, t.tokens) for t in turns]
             cur = db.execute(
                 "INSERT INTO decisions (ts, action_type, reasoning, target_agent, command, priority,"
                 " confidence, metadata, raw_reply, latency_ms, prompt_tokens, cached_tokens, verdict,"
-                " verdict_reason, origin) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " verdict_reason, origin, cluster_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     iso(),
                     decision.action_type,
@@ -57,6 +59,7 @@ class Decisions(Store):
                     verdict,
                     verdict_reason,
                     origin,
+                    cluster_seq,
                 ),
             )
             decision_id = cur.lastrowid

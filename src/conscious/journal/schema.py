@@ -91,6 +91,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tool_calls_task ON tool_calls(task_id, id);
     """,
+    # 6: several machines — where an observation came from (host and its id there: a re-sent
+    # one is never a second), which were sent on, and each decision's place in the cluster's log
+    """
+    ALTER TABLE observations ADD COLUMN origin_host TEXT;
+    ALTER TABLE observations ADD COLUMN origin_id INTEGER;
+    CREATE UNIQUE INDEX observations_origin ON observations(origin_host, origin_id) WHERE origin_host IS NOT NULL;
+    ALTER TABLE decisions ADD COLUMN cluster_seq INTEGER;
+    CREATE UNIQUE INDEX decisions_cluster ON decisions(cluster_seq) WHERE cluster_seq IS NOT NULL;
+    """,
 ]
 
 

@@ -13,6 +13,8 @@ from conscious.gate.gatekeeper import Gatekeeper
 from conscious.gate.policy import Verdict
 from conscious.journal import Journal
 from conscious.loop.batch import QUIET_EVENTS, Entry, covered_ids
+from conscious.loop.ledger import Entry as LogEntry
+from conscious.loop.ledger import Ledger
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import Rule
 from conscious.loop.state import LoopState
@@ -48,6 +50,7 @@ class Committer:
         *,
         accept: Callable[[Observation], object],
         stopping: Callable[[], bool],
+        ledger: Ledger | None = None,
     ) -> None:
         self.config = config
         self.state = state
@@ -57,9 +60,15 @@ class Committer:
         self.reporter = reporter
         self.accept = accept
         self.stopping = stopping
+        self.ledger = ledger
+        """Where a decision is made final first (several brains); None: the journal alone."""
         self.reflect_depth = 0
 
-    def by_rule(self, batch: Sequence[Entry], rules: Sequence[Rule]) -> None:
+    async def _final(self, entry: LogEntry) -> int | None:
+        """Its place in the cluster's log (None on one machine); ``Fenced`` if another brain leads."""
+        return await self.ledger.append(entry) if self.ledger is not None else None
+
+    async def by_rule(self, batch: Sequence[Entry], rules: Sequence[Rule]) -> None:
         decision = Decision(
             action_type="observe",
             reasoning=f"No judgement needed (rule {', '.join(r.name for r in rules)}: "
@@ -71,8 +80,9 @@ class Committer:
         # Routine: journaled (every observation is covered by a decision), not shown live;
         # `conscious log --all` lists them.
         ids = covered_ids(batch)
+        seq = await self._final(LogEntry(decision, ids, "accepted", "rule", "rule", None))
         decision_id = self.journal.record_decision(
-            decision, ids, verdict="accepted", verdict_reason="rule", origin="rule"
+            decision, ids, verdict="accepted", verdict_reason="rule", origin="rule", cluster_seq=seq
         )
         self.reporter.decision(
             decision_id,
@@ -83,7 +93,7 @@ class Committer:
             origin="rule",
         )
 
-    def thought(self, batch: Sequence[Entry], thought: Thought, new_turns: Sequence[Turn]) -> None:
+    async def thought(self, batch: Sequence[Entry], thought: Thought, new_turns: Sequence[Turn]) -> None:
         decision = escalate(thought.decision, batch, self.config.priority_escalation)
         verdict = self.gate.judge(decision, stopping=self.stopping(), requested=thought.requested)
         task = None
@@ -95,19 +105,34 @@ class Committer:
         usage = thought.usage
         processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens
         origin = "fallback" if thought.error else "llm"
-        decision_id = self.journal.record_decision(
+        entry = LogEntry(
             decision,
             ids,
-            verdict=verdict.label,
-            verdict_reason=verdict.reason,
-            origin=origin,
+            verdict.label,
+            verdict.reason,
+            origin,
+            task,
+            approval_expires=self.gate.expiry() if verdict.awaits else None,
             raw_reply=thought.raw,
             latency_ms=round(thought.latency_ms, 1),
             prompt_tokens=processed,
             cached_tokens=usage.cached_tokens,
+        )
+        seq = await self._final(entry)
+        decision_id = self.journal.record_decision(
+            decision,
+            ids,
+            verdict=entry.verdict,
+            verdict_reason=entry.verdict_reason,
+            origin=origin,
+            raw_reply=entry.raw_reply,
+            latency_ms=entry.latency_ms,
+            prompt_tokens=processed,
+            cached_tokens=usage.cached_tokens,
             task=task,
             turns=new_turns,
-            approval_expires=self.gate.expiry() if verdict.awaits else None,
+            approval_expires=entry.approval_expires,
+            cluster_seq=seq,
         )
         self.reporter.decision(
             decision_id,

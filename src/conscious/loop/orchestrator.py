@@ -19,13 +19,14 @@ from typing import Any
 from conscious.config import Config
 from conscious.delegate.base import Outcome
 from conscious.delegate.dispatcher import Dispatcher
-from conscious.errors import ContextOverflow, JournalError, LLMError, LLMUnavailable, ModelNotFound
+from conscious.errors import BrokerError, ContextOverflow, Fenced, JournalError, LLMError, LLMUnavailable, ModelNotFound
 from conscious.gate.gatekeeper import Gatekeeper
 from conscious.journal import Journal
-from conscious.loop.backoff import backoff
 from conscious.loop.batch import Entry, coalesce, covered_ids, take_batch
 from conscious.loop.commit import Committer
+from conscious.loop.feed import feed
 from conscious.loop.hands import Hands
+from conscious.loop.ledger import Ledger
 from conscious.loop.outage import Outage
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import shortcut
@@ -59,8 +60,10 @@ class Orchestrator:
         dispatcher: Dispatcher,
         observers: Sequence[Observer],
         reporter: Reporter,
+        ledger: Ledger | None = None,
     ) -> None:
         self.config = config
+        self.ledger = ledger
         self.journal = journal
         self.connection = connection
         self.thinker = thinker
@@ -84,7 +87,15 @@ class Orchestrator:
         thinker.identity = self.memory.identity_line
         thinker.on_compact = self.memory.archive
         self.commit = Committer(
-            config, self.state, journal, self.gate, dispatcher, reporter, accept=self.accept, stopping=self._stop.is_set
+            config,
+            self.state,
+            journal,
+            self.gate,
+            dispatcher,
+            reporter,
+            accept=self.accept,
+            stopping=self._stop.is_set,
+            ledger=ledger,
         )
         self.outage = Outage(
             config,
@@ -116,7 +127,9 @@ class Orchestrator:
                 f"{interrupted} task(s) were unfinished when the last run ended; reported as interrupted"
             )
         for observer in self.observers:
-            self.state.observer_tasks.append(asyncio.create_task(self._observe(observer), name=observer.name))
+            self.state.observer_tasks.append(
+                asyncio.create_task(feed(observer, self.accept, self.state.observer_failures), name=observer.name)
+            )
         self.publish_state()
 
     async def _resume(self, resumption: Resumption) -> None:
@@ -154,32 +167,6 @@ class Orchestrator:
         await self.gate.close()
         await self.dispatcher.shutdown(grace)
         self.publish_state(running=False)
-
-    async def _observe(self, observer: Observer) -> None:
-        """Feed one observer into the journal; restart it with back-off if it fails."""
-        failures = 0
-        while True:
-            try:
-                async for obs in observer.observe():
-                    self.accept(obs)
-                    failures = self.state.observer_failures[observer.name] = 0
-                return  # nothing (more) to watch: done, not failed
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures = self.state.observer_failures[observer.name] = failures + 1
-                log.exception("observer %s failed", observer.name)
-                with contextlib.suppress(Exception):
-                    self.accept(
-                        Observation(
-                            source="system",
-                            event_type="observer-failed",
-                            target=observer.name,
-                            severity="error",
-                            details={"error": repr(exc)[:300], "failures": failures},
-                        )
-                    )
-                await asyncio.sleep(backoff(failures, 1.0))
 
     def accept(self, obs: Observation) -> int:
         """Journal first, then consider; a change by one of our own tasks is the task's, not news."""
@@ -264,7 +251,20 @@ class Orchestrator:
         self.wake.clear()
 
     async def step(self) -> bool:
-        """Decide the next batch, if any. False when there was nothing to do."""
+        """Decide the next batch, if any. False when there was nothing to do (or another brain leads)."""
+        if self.ledger is not None and not self.ledger.leads():
+            self.state.activity = "standing by (another brain leads)"
+            return False
+        try:
+            return await self._decide_next()
+        except BrokerError as exc:  # not in the cluster's log: never happened; its batch stays pending
+            self.thinker.window.drop_uncommitted()
+            self.reporter.warn(f"decision dropped: {exc}")
+            if not isinstance(exc, Fenced):
+                await asyncio.sleep(1.0)
+            return True
+
+    async def _decide_next(self) -> bool:
         self.gate.settle(stopping=self._stop.is_set())
         pending = self.journal.pending()
         if not pending:
@@ -280,7 +280,7 @@ class Orchestrator:
             self._actionable,
         )
         if rules is not None:
-            self.commit.by_rule(batch, rules)
+            await self.commit.by_rule(batch, rules)
             return True
         thought = await self._think(batch, waiting=len(pending))
         if thought is None:
@@ -289,7 +289,7 @@ class Orchestrator:
         if not self.connection.info.loaded:
             await self._refresh_model()
         self.state.confidence_from = thought.decision.metadata.get("confidence_from", self.state.confidence_from)
-        self.commit.thought(batch, thought, self._new_turns())
+        await self.commit.thought(batch, thought, self._new_turns())
         self.resume_note = None  # said, and journaled with the decision
         self.publish_state(every=PUBLISH_INTERVAL)
         return True

@@ -1,0 +1,137 @@
+"""The cluster's decision log: the leader appends, every brain applies, in order.
+
+The stream ``CONSCIOUS_DECISIONS`` is the one order of decisions. The leader appends a decision
+naming the sequence it last applied (``Nats-Expected-Last-Sequence``): if any other brain
+appended since, the stream refuses it (``Fenced``) and the decision is dropped before it is
+committed or acted on. So two brains never both decide a batch, even in the moments when each
+believes it leads. Every brain (the leader too, after a restart) applies the log to its own
+journal in order, so a standby that takes over knows every decision, task and what each covered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import nats
+from pydantic import ValidationError
+
+from conscious.cluster.broker import DECISIONS, DECISIONS_STREAM, Broker
+from conscious.cluster.wire import Logged, Sent
+from conscious.errors import BrokerError, Fenced
+from conscious.journal import Journal
+from conscious.loop.ledger import Entry
+from conscious.model import Task
+
+log = logging.getLogger("conscious")
+
+
+class ClusterLog:
+    """The ``Ledger`` of a brain on several machines."""
+
+    def __init__(self, journal: Journal, broker: Broker, host: str, project: str) -> None:
+        self.journal = journal
+        self.broker = broker
+        self.host = host
+        self.project = project
+        self.leading = False
+        """Set by the lease, once this brain holds it and has applied the whole log."""
+        self.on_applied: Callable[[int, Task | None], None] = lambda seq, task: None
+        self.position = journal.applied_seq()
+        """The last entry of the log read here: applied, or set aside as unreadable."""
+        self.behind = False
+        """The last catch-up stopped short (an entry's observations still on their way)."""
+
+    @property
+    def applied(self) -> int:
+        return self.position
+
+    def leads(self) -> bool:
+        return self.leading and not self.behind
+
+    async def append(self, entry: Entry) -> int:
+        if not self.leading:
+            raise Fenced("this brain does not hold the lease")
+        keyed = self.journal.keyed(entry.covers, self.host)
+        task = entry.task
+        logged = Logged(
+            brain=self.host,
+            decision=entry.decision,
+            covers=[key for key, _, _ in keyed],
+            observations=[
+                Sent(host=self.host, id=key[1], project=self.project, observation=obs) for key, obs, own in keyed if own
+            ],
+            verdict=entry.verdict,
+            verdict_reason=entry.verdict_reason,
+            origin=entry.origin,
+            task_agent=task.agent if task else None,
+            task_command=task.command if task else None,
+            task_state=task.state if task else None,
+            approval_expires=entry.approval_expires,
+            latency_ms=entry.latency_ms,
+            prompt_tokens=entry.prompt_tokens,
+            cached_tokens=entry.cached_tokens,
+        )
+        try:
+            seq, _ = await self.broker.publish(DECISIONS, logged.model_dump(mode="json"), after=self.position)
+        except Fenced:
+            await self.catch_up()  # what the other brain decided, before anything else is
+            raise
+        self.position = seq
+        return seq
+
+    async def catch_up(self) -> int:
+        """Apply what the log holds beyond this journal; how many. Stops at an entry whose
+        observations have not arrived yet (the next call goes on). Raises ``BrokerError``."""
+        last = await self.broker.last_seq(DECISIONS_STREAM)
+        done = 0
+        self.position = max(self.position, self.journal.applied_seq())
+        while self.position < last:
+            seq = self.position + 1
+            try:
+                raw = await self.broker.js.get_msg(DECISIONS_STREAM, seq)
+            except nats.js.errors.NotFoundError:
+                self.position = seq  # removed from the stream by its limits: nothing to apply
+                continue
+            except (TimeoutError, nats.errors.Error) as exc:
+                raise BrokerError(f"cannot read the decision log: {exc or 'no answer'}") from None
+            try:
+                logged = Logged.model_validate_json(raw.data or b"")
+            except ValidationError as exc:
+                log.error("decision log entry %d cannot be read; set aside: %s", seq, str(exc).splitlines()[0])
+                self.position = seq
+                continue
+            if not self.apply(seq, logged):
+                self.behind = True
+                return done
+            self.position = seq
+            done += 1
+        self.behind = False
+        return done
+
+    def apply(self, seq: int, logged: Logged) -> bool:
+        """Commit one entry of the log here; False when observations it covers are still on their way."""
+        for sent in logged.observations:
+            if sent.host != self.host:
+                self.journal.ingest(sent.restored(), sent.key)
+        ids = self.journal.local_ids(logged.covers, self.host)
+        if len(ids) < len(logged.covers):
+            return False
+        task = None
+        if logged.task_agent and logged.task_command and logged.task_state:
+            task = Task(decision_id=0, agent=logged.task_agent, command=logged.task_command, state=logged.task_state)
+        self.journal.record_decision(
+            logged.decision,
+            list(ids.values()),
+            verdict=logged.verdict,
+            verdict_reason=logged.verdict_reason,
+            origin=logged.origin,
+            latency_ms=logged.latency_ms,
+            prompt_tokens=logged.prompt_tokens,
+            cached_tokens=logged.cached_tokens,
+            task=task,
+            approval_expires=logged.approval_expires,
+            cluster_seq=seq,
+        )
+        self.on_applied(seq, task)
+        return True

@@ -1,0 +1,96 @@
+"""A host's journal is its outbox: its own observations are sent to the broker in order, each
+with the message id ``<host>:<id>``, and marked sent only once the broker has acknowledged them.
+
+A crash between the two re-sends them; the broker drops a re-send within its duplicate window
+and every brain's journal drops it after that (the origin is unique), so a re-send is never a
+second observation. While the broker is down, nothing is lost: the journal keeps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from conscious.cluster.broker import Broker, obs_subject
+from conscious.cluster.wire import Sent
+from conscious.errors import BrokerError
+from conscious.journal import Journal
+from conscious.loop.backoff import backoff
+from conscious.model import Observation
+
+log = logging.getLogger("conscious")
+
+POLL_S = 0.5
+"""How often the journal is looked at without a nudge (rows another process wrote)."""
+
+
+class Outbox:
+    def __init__(
+        self,
+        journal: Journal,
+        broker: Broker,
+        host: str,
+        project: str,
+        *,
+        forwarded: bool,
+        on_trouble: Callable[[str | None], None] = lambda _: None,
+    ) -> None:
+        self.journal = journal
+        self.broker = broker
+        self.host = host
+        self.project = project
+        self.forwarded = forwarded
+        """No brain here: what is sent is decided elsewhere (no longer pending in this journal)."""
+        self.on_trouble = on_trouble
+        """Told why sending fails (once per outage), and None when it works again."""
+        self.wake = asyncio.Event()
+        self.sent = 0
+        self.trouble: str | None = None
+
+    def message(self, obs: Observation) -> Sent:
+        assert obs.id is not None
+        task = obs.details.get("cluster_task")
+        if task is None and obs.source == "agent" and isinstance(obs.details.get("task_id"), int):
+            task = self.journal.cluster_task_of(obs.details["task_id"])
+        return Sent(host=self.host, id=obs.id, project=self.project, observation=obs, task=task)
+
+    async def flush(self) -> int:
+        """Send what the journal holds unsent; how many. Raises ``BrokerError``."""
+        total = 0
+        while batch := self.journal.unsent():
+            for obs in batch:
+                sent = self.message(obs)
+                await self.broker.publish(
+                    obs_subject(self.host, obs.source), sent.model_dump(mode="json"), msg_id=sent.msg_id
+                )
+            self.journal.sent(batch[-1].id or 0, forwarded=self.forwarded)
+            total += len(batch)
+        self.sent += total
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self.flush()
+                if self.trouble is not None:
+                    self.trouble = None
+                    self.on_trouble(None)
+                failures = 0
+            except BrokerError as exc:
+                failures += 1
+                if self.trouble is None:
+                    self.trouble = str(exc)
+                    self.on_trouble(self.trouble)
+                await _sleep(stop, min(10.0, backoff(failures, 0.5)))
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), POLL_S)
+            self.wake.clear()
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -1,0 +1,204 @@
+"""A worker runs the cluster's tasks for the agents and the project it serves, with the local
+dispatcher (worktrees, the gate at every tool call, time limits) as on one machine.
+
+Before it spawns anything it creates the task's "started" key (``t<seq>``): only one worker
+ever can. A task handed out again — its worker died or went silent past the ack wait — whose
+key exists is never started twice: if this worker has it in its journal it was reported here
+(``Dispatcher.recover`` after a restart), if the worker holding it is still there running it, it
+is that worker's; otherwise it is reported ``interrupted``, as on one machine. While the agent
+runs, the message is kept alive with in-progress acks; it is acknowledged once the outcome is
+in the journal (the outbox sends it on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import nats
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from conscious.cluster.broker import TASKS_STREAM, Broker, task_subject, token
+from conscious.cluster.wire import Assignment
+from conscious.delegate.dispatcher import Dispatcher
+from conscious.errors import BrokerError
+from conscious.journal import Journal
+from conscious.loop.backoff import backoff
+from conscious.model import Decision, Observation, Task
+
+log = logging.getLogger("conscious")
+
+
+class Worker:
+    def __init__(
+        self,
+        journal: Journal,
+        broker: Broker,
+        dispatcher: Dispatcher,
+        host: str,
+        project: str,
+        agents: list[str],
+        *,
+        ack_wait: float,
+        capacity: int,
+        accept: Callable[[Observation], object],
+        on_trouble: Callable[[str | None], None] = lambda _: None,
+    ) -> None:
+        self.journal = journal
+        self.broker = broker
+        self.dispatcher = dispatcher
+        self.host = host
+        self.project = project
+        self.agents = [a for a in agents if a in dispatcher.delegates]
+        self.ack_wait = ack_wait
+        self.capacity = capacity
+        self.accept = accept
+        self.on_trouble = on_trouble
+        self.seqs: dict[int, int] = {}
+        """Local task id → the cluster's sequence, for the tasks running here."""
+        self.trouble: str | None = None
+        self.started = 0
+        self.alive: dict[int, asyncio.Task[None]] = {}
+
+    def running(self) -> list[int]:
+        return sorted(self.seqs.values())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        failures = 0
+        subs: list[nats.js.JetStreamContext.PullSubscription] = []
+        while not stop.is_set():
+            try:
+                if not subs:
+                    subs = [
+                        await self.broker.consumer(
+                            TASKS_STREAM,
+                            f"work-{self.project}-{agent}",
+                            task_subject(self.project, agent),
+                            ack_wait=self.ack_wait,
+                        )
+                        for agent in self.agents
+                    ]
+                took = False
+                for sub in subs:
+                    if len(self.dispatcher.running) >= self.capacity:
+                        break  # busy: what is queued waits for another worker, or for this one
+                    took = await self._take(sub, stop) or took
+                failures = 0
+                if self.trouble is not None:
+                    self.trouble = None
+                    self.on_trouble(None)
+                if not took:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.2)
+            except BrokerError as exc:
+                failures += 1
+                if self.trouble is None:
+                    self.trouble = str(exc)
+                    self.on_trouble(self.trouble)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), min(10.0, backoff(failures, 0.5)))
+
+    async def _take(self, sub: nats.js.JetStreamContext.PullSubscription, stop: asyncio.Event) -> bool:
+        try:
+            msgs = await sub.fetch(1, timeout=0.3)
+        except nats.errors.TimeoutError:
+            return False
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise BrokerError(f"cannot take tasks from the broker: {exc or 'no answer'}") from None
+        for msg in msgs:
+            try:
+                assignment = Assignment.model_validate_json(msg.data)
+            except ValidationError as exc:
+                log.error("a task on %s cannot be read; set aside: %s", msg.subject, str(exc).splitlines()[0])
+                await msg.term()
+                continue
+            await self.handle(assignment, msg, stop)
+        return bool(msgs)
+
+    async def handle(self, assignment: Assignment, msg: Msg, stop: asyncio.Event) -> None:
+        key = f"t{assignment.seq}"
+        try:
+            await self.broker.started.create(key, json.dumps({"host": self.host, "at": time.time()}).encode())
+        except nats.js.errors.KeyWrongLastSequenceError:
+            await self._again(assignment, msg)
+            return
+        except (TimeoutError, nats.errors.Error) as exc:
+            await _quietly(msg.nak(delay=1.0))
+            raise BrokerError(f"cannot take the started fence of task {assignment.seq}: {exc}") from None
+        task = Task(decision_id=0, agent=assignment.agent, command=assignment.command)
+        decision = Decision(
+            action_type="delegate",
+            reasoning=assignment.reasoning or f"task {assignment.seq} of the cluster",
+            target_agent=assignment.agent,
+            command=assignment.command,
+            priority=assignment.priority,  # type: ignore[arg-type]
+            confidence=1.0,
+            metadata={"cluster_task": assignment.seq, "brain": assignment.brain},
+        )
+        self.journal.record_decision(
+            decision, [], verdict="accepted", verdict_reason="cluster", origin="cluster", task=task
+        )
+        assert task.id is not None
+        self.seqs[task.id] = assignment.seq
+        self.started += 1
+        self.dispatcher.start(task)
+        self.alive[task.id] = asyncio.create_task(self._keep_alive(task.id, msg), name=f"keep-alive-{task.id}")
+
+    async def _keep_alive(self, task_id: int, msg: Msg) -> None:
+        """In-progress acks while the agent runs; the ack once its outcome is journaled."""
+        try:
+            while task_id in self.dispatcher.running:
+                with contextlib.suppress(TimeoutError, nats.errors.Error):
+                    await msg.in_progress()
+                await asyncio.sleep(self.ack_wait / 3)
+            await _quietly(msg.ack())
+        finally:
+            self.seqs.pop(task_id, None)
+            self.alive.pop(task_id, None)
+
+    async def _again(self, assignment: Assignment, msg: Msg) -> None:
+        """A task handed out again whose started fence exists: never started twice."""
+        if self.journal.worker_task(assignment.seq) is not None:
+            await _quietly(msg.ack())  # it ran here: its outcome (or interruption) is reported from here
+            return
+        holder = await self._holder(assignment.seq)
+        if holder is not None:
+            await _quietly(msg.ack())  # still running on its worker
+            return
+        self.accept(
+            Observation(
+                source="agent",
+                event_type="interrupted",
+                target=f"{assignment.agent}#cluster-{assignment.seq}",
+                severity="warning",
+                details={
+                    "cluster_task": assignment.seq,
+                    "agent": assignment.agent,
+                    "command": assignment.command[:200],
+                    "state": "interrupted",
+                    "result": "its worker went away while it ran; not started again",
+                },
+            )
+        )
+        await _quietly(msg.ack())
+
+    async def _holder(self, seq: int) -> str | None:
+        """The host that runs task ``seq`` now, by its presence (None: nobody says so)."""
+        try:
+            entry = await self.broker.started.get(f"t{seq}")
+            host = json.loads(entry.value or b"{}").get("host")
+            presence = await self.broker.hosts.get(token(str(host)))
+            running = json.loads(presence.value or b"{}").get("running", [])
+        except (TimeoutError, nats.errors.Error, ValueError):
+            return None
+        return str(host) if seq in running else None
+
+
+async def _quietly(ack: Awaitable[object]) -> None:
+    with contextlib.suppress(TimeoutError, nats.errors.Error):
+        await ack

@@ -1,0 +1,168 @@
+"""An observer or worker host: no model, no decisions — its observers and agents, with the
+journal as its outbox, until a signal.
+
+Observations are journaled first, as on one machine, then sent; a worker's task outcomes are
+journaled by its dispatcher and sent the same way. The agents' own edits in the watched folder
+(tasks working in place) are attributed to their task and never sent as news.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+
+from conscious.cluster.broker import Broker
+from conscious.cluster.outbox import Outbox
+from conscious.cluster.presence import Presence
+from conscious.cluster.worker import Worker
+from conscious.config import Config
+from conscious.control.logs import setup_logging
+from conscious.control.terminal import Terminal
+from conscious.daemon.assemble import dispatcher_for, outside_observers
+from conscious.daemon.roles import host_name, reach_broker, trouble
+from conscious.daemon.signals import captured
+from conscious.journal import Journal
+from conscious.loop.feed import feed
+from conscious.loop.hands import Hands
+from conscious.model import Observation, utcnow
+from conscious.paths import Paths
+from conscious.system.lock import single_instance
+
+log = logging.getLogger("conscious")
+
+
+async def run_node(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.Event) -> None:
+    paths.ensure()
+    setup_logging(config, paths)
+    roles = config.cluster.roles
+    host = host_name(config)
+    with single_instance(paths.journal):
+        journal = Journal(paths.journal)
+        journal.checkpoint_in_background()
+        node = Node(config, paths, journal, reporter, host)
+        journal.set_identity(daemon=node.status(True))
+        try:
+            with captured(stop):
+                node.observe()  # from the start: what is seen while the broker is away is kept
+                broker = await reach_broker(config, f"conscious-{'-'.join(roles)}-{host}", reporter, stop)
+                if broker is not None:
+                    try:
+                        await node.connected(broker, stop)
+                    finally:
+                        await broker.close()
+                await node.shutdown()
+        finally:
+            journal.set_identity(daemon=node.status(False))
+            journal.close()
+    reporter.info("stopped")
+
+
+class Node:
+    def __init__(self, config: Config, paths: Paths, journal: Journal, reporter: Terminal, host: str) -> None:
+        self.config = config
+        self.paths = paths
+        self.journal = journal
+        self.reporter = reporter
+        self.host = host
+        self.roles = config.cluster.roles
+        self.started = utcnow()
+        self.dispatcher = dispatcher_for(config, paths, journal, reporter)
+        self.hands = Hands(self.dispatcher.working)
+        self.dispatcher.changes = self.hands.summary
+        self.dispatcher.on_observation = self.noticed
+        self.outbox: Outbox | None = None
+        self.worker: Worker | None = None
+        self.helpers: list[asyncio.Task[None]] = []
+        self.failures: dict[str, int] = {}
+
+    def accept(self, obs: Observation) -> None:
+        if (task_id := self.hands.claim(obs)) is not None:
+            obs.status, obs.details = "attributed", {**obs.details, "task_id": task_id}
+        self.journal.append(obs)
+        self.noticed(obs)
+
+    def noticed(self, obs: Observation) -> None:
+        self.reporter.observation(obs)
+        if self.outbox is not None:
+            self.outbox.wake.set()
+
+    def observe(self) -> None:
+        if "observer" in self.roles:
+            for observer in outside_observers(self.config, self.paths):
+                self.helpers.append(asyncio.create_task(feed(observer, self.accept, self.failures), name=observer.name))
+
+    async def connected(self, broker: Broker, stop: asyncio.Event) -> None:
+        """Send, take tasks and say who it is until ``stop``."""
+        config, project, reporter = self.config, self.config.cluster.project, self.reporter
+        self.outbox = Outbox(
+            self.journal, broker, self.host, project, forwarded=True, on_trouble=trouble(reporter, "outbox")
+        )
+        links = [asyncio.create_task(self.outbox.run(stop), name="outbox")]
+        if "worker" in self.roles:
+            if interrupted := self.dispatcher.recover():
+                reporter.warn(
+                    f"{interrupted} task(s) were unfinished when this worker stopped; reported as interrupted"
+                )
+            self.worker = Worker(
+                self.journal,
+                broker,
+                self.dispatcher,
+                self.host,
+                project,
+                config.cluster.agents,
+                ack_wait=config.cluster.ack_wait_s,
+                capacity=config.max_concurrent_tasks,
+                accept=self.accept,
+                on_trouble=trouble(reporter, "tasks"),
+            )
+            taking = asyncio.create_task(self.worker.run(stop), name="worker")
+        links.append(asyncio.create_task(Presence(broker, self.host, self.describe).run(stop), name="presence"))
+        worker = self.worker
+        reporter.info(
+            f"{' and '.join(self.roles)} {self.host} on {', '.join(config.cluster.broker)} (project {project}"
+            + (f"; agents {', '.join(worker.agents)}" if worker else "")
+            + (f"; watching {', '.join(map(str, config.watch))}" if "observer" in self.roles else "")
+            + ")"
+        )
+        await stop.wait()
+        if worker is not None:
+            await _cancel([taking])  # no new task; those running get the grace below
+        await self.dispatcher.shutdown(config.kill_grace)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.outbox.flush(), 5.0)  # the last outcomes, if the broker takes them
+        await asyncio.gather(*links, return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        await _cancel(self.helpers)
+        await self.dispatcher.shutdown(self.config.kill_grace)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "roles": self.roles,
+            "project": self.config.cluster.project,
+            "agents": self.worker.agents if self.worker else [],
+            "running": self.worker.running() if self.worker else [],
+            "sent": self.outbox.sent if self.outbox else 0,
+            "backlog": self.journal.outbox_backlog(),
+            "watch": [str(p) for p in self.config.watch] if "observer" in self.roles else [],
+        }
+
+    def status(self, running: bool) -> dict[str, object]:
+        """What ``conscious status`` shows on this host."""
+        return {
+            "running": running,
+            "pid": os.getpid(),
+            "started": self.started.isoformat(),
+            "health": "ok",
+            "activity": f"{' and '.join(self.roles)} in a cluster",
+            "watch": [str(p) for p in self.config.watch],
+            "cluster": {"host": self.host, "roles": self.roles, "broker": self.config.cluster.broker},
+        }
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,160 @@
+"""The roles of a process on several machines (``[cluster] roles``), put together.
+
+A brain is the daemon as on one machine — thinker, gate, API — whose dispatcher sends tasks to
+the work queue (``Relay``), whose decisions go through the cluster's log (``ClusterLog``), and
+beside which run the inbox, the lease, the outbox and the presence. An observer or a worker
+needs no model: ``run_node`` runs its observers and agents with the journal as its outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from conscious.cluster.broker import Broker
+from conscious.cluster.inbox import Inbox
+from conscious.cluster.lease import Lease
+from conscious.cluster.log import ClusterLog
+from conscious.cluster.outbox import Outbox
+from conscious.cluster.presence import Presence, cluster_status
+from conscious.cluster.relay import Relay
+from conscious.config import Config
+from conscious.errors import BrokerError, ConfigError
+from conscious.journal import Journal
+from conscious.loop.backoff import backoff
+from conscious.loop.orchestrator import Orchestrator
+from conscious.loop.reporter import Reporter
+
+log = logging.getLogger("conscious")
+
+
+def host_name(config: Config) -> str:
+    return config.cluster.host or socket.gethostname()
+
+
+def check_roles(config: Config) -> None:
+    roles = set(config.cluster.roles)
+    if roles and not config.cluster.broker:
+        raise ConfigError("[cluster] roles need a broker: set [cluster] broker = ['nats://host:4222'] (or --broker)")
+    if {"brain", "worker"} <= roles:
+        raise ConfigError(
+            "a brain and a worker cannot share one process (one journal): run the worker as its own "
+            "`conscious run --role worker --home <another folder>`"
+        )
+
+
+async def reach_broker(config: Config, name: str, reporter: Reporter, stop: asyncio.Event) -> Broker | None:
+    """The broker, waiting for it as long as it takes (said once); None if stopped meanwhile."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            broker = await Broker.connect(config.cluster, name)
+        except BrokerError as exc:
+            failures += 1
+            if failures == 1:
+                reporter.warn(f"{exc}; retrying until it answers (what is observed meanwhile is kept)")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(10.0, backoff(failures, 0.5)))
+            continue
+        if failures:
+            reporter.info(f"broker reached at {', '.join(config.cluster.broker)}")
+        return broker
+    return None
+
+
+def trouble(reporter: Reporter, what: str) -> Callable[[str | None], None]:
+    def said(why: str | None) -> None:
+        if why is None:
+            reporter.info(f"{what}: the broker answers again")
+        else:
+            reporter.warn(f"{what}: {why}; retrying (nothing is lost)")
+
+    return said
+
+
+@dataclass
+class BrainParts:
+    broker: Broker
+    host: str
+    log: ClusterLog
+    relay: Relay
+    helpers: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def brain_parts(config: Config, journal: Journal, broker: Broker) -> BrainParts:
+    host = host_name(config)
+    relay = Relay(
+        journal,
+        broker,
+        host,
+        config.cluster.project,
+        cwd=config.watch[0],
+        max_concurrent=config.max_concurrent_tasks,
+    )
+    return BrainParts(broker, host, ClusterLog(journal, broker, host, config.cluster.project), relay)
+
+
+def start_brain(config: Config, parts: BrainParts, orchestrator: Orchestrator, stop: asyncio.Event) -> None:
+    """The inbox, lease, outbox and presence beside the brain's loop."""
+    reporter, journal = orchestrator.reporter, orchestrator.journal
+    parts.relay.on_event = orchestrator.on_task
+    parts.relay.on_observation = orchestrator.noticed
+    project = config.cluster.project
+    outbox = Outbox(journal, parts.broker, parts.host, project, forwarded=False, on_trouble=trouble(reporter, "outbox"))
+    inbox = Inbox(
+        journal,
+        parts.broker,
+        parts.host,
+        parts.log,
+        parts.relay,
+        noticed=orchestrator.noticed,
+        on_trouble=trouble(reporter, "inbox"),
+    )
+
+    def changed(leads: bool, why: str) -> None:
+        (reporter.info if leads else reporter.warn)(f"brain {parts.host} {why if leads else 'stands by: ' + why}")
+        orchestrator.wake.set()
+
+    lease = Lease(parts.broker, parts.host, parts.log, parts.relay, lease_s=config.cluster.lease_s, on_change=changed)
+
+    def describe() -> dict[str, Any]:
+        return {
+            "roles": config.cluster.roles,
+            "project": config.cluster.project,
+            "leads": parts.log.leading,
+            "applied": parts.log.applied,
+            "taken": inbox.taken,
+            "sent": outbox.sent,
+            "running": sorted(parts.relay.running),
+            "model": orchestrator.connection.info.model,
+        }
+
+    presence = Presence(parts.broker, parts.host, describe)
+
+    async def publish_cluster() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(BrokerError):
+                orchestrator.state.published["cluster"] = await cluster_status(parts.broker, config.cluster)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 3.0)
+
+    parts.helpers = [
+        asyncio.create_task(outbox.run(stop), name="outbox"),
+        asyncio.create_task(inbox.run(stop), name="inbox"),
+        asyncio.create_task(lease.run(stop), name="lease"),
+        asyncio.create_task(presence.run(stop), name="presence"),
+        asyncio.create_task(publish_cluster(), name="cluster-status"),
+    ]
+
+
+async def stop_brain(parts: BrainParts) -> None:
+    _, pending = await asyncio.wait(parts.helpers, timeout=5.0)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*parts.helpers, return_exceptions=True)
+    await parts.broker.close()
