@@ -18,7 +18,8 @@ CLAUDE_FLOW_VERSION ?= 3.43.0
 # Drives Debian's Chromium for the live page's end-to-end test (never downloads a browser).
 PLAYWRIGHT_VERSION ?= 1.65.1
 TOOLS := .tools
-# Debian packages the tests use: systemd-analyze (unit files) and Chromium (the live page).
+# Debian packages the tests use: systemd-analyze (unit files), Chromium (the live page), nats-server
+# (the broker of the roles on several machines) and iproute2 (those machines, as network namespaces).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup run test lint clean tools sysdeps
@@ -55,9 +56,10 @@ $(TOOLS)/.playwright-$(PLAYWRIGHT_VERSION):
 tools: $(TOOLS)/.claude-code-$(CLAUDE_CODE_VERSION) $(TOOLS)/.claude-flow-$(CLAUDE_FLOW_VERSION) $(TOOLS)/.playwright-$(PLAYWRIGHT_VERSION)
 
 sysdeps:
-	@if ! command -v systemd-analyze >/dev/null || ! [ -x /usr/bin/chromium ]; then \
+	@if ! command -v systemd-analyze >/dev/null || ! [ -x /usr/bin/chromium ] || ! command -v nats-server >/dev/null \
+		|| ! command -v ip >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends systemd chromium; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends systemd chromium nats-server iproute2; \
 	fi
 
 ifeq ($(LLM_URL),)
