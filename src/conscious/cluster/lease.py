@@ -47,6 +47,8 @@ class Lease:
         self.lease_s = lease_s
         self.on_change = on_change
         self.revision: int | None = None
+        self.follows: str | None = None
+        """The leader this standby last said it follows."""
         self.since: float | None = None
         """When (``time.time()``) this brain took the lead."""
 
@@ -77,9 +79,11 @@ class Lease:
         self.since = time.time()
         try:
             self.revision = await self.broker.leader.create(KEY, self.value)
+            self.follows = None
         except nats.js.errors.KeyWrongLastSequenceError:
             self.since = None
-            return  # another brain leads
+            await self._standing_by()
+            return
         try:
             await self.log.catch_up()
         except BrokerError as exc:
@@ -88,6 +92,16 @@ class Lease:
         adopted = self.relay.adopt()
         self.log.leading = True
         self.on_change(True, f"leads (decision log at {self.log.applied}; {adopted} task(s) out)")
+
+    async def _standing_by(self) -> None:
+        """Said once per leader: who leads, while this brain stands by."""
+        try:
+            holder = str(json.loads((await self.broker.leader.get(KEY)).value or b"{}").get("host"))
+        except (TimeoutError, nats.errors.Error, ValueError):
+            return
+        if holder != self.follows:
+            self.follows = holder
+            self.on_change(False, f"{holder} leads")
 
     def _lose(self, why: str) -> None:
         self.revision = None

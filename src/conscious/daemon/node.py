@@ -18,7 +18,8 @@ from conscious.cluster.outbox import Outbox
 from conscious.cluster.presence import Presence
 from conscious.cluster.worker import Worker
 from conscious.config import Config
-from conscious.control.logs import setup_logging
+from conscious.control.events import Broadcast, EventBus
+from conscious.control.logs import log_event, setup_logging, to_stdout
 from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import dispatcher_for, outside_observers
 from conscious.daemon.roles import host_name, reach_broker, trouble
@@ -26,6 +27,7 @@ from conscious.daemon.signals import captured
 from conscious.journal import Journal
 from conscious.loop.feed import feed
 from conscious.loop.hands import Hands
+from conscious.loop.reporter import Reporter
 from conscious.model import Observation, utcnow
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
@@ -33,9 +35,14 @@ from conscious.system.lock import single_instance
 log = logging.getLogger("conscious")
 
 
-async def run_node(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.Event) -> None:
+async def run_node(config: Config, paths: Paths, terminal: Terminal, stop: asyncio.Event) -> None:
     paths.ensure()
     setup_logging(config, paths)
+    reporter: Reporter = terminal
+    if to_stdout(config):
+        bus = EventBus()
+        bus.listen(log_event)  # structured lines instead of the live view (under systemd)
+        reporter = Broadcast(bus, Terminal(quiet=True))
     roles = config.cluster.roles
     host = host_name(config)
     with single_instance(paths.journal):
@@ -60,7 +67,7 @@ async def run_node(config: Config, paths: Paths, reporter: Terminal, stop: async
 
 
 class Node:
-    def __init__(self, config: Config, paths: Paths, journal: Journal, reporter: Terminal, host: str) -> None:
+    def __init__(self, config: Config, paths: Paths, journal: Journal, reporter: Reporter, host: str) -> None:
         self.config = config
         self.paths = paths
         self.journal = journal

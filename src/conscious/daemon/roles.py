@@ -117,7 +117,12 @@ def start_brain(config: Config, parts: BrainParts, orchestrator: Orchestrator, s
     )
 
     def changed(leads: bool, why: str) -> None:
-        (reporter.info if leads else reporter.warn)(f"brain {parts.host} {why if leads else 'stands by: ' + why}")
+        if leads:
+            reporter.info(f"brain {parts.host} {why}")
+        elif why.endswith(" leads"):
+            reporter.info(f"brain {parts.host} stands by ({why})")
+        else:
+            reporter.warn(f"brain {parts.host} stops deciding: {why}")
         orchestrator.wake.set()
 
     lease = Lease(parts.broker, parts.host, parts.log, parts.relay, lease_s=config.cluster.lease_s, on_change=changed)
