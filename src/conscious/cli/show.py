@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from conscious.cli.client import DaemonClient
+from conscious.cli.cluster import configured, report_for, rows
 from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
 from conscious.control.status import page, status_report
 from conscious.errors import ApiUnavailable
@@ -217,6 +218,8 @@ def status(
     if report is None:
         report = status_report(journal)
     daemon, counts, alive = report, report["counts"], report["running"]
+    if (in_cluster := configured(home)) is not None:
+        report["cluster"] = report_for(in_cluster)  # from the broker: the same on every host
     if as_json:
         print(json.dumps(report, default=str))
         return
@@ -283,6 +286,8 @@ def status(
     table.add_row("journal", str(journal.path))
     if alive and daemon.get("api_url"):
         table.add_row("api", f"{daemon['api_url']} (`conscious page` for the live page)")
+    for key, value in rows(report["cluster"]) if in_cluster is not None else []:
+        table.add_row(key, value)
     out.print(table)
 
 

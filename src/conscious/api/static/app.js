@@ -172,7 +172,24 @@ function renderStatus(s) {
   $('context-bar').dataset.level = fill >= 0.85 ? 'high' : fill >= 0.6 ? 'mid' : 'low';
   $('context-text').textContent = budget ? `${used.toLocaleString()} / ${budget.toLocaleString()} (${pct(fill)})` : '—';
   $('pending').textContent = s.counts?.pending ?? '—';
+  renderCluster(s.cluster);
   tickUptime();
+}
+
+// On several machines: every host, its roles, and the leading brain (`[cluster]`, docs/cluster.md).
+function renderCluster(c) {
+  $('cluster-panel').hidden = !c || !Array.isArray(c.hosts);
+  if (!c || !Array.isArray(c.hosts)) return;
+  $('cluster-leader').textContent = c.leader ? `· ${c.leader} leads` : '· no brain leads';
+  $('cluster-hosts').replaceChildren(...c.hosts.map((h) => {
+    const facts = [(h.roles || []).join(' + ')];
+    if (h.lag != null) facts.push(`lag ${h.lag}`);
+    if ((h.running || []).length) facts.push(`${h.running.length} task(s) running`);
+    if (h.backlog) facts.push(`${h.backlog} unsent`);
+    facts.push(`seen ${Math.round(h.age_s ?? 0)}s ago`);
+    return el('li', { 'data-host': h.host, 'data-leads': String(h.host === c.leader) },
+      el('strong', { text: h.host }), el('span', { class: 'dim', text: ` ${facts.join(' · ')}` }));
+  }));
 }
 
 function renderHealth(status, checks, problems) {
