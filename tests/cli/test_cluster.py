@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from conscious.journal import Journal
 from tests.cli.test_cli import conscious, one_clear_line
 from tests.cluster.conftest import NatsServer, free_port, nats_server  # noqa: F401 (a fixture)
@@ -23,7 +25,7 @@ def test_every_host_listed_from_any_host(
     watched: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")}
-    env.update({"CONSCIOUS_HOME": str(tmp_path / "observer-home"), "CONSCIOUS_API": "false"})
+    env.update({"CONSCIOUS_HOME": str(tmp_path / "observer-home"), "CONSCIOUS_API_PORT": "0"})
     argv = [sys.executable, "-m", "conscious", "run", "--role", "observer", "--broker", nats_server.url]
     observer = subprocess.Popen(
         [*argv, "--host", "laptop", "--watch", str(watched)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -47,6 +49,10 @@ def test_every_host_listed_from_any_host(
         # On the observer's own host, its status says what it is.
         own = json.loads(conscious("status", "--json", home=tmp_path / "observer-home").stdout)
         assert own["running"] is True and own["cluster"]["host"] == "laptop"
+        # Its metrics, for Prometheus: what it sent and what waits to be sent.
+        scraped = httpx.get(own["metrics_url"]).text
+        assert 'conscious_cluster_broker_connected{role="observer"} 1.0' in scraped
+        assert 'conscious_cluster_outbox_backlog{role="observer"} 0.0' in scraped
     finally:
         observer.send_signal(signal.SIGINT)
         said = observer.communicate(timeout=30)[0].decode()

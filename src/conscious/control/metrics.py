@@ -7,7 +7,7 @@ Each daemon has its own registry: several in one process (the tests) never mix t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -16,6 +16,19 @@ from conscious.control.events import Event
 
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120, float("inf"))
 FIRST_TOKEN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, float("inf"))
+
+
+CLUSTER_LEVELS = {
+    "broker_connected": "1 while this process is connected to the broker.",
+    "leads": "1 while this brain leads the cluster.",
+    "log_position": "The last entry of the cluster's decision log read here.",
+    "observations_sent": "This host's observations the broker acknowledged (since start).",
+    "outbox_backlog": "This host's observations not yet acknowledged by the broker.",
+    "observations_taken": "Observations from other hosts journaled here (since start).",
+    "tasks_running": "Cluster tasks running on this worker, or out on workers (a brain).",
+    "tasks_started": "Cluster tasks this worker started (since start).",
+}
+"""The levels of the roles on several machines (``conscious_cluster_<name>{role}``)."""
 
 
 class Metrics:
@@ -68,6 +81,10 @@ class Metrics:
         self.running = Gauge("conscious_running_delegations", "Delegations running now.", registry=r)
         self.healthy = Gauge("conscious_health_check", "1 when the health check passes.", ["check"], registry=r)
         self.subscribers = Gauge("conscious_live_subscribers", "Clients reading the live stream.", registry=r)
+        self.cluster_levels = {
+            name: Gauge(f"conscious_cluster_{name}", text, ["role"], registry=r)
+            for name, text in CLUSTER_LEVELS.items()
+        }
         self._checks: Callable[[], dict[str, dict[str, Any]]] = dict
 
     def on_event(self, event: Event) -> None:
@@ -93,6 +110,11 @@ class Metrics:
                 self.delegations.labels(d["agent"], d.get("state", "?")).inc()
                 if d.get("cost_usd"):
                     self.spend.labels(d["agent"]).inc(d["cost_usd"])
+
+    def cluster(self, role: str, levels: Mapping[str, Callable[[], float]]) -> None:
+        """A role's levels on several machines (``CLUSTER_LEVELS``), read at scrape time."""
+        for name, read in levels.items():
+            self.cluster_levels[name].labels(role).set_function(lambda read=read: float(read()))  # type: ignore[misc]
 
     def levels(
         self,

@@ -12,6 +12,10 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import start_http_server
 
 from conscious.cluster.broker import Broker
 from conscious.cluster.outbox import Outbox
@@ -20,6 +24,7 @@ from conscious.cluster.worker import Worker
 from conscious.config import Config
 from conscious.control.events import Broadcast, EventBus
 from conscious.control.logs import log_event, setup_logging, to_stdout
+from conscious.control.metrics import Metrics
 from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import dispatcher_for, outside_observers
 from conscious.daemon.roles import host_name, reach_broker, trouble
@@ -83,6 +88,8 @@ class Node:
         self.worker: Worker | None = None
         self.helpers: list[asyncio.Task[None]] = []
         self.failures: dict[str, int] = {}
+        self.metrics_url: str | None = None
+        self.backlog = 0
 
     def accept(self, obs: Observation) -> None:
         if (task_id := self.hands.claim(obs)) is not None:
@@ -126,6 +133,7 @@ class Node:
             )
             taking = asyncio.create_task(self.worker.run(stop), name="worker")
         links.append(asyncio.create_task(Presence(broker, self.host, self.describe).run(stop), name="presence"))
+        served = self.serve_metrics(broker) if config.api else None
         worker = self.worker
         reporter.info(
             f"{' and '.join(self.roles)} {self.host} on {', '.join(config.cluster.broker)} (project {project}"
@@ -133,13 +141,42 @@ class Node:
             + (f"; watching {', '.join(map(str, config.watch))}" if "observer" in self.roles else "")
             + ")"
         )
+        if served is not None:
+            self.metrics_url = f"http://{config.api_host}:{served.server_port}/metrics"
+            self.journal.set_identity(daemon=self.status(True))
+            reporter.info(f"metrics on {self.metrics_url}")
         await stop.wait()
+        if served is not None:
+            served.shutdown()
         if worker is not None:
             await _cancel([taking])  # no new task; those running get the grace below
         await self.dispatcher.shutdown(config.kill_grace)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.outbox.flush(), 5.0)  # the last outcomes, if the broker takes them
         await asyncio.gather(*links, return_exceptions=True)
+
+    def serve_metrics(self, broker: Broker) -> WSGIServer | None:
+        """``conscious_cluster_*{role}`` for Prometheus, on the API's address (another port if taken)."""
+        outbox, role = self.outbox, "-".join(self.roles)
+        levels: dict[str, Callable[[], float]] = {
+            "broker_connected": lambda: float(broker.connected),
+            "observations_sent": lambda: float(outbox.sent if outbox else 0),
+            # Read on the metrics server's thread: the figure the presence loop last read, not the journal.
+            "outbox_backlog": lambda: float(self.backlog),
+        }
+        if (worker := self.worker) is not None:
+            levels["tasks_running"] = lambda: float(len(worker.seqs))
+            levels["tasks_started"] = lambda: float(worker.started)
+        metrics = Metrics()
+        metrics.cluster(role, levels)
+        for port in (self.config.api_port, 0):
+            try:
+                server, _ = start_http_server(port, addr=self.config.api_host, registry=metrics.registry)
+            except OSError:
+                continue
+            return server
+        self.reporter.warn(f"no port for the metrics on {self.config.api_host}")
+        return None
 
     async def shutdown(self) -> None:
         await _cancel(self.helpers)
@@ -152,9 +189,13 @@ class Node:
             "agents": self.worker.agents if self.worker else [],
             "running": self.worker.running() if self.worker else [],
             "sent": self.outbox.sent if self.outbox else 0,
-            "backlog": self.journal.outbox_backlog(),
+            "backlog": self.read_backlog(),
             "watch": [str(p) for p in self.config.watch] if "observer" in self.roles else [],
         }
+
+    def read_backlog(self) -> int:
+        self.backlog = self.journal.outbox_backlog()
+        return self.backlog
 
     def status(self, running: bool) -> dict[str, object]:
         """What ``conscious status`` shows on this host."""
@@ -166,6 +207,7 @@ class Node:
             "activity": f"{' and '.join(self.roles)} in a cluster",
             "watch": [str(p) for p in self.config.watch],
             "cluster": {"host": self.host, "roles": self.roles, "broker": self.config.cluster.broker},
+            "metrics_url": self.metrics_url,
         }
 
 

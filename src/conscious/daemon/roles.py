@@ -84,6 +84,21 @@ class BrainParts:
     log: ClusterLog
     relay: Relay
     helpers: list[asyncio.Task[None]] = field(default_factory=list)
+    inbox: Inbox | None = None
+    outbox: Outbox | None = None
+
+    def levels(self) -> dict[str, Callable[[], float]]:
+        """What ``/metrics`` shows of this brain (``conscious_cluster_*{role="brain"}``)."""
+        inbox, outbox = self.inbox, self.outbox
+        return {
+            "broker_connected": lambda: float(self.broker.connected),
+            "leads": lambda: float(self.log.leads()),
+            "log_position": lambda: float(self.log.applied),
+            "observations_taken": lambda: float(inbox.taken if inbox else 0),
+            "observations_sent": lambda: float(outbox.sent if outbox else 0),
+            "outbox_backlog": lambda: float(self.log.journal.outbox_backlog()),
+            "tasks_running": lambda: float(len(self.relay.running)),
+        }
 
 
 def brain_parts(config: Config, journal: Journal, broker: Broker) -> BrainParts:
@@ -139,6 +154,7 @@ def start_brain(config: Config, parts: BrainParts, orchestrator: Orchestrator, s
             "model": orchestrator.connection.info.model,
         }
 
+    parts.inbox, parts.outbox = inbox, outbox
     presence = Presence(parts.broker, parts.host, describe)
 
     async def publish_cluster() -> None:

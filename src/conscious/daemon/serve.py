@@ -26,7 +26,15 @@ from conscious.control.metrics import Metrics
 from conscious.control.sdnotify import Notifier, watchdog_interval
 from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import build
-from conscious.daemon.roles import brain_parts, check_roles, host_name, reach_broker, start_brain, stop_brain
+from conscious.daemon.roles import (
+    BrainParts,
+    brain_parts,
+    check_roles,
+    host_name,
+    reach_broker,
+    start_brain,
+    stop_brain,
+)
 from conscious.daemon.signals import captured
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
@@ -89,7 +97,9 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
                 )
                 if parts is not None:
                     start_brain(config, parts, orchestrator, stop)
-                await _run(config, paths, orchestrator, bus, notifier, stop, console=reporter, watchdog=watchdog)
+                await _run(
+                    config, paths, orchestrator, bus, notifier, stop, console=reporter, watchdog=watchdog, parts=parts
+                )
             finally:
                 await connection.aclose()
         finally:
@@ -109,9 +119,12 @@ async def _run(
     *,
     console: Terminal,
     watchdog: float | None,
+    parts: BrainParts | None = None,
 ) -> None:
     reporter = orchestrator.reporter
     metrics = Metrics()
+    if parts is not None:
+        metrics.cluster("brain", parts.levels())
     bus.listen(metrics.on_event)
     alerts = Alerts(config.approval)
     bus.listen(alerts.on_event)
