@@ -53,6 +53,8 @@ class Net:
         return f"{self.tag}{host}"[:15]
 
     def add(self, host: str) -> str:
+        """A host: its namespace, its link to the bridge, its address. (On the machines here, a
+        seventh host on one bridge could not reach the bridge: six at most.)"""
         address = f"{self.subnet}.{len(self.hosts) + 10}"
         ns, link, peer = self.ns(host), self.link(host), f"{self.link(host)}"[:13] + "p"
         run("ip", "netns", "add", ns)

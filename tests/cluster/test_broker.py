@@ -44,3 +44,17 @@ def test_names_become_subject_tokens() -> None:
     assert token("laptop.local") == "laptop_local"
     assert obs_subject("a b", "user") == "conscious.obs.a_b.user"
     assert task_subject("my.proj", "claude-code") == "conscious.tasks.my_proj.claude-code"
+
+
+async def test_the_lease_is_what_the_latest_brain_says(nats_server: NatsServer) -> None:
+    async def lease_now() -> float:
+        reader = await Broker.connect(ClusterConfig(broker=[nats_server.url], lease_s=1.0), "reader")
+        try:
+            return float((await reader.js.stream_info("KV_conscious-leader")).config.max_age or 0)
+        finally:
+            await reader.close()
+
+    for lease in (3.0, 7.0):
+        brain = await Broker.connect(ClusterConfig(broker=[nats_server.url], lease_s=lease), "b", brain=True)
+        await brain.close()
+        assert await lease_now() == lease  # an observer or the status command (lease 1) changes nothing

@@ -79,8 +79,9 @@ class Broker:
         self.hosts: KeyValue
 
     @classmethod
-    async def connect(cls, config: ClusterConfig, name: str) -> Broker:
-        """Connect (reconnecting by itself after that) and make sure the streams and buckets exist."""
+    async def connect(cls, config: ClusterConfig, name: str, *, brain: bool = False) -> Broker:
+        """Connect (reconnecting by itself after that) and make sure the streams and buckets
+        exist; a ``brain`` sets the leader's lease to its own ``lease_s``."""
         if not config.broker:
             raise BrokerError("no broker configured: set [cluster] broker = ['nats://host:4222']")
         nc = Client()
@@ -106,13 +107,13 @@ class Broker:
             raise BrokerError(f"cannot reach the broker at {where}: {_said(exc) or 'no answer'}") from None
         broker = cls(nc, nc.jetstream(timeout=5.0), config)
         try:
-            await broker._ensure()
+            await broker._ensure(brain)
         except BrokerError:
             await _close(nc)
             raise
         return broker
 
-    async def _ensure(self) -> None:
+    async def _ensure(self, brain: bool) -> None:
         replicas = self.config.replicas
         streams = [
             StreamConfig(
@@ -138,19 +139,30 @@ class Broker:
                     await self.js.stream_info(stream.name or "")
                 except nats.js.errors.NotFoundError:
                     await self.js.add_stream(stream)
-            self.leader = await self._bucket(LEADER, ttl=self.config.lease_s)
+            self.leader = await self._bucket(LEADER, ttl=self.config.lease_s, renew=brain)
             self.started = await self._bucket(STARTED, ttl=None)
             self.hosts = await self._bucket(HOSTS, ttl=max(15.0, 3 * self.config.lease_s))
         except (TimeoutError, nats.errors.Error) as exc:
             raise BrokerError(f"the broker at {', '.join(self.config.broker)} has no JetStream: {_said(exc)}") from None
 
-    async def _bucket(self, name: str, ttl: float | None) -> KeyValue:
+    async def _bucket(self, name: str, ttl: float | None, *, renew: bool = False) -> KeyValue:
         try:
-            return await self.js.key_value(name)
+            bucket = await self.js.key_value(name)
         except nats.js.errors.BucketNotFoundError:
+            pass
+        else:
+            # An entry's life is the bucket's: the lease is what the latest brain to start says.
+            info = await self.js.stream_info(f"KV_{name}")
+            if renew and ttl is not None and info.config.max_age != ttl:
+                info.config.max_age = ttl
+                await self.js.update_stream(info.config)
+            return bucket
+        try:
             return await self.js.create_key_value(
                 KeyValueConfig(bucket=name, history=1, ttl=ttl, replicas=self.config.replicas)
             )
+        except nats.js.errors.BadRequestError:  # made by another process meanwhile
+            return await self.js.key_value(name)
 
     async def publish(
         self, subject: str, value: dict[str, Any], *, msg_id: str | None = None, after: int | None = None

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 
 import nats
+from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from conscious.cluster.broker import OBS_STREAM, Broker
@@ -53,20 +54,25 @@ class Inbox:
         self.taken = 0
         self.trouble: str | None = None
 
-    def take(self, sent: Sent) -> bool:
-        """Journal one observation from another host; False when it must wait (its task's
-        decision is not applied here yet)."""
-        if sent.host == self.host:
-            return True  # journaled here first: this is the copy the others get
-        obs = sent.restored()
-        if sent.task is not None:
-            if self.journal.task_at(sent.task) is None:
-                return False
-            obs = self.relay.outcome(sent.task, obs)
-        if self.journal.ingest(obs, sent.key) is not None:
+    def take(self, batch: list[Sent]) -> list[Sent]:
+        """Journal a batch of observations from other hosts in one transaction; those that must
+        wait (a task's outcome whose decision is not applied here yet) are returned."""
+        later: list[Sent] = []
+        items = []
+        for sent in batch:
+            if sent.host == self.host:
+                continue  # journaled here first: this is the copy the others get
+            obs = sent.restored()
+            if sent.task is not None:
+                if self.journal.task_at(sent.task) is None:
+                    later.append(sent)
+                    continue
+                obs = self.relay.outcome(sent.task, obs)
+            items.append((obs, sent.key))
+        for obs in self.journal.ingest_many(items):
             self.taken += 1
             self.noticed(obs)
-        return True
+        return later
 
     async def run(self, stop: asyncio.Event) -> None:
         failures = 0
@@ -96,14 +102,13 @@ class Inbox:
             return
         except (TimeoutError, nats.errors.Error) as exc:
             raise BrokerError(f"cannot take observations from the broker: {exc or 'no answer'}") from None
+        batch: list[tuple[Sent, Msg]] = []
         for msg in msgs:
             try:
-                sent = Sent.model_validate_json(msg.data)
+                batch.append((Sent.model_validate_json(msg.data), msg))
             except ValidationError as exc:
                 log.error("an observation on %s cannot be read; set aside: %s", msg.subject, str(exc).splitlines()[0])
                 await msg.term()
-                continue
-            if self.take(sent):
-                await msg.ack()
-            else:
-                await msg.nak(delay=1.0)
+        later = {id(sent) for sent in self.take([sent for sent, _ in batch])}
+        for sent, msg in batch:  # acknowledged once journaled: a brain dying before is handed them again
+            await (msg.nak(delay=1.0) if id(sent) in later else msg.ack())

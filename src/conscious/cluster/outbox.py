@@ -22,7 +22,7 @@ from conscious.model import Observation
 
 log = logging.getLogger("conscious")
 
-POLL_S = 0.5
+POLL_S = 0.2
 """How often the journal is looked at without a nudge (rows another process wrote)."""
 
 
@@ -60,11 +60,16 @@ class Outbox:
         """Send what the journal holds unsent; how many. Raises ``BrokerError``."""
         total = 0
         while batch := self.journal.unsent():
-            for obs in batch:
-                sent = self.message(obs)
-                await self.broker.publish(
-                    obs_subject(self.host, obs.source), sent.model_dump(mode="json"), msg_id=sent.msg_id
+            # Sent together, acknowledged together: marked sent only once the broker holds them all.
+            await asyncio.gather(
+                *(
+                    self.broker.publish(
+                        obs_subject(self.host, obs.source), sent.model_dump(mode="json"), msg_id=sent.msg_id
+                    )
+                    for obs in batch
+                    for sent in [self.message(obs)]
                 )
+            )
             self.journal.sent(batch[-1].id or 0, forwarded=self.forwarded)
             total += len(batch)
         self.sent += total

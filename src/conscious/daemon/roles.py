@@ -48,12 +48,14 @@ def check_roles(config: Config) -> None:
         )
 
 
-async def reach_broker(config: Config, name: str, reporter: Reporter, stop: asyncio.Event) -> Broker | None:
+async def reach_broker(
+    config: Config, name: str, reporter: Reporter, stop: asyncio.Event, *, brain: bool = False
+) -> Broker | None:
     """The broker, waiting for it as long as it takes (said once); None if stopped meanwhile."""
     failures = 0
     while not stop.is_set():
         try:
-            broker = await Broker.connect(config.cluster, name)
+            broker = await Broker.connect(config.cluster, name, brain=brain)
         except BrokerError as exc:
             failures += 1
             if failures == 1:

@@ -73,7 +73,8 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
         parts = None
         try:
             if config.cluster.roles:
-                broker = await reach_broker(config, f"conscious-brain-{host_name(config)}", reporter, stop)
+                name = f"conscious-brain-{host_name(config)}"
+                broker = await reach_broker(config, name, live, stop, brain=True)
                 if broker is None:
                     return
                 parts = brain_parts(config, journal, broker)

@@ -55,6 +55,11 @@ class Cluster(Store):
         with self.transaction() as db:
             return _ingest(db, obs, key)
 
+    def ingest_many(self, items: Iterable[tuple[Observation, Key]]) -> list[Observation]:
+        """Take in a batch in one transaction; the observations that were not here yet."""
+        with self.transaction() as db:
+            return [obs for obs, key in items if _ingest(db, obs, key) is not None]
+
     def local_ids(self, keys: Iterable[Key], me: str) -> dict[Key, int]:
         """Where the observations ``keys`` are in this journal (those it has)."""
         found: dict[Key, int] = {}
