@@ -104,7 +104,7 @@ class Broker:
             await asyncio.wait_for(nc.connect(**options), CONNECT_TIMEOUT_S)
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             await _close(nc)
-            raise BrokerError(f"cannot reach the broker at {where}: {_said(exc) or 'no answer'}") from None
+            raise BrokerError(f"cannot reach the broker at {where}: {said(exc) or 'no answer'}") from None
         broker = cls(nc, nc.jetstream(timeout=5.0), config)
         try:
             await broker._ensure(brain)
@@ -143,7 +143,7 @@ class Broker:
             self.started = await self._bucket(STARTED, ttl=None)
             self.hosts = await self._bucket(HOSTS, ttl=max(15.0, 3 * self.config.lease_s))
         except (TimeoutError, nats.errors.Error) as exc:
-            raise BrokerError(f"the broker at {', '.join(self.config.broker)} has no JetStream: {_said(exc)}") from None
+            raise BrokerError(f"the broker at {', '.join(self.config.broker)} has no JetStream: {said(exc)}") from None
 
     async def _bucket(self, name: str, ttl: float | None, *, renew: bool = False) -> KeyValue:
         try:
@@ -155,6 +155,7 @@ class Broker:
             info = await self.js.stream_info(f"KV_{name}")
             if renew and ttl is not None and info.config.max_age != ttl:
                 info.config.max_age = ttl
+                info.config.duplicate_window = min(info.config.duplicate_window or ttl, ttl)
                 await self.js.update_stream(info.config)
             return bucket
         try:
@@ -179,9 +180,9 @@ class Broker:
         except nats.js.errors.APIError as exc:
             if exc.err_code == WRONG_LAST_SEQUENCE:
                 raise Fenced(f"the decision log moved past {after}: another brain decided") from None
-            raise BrokerError(f"the broker refused a message on {subject}: {_said(exc)}") from None
+            raise BrokerError(f"the broker refused a message on {subject}: {said(exc)}") from None
         except (TimeoutError, nats.errors.Error) as exc:
-            raise BrokerError(f"cannot publish to the broker: {_said(exc) or 'no answer'}") from None
+            raise BrokerError(f"cannot publish to the broker: {said(exc) or 'no answer'}") from None
         return ack.seq, bool(ack.duplicate)
 
     async def consumer(
@@ -197,13 +198,13 @@ class Broker:
         try:
             return await self.js.pull_subscribe(subject, durable=token(durable), stream=stream, config=config)
         except (TimeoutError, nats.errors.Error) as exc:
-            raise BrokerError(f"cannot follow {stream} on the broker: {_said(exc)}") from None
+            raise BrokerError(f"cannot follow {stream} on the broker: {said(exc)}") from None
 
     async def last_seq(self, stream: str) -> int:
         try:
             info = await self.js.stream_info(stream)
         except (TimeoutError, nats.errors.Error) as exc:
-            raise BrokerError(f"cannot read {stream} on the broker: {_said(exc)}") from None
+            raise BrokerError(f"cannot read {stream} on the broker: {said(exc)}") from None
         return int(info.state.last_seq)
 
     async def pending(self, stream: str, durable: str) -> int | None:
@@ -229,12 +230,13 @@ def _tls(config: ClusterConfig) -> ssl.SSLContext:
     return context
 
 
-def _said(exc: BaseException) -> str:
+def said(exc: BaseException) -> str:
+    """A client error in a few words (some have no message of their own)."""
     if isinstance(exc, TimeoutError):
         return "no answer"
     if isinstance(exc, nats.js.errors.APIError) and exc.description:
         return str(exc.description)
-    return str(exc) or type(exc).__name__
+    return str(exc).strip() or type(exc).__name__
 
 
 async def _quiet(exc: Exception) -> None:

@@ -17,7 +17,7 @@ import nats
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from conscious.cluster.broker import OBS_STREAM, Broker
+from conscious.cluster.broker import OBS_STREAM, Broker, said
 from conscious.cluster.log import ClusterLog
 from conscious.cluster.relay import Relay
 from conscious.cluster.wire import Sent
@@ -101,7 +101,7 @@ class Inbox:
         except nats.errors.TimeoutError:
             return
         except (TimeoutError, nats.errors.Error) as exc:
-            raise BrokerError(f"cannot take observations from the broker: {exc or 'no answer'}") from None
+            raise BrokerError(f"cannot take observations from the broker: {said(exc)}") from None
         batch: list[tuple[Sent, Msg]] = []
         for msg in msgs:
             try:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import nats
 
-from conscious.cluster.broker import Broker
+from conscious.cluster.broker import Broker, said
 from conscious.cluster.log import ClusterLog
 from conscious.cluster.relay import Relay
 from conscious.errors import BrokerError
@@ -73,7 +73,7 @@ class Lease:
                 await self._try_take()
         except (BrokerError, TimeoutError, nats.errors.Error) as exc:
             if self.revision is not None:
-                self._lose(f"cannot renew the lease: {str(exc) or type(exc).__name__}")
+                self._lose(f"cannot renew the lease: {said(exc)}")
 
     async def _try_take(self) -> None:
         self.since = time.time()

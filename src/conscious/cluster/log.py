@@ -16,7 +16,7 @@ from collections.abc import Callable
 import nats
 from pydantic import ValidationError
 
-from conscious.cluster.broker import DECISIONS, DECISIONS_STREAM, Broker
+from conscious.cluster.broker import DECISIONS, DECISIONS_STREAM, Broker, said
 from conscious.cluster.wire import Logged, Sent
 from conscious.errors import BrokerError, Fenced
 from conscious.journal import Journal
@@ -94,7 +94,7 @@ class ClusterLog:
                 self.position = seq  # removed from the stream by its limits: nothing to apply
                 continue
             except (TimeoutError, nats.errors.Error) as exc:
-                raise BrokerError(f"cannot read the decision log: {exc or 'no answer'}") from None
+                raise BrokerError(f"cannot read the decision log: {said(exc)}") from None
             try:
                 logged = Logged.model_validate_json(raw.data or b"")
             except ValidationError as exc:

@@ -23,7 +23,7 @@ import nats
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from conscious.cluster.broker import TASKS_STREAM, Broker, task_subject, token
+from conscious.cluster.broker import TASKS_STREAM, Broker, said, task_subject, token
 from conscious.cluster.wire import Assignment
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.errors import BrokerError
@@ -109,7 +109,7 @@ class Worker:
         except nats.errors.TimeoutError:
             return False
         except (TimeoutError, nats.errors.Error) as exc:
-            raise BrokerError(f"cannot take tasks from the broker: {exc or 'no answer'}") from None
+            raise BrokerError(f"cannot take tasks from the broker: {said(exc)}") from None
         for msg in msgs:
             try:
                 assignment = Assignment.model_validate_json(msg.data)
@@ -129,7 +129,7 @@ class Worker:
             return
         except (TimeoutError, nats.errors.Error) as exc:
             await _quietly(msg.nak(delay=1.0))
-            raise BrokerError(f"cannot take the started fence of task {assignment.seq}: {exc}") from None
+            raise BrokerError(f"cannot take the started fence of task {assignment.seq}: {said(exc)}") from None
         task = Task(decision_id=0, agent=assignment.agent, command=assignment.command)
         decision = Decision(
             action_type="delegate",
