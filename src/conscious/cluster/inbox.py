@@ -9,7 +9,6 @@ settles the task's row here (``Relay.outcome``) and is then an observation like 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -20,10 +19,10 @@ from pydantic import ValidationError
 from conscious.cluster.broker import OBS_STREAM, Broker, said
 from conscious.cluster.log import ClusterLog
 from conscious.cluster.relay import Relay
+from conscious.cluster.trouble import Trouble
 from conscious.cluster.wire import Sent
 from conscious.errors import BrokerError
 from conscious.journal import Journal
-from conscious.loop.backoff import backoff
 from conscious.model import Observation
 
 log = logging.getLogger("conscious")
@@ -50,9 +49,8 @@ class Inbox:
         self.log = clog
         self.relay = relay
         self.noticed = noticed
-        self.on_trouble = on_trouble
+        self.trouble = Trouble(on_trouble)
         self.taken = 0
-        self.trouble: str | None = None
 
     def take(self, batch: list[Sent]) -> list[Sent]:
         """Journal a batch of observations from other hosts in one transaction; those that must
@@ -75,7 +73,6 @@ class Inbox:
         return later
 
     async def run(self, stop: asyncio.Event) -> None:
-        failures = 0
         sub = None
         while not stop.is_set():
             try:
@@ -83,17 +80,10 @@ class Inbox:
                     sub = await self.broker.consumer(OBS_STREAM, f"brain-{self.host}", "conscious.obs.>")
                 await self.log.catch_up()
                 await self._round(sub)
-                failures = 0
-                if self.trouble is not None:
-                    self.trouble = None
-                    self.on_trouble(None)
             except BrokerError as exc:
-                failures += 1
-                if self.trouble is None:
-                    self.trouble = str(exc)
-                    self.on_trouble(self.trouble)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), min(10.0, backoff(failures, 0.5)))
+                await self.trouble.failed(exc, stop)
+                continue
+            self.trouble.ok()
 
     async def _round(self, sub: nats.js.JetStreamContext.PullSubscription) -> None:
         try:

@@ -22,6 +22,7 @@ import nats
 from conscious.cluster.broker import Broker, said
 from conscious.cluster.log import ClusterLog
 from conscious.cluster.relay import Relay
+from conscious.cluster.trouble import pause
 from conscious.errors import BrokerError
 
 log = logging.getLogger("conscious")
@@ -60,8 +61,7 @@ class Lease:
         try:
             while not stop.is_set():
                 await self.round()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.lease_s / 4)
+                await pause(stop, self.lease_s / 4)
         finally:
             await self.release()
 

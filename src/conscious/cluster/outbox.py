@@ -14,10 +14,10 @@ import logging
 from collections.abc import Callable
 
 from conscious.cluster.broker import Broker, obs_subject
+from conscious.cluster.trouble import Trouble
 from conscious.cluster.wire import Sent
 from conscious.errors import BrokerError
 from conscious.journal import Journal
-from conscious.loop.backoff import backoff
 from conscious.model import Observation
 
 log = logging.getLogger("conscious")
@@ -43,11 +43,9 @@ class Outbox:
         self.project = project
         self.forwarded = forwarded
         """No brain here: what is sent is decided elsewhere (no longer pending in this journal)."""
-        self.on_trouble = on_trouble
-        """Told why sending fails (once per outage), and None when it works again."""
         self.wake = asyncio.Event()
         self.sent = 0
-        self.trouble: str | None = None
+        self.trouble = Trouble(on_trouble)
 
     def message(self, obs: Observation) -> Sent:
         assert obs.id is not None
@@ -76,26 +74,13 @@ class Outbox:
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
-        failures = 0
         while not stop.is_set():
             try:
                 await self.flush()
-                if self.trouble is not None:
-                    self.trouble = None
-                    self.on_trouble(None)
-                failures = 0
             except BrokerError as exc:
-                failures += 1
-                if self.trouble is None:
-                    self.trouble = str(exc)
-                    self.on_trouble(self.trouble)
-                await _sleep(stop, min(10.0, backoff(failures, 0.5)))
+                await self.trouble.failed(exc, stop)
                 continue
+            self.trouble.ok()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), POLL_S)
             self.wake.clear()
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

@@ -16,6 +16,7 @@ import nats
 
 from conscious.cluster.broker import OBS_STREAM, TASKS_STREAM, Broker, token
 from conscious.cluster.lease import KEY
+from conscious.cluster.trouble import pause
 from conscious.config import ClusterConfig
 
 EVERY_S = 3.0
@@ -36,8 +37,7 @@ class Presence:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await self.say()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), EVERY_S)
+            await pause(stop, EVERY_S)
         with contextlib.suppress(TimeoutError, nats.errors.Error):
             await self.broker.hosts.delete(token(self.host))
 

@@ -24,11 +24,11 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from conscious.cluster.broker import TASKS_STREAM, Broker, said, task_subject, token
+from conscious.cluster.trouble import Trouble, pause
 from conscious.cluster.wire import Assignment
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.errors import BrokerError
 from conscious.journal import Journal
-from conscious.loop.backoff import backoff
 from conscious.model import Decision, Observation, Task
 
 log = logging.getLogger("conscious")
@@ -58,10 +58,9 @@ class Worker:
         self.ack_wait = ack_wait
         self.capacity = capacity
         self.accept = accept
-        self.on_trouble = on_trouble
+        self.trouble = Trouble(on_trouble)
         self.seqs: dict[int, int] = {}
         """Local task id → the cluster's sequence, for the tasks running here."""
-        self.trouble: str | None = None
         self.started = 0
         self.alive: dict[int, asyncio.Task[None]] = {}
 
@@ -69,7 +68,6 @@ class Worker:
         return sorted(self.seqs.values())
 
     async def run(self, stop: asyncio.Event) -> None:
-        failures = 0
         subs: list[nats.js.JetStreamContext.PullSubscription] = []
         while not stop.is_set():
             try:
@@ -88,20 +86,12 @@ class Worker:
                     if len(self.dispatcher.running) >= self.capacity:
                         break  # busy: what is queued waits for another worker, or for this one
                     took = await self._take(sub, stop) or took
-                failures = 0
-                if self.trouble is not None:
-                    self.trouble = None
-                    self.on_trouble(None)
-                if not took:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 0.2)
             except BrokerError as exc:
-                failures += 1
-                if self.trouble is None:
-                    self.trouble = str(exc)
-                    self.on_trouble(self.trouble)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), min(10.0, backoff(failures, 0.5)))
+                await self.trouble.failed(exc, stop)
+                continue
+            self.trouble.ok()
+            if not took:
+                await pause(stop, 0.2)
 
     async def _take(self, sub: nats.js.JetStreamContext.PullSubscription, stop: asyncio.Event) -> bool:
         try:

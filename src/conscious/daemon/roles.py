@@ -23,10 +23,10 @@ from conscious.cluster.log import ClusterLog
 from conscious.cluster.outbox import Outbox
 from conscious.cluster.presence import Presence, cluster_status
 from conscious.cluster.relay import Relay
+from conscious.cluster.trouble import Trouble, pause
 from conscious.config import Config
 from conscious.errors import BrokerError, ConfigError
 from conscious.journal import Journal
-from conscious.loop.backoff import backoff
 from conscious.loop.orchestrator import Orchestrator
 from conscious.loop.reporter import Reporter
 
@@ -52,19 +52,20 @@ async def reach_broker(
     config: Config, name: str, reporter: Reporter, stop: asyncio.Event, *, brain: bool = False
 ) -> Broker | None:
     """The broker, waiting for it as long as it takes (said once); None if stopped meanwhile."""
-    failures = 0
+    waiting = Trouble(
+        lambda why: (
+            reporter.warn(f"{why}; retrying until it answers (what is observed meanwhile is kept)")
+            if why
+            else reporter.info(f"broker reached at {', '.join(config.cluster.broker)}")
+        )
+    )
     while not stop.is_set():
         try:
             broker = await Broker.connect(config.cluster, name, brain=brain)
         except BrokerError as exc:
-            failures += 1
-            if failures == 1:
-                reporter.warn(f"{exc}; retrying until it answers (what is observed meanwhile is kept)")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), min(10.0, backoff(failures, 0.5)))
+            await waiting.failed(exc, stop)
             continue
-        if failures:
-            reporter.info(f"broker reached at {', '.join(config.cluster.broker)}")
+        waiting.ok()
         return broker
     return None
 
@@ -163,8 +164,7 @@ def start_brain(config: Config, parts: BrainParts, orchestrator: Orchestrator, s
         while not stop.is_set():
             with contextlib.suppress(BrokerError):
                 orchestrator.state.published["cluster"] = await cluster_status(parts.broker, config.cluster)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 3.0)
+            await pause(stop, 3.0)
 
     parts.helpers = [
         asyncio.create_task(outbox.run(stop), name="outbox"),
