@@ -35,11 +35,8 @@ class Relay(Dispatcher):
         self.project = project
         self.queued = 0
 
-    def start(self, task: Task) -> None:
-        assert task.id is not None
-        self.running[task.id] = (task, asyncio.create_task(self._send(task), name=f"send-task-{task.id}"))
-
-    async def _send(self, task: Task) -> None:
+    async def _run(self, task: Task) -> None:
+        """Sent to the work queue (``start`` runs this): the task runs on a worker."""
         assert task.id is not None
         seq = self.journal.cluster_seq_of(task.decision_id)
         if seq is None:  # decided before this brain joined a cluster: nobody can run it now

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from conscious.journal.rows import OBS_COLS, insert_observation, observation_from_row
+from conscious.journal.rows import OBS_COLS, insert_observation, observation_from_row, task_from_row
 from conscious.journal.store import Store
 from conscious.model import Observation, Task
 
@@ -90,7 +90,7 @@ class Cluster(Store):
         row = self.db.execute(
             "SELECT t.* FROM tasks t JOIN decisions d ON d.id = t.decision_id WHERE d.cluster_seq = ?", (seq,)
         ).fetchone()
-        return _task(row) if row is not None else None
+        return task_from_row(row) if row is not None else None
 
     def unfinished_cluster_tasks(self) -> list[tuple[int, Task]]:
         """(log sequence, task) of the cluster's delegations with no outcome in this journal yet."""
@@ -98,7 +98,7 @@ class Cluster(Store):
             "SELECT t.*, d.cluster_seq FROM tasks t JOIN decisions d ON d.id = t.decision_id"
             " WHERE d.cluster_seq IS NOT NULL AND t.state IN ('pending', 'running') ORDER BY d.cluster_seq"
         )
-        return [(int(r["cluster_seq"]), _task(r)) for r in rows]
+        return [(int(r["cluster_seq"]), task_from_row(r)) for r in rows]
 
     def cluster_task_of(self, task_id: int) -> int | None:
         """On a worker: the cluster's sequence of a task it ran (None: a task of its own)."""
@@ -126,17 +126,6 @@ def _ingest(db: sqlite3.Connection, obs: Observation, key: Key) -> int | None:
     obs_id = insert_observation(db, obs)
     db.execute("UPDATE observations SET origin_host=?, origin_id=? WHERE id=?", (*key, obs_id))
     return obs_id
-
-
-def _task(row: sqlite3.Row) -> Task:
-    return Task(
-        id=row["id"],
-        decision_id=row["decision_id"],
-        agent=row["agent"],
-        command=row["command"],
-        state=row["state"],
-        session_id=row["session_id"],
-    )
 
 
 def keyed(db: sqlite3.Connection, ids: Iterable[int], me: str) -> list[tuple[Key, Observation, bool]]:

@@ -7,7 +7,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any, Protocol
 
-from conscious.model import Observation, utcnow
+from conscious.model import Observation, Task, utcnow
 
 OBS_COLS = "id, ts, source, event_type, target, severity, details, count, last_ts, status, decision_id"
 
@@ -92,3 +92,16 @@ class JournaledTurn(Protocol):
 def set_task(db: sqlite3.Connection, task_id: int, fields: dict[str, Any]) -> None:
     values = [iso(v) if isinstance(v, datetime) else v for v in fields.values()]
     db.execute(f"UPDATE tasks SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", (*values, task_id))
+
+
+def task_from_row(row: sqlite3.Row) -> Task:
+    return Task(
+        id=row["id"],
+        decision_id=row["decision_id"],
+        agent=row["agent"],
+        command=row["command"],
+        state=row["state"],
+        pgid=row["pgid"],
+        started=datetime.fromisoformat(row["started"]) if row["started"] else None,
+        session_id=row["session_id"],
+    )

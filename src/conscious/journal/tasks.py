@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from conscious.journal.rows import insert_observation, iso, set_task
+from conscious.journal.rows import insert_observation, iso, set_task, task_from_row
 from conscious.journal.store import Store
 from conscious.model import Observation, PastTask, Task, utcnow
 
@@ -48,18 +48,7 @@ class Tasks(Store):
 
     def unfinished_tasks(self) -> list[Task]:
         rows = self.db.execute("SELECT * FROM tasks WHERE state IN ('pending', 'running') ORDER BY id")
-        return [
-            Task(
-                id=r["id"],
-                decision_id=r["decision_id"],
-                agent=r["agent"],
-                command=r["command"],
-                state=r["state"],
-                pgid=r["pgid"],
-                started=datetime.fromisoformat(r["started"]) if r["started"] else None,
-            )
-            for r in rows
-        ]
+        return [task_from_row(r) for r in rows]
 
     def tasks(self, limit: int = 50, state: str | None = None) -> list[dict[str, Any]]:
         where = "WHERE state=?" if state else ""
