@@ -109,7 +109,7 @@ async def test_the_daemon_is_scored_rules_candidates_choice_and_gate(config: Con
     assert noise.done is not None and noise.done.action_type == "delegate"  # a failure at info: it chose the fix
     assert [o.system_right for o in score.everything] == [True, True, False, False]
     prompt = backend.requests[0][-1]["content"]
-    assert "OPTIONS:" in prompt and "A) delegate to claude-code (high):" in prompt
+    assert "OPTIONS:" in prompt and "A) delegate to claude-code (high), the failing tests: " in prompt
 
 
 async def test_sequential_runs_keep_one_context(config: Config) -> None:

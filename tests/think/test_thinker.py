@@ -162,12 +162,14 @@ async def test_the_options_are_asked_but_the_window_keeps_the_turn_and_a_fact_of
     )
     from conscious.think.choice import Options
 
-    options = Options(candidates([failing], agents=["claude-code", "claude-flow", "memory"]))
+    options = Options(
+        candidates([failing], agents=["claude-code", "claude-flow", "memory"]), facts="[time 2026-12-01 10:00Z]"
+    )
     thought = await t.think("1 observation(s):\n1. [ERROR] tests/failed report.xml", options)
     asked = backend.requests[0][-1]["content"]
-    assert asked.startswith("1 observation(s):") and "OPTIONS:\nA) delegate to claude-code" in asked
+    assert asked.startswith("1 observation(s):") and "[time 2026-12-01 10:00Z]\nOPTIONS:\nA) delegate" in asked
     kept = [turn.content for turn in t.window.turns]
-    assert kept[0] == "1 observation(s):\n1. [ERROR] tests/failed report.xml"  # no OPTIONS kept
+    assert kept[0] == "1 observation(s):\n1. [ERROR] tests/failed report.xml"  # neither OPTIONS nor facts kept
     assert kept[1].startswith("→ delegated to claude-code") and thought.decision.action_type == "delegate"
     await t.think("1 observation(s):\n1. [INFO] clock/heartbeat orchestrator")
     # The next request shares with the server's cache everything up to the options it was asked.

@@ -12,7 +12,7 @@ from conscious.loop.state import LoopState
 from conscious.model import Observation, utcnow
 from conscious.think.candidates import actionable, candidates
 from conscious.think.choice import Options
-from conscious.think.prompt import render_body, render_turn
+from conscious.think.prompt import render_body, render_facts, render_turn
 
 
 def facts(
@@ -21,10 +21,8 @@ def facts(
     """The facts of this moment, said in the newest turn (never in the cached system prompt)."""
     uptime = int((utcnow() - state.started).total_seconds())
     said: dict[str, Any] = {
-        "turn": state.turn,
-        "time": utcnow().strftime("%Y-%m-%d %H:%M:%SZ"),
+        "time": utcnow().strftime("%Y-%m-%d %H:%MZ"),
         "uptime": f"{uptime // 3600}h{uptime % 3600 // 60:02d}m",
-        "session": state.session,
         "context": f"{context:.0%}",
         "waiting": waiting,
         "running tasks": running,
@@ -57,6 +55,7 @@ def compose_turn(batch: Sequence[Entry], facts: Mapping[str, Any], config: Confi
             agents=config.agent_names(),
             roots=[str(p.resolve()) for p in config.watch],
             patterns=config.candidates,
-        )
+        ),
+        facts=render_facts(facts),
     )
-    return render_body(shown, facts), options
+    return render_body(shown), options

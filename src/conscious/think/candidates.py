@@ -28,6 +28,8 @@ from conscious.model import PRIORITY_RANK, SEVERITY_RANK, ActionType, Decision, 
 BUILTIN = ("claude-code", "claude-flow", "memory")
 IDS = "ABCDEFGH"
 """At most eight options: enough for a batch's distinct actions, few enough to read."""
+GIST = 60
+"""Characters of a delegation's command shown in its option."""
 COMMAND_LIMIT = 600
 """Characters of a composed command (the evidence quoted in it is cut to fit)."""
 
@@ -63,9 +65,12 @@ class Candidate:
     """The task this one retries: it continues in that task's worktree and session."""
 
     def line(self) -> str:
-        """How the option reads in the prompt."""
+        """How the option reads in the prompt: what it is and the start of its command — the
+        evidence it quotes is in the observations above, and every token here is processed anew
+        each turn (OPTIONS are never cached)."""
         if self.action_type == "delegate":
-            return f"{self.id}) delegate to {self.target_agent} ({self.priority}): {self.command}"
+            gist = _cut(self.command or "", GIST)
+            return f"{self.id}) delegate to {self.target_agent} ({self.priority}), {self.basis}: {gist}"
         return f"{self.id}) {self.action_type}: {self.basis}"
 
     def decision(self, reasoning: str, confidence: float, **metadata: Any) -> Decision:

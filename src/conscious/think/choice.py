@@ -47,6 +47,9 @@ def choice_schema(ids: Sequence[str]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Options:
     candidates: Sequence[Candidate]
+    facts: str = ""
+    """The facts of this moment, asked with the options and, like them, not kept in the window:
+    they would be stale in every later turn, and they made the window grow a third faster."""
 
     @property
     def ids(self) -> list[str]:
@@ -59,7 +62,7 @@ class Options:
         return [c.line() for c in self.candidates]
 
     def block(self) -> str:
-        return render_options(self.lines())
+        return "\n".join([*([self.facts] if self.facts else []), render_options(self.lines())])
 
     def read(
         self, text: str, usage: Usage, *, think: bool = True, temperature: float = 1.0
@@ -93,7 +96,7 @@ class Options:
 def recap(decision: Decision) -> str:
     """The exchange as the window keeps it: what was done, as a fact."""
     if decision.action_type == "delegate":
-        return f"→ delegated to {decision.target_agent}: {(decision.command or '')[:100]}"
+        return f"→ delegated to {decision.target_agent}: {(decision.command or '')[:60]}"
     if decision.action_type == "reflect":
         return "→ reflected: recalled what the journal knows"
     return "→ observed: nothing to do"

@@ -65,10 +65,15 @@ def render_observation(n: int, obs: Observation) -> str:
     return f"{head}\n   details: {_data(obs.details)}" if obs.details else head
 
 
-def render_body(batch: Sequence[Observation], facts: Mapping[str, Any]) -> str:
-    """Facts of this moment, then the batch, most severe first: what the window keeps of a turn."""
-    header = " · ".join(f"{k} {v}" for k, v in facts.items())
-    lines = [f"[{header}]", f"{len(batch)} observation(s):"]
+def render_facts(facts: Mapping[str, Any]) -> str:
+    return "[" + " · ".join(f"{k} {v}" for k, v in facts.items()) + "]"
+
+
+def render_body(batch: Sequence[Observation], facts: Mapping[str, Any] | None = None) -> str:
+    """Facts of this moment (none: asked with the options instead), then the batch, most severe
+    first: what the window keeps of a turn."""
+    lines = [render_facts(facts)] if facts else []
+    lines += [f"{len(batch)} observation(s):"]
     lines += [render_observation(i, o) for i, o in enumerate(batch, start=1)]
     return "\n".join(lines)
 
