@@ -46,9 +46,12 @@ def test_every_host_listed_from_any_host(
         Journal(tmp_path / "elsewhere" / "journal.db").close()  # a host that ran before
         status = conscious("status", home=tmp_path / "elsewhere", env=elsewhere)
         assert "laptop" in status.stdout and "leader: none" in status.stdout
-        # On the observer's own host, its status says what it is.
+        # On the observer's own host (started with --broker, no config file), the same cluster.
+        here = json.loads(conscious("cluster", "--json", home=tmp_path / "observer-home").stdout)
+        assert [h["host"] for h in here["hosts"]] == ["laptop"]
+        # And its status says what it is.
         own = json.loads(conscious("status", "--json", home=tmp_path / "observer-home").stdout)
-        assert own["running"] is True and own["cluster"]["host"] == "laptop"
+        assert own["running"] is True and own["node"]["host"] == "laptop" and own["cluster"]["leader"] is None
         # Its metrics, for Prometheus: what it sent and what waits to be sent.
         scraped = httpx.get(own["metrics_url"]).text
         assert 'conscious_cluster_broker_connected{role="observer"} 1.0' in scraped

@@ -16,6 +16,7 @@ from conscious.cluster.broker import Broker
 from conscious.cluster.presence import cluster_status
 from conscious.config import ClusterConfig, Config
 from conscious.errors import BrokerError, ConsciousError
+from conscious.journal import Journal
 from conscious.paths import Paths
 
 TIMEOUT_S = 8.0
@@ -32,12 +33,25 @@ async def fetch(config: ClusterConfig) -> dict[str, Any]:
 
 
 def configured(home: Any, config_file: Any = None) -> ClusterConfig | None:
-    """This host's cluster settings, if it is part of one (a broken config: not)."""
+    """This host's cluster settings, if it is part of one: its config, else the broker a role
+    started with ``--broker`` published in its journal (a broken config: not)."""
+    paths = Paths.resolve(home)
     try:
-        config = Config.load(Paths.resolve(home), config_file)
+        config = Config.load(paths, config_file)
     except ConsciousError:
         return None
-    return config.cluster if config.cluster.broker else None
+    if config.cluster.broker:
+        return config.cluster
+    if not paths.journal.exists():
+        return None
+    journal = Journal(paths.journal)
+    try:
+        daemon = journal.identity().get("daemon", {})
+        published = daemon.get("node") or daemon.get("cluster") or {}  # an observer or worker; a brain
+    finally:
+        journal.close()
+    broker = published.get("broker") if isinstance(published, dict) else None
+    return config.cluster.model_copy(update={"broker": broker}) if isinstance(broker, list) and broker else None
 
 
 def rows(report: dict[str, Any]) -> list[tuple[str, str]]:

@@ -88,9 +88,9 @@ class Inbox:
     async def _round(self, sub: nats.js.JetStreamContext.PullSubscription) -> None:
         try:
             msgs = await sub.fetch(FETCH, timeout=WAIT_S)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nothing came (nats' own, or asyncio's when the loop was busy)
             return
-        except (TimeoutError, nats.errors.Error) as exc:
+        except nats.errors.Error as exc:
             raise BrokerError(f"cannot take observations from the broker: {said(exc)}") from None
         batch: list[tuple[Sent, Msg]] = []
         for msg in msgs:

@@ -96,9 +96,9 @@ class Worker:
     async def _take(self, sub: nats.js.JetStreamContext.PullSubscription, stop: asyncio.Event) -> bool:
         try:
             msgs = await sub.fetch(1, timeout=0.3)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nothing came (nats' own, or asyncio's when the loop was busy)
             return False
-        except (TimeoutError, nats.errors.Error) as exc:
+        except nats.errors.Error as exc:
             raise BrokerError(f"cannot take tasks from the broker: {said(exc)}") from None
         for msg in msgs:
             try:

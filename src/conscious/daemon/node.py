@@ -206,7 +206,7 @@ class Node:
             "health": "ok",
             "activity": f"{' and '.join(self.roles)} in a cluster",
             "watch": [str(p) for p in self.config.watch],
-            "cluster": {"host": self.host, "roles": self.roles, "broker": self.config.cluster.broker},
+            "node": {"host": self.host, "roles": self.roles, "broker": self.config.cluster.broker},
             "metrics_url": self.metrics_url,
         }
 
