@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,6 +224,15 @@ def test_observers_brains_and_a_worker_keep_every_guarantee(net: Net, tmp_path: 
     starts = (tmp_path / "agents.jsonl").read_text().splitlines()
     assert len(starts) == len(ran)
     assert all(json.loads(s)["cwd"].startswith(str(tmp_path / "work")) for s in starts)  # in the worker's worktrees
+    # The leader's log tells the user where each task's branch is: in the worker's checkout.
+    shown = subprocess.run(
+        [sys.executable, "-m", "conscious", "log"],
+        env={**os.environ, "CONSCIOUS_HOME": str(brains[1].home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "on work: `conscious diff" in shown.stdout, shown.stdout[-2000:]
     # Every outcome came back: no task of the log is left unfinished at the standing leader.
     b = journal(brains[1])
     try:

@@ -135,7 +135,10 @@ def _show_task(task: dict[str, Any]) -> None:
     if branch := task.get("branch"):
         commits = task.get("commits") or []
         state = task.get("worktree_state") or "ready"
-        what = {"ready": f"`conscious diff {task['id']}`, `merge {task['id']}` or `discard {task['id']}`"}
+        where, n = "", task["id"]
+        if task.get("worker"):  # run by a worker of the cluster: its branch is in that host's checkout
+            where, n = f"on {task['worker']}: ", task.get("worker_task_id", n)
+        what = {"ready": f"{where}`conscious diff {n}`, `merge {n}` or `discard {n}`"}
         out.print(
             f"    [cyan]branch {escape(branch)}[/]: {len(commits)} commit(s), {escape(task.get('diffstat') or '')};"
             f" checks {escape(str(task.get('checks')))}; {what.get(state, state)}"

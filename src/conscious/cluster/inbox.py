@@ -65,7 +65,7 @@ class Inbox:
                 if self.journal.task_at(sent.task) is None:
                     later.append(sent)
                     continue
-                obs = self.relay.outcome(sent.task, obs)
+                obs = self.relay.outcome(sent.task, obs, worker=sent.host)
             items.append((obs, sent.key))
         for obs in self.journal.ingest_many(items):
             self.taken += 1

@@ -89,13 +89,13 @@ class Relay(Dispatcher):
             sending.cancel()
         self.running.clear()
 
-    def outcome(self, seq: int, obs: Observation) -> Observation:
+    def outcome(self, seq: int, obs: Observation, worker: str = "") -> Observation:
         """A worker's report on task ``seq``: the task's row here settled, and the observation
         renamed for this journal (``agent#<id here>``), the worker's own ids kept beside."""
         task = self.journal.task_at(seq)
         if task is None or task.id is None or obs.source != "agent" or obs.event_type == "stalled":
             return obs
-        details = {**obs.details, "task_id": task.id, "cluster_task": seq}
+        details = {**obs.details, "task_id": task.id, "cluster_task": seq, "worker": worker}
         if "task_id" in obs.details:
             details["worker_task_id"] = obs.details["task_id"]
         renamed = obs.model_copy(update={"target": f"{task.agent}#{task.id}", "details": details})

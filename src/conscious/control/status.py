@@ -58,7 +58,19 @@ def _shape(journal: Journal, kind: Kind, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-RESULT_KEYS = ("files_changed", "branch", "commits", "diffstat", "checks", "merged", "tools_denied", "denials")
+RESULT_KEYS = (
+    "files_changed",
+    "branch",
+    "commits",
+    "diffstat",
+    "checks",
+    "merged",
+    "tools_denied",
+    "denials",
+    "worker",
+    "worker_task_id",
+)
+"""What `conscious log` shows of a task's result (``worker``: the host of the cluster that ran it)."""
 
 
 def decision_record(journal: Journal, row: dict[str, Any]) -> dict[str, Any]:
