@@ -51,8 +51,12 @@ async def test_a_real_failing_run_is_chosen_with_a_measured_confidence(
     observation.id = 1
     prompt, options = compose_turn(coalesce([observation]), {"turn": 1}, config)
     assert options is not None
-    # The facts of the moment are asked with the options, not kept in the window with the turn.
+    # The facts of the moment are asked with the options, not kept in the window with the turn;
+    # how the run began (said once) is kept.
     assert prompt.startswith("1 observation(s):") and options.facts == "[turn 1]"
+    kept, asked = compose_turn(coalesce([observation]), {"turn": 2, "note": "resumed after a crash"}, config)
+    assert kept.startswith("[note resumed after a crash]\n1 observation(s):") and asked is not None
+    assert asked.facts == "[turn 2]"
     [fix] = [c for c in options.candidates if c.action_type == "delegate"]
     assert fix.command is not None and fix.target_agent == "claude-code"
     assert "2 of 3 tests fail in reports/junit.xml" in fix.command

@@ -20,7 +20,7 @@ from conscious.delegate.dispatcher import Dispatcher
 from conscious.errors import BrokerError
 from conscious.journal import Journal
 from conscious.loop.backoff import backoff
-from conscious.model import Observation, Task, TaskState, utcnow
+from conscious.model import Observation, Task, utcnow
 
 log = logging.getLogger("conscious")
 
@@ -115,16 +115,6 @@ class Relay(Dispatcher):
 
     def _settle(self, task: Task, outcome: Outcome) -> None:
         assert task.id is not None
-        state: TaskState = outcome.state
-        self.journal.update_task(
-            task.id,
-            state=state,
-            ended=utcnow(),
-            exit_code=outcome.exit_code,
-            result=outcome.result,
-            cost_usd=outcome.cost_usd,
-            num_turns=outcome.num_turns,
-            session_id=outcome.session_id,
-        )
+        self.journal.update_task(task.id, **outcome.row())
         self.running.pop(task.id, None)
         self._emit("finished", task, outcome)

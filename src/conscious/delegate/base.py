@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from conscious.model import Task, TaskState
+from conscious.model import Task, TaskState, utcnow
 
 
 @dataclass
@@ -20,6 +20,18 @@ class Outcome:
     session_id: str | None = None
     event: str | None = None
     """Observation event type when it differs from the state (e.g. ``not-installed``)."""
+
+    def row(self) -> dict[str, object]:
+        """The task's row fields once it ended this way."""
+        return {
+            "state": self.state,
+            "ended": utcnow(),
+            "exit_code": self.exit_code,
+            "result": self.result,
+            "cost_usd": self.cost_usd,
+            "num_turns": self.num_turns,
+            "session_id": self.session_id,
+        }
 
 
 @dataclass(frozen=True)

@@ -159,17 +159,7 @@ class Dispatcher:
             severity=severity,
             details=details,
         )
-        self.journal.finish_task(
-            task.id,
-            obs,
-            state=outcome.state,
-            ended=utcnow(),
-            exit_code=outcome.exit_code,
-            result=outcome.result,
-            cost_usd=outcome.cost_usd,
-            num_turns=outcome.num_turns,
-            session_id=outcome.session_id,
-        )
+        self.journal.finish_task(task.id, obs, **outcome.row())
         self._emit("finished", task, outcome)
         self._places.pop(task.id, None)  # after: whoever hears of the end may ask where it worked
         if self.on_observation is not None:

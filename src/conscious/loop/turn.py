@@ -49,6 +49,8 @@ def compose_turn(batch: Sequence[Entry], facts: Mapping[str, Any], config: Confi
     shown = [e.observation for e in batch if e.observation.key[:2] not in UNSHOWN_EVENTS]
     if config.decide_mode == "compose":
         return render_turn(shown, facts), None
+    # How this run began is said once and stays in the window; the rest is stale by the next turn.
+    lasting = {k: v for k, v in facts.items() if k == "note"}
     options = Options(
         candidates(
             shown,
@@ -56,6 +58,6 @@ def compose_turn(batch: Sequence[Entry], facts: Mapping[str, Any], config: Confi
             roots=[str(p.resolve()) for p in config.watch],
             patterns=config.candidates,
         ),
-        facts=render_facts(facts),
+        facts=render_facts({k: v for k, v in facts.items() if k not in lasting}),
     )
-    return render_body(shown), options
+    return render_body(shown, lasting), options
