@@ -54,7 +54,8 @@ class Inbox:
 
     def take(self, batch: list[Sent]) -> list[Sent]:
         """Journal a batch of observations from other hosts in one transaction; those that must
-        wait (a task's outcome whose decision is not applied here yet) are returned."""
+        wait (a task's outcome whose decision is not applied here yet) are returned. A task is
+        settled by its report only once that report is journaled: a redelivered copy settles nothing."""
         later: list[Sent] = []
         items = []
         for sent in batch:
@@ -62,13 +63,15 @@ class Inbox:
                 continue  # journaled here first: this is the copy the others get
             obs = sent.restored()
             if sent.task is not None:
-                if self.journal.task_at(sent.task) is None:
+                named = self.relay.renamed(sent.task, obs, sent.host)
+                if named is None:
                     later.append(sent)
                     continue
-                obs = self.relay.outcome(sent.task, obs, worker=sent.host)
+                obs = named
             items.append((obs, sent.key))
         for obs in self.journal.ingest_many(items):
             self.taken += 1
+            self.relay.settled(obs)
             self.noticed(obs)
         return later
 

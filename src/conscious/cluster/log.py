@@ -11,7 +11,6 @@ journal in order, so a standby that takes over knows every decision, task and wh
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import nats
 from pydantic import ValidationError
@@ -36,7 +35,6 @@ class ClusterLog:
         self.project = project
         self.leading = False
         """Set by the lease, once this brain holds it and has applied the whole log."""
-        self.on_applied: Callable[[int, Task | None], None] = lambda seq, task: None
         self.position = journal.applied_seq()
         """The last entry of the log read here: applied, or set aside as unreadable."""
         self.behind = False
@@ -133,5 +131,4 @@ class ClusterLog:
             approval_expires=logged.approval_expires,
             cluster_seq=seq,
         )
-        self.on_applied(seq, task)
         return True

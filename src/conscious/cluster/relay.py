@@ -89,16 +89,27 @@ class Relay(Dispatcher):
             sending.cancel()
         self.running.clear()
 
-    def outcome(self, seq: int, obs: Observation, worker: str = "") -> Observation:
-        """A worker's report on task ``seq``: the task's row here settled, and the observation
-        renamed for this journal (``agent#<id here>``), the worker's own ids kept beside."""
+    def renamed(self, seq: int, obs: Observation, worker: str) -> Observation | None:
+        """A worker's report on task ``seq`` as this journal names it (``agent#<id here>``, the
+        worker's own ids kept beside); None while the task's decision is not applied here yet."""
         task = self.journal.task_at(seq)
-        if task is None or task.id is None or obs.source != "agent" or obs.event_type == "stalled":
+        if task is None or task.id is None:
+            return None
+        if obs.source != "agent" or obs.event_type == "stalled":
             return obs
         details = {**obs.details, "task_id": task.id, "cluster_task": seq, "worker": worker}
         if "task_id" in obs.details:
             details["worker_task_id"] = obs.details["task_id"]
-        renamed = obs.model_copy(update={"target": f"{task.agent}#{task.id}", "details": details})
+        return obs.model_copy(update={"target": f"{task.agent}#{task.id}", "details": details})
+
+    def settled(self, obs: Observation) -> None:
+        """A report journaled here (once: a redelivered copy is not) that ends a cluster task."""
+        seq = obs.details.get("cluster_task")
+        if obs.source != "agent" or obs.event_type == "stalled" or not isinstance(seq, int):
+            return
+        task = self.journal.task_at(seq)
+        if task is None:
+            return
         state = str(obs.details.get("state") or obs.event_type)
         self._settle(
             task,
@@ -111,7 +122,6 @@ class Relay(Dispatcher):
                 session_id=obs.details.get("session_id"),
             ),
         )
-        return renamed
 
     def _settle(self, task: Task, outcome: Outcome) -> None:
         assert task.id is not None

@@ -85,7 +85,7 @@ class Worker:
                 for sub in subs:
                     if len(self.dispatcher.running) >= self.capacity:
                         break  # busy: what is queued waits for another worker, or for this one
-                    took = await self._take(sub, stop) or took
+                    took = await self._take(sub) or took
             except BrokerError as exc:
                 await self.trouble.failed(exc, stop)
                 continue
@@ -93,7 +93,7 @@ class Worker:
             if not took:
                 await pause(stop, 0.2)
 
-    async def _take(self, sub: nats.js.JetStreamContext.PullSubscription, stop: asyncio.Event) -> bool:
+    async def _take(self, sub: nats.js.JetStreamContext.PullSubscription) -> bool:
         try:
             msgs = await sub.fetch(1, timeout=0.3)
         except TimeoutError:  # nothing came (nats' own, or asyncio's when the loop was busy)
@@ -107,10 +107,10 @@ class Worker:
                 log.error("a task on %s cannot be read; set aside: %s", msg.subject, str(exc).splitlines()[0])
                 await msg.term()
                 continue
-            await self.handle(assignment, msg, stop)
+            await self.handle(assignment, msg)
         return bool(msgs)
 
-    async def handle(self, assignment: Assignment, msg: Msg, stop: asyncio.Event) -> None:
+    async def handle(self, assignment: Assignment, msg: Msg) -> None:
         key = f"t{assignment.seq}"
         try:
             await self.broker.started.create(key, json.dumps({"host": self.host, "at": time.time()}).encode())

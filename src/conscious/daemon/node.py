@@ -92,8 +92,7 @@ class Node:
         self.backlog = 0
 
     def accept(self, obs: Observation) -> None:
-        if (task_id := self.hands.claim(obs)) is not None:
-            obs.status, obs.details = "attributed", {**obs.details, "task_id": task_id}
+        self.hands.attribute(obs)
         self.journal.append(obs)
         self.noticed(obs)
 

@@ -22,12 +22,17 @@ class Cluster(Store):
 
     def unsent(self, limit: int = 500) -> list[Observation]:
         """This host's own observations not yet acknowledged by the broker, oldest first."""
-        after = int(self.identity().get("outbox_sent", 0))
         rows = self.db.execute(
             f"SELECT {OBS_COLS} FROM observations WHERE id > ? AND origin_host IS NULL ORDER BY id LIMIT ?",
-            (after, limit),
+            (self._cursor(), limit),
         )
         return [observation_from_row(r) for r in rows]
+
+    def _cursor(self) -> int:
+        """The last of this host's observations the broker has acknowledged (0: none). Read on
+        its own: the outbox asks several times a second, and ``identity()`` decodes every key."""
+        row = self.db.execute("SELECT value FROM identity WHERE key='outbox_sent'").fetchone()
+        return int(json.loads(row[0])) if row is not None else 0
 
     def sent(self, up_to: int, *, forwarded: bool) -> None:
         """The broker holds this host's observations up to ``up_to``; ``forwarded``: a brain
@@ -46,8 +51,9 @@ class Cluster(Store):
                 )
 
     def outbox_backlog(self) -> int:
-        after = int(self.identity().get("outbox_sent", 0))
-        row = self.db.execute("SELECT count(*) FROM observations WHERE id > ? AND origin_host IS NULL", (after,))
+        row = self.db.execute(
+            "SELECT count(*) FROM observations WHERE id > ? AND origin_host IS NULL", (self._cursor(),)
+        )
         return int(row.fetchone()[0])
 
     def ingest(self, obs: Observation, key: Key) -> int | None:
@@ -75,7 +81,18 @@ class Cluster(Store):
         return found
 
     def keyed(self, ids: Iterable[int], me: str) -> list[tuple[Key, Observation, bool]]:
-        return keyed(self.db, ids, me)
+        """(cluster key, observation, whether it is this host's own) of the journal's rows ``ids``."""
+        found = []
+        for oid in ids:
+            row = self.db.execute(
+                f"SELECT {OBS_COLS}, origin_host, origin_id FROM observations WHERE id=?", (oid,)
+            ).fetchone()
+            if row is None:
+                continue
+            own = row["origin_host"] is None
+            key = (me, oid) if own else (str(row["origin_host"]), int(row["origin_id"]))
+            found.append((key, observation_from_row(row), own))
+        return found
 
     def cluster_seq_of(self, decision_id: int) -> int | None:
         row = self.db.execute("SELECT cluster_seq FROM decisions WHERE id=?", (decision_id,)).fetchone()
@@ -126,16 +143,3 @@ def _ingest(db: sqlite3.Connection, obs: Observation, key: Key) -> int | None:
     obs_id = insert_observation(db, obs)
     db.execute("UPDATE observations SET origin_host=?, origin_id=? WHERE id=?", (*key, obs_id))
     return obs_id
-
-
-def keyed(db: sqlite3.Connection, ids: Iterable[int], me: str) -> list[tuple[Key, Observation, bool]]:
-    """(cluster key, observation, whether it is this host's own) of the journal's rows ``ids``."""
-    found = []
-    for oid in ids:
-        row = db.execute(f"SELECT {OBS_COLS}, origin_host, origin_id FROM observations WHERE id=?", (oid,)).fetchone()
-        if row is None:
-            continue
-        own = row["origin_host"] is None
-        key = (me, oid) if own else (str(row["origin_host"]), int(row["origin_id"]))
-        found.append((key, observation_from_row(row), own))
-    return found

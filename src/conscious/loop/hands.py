@@ -46,6 +46,13 @@ class Hands:
                 return task_id
         return None
 
+    def attribute(self, obs: Observation) -> bool:
+        """Mark ``obs`` as its task's own doing (``attributed``, with the task's id), if it is."""
+        if (task_id := self.claim(obs)) is None:
+            return False
+        obs.status, obs.details = "attributed", {**obs.details, "task_id": task_id}
+        return True
+
     def ended(self, task_id: int, cwd: Path) -> None:
         self._ended[task_id] = (time.monotonic(), cwd)
 

@@ -170,8 +170,7 @@ class Orchestrator:
 
     def accept(self, obs: Observation) -> int:
         """Journal first, then consider; a change by one of our own tasks is the task's, not news."""
-        if (task_id := self.hands.claim(obs)) is not None:
-            obs.status, obs.details = "attributed", {**obs.details, "task_id": task_id}
+        if self.hands.attribute(obs):
             obs_id = self.journal.append(obs)
             self.reporter.observation(obs)
             return obs_id
