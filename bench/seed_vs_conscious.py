@@ -210,6 +210,7 @@ async def main() -> None:
     ap.add_argument("--floors", default="compose,choose", help="the floors' reply shapes to measure")
     ap.add_argument("--burst", type=int, default=1000)
     ap.add_argument("--context", type=int, default=8192)
+    ap.add_argument("--dump", type=Path, help="write each model decision of the conscious run here (JSON lines)")
     args = ap.parse_args()
 
     home, paths, config = bench_setup(embedded_context_length=args.context)
@@ -280,6 +281,14 @@ async def main() -> None:
             for i, d in enumerate(decided)
             if d["origin"] != "rule"
         ]
+
+        if args.dump is not None:
+            with args.dump.open("w", encoding="utf-8") as out:
+                for i, d in enumerate(decided):
+                    if d["origin"] != "rule":
+                        row = {k: d.get(k) for k in ("action_type", "latency_ms", "prompt_tokens_processed")}
+                        row |= {"cached": d.get("prompt_tokens_cached"), "after_compaction": i in compactions}
+                        out.write(json.dumps(row) + "\n")
 
         # 3. the burst
         burst_records, _ = read_observations(burst)
