@@ -124,12 +124,21 @@ def test_after_a_reflection_the_same_delegations_are_offered_and_the_question_no
         target="What do we know about: tests/failed reports/junit.xml",
         details={
             "recalled": "nothing related in the journal",
-            "proposals": [{"agent": "claude-code", "command": "2 of 40 tests fail. Fix them.", "priority": "high"}],
+            "proposals": [
+                {
+                    "agent": "claude-code",
+                    "command": "2 of 40 tests fail. Fix them.",
+                    "priority": "high",
+                    "basis": "the failing tests",
+                }
+            ],
         },
     )
     fix, observe, reflect = candidates([reflection], agents=AGENTS, roots=[ROOT])
     assert observe.action_type == "observe"
     assert (fix.target_agent, fix.command, fix.priority) == ("claude-code", "2 of 40 tests fail. Fix them.", "high")
+    # On what grounds it was offered stays with it (it is what the window keeps of the choice).
+    assert fix.basis == "the failing tests, offered before reflecting"
     assert reflect.command == "What do we know about: tests/failed reports/junit.xml"
 
 

@@ -49,14 +49,17 @@ async def test_a_real_failing_run_is_chosen_with_a_measured_confidence(
     observation = parse_junit(report)
     assert observation is not None
     observation.id = 1
-    prompt, options = compose_turn(coalesce([observation]), {"turn": 1}, config)
+    moment = {"time": "2026-12-01 10:00Z", "uptime": "0h05m", "context": "40%", "waiting": 0, "running tasks": 1}
+    prompt, options = compose_turn(coalesce([observation]), moment, config)
     assert options is not None
-    # The facts of the moment are asked with the options, not kept in the window with the turn;
-    # how the run began (said once) is kept.
-    assert prompt.startswith("1 observation(s):") and options.facts == "[turn 1]"
-    kept, asked = compose_turn(coalesce([observation]), {"turn": 2, "note": "resumed after a crash"}, config)
+    # The facts that bear on the choice are asked with the options, not kept in the window with
+    # the turn; the clock, the uptime, the context fill and the counts at zero are not said.
+    assert prompt.startswith("1 observation(s):") and options.facts == "[running tasks 1]"
+    # How the run began (said once) is kept.
+    quiet = {**moment, "running tasks": 0, "note": "resumed after a crash"}
+    kept, asked = compose_turn(coalesce([observation]), quiet, config)
     assert kept.startswith("[note resumed after a crash]\n1 observation(s):") and asked is not None
-    assert asked.facts == "[turn 2]"
+    assert asked.facts == "" and asked.block().startswith("OPTIONS:")
     [fix] = [c for c in options.candidates if c.action_type == "delegate"]
     assert fix.command is not None and fix.target_agent == "claude-code"
     assert "2 of 3 tests fail in reports/junit.xml" in fix.command

@@ -34,3 +34,23 @@ def test_turn_puts_the_facts_first_and_the_system_prompt_is_static() -> None:
     assert turn.splitlines()[0] == "[turn 3 · waiting 0]"
     assert default_system_prompt() == default_system_prompt()
     assert "{" in default_system_prompt() and "turn 3" not in default_system_prompt()
+
+
+def test_a_reflections_proposals_and_the_models_own_question_are_not_shown() -> None:
+    """The proposals come back as OPTIONS; the question is the model's own reasoning."""
+    proposal = {"agent": "claude-code", "command": "Fix test_add.", "priority": "high", "basis": "the failing tests"}
+    reflection = Observation(
+        source="self",
+        event_type="reflection",
+        target="What do we know about: tests/failed report.xml",
+        details={
+            "depth": 1,
+            "question": "The user asked a question",
+            "recalled": ["observation#3: tests/failed report.xml"],
+            "proposals": [proposal],
+        },
+    )
+    text = render_observation(1, reflection)
+    assert '"recalled":["observation#3: tests/failed report.xml"]' in text
+    assert "proposals" not in text and "Fix test_add." not in text and "The user asked" not in text
+    assert reflection.details["proposals"] == [proposal]  # still there for code

@@ -170,7 +170,9 @@ async def test_the_options_are_asked_but_the_window_keeps_the_turn_and_a_fact_of
     assert asked.startswith("1 observation(s):") and "[time 2026-12-01 10:00Z]\nOPTIONS:\nA) delegate" in asked
     kept = [turn.content for turn in t.window.turns]
     assert kept[0] == "1 observation(s):\n1. [ERROR] tests/failed report.xml"  # neither OPTIONS nor facts kept
-    assert kept[1].startswith("→ delegated to claude-code") and thought.decision.action_type == "delegate"
+    # What was done and on what grounds; the command quoting the evidence just above is not kept.
+    assert kept[1] == "→ delegated to claude-code: the failing tests" and thought.decision.action_type == "delegate"
+    assert thought.decision.command is not None and "t.test_a" in thought.decision.command
     await t.think("1 observation(s):\n1. [INFO] clock/heartbeat orchestrator")
     # The next request shares with the server's cache everything up to the options it was asked.
     again = backend.requests[1]

@@ -121,8 +121,9 @@ class Config(BaseSettings):
     reflection_depth: int = 2
     high_water: float = 0.85
     """Context fill (of the budget) at which the window is compacted, in one step…"""
-    low_water: float = 0.50
-    """…down to this fill."""
+    low_water: float = 0.30
+    """…down to this fill. Low, because everything kept is read again once the memory block
+    before it changes: on a 4,096-token context that leaves the summary and the newest exchange."""
     summary_tokens: int = 200
     """Cap on the summary of archived turns kept in the memory block."""
     recall_limit: int = 5

@@ -217,7 +217,13 @@ class Committer:
         if thought.options is not None:
             # What the evidence offered before reflecting is offered again after it.
             details["proposals"] = [
-                {"agent": c.target_agent, "command": c.command, "priority": c.priority, "requested": c.requested}
+                {
+                    "agent": c.target_agent,
+                    "command": c.command,
+                    "priority": c.priority,
+                    "requested": c.requested,
+                    "basis": c.basis,
+                }
                 for c in thought.options.candidates
                 if c.action_type == "delegate"
             ]

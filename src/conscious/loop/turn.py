@@ -14,6 +14,11 @@ from conscious.think.candidates import actionable, candidates
 from conscious.think.choice import Options
 from conscious.think.prompt import render_body, render_facts, render_turn
 
+CHOICE_FACTS = ("waiting", "running tasks", "awaiting approval")
+"""What of the moment bears on a choice among options, said only when there is any: the clock,
+the uptime and the context fill do not (the options already carry the evidence), and every
+token asked with the options is processed anew each turn."""
+
 
 def facts(
     state: LoopState, *, context: float, waiting: int, running: int, awaiting: int, note: str | None
@@ -51,6 +56,7 @@ def compose_turn(batch: Sequence[Entry], facts: Mapping[str, Any], config: Confi
         return render_turn(shown, facts), None
     # How this run began is said once and stays in the window; the rest is stale by the next turn.
     lasting = {k: v for k, v in facts.items() if k == "note"}
+    asked = {k: v for k, v in facts.items() if k in CHOICE_FACTS and v}
     options = Options(
         candidates(
             shown,
@@ -58,6 +64,6 @@ def compose_turn(batch: Sequence[Entry], facts: Mapping[str, Any], config: Confi
             roots=[str(p.resolve()) for p in config.watch],
             patterns=config.candidates,
         ),
-        facts=render_facts({k: v for k, v in facts.items() if k not in lasting}),
+        facts=render_facts(asked) if asked else "",
     )
     return render_body(shown, lasting), options

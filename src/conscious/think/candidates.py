@@ -211,7 +211,9 @@ def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
                 p["agent"],
                 p["command"],
                 p["priority"],
-                "offered before reflecting",
+                f"{p['basis']}, offered before reflecting"
+                if isinstance(p.get("basis"), str)
+                else "offered before reflecting",
                 p.get("requested", False),
             )
             for p in d.get("proposals", [])

@@ -94,9 +94,13 @@ class Options:
 
 
 def recap(decision: Decision) -> str:
-    """The exchange as the window keeps it: what was done, as a fact."""
+    """The exchange as the window keeps it: what was done and on what grounds, as a fact. Not
+    the command: it quotes the evidence, which is in the turn just above, and every token kept
+    here is paid again at each compaction."""
     if decision.action_type == "delegate":
-        return f"→ delegated to {decision.target_agent}: {(decision.command or '')[:60]}"
+        basis = decision.metadata.get("basis")
+        grounds = basis if isinstance(basis, str) and basis else (decision.command or "")[:60]
+        return f"→ delegated to {decision.target_agent}: {grounds}"
     if decision.action_type == "reflect":
         return "→ reflected: recalled what the journal knows"
     return "→ observed: nothing to do"

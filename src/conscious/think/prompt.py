@@ -18,6 +18,11 @@ from conscious.model import Observation
 
 DETAILS_LIMIT = 600
 """Characters of an observation's details shown to the model; the journal keeps them all."""
+NOT_SHOWN: dict[tuple[str, str], frozenset[str]] = {("self", "reflection"): frozenset({"proposals", "question"})}
+"""A reflection's details kept for code and for the user's log, not shown to the model: its
+proposals come back as OPTIONS (shown twice, they would be paid for twice in every turn that
+keeps the reflection), and its question is the model's own reasoning, which, shown back, it
+copies (as it would its last reply); the subject it reflects on is the observation's target."""
 
 
 PROMPTS: dict[DecideMode, str] = {"choose": "prompts/choose.md", "compose": "prompts/orchestrator.md"}
@@ -62,7 +67,9 @@ def render_observation(n: int, obs: Observation) -> str:
     if obs.source == "user" and isinstance(obs.details.get("text"), str):
         # The user's own words: the one input that is an instruction.
         return f"{head}\n   the user asks: {json.dumps(obs.details['text'][:DETAILS_LIMIT], ensure_ascii=False)}"
-    return f"{head}\n   details: {_data(obs.details)}" if obs.details else head
+    hidden = NOT_SHOWN.get((obs.source, obs.event_type), frozenset())
+    shown = {k: v for k, v in obs.details.items() if k not in hidden}
+    return f"{head}\n   details: {_data(shown)}" if shown else head
 
 
 def render_facts(facts: Mapping[str, Any]) -> str:
