@@ -452,6 +452,8 @@ async def test_a_reflection_recalls_what_the_journal_holds(config: Config, paths
     recalled = reflection.details["recalled"]
     assert any("REDIS_URL" in r and r.startswith("note#") for r in recalled)
     assert any(r.startswith("observation#") for r in recalled)  # the earlier vanishing
+    # Each as a short fact, at most recall_limit of them: a reflection's turn stays small.
+    assert len(recalled) <= config.recall_limit and all(len(r) <= 150 for r in recalled)
 
 
 async def test_after_n_failures_in_a_row_the_thinking_state_is_rebuilt_from_the_journal(

@@ -126,7 +126,7 @@ class Config(BaseSettings):
     before it changes: on a 4,096-token context that leaves the summary and the newest exchange."""
     summary_tokens: int = 200
     """Cap on the summary of archived turns kept in the memory block."""
-    recall_limit: int = 5
+    recall_limit: int = 3
     """Search results a reflection brings back from the journal."""
 
     # -- observers

@@ -30,6 +30,7 @@ IDS = "ABCDEFGH"
 """At most eight options: enough for a batch's distinct actions, few enough to read."""
 GIST = 60
 """Characters of a delegation's command shown in its option."""
+AGAIN = "offered before reflecting"
 COMMAND_LIMIT = 600
 """Characters of a composed command (the evidence quoted in it is cut to fit)."""
 
@@ -167,6 +168,13 @@ def _relative(path: str, roots: Sequence[str]) -> str:
     return path
 
 
+def _again(basis: object) -> str:
+    """The grounds of a delegation offered again after a reflection (or a chain of them)."""
+    if not isinstance(basis, str) or not basis:
+        return AGAIN
+    return basis if basis.endswith(AGAIN) else f"{basis}, {AGAIN}"
+
+
 def _cut(text: str, limit: int = COMMAND_LIMIT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -211,9 +219,7 @@ def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
                 p["agent"],
                 p["command"],
                 p["priority"],
-                f"{p['basis']}, offered before reflecting"
-                if isinstance(p.get("basis"), str)
-                else "offered before reflecting",
+                _again(p.get("basis")),
                 p.get("requested", False),
             )
             for p in d.get("proposals", [])
