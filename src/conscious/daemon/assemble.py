@@ -29,6 +29,10 @@ from conscious.think.decision import decision_schema
 from conscious.think.prompt import load_system_prompt
 from conscious.think.thinker import Thinker, limits_from
 
+PROMPT_SHARE = 0.5
+"""Most of the token budget the system prompt may take; the rest is for the memory block and
+the turns (whatever ``low_water`` is: compaction evicts turns, never the prompt)."""
+
 
 def delegates_for(config: Config, journal: Journal) -> dict[str, Delegate]:
     delegates: dict[str, Delegate] = {
@@ -156,7 +160,7 @@ async def build(
         high_water=config.high_water,
         low_water=config.low_water,
     )
-    if window.used > window.low_water * budget:
+    if window.used > PROMPT_SHARE * budget:
         raise ConsciousError(
             f"the system prompt ({window.system_tokens} tokens) leaves too little of the {budget}-token "
             "context budget for observations: use a shorter prompt or a longer context"
