@@ -69,7 +69,22 @@ def render_observation(n: int, obs: Observation) -> str:
         return f"{head}\n   the user asks: {json.dumps(obs.details['text'][:DETAILS_LIMIT], ensure_ascii=False)}"
     hidden = NOT_SHOWN.get((obs.source, obs.event_type), frozenset())
     shown = {k: v for k, v in obs.details.items() if k not in hidden}
-    return f"{head}\n   details: {_data(shown)}" if shown else head
+    lines = [head]
+    recalled = shown.pop("recalled", None) if obs.key[:2] == ("self", "reflection") else None
+    if shown:
+        lines.append(f"   details: {_data(shown)}")
+    if isinstance(recalled, list):
+        # One fenced line each: recalled items quote observations whose details are JSON, which
+        # inside the details' own JSON would have every quote escaped (tokens for nothing).
+        lines += [f"   recalled: {_text(str(item))}" for item in recalled]
+    elif recalled is not None:
+        lines.append(f"   recalled: {_text(str(recalled))}")
+    return "\n".join(lines)
+
+
+def _text(text: str) -> str:
+    """Observed text as one fenced line of data."""
+    return "<<<" + " ".join(text[:DETAILS_LIMIT].split()).replace(">>>", "> > >") + ">>>"
 
 
 def render_facts(facts: Mapping[str, Any]) -> str:
