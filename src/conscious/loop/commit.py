@@ -19,18 +19,13 @@ from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import Rule
 from conscious.loop.state import LoopState
 from conscious.model import PRIORITY_RANK, Decision, Observation, Task, TaskState
+from conscious.think.candidates import cut
 from conscious.think.context import Turn
 from conscious.think.thinker import Thought
 
 RECALL_LINE = 120
 """Characters of each recalled item a reflection shows: what it was and when, as a fact; the
 details of it are in the journal (and the evidence at hand is in the turn being decided)."""
-
-
-def _gist(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= RECALL_LINE else text[: RECALL_LINE - 1] + "…"
-
 
 UNREFUSED = frozenset({"accepted", "low-confidence", "below-threshold", "dry-run", "awaiting-approval"})
 """Verdicts that are not a rule refusing the model (anything else is told back as ``policy/refused``)."""
@@ -221,7 +216,9 @@ class Committer:
         details: dict[str, Any] = {
             "depth": self.reflect_depth,
             "question": decision.reasoning[:300],
-            "recalled": [f"{h['kind']}#{h['id']} ({(h['ts'] or '')[:16]}): {_gist(h['text'])}" for h in recalled]
+            "recalled": [
+                f"{h['kind']}#{h['id']} ({(h['ts'] or '')[:16]}): {cut(h['text'], RECALL_LINE)}" for h in recalled
+            ]
             or "nothing related in the journal",
         }
         if thought.options is not None:

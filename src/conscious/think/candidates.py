@@ -70,7 +70,7 @@ class Candidate:
         evidence it quotes is in the observations above, and every token here is processed anew
         each turn (OPTIONS are never cached)."""
         if self.action_type == "delegate":
-            gist = _cut(self.command or "", GIST)
+            gist = cut(self.command or "", GIST)
             return f"{self.id}) delegate to {self.target_agent} ({self.priority}), {self.basis}: {gist}"
         return f"{self.id}) {self.action_type}: {self.basis}"
 
@@ -156,9 +156,9 @@ def _observe_basis(batch: Sequence[Observation], alternatives: bool) -> str:
 def _subject(batch: Sequence[Observation], roots: Sequence[str]) -> str:
     questions = [o.target for o in batch if o.key[:2] == ("self", "reflection")]
     if questions:
-        return _cut(questions[0], 200)  # the same question, not a question about it
+        return cut(questions[0], 200)  # the same question, not a question about it
     heads = [f"{o.source}/{o.event_type} {_relative(o.target, roots)}" for o in batch[:3]]
-    return _cut("What do we know about: " + "; ".join(heads), 200)
+    return cut("What do we know about: " + "; ".join(heads), 200)
 
 
 def _relative(path: str, roots: Sequence[str]) -> str:
@@ -175,7 +175,7 @@ def _again(basis: object) -> str:
     return basis if basis.endswith(AGAIN) else f"{basis}, {AGAIN}"
 
 
-def _cut(text: str, limit: int = COMMAND_LIMIT) -> str:
+def cut(text: str, limit: int = COMMAND_LIMIT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -196,7 +196,7 @@ def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
         evidence = f"{failed} of {d.get('tests', '?')} tests fail in {target}"
         if firsts:
             evidence += f" (first: {firsts})"
-        command = f"{_cut(evidence, COMMAND_LIMIT - 80)}. Find the cause, fix it, and re-run the failing tests."
+        command = f"{cut(evidence, COMMAND_LIMIT - 80)}. Find the cause, fix it, and re-run the failing tests."
         return [_Proposal("delegate", "claude-code", command, "high", "the failing tests")]
     if obs.source == "process" and obs.event_type == "vanished":
         cmd = f" ({d['cmdline']})" if d.get("cmdline") else ""
@@ -204,11 +204,11 @@ def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
             f"The process {target}{cmd} stopped unexpectedly. Find out why from its logs and recent changes, "
             "and fix the cause."
         )
-        return [_Proposal("delegate", "claude-code", _cut(command), "medium", "the process that stopped")]
+        return [_Proposal("delegate", "claude-code", cut(command), "medium", "the process that stopped")]
     if obs.source == "system" and obs.event_type in ("observer-failed", "crashed", "build-failed", "lint-failed"):
         error = d.get("error") or d.get("errors") or ""
         command = f"{obs.source}/{obs.event_type} {target}: {_short(error)}. Find the cause and fix it."
-        return [_Proposal("delegate", "claude-code", _cut(command), "high", f"the {obs.event_type} error")]
+        return [_Proposal("delegate", "claude-code", cut(command), "high", f"the {obs.event_type} error")]
     if obs.source == "agent" and obs.event_type in ("failed", "timeout", "loop", "stalled", "interrupted"):
         return _retry(obs)
     if kind == ("self", "reflection"):
@@ -233,7 +233,7 @@ def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
 
 def _short(value: Any, limit: int = 300) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return _cut(text, limit)
+    return cut(text, limit)
 
 
 def _request(text: str) -> list[_Proposal]:
@@ -261,7 +261,7 @@ def _retry(obs: Observation) -> list[_Proposal]:
     )
     retry = f"{command} (the last attempt {why}: {_short(result, 200)}; take another approach)"
     earlier = d.get("task_id") if isinstance(d.get("task_id"), int) else None
-    return [_Proposal("delegate", agent, _cut(retry), "high", f"a retry of the task that {why}", continues=earlier)]
+    return [_Proposal("delegate", agent, cut(retry), "high", f"a retry of the task that {why}", continues=earlier)]
 
 
 def _many_failing(batch: Sequence[Observation], roots: Sequence[str]) -> list[_Proposal]:
@@ -278,7 +278,7 @@ def _many_failing(batch: Sequence[Observation], roots: Sequence[str]) -> list[_P
         return []
     names = ", ".join(sorted(modules)[:5])
     command = f"Tests fail across {len(modules)} modules ({names}). Coordinate the fixes and re-run the whole suite."
-    return [_Proposal("delegate", "claude-flow", _cut(command), "high", "failures across many modules")]
+    return [_Proposal("delegate", "claude-flow", cut(command), "high", "failures across many modules")]
 
 
 def _from_patterns(obs: Observation, patterns: Iterable[CandidatePattern], roots: Sequence[str]) -> list[_Proposal]:
@@ -294,7 +294,7 @@ def _from_patterns(obs: Observation, patterns: Iterable[CandidatePattern], roots
         fields = {"path": path, "target": obs.target, "event": obs.event_type, "source": obs.source}
         fields["details"] = _short(obs.details)
         command = p.command.format_map(_Missing(fields))
-        out.append(_Proposal("delegate", p.agent, _cut(command), p.priority, f"your pattern {p.name!r}"))
+        out.append(_Proposal("delegate", p.agent, cut(command), p.priority, f"your pattern {p.name!r}"))
     return out
 
 

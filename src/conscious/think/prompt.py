@@ -18,11 +18,11 @@ from conscious.model import Observation
 
 DETAILS_LIMIT = 600
 """Characters of an observation's details shown to the model; the journal keeps them all."""
-NOT_SHOWN: dict[tuple[str, str], frozenset[str]] = {("self", "reflection"): frozenset({"proposals", "question"})}
-"""A reflection's details kept for code and for the user's log, not shown to the model: its
-proposals come back as OPTIONS (shown twice, they would be paid for twice in every turn that
-keeps the reflection), and its question is the model's own reasoning, which, shown back, it
-copies (as it would its last reply); the subject it reflects on is the observation's target."""
+REFLECTION_ONLY_RECORDED = frozenset({"proposals", "question", "recalled"})
+"""A reflection's details not shown as JSON: its recalled items come one fenced line each (see
+``_reflection``); its proposals come back as OPTIONS (shown twice, they would be paid for twice in
+every turn that keeps the reflection); its question is the model's own reasoning, which, shown
+back, it copies (as it would its last reply). The subject it reflects on is its target."""
 
 
 PROMPTS: dict[DecideMode, str] = {"choose": "prompts/choose.md", "compose": "prompts/orchestrator.md"}
@@ -67,18 +67,19 @@ def render_observation(n: int, obs: Observation) -> str:
     if obs.source == "user" and isinstance(obs.details.get("text"), str):
         # The user's own words: the one input that is an instruction.
         return f"{head}\n   the user asks: {json.dumps(obs.details['text'][:DETAILS_LIMIT], ensure_ascii=False)}"
-    hidden = NOT_SHOWN.get((obs.source, obs.event_type), frozenset())
-    shown = {k: v for k, v in obs.details.items() if k not in hidden}
-    lines = [head]
-    recalled = shown.pop("recalled", None) if obs.key[:2] == ("self", "reflection") else None
-    if shown:
-        lines.append(f"   details: {_data(shown)}")
-    if isinstance(recalled, list):
-        # One fenced line each: recalled items quote observations whose details are JSON, which
-        # inside the details' own JSON would have every quote escaped (tokens for nothing).
-        lines += [f"   recalled: {_text(str(item))}" for item in recalled]
-    elif recalled is not None:
-        lines.append(f"   recalled: {_text(str(recalled))}")
+    if obs.key[:2] == ("self", "reflection"):
+        return _reflection(head, obs.details)
+    return f"{head}\n   details: {_data(obs.details)}" if obs.details else head
+
+
+def _reflection(head: str, details: Mapping[str, Any]) -> str:
+    """Recalled items quote observations whose details are JSON: one fenced line each, rather
+    than inside the details' own JSON, where every quote would be escaped (tokens for nothing)."""
+    rest = {k: v for k, v in details.items() if k not in REFLECTION_ONLY_RECORDED}
+    lines = [head, *([f"   details: {_data(rest)}"] if rest else [])]
+    recalled = details.get("recalled")
+    items = recalled if isinstance(recalled, list) else [] if recalled is None else [recalled]
+    lines += [f"   recalled: {_text(str(item))}" for item in items]
     return "\n".join(lines)
 
 
