@@ -268,7 +268,8 @@ async def main() -> None:
         orch.thinker.on_compact = on_compact
 
         def on_decision(record: dict[str, Any]) -> None:
-            decided.append(record)
+            asked = [t.content for t in orch.thinker.window.turns if t.role == "user"]
+            decided.append(record | {"turn": asked[-1] if asked and record["origin"] != "rule" else None})
             if record["origin"] != "rule" and len(decided) % 10 == 0:
                 print(f"  conscious {len(decided)} decisions", file=sys.stderr, flush=True)
 
@@ -288,6 +289,7 @@ async def main() -> None:
                     if d["origin"] != "rule":
                         row = {k: d.get(k) for k in ("action_type", "latency_ms", "prompt_tokens_processed")}
                         row |= {"cached": d.get("prompt_tokens_cached"), "after_compaction": i in compactions}
+                        row |= {"turn": d.get("turn")}
                         out.write(json.dumps(row) + "\n")
 
         # 3. the burst

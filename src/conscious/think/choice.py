@@ -26,7 +26,12 @@ from conscious.think.confidence import option_shares
 from conscious.think.decision import reply_object
 from conscious.think.prompt import render_options
 
-REASONING_LIMIT = 120
+REASONING_LIMIT = 80
+"""One short clause: the reply is the latency of a choice, and a small model's why is rarely more."""
+CONFIDENCE_STEPS = [round(i / 10, 1) for i in range(11)]
+"""The self-reported confidence as one of eleven values, not any number: a free number let the
+bundled model write ``0.152783496e-12`` (a fifth of a reply's tokens); the measured one comes
+from log-probabilities anyway."""
 TOP_LOGPROBS = 20
 """Alternatives asked for at each token: enough for every option's letter to show up."""
 
@@ -37,7 +42,7 @@ def choice_schema(ids: Sequence[str]) -> dict[str, Any]:
         "properties": {
             "choice": {"type": "string", "enum": list(ids)},
             "reasoning": {"type": "string", "minLength": 1, "maxLength": REASONING_LIMIT},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "confidence": {"enum": CONFIDENCE_STEPS},
         },
         "required": ["choice", "reasoning", "confidence"],
         "additionalProperties": False,
