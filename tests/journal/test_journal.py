@@ -114,7 +114,8 @@ def test_a_version_1_journal_migrates_and_its_history_becomes_searchable(tmp_pat
         " 1, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 'decided')"
     )
     db.execute(
-        "INSERT INTO turns (role, content, tokens, archived) VALUES ('user', 'the flaky_login test failed', 7, 1)"
+        "INSERT INTO turns (role, content, tokens, archived)"
+        " VALUES ('assistant', 'delegated: fix the flaky_login test', 7, 1)"
     )
     db.close()
     j = Journal(path)
@@ -128,7 +129,8 @@ def test_recall_searches_archived_turns_decided_observations_and_notes(tmp_path:
     old = j.append(Observation(source="process", event_type="vanished", target="uvicorn", details={"exit": 137}))
     j.record_decision(Decision(action_type="observe", reasoning="r"), [old], verdict="accepted")
     live = j.append(Observation(source="process", event_type="vanished", target="uvicorn"))  # still pending
-    t1 = j.append_turn("user", "uvicorn vanished with exit 137", 8)
+    j.append_turn("user", "1. [WARNING] process/vanished uvicorn", 8)  # the observation, recalled as itself
+    t1 = j.append_turn("assistant", "→ delegated to claude-code: why uvicorn vanished", 8)
     j.append_turn("user", "uvicorn is in the live window", 8)
     j.record_compaction(t1, "uvicorn crashed once", memory="m", evicted=1, error=None, observation=None)
     j.add_note("uvicorn needs 2 GB of memory", "ops")

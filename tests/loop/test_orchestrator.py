@@ -450,8 +450,8 @@ async def test_a_reflection_recalls_what_the_journal_holds(config: Config, paths
     await drain(orch, lambda: any(o.event_type == "reflection" for o in journal.observations(50)))
     [reflection] = [o for o in journal.observations(50) if o.event_type == "reflection"]
     recalled = reflection.details["recalled"]
-    assert any("REDIS_URL" in r and r.startswith("note#") for r in recalled)
-    assert any(r.startswith("observation#") for r in recalled)  # the earlier vanishing
+    assert any("REDIS_URL" in r and r.startswith("note ") for r in recalled)
+    assert any(r.startswith("seen ") and "ago: process/vanished payments" in r for r in recalled)  # the earlier one
     # Each as a short fact, at most recall_limit of them: a reflection's turn stays small.
     assert len(recalled) <= config.recall_limit and all(len(r) <= 150 for r in recalled)
 

@@ -46,17 +46,22 @@ def test_a_reflections_proposals_and_the_models_own_question_are_not_shown() -> 
         details={
             "depth": 1,
             "question": "The user asked a question",
-            "recalled": ["observation#3: tests/failed report.xml"],
+            "recalled": ["seen 3m ago: tests/failed report.xml"],
             "proposals": [proposal],
         },
     )
     text = render_observation(1, reflection)
-    assert text.splitlines()[1:] == [
-        '   details: <<<{"depth":1}>>>',
-        "   recalled: <<<observation#3: tests/failed report.xml>>>",
+    assert text.splitlines() == [
+        "1. [INFO] self/reflection What do we know about: tests/failed report.xml",
+        "   recalled: <<<seen 3m ago: tests/failed report.xml>>>",
     ]
     assert "proposals" not in text and "Fix test_add." not in text and "The user asked" not in text
     assert reflection.details["proposals"] == [proposal]  # still there for code
+
+
+def test_a_reflection_on_a_reflection_says_so_in_a_word() -> None:
+    chain = Observation(source="self", event_type="reflection", target="why?", details={"depth": 2, "recalled": []})
+    assert render_observation(1, chain) == "1. [INFO] self/reflection why? (reflection 2 in a row)"
 
 
 def test_recalled_items_are_fenced_data_one_line_each_without_escaped_quotes() -> None:

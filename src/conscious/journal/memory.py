@@ -107,7 +107,11 @@ class Memory(Store):
         return str(row["content"]) if row else ""
 
     def recall(self, query: str, limit: int = 5, *, before: int | None = None) -> list[dict[str, Any]]:
-        """Full-text search over memory notes, decided observations and archived turns.
+        """Full-text search over memory notes, decided observations and archived decisions.
+
+        Of the archived turns, only the model's side (what was decided): the other side renders
+        observations, which are searched themselves, and the loop's own reflections, whose
+        recalled items came back again inside every later recall.
 
         Each kind is ranked on its own (bm25 scores of different indexes do not compare) and
         the results are interleaved, notes first, so one kind cannot crowd out the others; an
@@ -139,7 +143,7 @@ class Memory(Store):
         observations = list(grouped.values())[:limit]
         turns = self.db.execute(
             "SELECT t.id, t.ts, snippet(turns_fts, 0, '', '', '…', 24) AS text FROM turns_fts"
-            " JOIN turns t ON t.id = turns_fts.rowid WHERE turns_fts MATCH ? AND t.archived=1"
+            " JOIN turns t ON t.id = turns_fts.rowid WHERE turns_fts MATCH ? AND t.archived=1 AND t.role='assistant'"
             " ORDER BY bm25(turns_fts) LIMIT ?",
             (match, limit),
         ).fetchall()

@@ -12,20 +12,16 @@ from conscious.delegate.dispatcher import Dispatcher
 from conscious.gate.gatekeeper import Gatekeeper
 from conscious.gate.policy import Verdict
 from conscious.journal import Journal
+from conscious.loop import reflection
 from conscious.loop.batch import QUIET_EVENTS, Entry, covered_ids
 from conscious.loop.ledger import Entry as LogEntry
 from conscious.loop.ledger import Ledger
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import Rule
 from conscious.loop.state import LoopState
-from conscious.model import PRIORITY_RANK, Decision, Observation, Task, TaskState
-from conscious.think.candidates import cut
+from conscious.model import PRIORITY_RANK, Decision, Observation, Task, TaskState, utcnow
 from conscious.think.context import Turn
 from conscious.think.thinker import Thought
-
-RECALL_LINE = 120
-"""Characters of each recalled item a reflection shows: what it was and when, as a fact; the
-details of it are in the journal (and the evidence at hand is in the turn being decided)."""
 
 UNREFUSED = frozenset({"accepted", "low-confidence", "below-threshold", "dry-run", "awaiting-approval"})
 """Verdicts that are not a rule refusing the model (anything else is told back as ``policy/refused``)."""
@@ -207,19 +203,16 @@ class Committer:
         if self.reflect_depth > self.config.reflection_depth:
             self.reflect_depth = 0
             return
-        focus = decision.command or decision.reasoning
-        # Recall: what the journal holds on the subject — archived turns, earlier
-        # observations, memory notes — comes back as data for the next thought.
-        subject = " ".join([focus, *(f"{e.observation.event_type} {e.observation.target}" for e in batch)])
         first = min((i for e in batch for i in e.ids), default=None)
-        recalled = self.journal.recall(subject, self.config.recall_limit, before=first)
+        # Recall: what the journal holds on the subject — earlier observations, past decisions,
+        # memory notes — comes back as data for the next thought.
+        hits = self.journal.recall(
+            reflection.subject(decision, batch, thought.options), self.config.recall_limit, before=first
+        )
         details: dict[str, Any] = {
             "depth": self.reflect_depth,
             "question": decision.reasoning[:300],
-            "recalled": [
-                f"{h['kind']}#{h['id']} ({(h['ts'] or '')[:16]}): {cut(h['text'], RECALL_LINE)}" for h in recalled
-            ]
-            or "nothing related in the journal",
+            "recalled": reflection.recalled(hits, utcnow()) or "nothing related in the journal",
         }
         if thought.options is not None:
             # What the evidence offered before reflecting is offered again after it.
@@ -234,4 +227,5 @@ class Committer:
                 for c in thought.options.candidates
                 if c.action_type == "delegate"
             ]
-        self.accept(Observation(source="self", event_type="reflection", target=focus[:120], details=details))
+        asked = reflection.question(decision, thought.options)
+        self.accept(Observation(source="self", event_type="reflection", target=asked[:200], details=details))

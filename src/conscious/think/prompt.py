@@ -18,11 +18,12 @@ from conscious.model import Observation
 
 DETAILS_LIMIT = 600
 """Characters of an observation's details shown to the model; the journal keeps them all."""
-REFLECTION_ONLY_RECORDED = frozenset({"proposals", "question", "recalled"})
+REFLECTION_ONLY_RECORDED = frozenset({"proposals", "question", "recalled", "depth"})
 """A reflection's details not shown as JSON: its recalled items come one fenced line each (see
 ``_reflection``); its proposals come back as OPTIONS (shown twice, they would be paid for twice in
 every turn that keeps the reflection); its question is the model's own reasoning, which, shown
-back, it copies (as it would its last reply). The subject it reflects on is its target."""
+back, it copies (as it would its last reply). The subject it reflects on is its target; its depth
+is said in a word when it is not the first in a row."""
 
 
 PROMPTS: dict[DecideMode, str] = {"choose": "prompts/choose.md", "compose": "prompts/orchestrator.md"}
@@ -76,6 +77,9 @@ def _reflection(head: str, details: Mapping[str, Any]) -> str:
     """Recalled items quote observations whose details are JSON: one fenced line each, rather
     than inside the details' own JSON, where every quote would be escaped (tokens for nothing)."""
     rest = {k: v for k, v in details.items() if k not in REFLECTION_ONLY_RECORDED}
+    depth = details.get("depth")
+    if isinstance(depth, int) and depth > 1:
+        head += f" (reflection {depth} in a row)"
     lines = [head, *([f"   details: {_data(rest)}"] if rest else [])]
     recalled = details.get("recalled")
     items = recalled if isinstance(recalled, list) else [] if recalled is None else [recalled]
