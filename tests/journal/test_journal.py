@@ -159,3 +159,16 @@ def test_recall_lets_no_kind_crowd_out_the_others(tmp_path: Path) -> None:
     hits = j.recall("payments vanished", limit=5)
     assert [h["kind"] for h in hits] == ["note", "observation"]
     assert hits[1]["id"] == oid and "(x30)" in hits[1]["text"]  # once, as its newest occurrence
+
+
+def test_the_same_decision_taken_again_is_recalled_once(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    ids = [j.append_turn("assistant", "→ delegated to claude-code: the process that stopped", 9) for _ in range(3)]
+    other = j.append_turn("assistant", "→ observed: the process is back", 7)
+    j.record_compaction(other, "s", memory="m", evicted=4, error=None, observation=None)
+    hits = j.recall("process stopped", limit=3)
+    assert sorted(h["text"] for h in hits) == [
+        "→ delegated to claude-code: the process that stopped",
+        "→ observed: the process is back",
+    ]
+    assert ids[-1] in {h["id"] for h in hits}  # as its newest

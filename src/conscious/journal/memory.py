@@ -145,8 +145,13 @@ class Memory(Store):
             "SELECT t.id, t.ts, snippet(turns_fts, 0, '', '', '…', 24) AS text FROM turns_fts"
             " JOIN turns t ON t.id = turns_fts.rowid WHERE turns_fts MATCH ? AND t.archived=1 AND t.role='assistant'"
             " ORDER BY bm25(turns_fts) LIMIT ?",
-            (match, limit),
+            (match, limit * 4),
         ).fetchall()
+        newest: dict[str, Any] = {}
+        for r in turns:  # best-ranked first; the same decision taken again reads the same: once, as its newest
+            if r["text"] not in newest or r["id"] > newest[r["text"]]["id"]:
+                newest[r["text"]] = r
+        turns = list(newest.values())[:limit]
         details = {
             r["id"]: r["details"]
             for r in self.db.execute(

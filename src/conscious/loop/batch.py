@@ -35,10 +35,11 @@ made only of these is decided by rule. They still reach the model alongside anyt
 
 
 UNSHOWN_EVENTS: frozenset[tuple[str, str]] = frozenset(
-    {("clock", "heartbeat"), ("self", "started"), ("self", "resumed")}
+    {("clock", "heartbeat"), ("self", "started"), ("self", "resumed"), ("self", "compacted")}
 )
-"""Covered by the decision but not rendered: heartbeats are not worth tokens, and how the run
-began is said once in the first turn's facts."""
+"""Covered by the decision but not rendered: heartbeats are not worth tokens, how the run began
+is said once in the first turn's facts, and a compaction is already in the memory block it
+rewrote (its figures are for ``conscious log``, not for a choice)."""
 
 
 @dataclass
