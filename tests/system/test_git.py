@@ -94,3 +94,23 @@ def test_a_snapshot_holds_the_uncommitted_work_and_touches_nothing(repo: Path) -
     assert git(repo, "show", f"{sha}:calc.py").endswith("a * b\n")
     assert git(repo, "show", f"{sha}:scratch.txt") == "new, never added\n"
     assert git(repo, "log", "-1", "--format=%P %an", sha).split() == [head, "conscious"]
+
+
+def test_a_worktree_whose_folder_was_deleted_does_not_block_a_new_one_at_its_path(repo: Path, tmp_path: Path) -> None:
+    import shutil
+
+    g = Git(repo)
+    g.worktree_add(tmp_path / "home" / "task-1", "conscious/task-1", g.head())
+    g.worktree_add(tmp_path / "locked", "kept", g.head())
+    git(repo, "worktree", "lock", str(tmp_path / "locked"))
+    shutil.rmtree(tmp_path / "home")  # the user removed conscious's home; the repository remembers
+    shutil.rmtree(tmp_path / "locked")
+    (tmp_path / "home").mkdir()  # a new home, laid out as the old one
+    g.worktree_add(tmp_path / "home" / "task-1", "conscious/task-1-2", g.head())
+    assert (tmp_path / "home" / "task-1" / "calc.py").is_file()
+    listed = git(repo, "worktree", "list", "--porcelain")
+    assert str(tmp_path / "locked") in listed  # a locked worktree is never forgotten
+    branches = git(repo, "branch", "--list", "--format=%(refname:short)", "conscious/*").split()
+    assert branches == ["conscious/task-1", "conscious/task-1-2"]
+    with pytest.raises(GitError, match="already exists"):  # any other refusal is still an error
+        g.worktree_add(tmp_path / "home" / "task-1", "conscious/task-1-3", g.head())

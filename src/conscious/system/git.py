@@ -150,7 +150,17 @@ class Git:
         return self.ok("merge-base", "--is-ancestor", tip, "HEAD")
 
     def worktree_add(self, path: Path, branch: str, base: str) -> None:
+        if not path.exists() and self._registered(path):
+            # The folder of an earlier worktree at this path was deleted (a conscious home
+            # removed, or a new one laid out as the old): git still holds the path and would
+            # refuse it, after making the branch. Let it forget worktrees whose folders are gone
+            # (never a locked one) first.
+            self.run("worktree", "prune")
         self.run("worktree", "add", "--quiet", "-b", branch, str(path), base)
+
+    def _registered(self, path: Path) -> bool:
+        listed = self.run("worktree", "list", "--porcelain").splitlines()
+        return any(line.removeprefix("worktree ") in (str(path), os.path.realpath(path)) for line in listed)
 
     def worktree_remove(self, path: Path) -> None:
         if path.exists():
