@@ -148,3 +148,45 @@ def test_agents_the_user_defined_may_take_a_request_too() -> None:
         ("claude-code", "run the tests of calc"),
         ("helper", "run the tests of calc"),
     ]
+
+
+def test_quoted_evidence_names_no_path_the_gate_would_refuse_but_the_users_words_stay_verbatim() -> None:
+    from conscious.gate.policy import Policy
+
+    policy = Policy(roots=(ROOT,))
+    crashed = Observation(
+        source="system",
+        event_type="crashed",
+        target="worker",
+        severity="error",
+        details={"error": f'File "/usr/lib/python3.11/json/decoder.py", line 3, in decode\n  File "{ROOT}/app/io.py"'},
+    )
+    vanished = Observation(
+        source="process", event_type="vanished", target="gunicorn", details={"cmdline": "/usr/bin/python3 -m gunicorn"}
+    )
+    failed = Observation(
+        source="agent",
+        event_type="failed",
+        target="claude-code#4",
+        severity="error",
+        details={
+            "agent": "claude-code",
+            "command": "Fix app/io.py",
+            "result": "could not start: '/home/dev/.local/state/conscious/worktrees/task-4' is missing; see ../../etc",
+        },
+    )
+    report = failing_report()
+    report.details["first_failures"][0]["message"] = f"FileNotFoundError: {ROOT}/data/in.csv and /tmp/x/out.csv"
+    commands = {}
+    for obs in (crashed, vanished, failed, report):
+        [c] = [c for c in candidates([obs], agents=AGENTS, roots=[ROOT]) if c.action_type == "delegate"]
+        assert c.command is not None and policy.outside_roots(c.command) is None, c.command
+        commands[obs.source] = c.command
+    assert '…/decoder.py", line 3' in commands["system"] and "app/io.py" in commands["system"]
+    assert "(…/python3 -m gunicorn)" in commands["process"]
+    assert commands["agent"].startswith("Fix app/io.py (the last attempt failed: could not start: '…/task-4'")
+    assert "see …/etc" in commands["agent"]
+    assert "data/in.csv and …/out.csv" in commands["tests"]
+    # The user's own words are handed over as they are; the gate, not the candidate, refuses them.
+    verbatim = candidates([request("copy /etc/hosts here")], agents=AGENTS, roots=[ROOT])[0]
+    assert verbatim.command == "copy /etc/hosts here" and policy.outside_roots(verbatim.command) == "/etc/hosts"

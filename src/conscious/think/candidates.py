@@ -181,11 +181,39 @@ def cut(text: str, limit: int = COMMAND_LIMIT) -> str:
 
 
 def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
+    if obs.source == "user" and obs.event_type == "request":
+        return _request(str(obs.details.get("text") or obs.target))  # the user's words, verbatim
+    if obs.key[:2] == ("self", "reflection"):
+        return _offered_again(obs)
+    return _evidence(obs, roots)
+
+
+_WORD = re.compile(r"""[^\s'"`;|&()<>=,]+""")
+
+
+def _quoted(text: str, roots: Sequence[str]) -> str:
+    """Observed text in a command, its paths as the gate reads them: inside a watched folder,
+    relative to it; outside, only their last part (``…/python3``). The gate refuses a command
+    naming a path outside the watched folders, and the evidence is full of them — a traceback's
+    ``/usr/lib/python3.11/…``, a process's ``/usr/bin/python3``, an error about conscious's own
+    worktrees — so every such delegation was refused for what it quoted, not for what it asked."""
+
+    def word(m: re.Match[str]) -> str:
+        w = m.group(0)
+        if "://" in w or not (w.startswith(("/", "~")) or ".." in w.split("/")):
+            return w
+        inside = _relative(w, roots)
+        if inside != w and ".." not in inside.split("/"):
+            return inside
+        return "…/" + (w.rstrip("/").rsplit("/", 1)[-1] or "")
+
+    return _WORD.sub(word, text)
+
+
+def _evidence(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
     kind = (obs.source, obs.event_type)
     d = obs.details
     target = _relative(obs.target, roots)
-    if obs.source == "user" and obs.event_type == "request":
-        return _request(str(d.get("text") or obs.target))
     if kind == ("tests", "failed"):
         failed = int(d.get("failures", 0)) + int(d.get("errors", 0))
         firsts = "; ".join(
@@ -195,11 +223,11 @@ def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
         )
         evidence = f"{failed} of {d.get('tests', '?')} tests fail in {target}"
         if firsts:
-            evidence += f" (first: {firsts})"
+            evidence += f" (first: {_quoted(firsts, roots)})"
         command = f"{cut(evidence, COMMAND_LIMIT - 80)}. Find the cause, fix it, and re-run the failing tests."
         return [_Proposal("delegate", "claude-code", command, "high", "the failing tests")]
     if obs.source == "process" and obs.event_type == "vanished":
-        cmd = f" ({d['cmdline']})" if d.get("cmdline") else ""
+        cmd = f" ({_quoted(str(d['cmdline']), roots)})" if d.get("cmdline") else ""
         command = (
             f"The process {target}{cmd} stopped unexpectedly. Find out why from its logs and recent changes, "
             "and fix the cause."
@@ -207,28 +235,26 @@ def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
         return [_Proposal("delegate", "claude-code", cut(command), "medium", "the process that stopped")]
     if obs.source == "system" and obs.event_type in ("observer-failed", "crashed", "build-failed", "lint-failed"):
         error = d.get("error") or d.get("errors") or ""
-        command = f"{obs.source}/{obs.event_type} {target}: {_short(error)}. Find the cause and fix it."
+        command = f"{obs.source}/{obs.event_type} {target}: {_quoted(_short(error), roots)}. Find the cause and fix it."
         return [_Proposal("delegate", "claude-code", cut(command), "high", f"the {obs.event_type} error")]
     if obs.source == "agent" and obs.event_type in ("failed", "timeout", "loop", "stalled", "interrupted"):
-        return _retry(obs)
-    if kind == ("self", "reflection"):
-        # Written by the loop itself: what the evidence offered before the reflection.
-        return [
-            _Proposal(
-                "delegate",
-                p["agent"],
-                p["command"],
-                p["priority"],
-                _again(p.get("basis")),
-                p.get("requested", False),
-            )
-            for p in d.get("proposals", [])
-            if isinstance(p, dict)
-            and isinstance(p.get("agent"), str)
-            and isinstance(p.get("command"), str)
-            and p.get("priority") in PRIORITY_RANK
-        ]
+        return _retry(obs, roots)
     return []
+
+
+def _offered_again(obs: Observation) -> list[_Proposal]:
+    """Written by the loop itself: what the evidence offered before the reflection."""
+    d = obs.details
+    return [
+        _Proposal(
+            "delegate", p["agent"], p["command"], p["priority"], _again(p.get("basis")), p.get("requested", False)
+        )
+        for p in d.get("proposals", [])
+        if isinstance(p, dict)
+        and isinstance(p.get("agent"), str)
+        and isinstance(p.get("command"), str)
+        and p.get("priority") in PRIORITY_RANK
+    ]
 
 
 def _short(value: Any, limit: int = 300) -> str:
@@ -250,7 +276,7 @@ def _request(text: str) -> list[_Proposal]:
     return [code]
 
 
-def _retry(obs: Observation) -> list[_Proposal]:
+def _retry(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
     d = obs.details
     agent, command = d.get("agent"), d.get("command")
     result = str(d.get("result") or "")
@@ -259,7 +285,8 @@ def _retry(obs: Observation) -> list[_Proposal]:
     why = {"timeout": "ran out of time", "loop": "went round in a loop", "stalled": "went silent"}.get(
         obs.event_type, obs.event_type
     )
-    retry = f"{command} (the last attempt {why}: {_short(result, 200)}; take another approach)"
+    # The command went once already (the gate judged it); what is quoted of its failure is evidence.
+    retry = f"{command} (the last attempt {why}: {_quoted(_short(result, 200), roots)}; take another approach)"
     earlier = d.get("task_id") if isinstance(d.get("task_id"), int) else None
     return [_Proposal("delegate", agent, cut(retry), "high", f"a retry of the task that {why}", continues=earlier)]
 
