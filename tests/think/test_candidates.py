@@ -190,3 +190,17 @@ def test_quoted_evidence_names_no_path_the_gate_would_refuse_but_the_users_words
     # The user's own words are handed over as they are; the gate, not the candidate, refuses them.
     verbatim = candidates([request("copy /etc/hosts here")], agents=AGENTS, roots=[ROOT])[0]
     assert verbatim.command == "copy /etc/hosts here" and policy.outside_roots(verbatim.command) == "/etc/hosts"
+
+
+def test_a_retry_of_a_retry_asks_for_the_task_as_first_given_with_only_the_latest_failure() -> None:
+    def failed(command: str, task_id: int) -> Observation:
+        details = {"agent": "claude-code", "command": command, "result": "simulated error", "task_id": task_id}
+        return Observation(source="agent", event_type="failed", target=f"claude-code#{task_id}", details=details)
+
+    first = "fix base64_decode in src/itsdangerous/encoding.py"
+    [retry] = [c for c in candidates([failed(first, 1)], agents=AGENTS) if c.action_type == "delegate"]
+    assert retry.command == f"{first} (the last attempt failed: simulated error; take another approach)"
+    assert retry.continues == 1
+    [again] = [c for c in candidates([failed(retry.command, 2)], agents=AGENTS) if c.action_type == "delegate"]
+    # The same command: the gate's retry cap and dedup window see it for what it is.
+    assert again.command == retry.command and again.continues == 2

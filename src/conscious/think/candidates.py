@@ -276,6 +276,9 @@ def _request(text: str) -> list[_Proposal]:
     return [code]
 
 
+RETRY_NOTE = " (the last attempt "
+
+
 def _retry(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
     d = obs.details
     agent, command = d.get("agent"), d.get("command")
@@ -285,8 +288,12 @@ def _retry(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
     why = {"timeout": "ran out of time", "loop": "went round in a loop", "stalled": "went silent"}.get(
         obs.event_type, obs.event_type
     )
-    # The command went once already (the gate judged it); what is quoted of its failure is evidence.
-    retry = f"{command} (the last attempt {why}: {_quoted(_short(result, 200), roots)}; take another approach)"
+    # A retry of a retry asks for the task as first given, with only the latest failure: nested
+    # notes made every retry a new command, which neither the retry cap nor the dedup window
+    # recognised (four in a row on a real checkout, each note inside the last). The command went
+    # once already (the gate judged it); what is quoted of its failure is evidence.
+    original = command.split(RETRY_NOTE, 1)[0]
+    retry = f"{original}{RETRY_NOTE}{why}: {_quoted(_short(result, 200), roots)}; take another approach)"
     earlier = d.get("task_id") if isinstance(d.get("task_id"), int) else None
     return [_Proposal("delegate", agent, cut(retry), "high", f"a retry of the task that {why}", continues=earlier)]
 
@@ -300,7 +307,7 @@ def _many_failing(batch: Sequence[Observation], roots: Sequence[str]) -> list[_P
                 if isinstance(f, dict) and f.get("test"):
                     modules.add(str(f["test"]).rsplit(".", 1)[0])
             if int(obs.details.get("failures", 0)) + int(obs.details.get("errors", 0)) >= 10:
-                modules.add(obs.target)
+                modules.add(_relative(obs.target, roots))
     if len(modules) < 3:
         return []
     names = ", ".join(sorted(modules)[:5])
