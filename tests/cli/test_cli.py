@@ -108,7 +108,7 @@ def test_tell_log_status_through_the_journal(home: Path) -> None:
     assert data["counts"]["pending"] == 1 and data["counts"]["delegations"] == 1
 
 
-@pytest.mark.parametrize("command", ["run", "tell", "log", "status", "config", "approve", "deny", "approvals", "eval"])
+@pytest.mark.parametrize("command", ["run", "stop", "tell", "log", "status", "config", "approve", "deny", "approvals", "eval"])
 def test_help(command: str, home: Path) -> None:
     result = conscious(command, "--help", home=home)
     assert result.returncode == 0 and "--home" in result.stdout
@@ -296,3 +296,27 @@ def test_shell_completion_and_the_service_command(home: Path, tmp_path: Path) ->
     assert printed.returncode == 0, printed.stderr
     assert "Type=notify" in printed.stdout and "WatchdogSec=" in printed.stdout
     assert not units.exists()  # --print writes nothing
+
+
+def test_stop_stops_the_running_daemon_as_ctrl_c_would(home: Path, watched: Path) -> None:
+    import time
+
+    from tests.daemon_harness import SCRIPTED, Daemon
+
+    assert conscious("stop", home=home).stdout.strip().startswith("no daemon is running on")
+    daemon = Daemon(home, watched, SCRIPTED)
+    daemon.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not daemon.ready():
+            assert daemon.alive() and time.monotonic() < deadline, daemon.stderr()
+            time.sleep(0.1)
+        assert daemon.process is not None
+        stopped = conscious("stop", home=home)
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.strip() == f"stopped the daemon (pid {daemon.process.pid})"
+        assert daemon.process.wait(10) == 0  # a clean stop
+        assert json.loads(conscious("status", "--json", home=home).stdout)["running"] is False
+        assert conscious("stop", home=home).returncode == 0  # nothing to stop is not an error
+    finally:
+        daemon.close()

@@ -1,8 +1,12 @@
-"""`conscious run`: the daemon in the foreground; `conscious page`: its live page."""
+"""`conscious run`: the daemon in the foreground; `conscious stop`: as Ctrl-C would, from
+elsewhere; `conscious page`: its live page."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +15,12 @@ from pydantic import ValidationError
 
 from conscious.api.token import read_token
 from conscious.cli.client import DaemonClient
-from conscious.cli.common import ConfigOpt, HomeOpt, app, err, friendly
+from conscious.cli.common import ConfigOpt, HomeOpt, app, err, friendly, out
 from conscious.config import ClusterConfig, Config
 from conscious.control.terminal import Terminal
 from conscious.errors import ConfigError, ConsciousError
 from conscious.paths import Paths
+from conscious.system.lock import daemon_pid, daemon_running
 
 
 @app.command()
@@ -83,6 +88,40 @@ def run(
     except (KeyboardInterrupt, asyncio.CancelledError):
         err.print("conscious: interrupted")
         raise typer.Exit(130) from None
+
+
+@app.command()
+@friendly
+def stop(
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for it to stop.")] = 60.0,
+    home: HomeOpt = None,
+) -> None:
+    """Stop the daemon running on this home, as Ctrl-C would: the thought under way is handed back
+    (its observations stay pending) and running delegations get their grace period to finish."""
+    paths = Paths.resolve(home)
+    pid = daemon_pid(paths.journal)
+    if pid is None:
+        if daemon_running(paths.journal):
+            raise ConsciousError(
+                f"a daemon runs on {paths.journal} but did not write its pid (an older conscious): stop it with Ctrl-C"
+            )
+        out.print(f"no daemon is running on {paths.journal}")
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        out.print(f"no daemon is running on {paths.journal}")  # it stopped meanwhile
+        return
+    except PermissionError:
+        raise ConsciousError(f"the daemon on {paths.journal} (pid {pid}) belongs to another user") from None
+    deadline = time.monotonic() + wait
+    while daemon_running(paths.journal):
+        if time.monotonic() > deadline:
+            raise ConsciousError(
+                f"the daemon (pid {pid}) is still stopping after {wait:.0f}s; `conscious status` says when"
+            )
+        time.sleep(0.1)
+    out.print(f"stopped the daemon (pid {pid})")
 
 
 @app.command()
