@@ -108,7 +108,9 @@ def test_tell_log_status_through_the_journal(home: Path) -> None:
     assert data["counts"]["pending"] == 1 and data["counts"]["delegations"] == 1
 
 
-@pytest.mark.parametrize("command", ["run", "stop", "tell", "log", "status", "config", "approve", "deny", "approvals", "eval"])
+@pytest.mark.parametrize(
+    "command", ["run", "stop", "tell", "log", "status", "config", "approve", "deny", "approvals", "eval"]
+)
 def test_help(command: str, home: Path) -> None:
     result = conscious(command, "--help", home=home)
     assert result.returncode == 0 and "--home" in result.stdout

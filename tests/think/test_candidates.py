@@ -90,6 +90,18 @@ def test_failures_across_many_modules_offer_claude_flow_and_higher_priority_come
         ("claude-flow", "high"),
         ("claude-code", "medium"),
     ]
+    assert options[1].command == (
+        "12 tests fail in reports/junit.xml (the first in a.test_x, b.test_y, c.test_z)."
+        " Coordinate the fixes across modules and re-run the whole suite."
+    )
+
+
+def test_many_failures_in_two_modules_are_not_called_three_modules() -> None:
+    report = failing_report(46, ("tests.test_encoding.test_a", "tests.test_signer.test_b"))
+    [flow] = [o for o in candidates([report], agents=AGENTS, roots=[ROOT]) if o.target_agent == "claude-flow"]
+    assert flow.command is not None and flow.command.startswith(
+        "46 tests fail in reports/junit.xml (the first in tests.test_encoding, tests.test_signer)."
+    )
 
 
 def test_user_patterns_add_candidates_with_the_evidence_filled_in() -> None:

@@ -299,19 +299,24 @@ def _retry(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
 
 
 def _many_failing(batch: Sequence[Observation], roots: Sequence[str]) -> list[_Proposal]:
-    """Failures spread over several modules: one coordinated effort rather than one fix."""
+    """Failures spread over several modules, or too many for one fix: one coordinated effort. A
+    report lists only its first failures, so a report of ten or more counts as spread too."""
     modules: set[str] = set()
+    reports: list[str] = []
+    failing = big = 0
     for obs in batch:
         if (obs.source, obs.event_type) == ("tests", "failed"):
             for f in obs.details.get("first_failures", []):
                 if isinstance(f, dict) and f.get("test"):
                     modules.add(str(f["test"]).rsplit(".", 1)[0])
-            if int(obs.details.get("failures", 0)) + int(obs.details.get("errors", 0)) >= 10:
-                modules.add(_relative(obs.target, roots))
-    if len(modules) < 3:
+            count = int(obs.details.get("failures", 0)) + int(obs.details.get("errors", 0))
+            failing += count
+            big += count >= 10
+            reports.append(_relative(obs.target, roots))
+    if len(modules) + big < 3:
         return []
-    names = ", ".join(sorted(modules)[:5])
-    command = f"Tests fail across {len(modules)} modules ({names}). Coordinate the fixes and re-run the whole suite."
+    where = f"in {', '.join(reports[:3])}" + (f" (the first in {', '.join(sorted(modules)[:5])})" if modules else "")
+    command = f"{failing} tests fail {where}. Coordinate the fixes across modules and re-run the whole suite."
     return [_Proposal("delegate", "claude-flow", cut(command), "high", "failures across many modules")]
 
 
