@@ -11,6 +11,7 @@ from typing import Literal
 
 from conscious.gate.intent import destroys
 from conscious.model import NEVER_STARTED, ActionType, ApprovalMode, Decision, PastTask
+from conscious.system.words import SEPARATORS, leads_out
 
 VerdictLabel = Literal[
     "accepted",
@@ -59,18 +60,9 @@ DEFAULT_DENY: tuple[str, ...] = (
 )
 
 
-_TOKEN_SPLIT = re.compile(r"""[\s'"`;|&()<>=,]+""")
-
-
 def _paths(command: str) -> list[str]:
     """Words of a command that could lead out of the working folder: absolute, ``~``, or with ``..``."""
-    out = []
-    for word in _TOKEN_SPLIT.split(command):
-        if "://" in word:
-            continue  # a URL, not a path
-        if word.startswith(("/", "~")) or ".." in word.split("/"):
-            out.append(word)
-    return out
+    return [word for word in SEPARATORS.split(command) if leads_out(word)]
 
 
 @dataclass(frozen=True)

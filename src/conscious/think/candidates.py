@@ -24,6 +24,7 @@ from typing import Any
 
 from conscious.config import CandidatePattern
 from conscious.model import PRIORITY_RANK, SEVERITY_RANK, ActionType, Decision, Observation, Priority
+from conscious.system.words import WORD, leads_out
 
 BUILTIN = ("claude-code", "claude-flow", "memory")
 IDS = "ABCDEFGH"
@@ -188,9 +189,6 @@ def _catalogue(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
     return _evidence(obs, roots)
 
 
-_WORD = re.compile(r"""[^\s'"`;|&()<>=,]+""")
-
-
 def _quoted(text: str, roots: Sequence[str]) -> str:
     """Observed text in a command, its paths as the gate reads them: inside a watched folder,
     relative to it; outside, only their last part (``…/python3``). The gate refuses a command
@@ -200,14 +198,14 @@ def _quoted(text: str, roots: Sequence[str]) -> str:
 
     def word(m: re.Match[str]) -> str:
         w = m.group(0)
-        if "://" in w or not (w.startswith(("/", "~")) or ".." in w.split("/")):
+        if not leads_out(w):
             return w
         inside = _relative(w, roots)
         if inside != w and ".." not in inside.split("/"):
             return inside
         return "…/" + (w.rstrip("/").rsplit("/", 1)[-1] or "")
 
-    return _WORD.sub(word, text)
+    return WORD.sub(word, text)
 
 
 def _evidence(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
