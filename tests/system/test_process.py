@@ -68,7 +68,10 @@ def test_children_die_with_a_killed_daemon(tmp_path: Path) -> None:
     )
     daemon = subprocess.run([PY, "-c", script], timeout=30)
     assert daemon.returncode == -signal.SIGKILL
-    child = psutil.Process(int(pid_file.read_text()))
+    try:
+        child = psutil.Process(int(pid_file.read_text()))
+    except psutil.NoSuchProcess:
+        return  # gone already, before it could be looked at: it died with its daemon
     try:
         child.wait(timeout=5)
     except psutil.TimeoutExpired:
