@@ -95,3 +95,43 @@ def test_a_few_files_stay_separate_and_mixed_events_say_changed() -> None:
     mixed = coalesce([file(i, f"src/m{i}.py", "created" if i % 2 else "deleted") for i in range(1, 11)])
     assert len(mixed) == 1 and mixed[0].observation.event_type == "changed"
     assert mixed[0].observation.details["events"] == {"created": 5, "deleted": 5}
+
+
+def request(i: int, text: str) -> Observation:
+    return Observation(id=i, source="user", event_type="request", target="inbox", details={"text": text})
+
+
+def test_requests_told_together_each_get_a_decision_of_their_own() -> None:
+    pending = [request(i, f"please fix ITEM-{i}") for i in range(1, 5)] + [obs(5), obs(6, target="b.py")]
+    entries = coalesce(pending)
+    decided: list[list[int]] = []
+    while entries:
+        batch = take_batch(entries, limit=16, actionable=lambda o: False)
+        decided.append(covered_ids(batch))
+        taken = {id(e) for e in batch}
+        entries = [e for e in entries if id(e) not in taken]
+    requests = [[i for i in ids if i <= 4] for ids in decided]
+    assert [r for r in requests if r] == [[1], [2], [3], [4]]
+    assert all(len(r) <= 1 for r in requests)
+    assert sorted(i for ids in decided for i in ids) == list(range(1, 7))
+
+
+def test_a_failure_and_a_request_are_not_one_decision_but_routine_rides_along() -> None:
+    failing = obs(1, source="tests", event="failed", target="report.xml", severity="error")
+    pending = [failing, request(2, "add pagination"), obs(3), obs(4, source="clock", event="heartbeat", target="o")]
+    batch = take_batch(coalesce(pending), limit=16, actionable=lambda o: False)
+    assert sorted(covered_ids(batch)) == [1, 3, 4]
+
+
+def test_what_the_evidence_can_act_on_needs_its_own_decision_even_at_info() -> None:
+    def actionable(o: Observation) -> bool:
+        return o.target.startswith("act")
+
+    pending = [obs(1, target="act-1"), obs(2, target="act-2"), obs(3, target="plain")]
+    first = take_batch(coalesce(pending), limit=16, actionable=actionable)
+    assert sorted(covered_ids(first)) == [1, 3]
+
+
+def test_in_compose_mode_warnings_need_their_own_decision() -> None:
+    pending = [obs(1, target="x", severity="warning"), obs(2, target="y", severity="warning"), obs(3)]
+    assert sorted(covered_ids(take_batch(coalesce(pending), limit=16, actionable=None))) == [1, 3]

@@ -23,7 +23,7 @@ from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
 from conscious.model import Decision, Observation, Task, utcnow
 from conscious.paths import Paths
-from conscious.think.backends.scripted import ScriptedBackend
+from conscious.think.backends.scripted import ScriptedBackend, delegate_first
 from conscious.think.connect import Connection
 
 
@@ -652,3 +652,23 @@ async def test_a_stop_hands_back_a_slow_thought_and_its_batch_stays_pending(conf
     assert obs.status == "pending" and obs.decision_id is None  # decided by the next run
     assert journal.counts()["decisions"] == 0
     assert all(t.id is not None for t in orch.thinker.window.turns)  # nothing uncommitted kept
+
+
+async def test_requests_told_together_each_reach_an_agent_in_their_own_words(
+    config: Config, paths: Paths, fake_agents: Path
+) -> None:
+    """The default config (choose mode, the default batch): a model that always takes the user's
+    request. Four requests journaled in one go used to be one batch, one option, one task."""
+    backend = ScriptedBackend()
+    backend.default = lambda messages, schema: delegate_first("claude-code", messages, schema)
+    orch, journal = await make(config.model_copy(update={"decide": "choose"}), paths, backend)
+    asks = [f"please fix ITEM-{i}: the total is off by one" for i in range(1, 5)]
+    for text in asks:
+        journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": text}))
+    for i in range(3):  # routine beside them rides along, it is not what splits them
+        journal.append(Observation(source="filesystem", event_type="modified", target=f"f{i}.py"))
+
+    await drain(orch, lambda: len(journal.tasks()) >= 4)
+    assert sorted(t["command"] for t in journal.tasks()) == sorted(asks)
+    told = [o for o in journal.observations(100) if o.source == "user"]
+    assert len({o.decision_id for o in told}) == 4 and all(o.status == "decided" for o in told)

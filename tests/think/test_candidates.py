@@ -216,3 +216,41 @@ def test_a_retry_of_a_retry_asks_for_the_task_as_first_given_with_only_the_lates
     [again] = [c for c in candidates([failed(retry.command, 2)], agents=AGENTS) if c.action_type == "delegate"]
     # The same command: the gate's retry cap and dedup window see it for what it is.
     assert again.command == retry.command and again.continues == 2
+
+
+def test_severe_evidence_of_a_kind_the_catalogue_does_not_know_offers_an_investigation() -> None:
+    shapes = [
+        Observation(
+            source="kernel",
+            event_type="oom-kill",
+            target="gunicorn",
+            severity="critical",
+            details={"rss_mb": 7900, "pid": 4242},
+        ),
+        Observation(
+            source="ci",
+            event_type="build-broken",
+            target=f"{ROOT}/Makefile",
+            severity="error",
+            details={"error": "make: *** [all] Error 2"},
+        ),
+        Observation(source="systemd", event_type="crash-loop", target="api.service", severity="critical"),
+    ]
+    for obs in shapes:
+        first, *_ = candidates([obs], agents=AGENTS, roots=[ROOT])
+        assert (first.action_type, first.target_agent) == ("delegate", "claude-code"), obs
+        assert first.priority == ("critical" if obs.severity == "critical" else "high")
+        assert first.command is not None and obs.event_type in first.command
+        assert ROOT not in first.command  # paths as the gate reads them
+    oom = candidates([shapes[0]], agents=AGENTS, roots=[ROOT])[0]
+    assert oom.command is not None and "7900" in oom.command and "4242" not in oom.command
+
+
+def test_the_loops_own_troubles_and_warnings_offer_no_investigation() -> None:
+    for obs in [
+        Observation(source="system", event_type="llm-unavailable", target="http://x", severity="error"),
+        Observation(source="system", event_type="health", target="daemon", severity="error"),
+        Observation(source="policy", event_type="refused", target="decision#1", severity="error"),
+        Observation(source="kernel", event_type="oom-kill", target="gunicorn", severity="warning"),
+    ]:
+        assert [c.action_type for c in candidates([obs], agents=AGENTS, roots=[ROOT])] == ["observe", "reflect"], obs

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from conscious.model import SEVERITY_RANK, Observation
@@ -139,8 +139,38 @@ def _order(entry: Entry) -> tuple[int, int, int]:
     return (-SEVERITY_RANK[obs.severity], 0 if obs.source == "user" else 1, entry.ids[0])
 
 
-def take_batch(entries: Sequence[Entry], limit: int) -> list[Entry]:
-    return list(entries[: max(1, limit)])
+Actionable = Callable[[Observation], bool]
+"""Whether the evidence offers a delegation for an observation (``think.candidates.actionable``)."""
+
+
+def needs_own(obs: Observation, actionable: Actionable | None) -> bool:
+    """Whether this observation is a thing to act on, which a decision about something else must
+    not cover: the user's words, a failure or crash the evidence offers a delegation for, and
+    anything at error or above. (``actionable`` is None in compose mode: there, every warning.)"""
+    if obs.source == "user" or SEVERITY_RANK[obs.severity] >= SEVERITY_RANK["error"]:
+        return True
+    if actionable is None:
+        return SEVERITY_RANK[obs.severity] >= SEVERITY_RANK["warning"]
+    return actionable(obs)
+
+
+def take_batch(entries: Sequence[Entry], limit: int, actionable: Actionable | None = None) -> list[Entry]:
+    """The next batch: at most ``limit`` entries, of which at most one needs a decision of its
+    own (the most severe first); the routine ones ride along. One decision is one option chosen,
+    so four requests told together in one batch were four requests and one delegation: the
+    others were covered, marked decided, and never reached an agent. The rest stay pending for
+    the next steps."""
+    batch: list[Entry] = []
+    taken = False
+    for entry in entries:
+        if len(batch) >= max(1, limit):
+            break
+        if needs_own(entry.observation, actionable):
+            if taken:
+                continue
+            taken = True
+        batch.append(entry)
+    return batch
 
 
 def covered_ids(batch: Sequence[Entry]) -> list[int]:

@@ -271,7 +271,7 @@ class Orchestrator:
                 self.state.activity = "idle"
             return False
         self._show_unseen(pending)
-        batch = take_batch(coalesce(pending), self.config.batch_max)
+        batch = take_batch(coalesce(pending), self.config.batch_max, self._actionable)
         rules = shortcut(
             batch,
             self.config.shortcuts,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from conscious.config import SHORTCUTS
-from conscious.loop.batch import QUIET_EVENTS, Entry
+from conscious.loop.batch import QUIET_EVENTS, Actionable, Entry
 from conscious.model import SEVERITY_RANK, Observation
 
 
@@ -49,8 +49,6 @@ assert NAMES == SHORTCUTS, "config.SHORTCUTS names the rules defined here"
 
 SeenRecently = Callable[[Observation], bool]
 """Whether an identical observation was decided within the window (asks the journal)."""
-Actionable = Callable[[Observation], bool]
-"""Whether the evidence offers an action for this observation (``think.candidates.actionable``)."""
 WORTH_A_THOUGHT: frozenset[tuple[str, str]] = frozenset({("clock", "idle")})
 """Quiet, yet there to make the model think (idle reflection)."""
 

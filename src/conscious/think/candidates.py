@@ -237,7 +237,32 @@ def _evidence(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
         return [_Proposal("delegate", "claude-code", cut(command), "high", f"the {obs.event_type} error")]
     if obs.source == "agent" and obs.event_type in ("failed", "timeout", "loop", "stalled", "interrupted"):
         return _retry(obs, roots)
-    return []
+    return _unknown_trouble(obs, roots)
+
+
+LOOP_OWN = frozenset({"agent", "self", "policy", "clock", "user"})
+"""Sources whose troubles the loop handles itself (retries, refusals, outages), or that are not
+trouble to investigate (the user's words have their own options)."""
+LOOP_OWN_SYSTEM = frozenset({"health", "notify-failed", "config-invalid", "parse-failure"})
+
+
+def _unknown_trouble(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
+    """An error or critical of a kind the catalogue does not know — an OOM kill, a crash loop, a
+    build failure in another shape, anything a user's own observer reports — still offers an
+    investigation quoting it: severe evidence with only observe and reflect to choose from was
+    never acted on."""
+    if SEVERITY_RANK[obs.severity] < SEVERITY_RANK["error"] or obs.source in LOOP_OWN:
+        return []
+    if obs.source == "system" and (
+        obs.event_type in LOOP_OWN_SYSTEM or obs.event_type.startswith(("llm-", "journal-"))
+    ):
+        return []
+    target = _relative(obs.target, roots)
+    shown = {k: v for k, v in obs.details.items() if k not in ("relative", "pid")}
+    evidence = f": {_quoted(_short(shown), roots)}" if shown else ""
+    command = f"{obs.source}/{obs.event_type} {target}{evidence}. Find out why this happened and fix the cause."
+    priority: Priority = "critical" if obs.severity == "critical" else "high"
+    return [_Proposal("delegate", "claude-code", cut(command), priority, f"the {obs.severity} {obs.event_type}")]
 
 
 def _offered_again(obs: Observation) -> list[_Proposal]:
