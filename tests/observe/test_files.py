@@ -109,3 +109,39 @@ async def test_editor_and_tool_temp_files_are_not_observed(watched: Path) -> Non
 
     got = await collect(observer, act, want=10, timeout=3.0)
     assert {Path(o.target).name for o in got} == {"utils.py", "core.py"}
+
+
+async def test_reports_are_seen_in_the_folders_projects_ignore_and_git_rules_hold_at_every_level(
+    watched: Path,
+) -> None:
+    (watched / ".gitignore").write_text("reports/\nbuild/\ntarget/\n")
+    (watched / ".git" / "info").mkdir(parents=True)
+    (watched / ".git" / "info" / "exclude").write_text("local-notes.txt\n")
+    for folder in ("reports", "build/test-results/test", "target/surefire-reports", ".pytest_cache", "pkg/gen"):
+        (watched / folder).mkdir(parents=True)
+    (watched / "pkg" / ".gitignore").write_text("gen/\n*.tmp\n!keep.tmp\n")
+    observer = FileObserver([watched], [], debounce_ms=100)
+
+    def act() -> None:
+        (watched / "reports" / "junit.xml").write_text(FAILING)
+        (watched / "build" / "test-results" / "test" / "TEST-cart.xml").write_text(FAILING)
+        (watched / "target" / "surefire-reports" / "TEST-com.acme.CartTest.xml").write_text(FAILING)
+        (watched / ".pytest_cache" / "junit.xml").write_text(FAILING)
+        (watched / "build" / "app.o").write_text("x")  # ignored by the top .gitignore
+        (watched / "pkg" / "gen" / "out.py").write_text("x")  # by the nested one
+        (watched / "pkg" / "scratch.tmp").write_text("x")
+        (watched / "pkg" / "keep.tmp").write_text("x")  # re-included by the nested one
+        (watched / "local-notes.txt").write_text("x")  # .git/info/exclude
+        (watched / "main.py").write_text("x")
+
+    got = await collect(observer, act, want=7, timeout=4)  # one more than expected: wait for any leak
+    await asyncio.sleep(0)
+    reports = sorted(Path(o.target).relative_to(watched).as_posix() for o in got if o.source == "tests")
+    files = sorted(Path(o.target).relative_to(watched).as_posix() for o in got if o.source == "filesystem")
+    assert reports == [
+        ".pytest_cache/junit.xml",
+        "build/test-results/test/TEST-cart.xml",
+        "reports/junit.xml",
+        "target/surefire-reports/TEST-com.acme.CartTest.xml",
+    ]
+    assert files == ["main.py", "pkg/keep.tmp"]

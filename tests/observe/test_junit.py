@@ -36,3 +36,18 @@ def test_other_xml_and_broken_xml_are_not_reports(tmp_path: Path) -> None:
     assert parse_junit(tmp_path / "pom.xml") is None
     assert parse_junit(tmp_path / "bad.xml") is None
     assert parse_junit(tmp_path / "missing.xml") is None
+
+
+def test_nested_suites_count_each_testcase_once(tmp_path: Path) -> None:
+    path = tmp_path / "TEST-all.xml"
+    path.write_text(
+        '<testsuites><testsuite name="outer" time="3.0">'
+        '<testsuite name="a" time="1.0"><testcase name="t1"/><testcase name="t2"><failure message="x"/></testcase>'
+        "</testsuite>"
+        '<testsuite name="b" time="2.0"><testsuite name="b1" time="2.0"><testcase name="t3"/></testsuite></testsuite>'
+        "</testsuite></testsuites>"
+    )
+    obs = parse_junit(path)
+    assert obs is not None
+    assert (obs.details["tests"], obs.details["failures"], obs.details["passed"]) == (3, 1, 2)
+    assert obs.details["time_s"] == 3.0

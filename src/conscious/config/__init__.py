@@ -2,6 +2,7 @@
 (``settings.py``), and the sections they are made of (``sections.py``)."""
 
 from conscious.config.sections import (
+    REPORT_GLOBS,
     AgentBudget,
     ApprovalConfig,
     CandidatePattern,
@@ -19,6 +20,7 @@ from conscious.config.sections import (
 from conscious.config.settings import SHORTCUTS, Config, save_pattern
 
 __all__ = [
+    "REPORT_GLOBS",
     "SHORTCUTS",
     "AgentBudget",
     "ApprovalConfig",

@@ -177,3 +177,19 @@ class ClusterConfig(BaseModel):
     """Seconds a worker may go silent on a task before the broker hands it to another worker."""
     replicas: int = 1
     """Copies of each stream (3 on a three-node JetStream cluster)."""
+
+
+REPORT_GLOBS: tuple[str, ...] = (
+    "**/junit*.xml",  # pytest --junitxml=junit.xml, jest-junit, vitest, cargo-nextest
+    "**/*-junit.xml",
+    "**/TEST-*.xml",  # Maven surefire/failsafe, Gradle, Ant
+    "**/test-results/**/*.xml",  # Gradle, gotestsum in CI setups
+    "**/test-reports/**/*.xml",
+    "**/surefire-reports/*.xml",
+    "**/failsafe-reports/*.xml",
+    "**/nextest/**/*.xml",
+    "**/reports/**/*.xml",
+    "**/report*.xml",
+    "**/.pytest_cache/**/*.xml",
+)
+"""Where test runners write JUnit XML by default or by common convention (``report_globs``)."""

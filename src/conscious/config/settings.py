@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from conscious.config.sections import (
+    REPORT_GLOBS,
     AgentBudget,
     ApprovalConfig,
     CandidatePattern,
@@ -148,6 +149,8 @@ class Config(BaseSettings):
             ".swarm/",
         ]
     )
+    report_globs: list[str] = Field(default_factory=lambda: list(REPORT_GLOBS))
+    """JUnit XML reports are seen where these match, even in folders git ignores."""
     debounce_ms: int = 500
     processes: list[str] = Field(default_factory=list)
     """Process names or command-line substrings to watch."""

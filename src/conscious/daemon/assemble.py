@@ -118,6 +118,7 @@ def outside_observers(config: Config, paths: Paths) -> list[Observer]:
                 config.log_file or paths.log_file,
                 paths.state_dir / "llama-server.log",
             ],
+            reports=config.report_globs,
         ),
         ProcessObserver(
             config.processes,

@@ -11,10 +11,11 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-import pathspec
 from watchfiles import Change, DefaultFilter, awatch
 
+from conscious.config import REPORT_GLOBS
 from conscious.model import Observation
+from conscious.observe.ignore import IgnoreRules, global_excludes
 from conscious.observe.junit import parse_junit
 
 _EVENTS = {Change.added: "created", Change.modified: "modified", Change.deleted: "deleted"}
@@ -34,56 +35,33 @@ SCRATCH: tuple[str, ...] = (
 """Editor and tool temp files, always ignored: how a file gets saved is not news."""
 
 
-class IgnoreRules:
-    """Git-style ignore rules per watched root: its .gitignore plus configured globs."""
-
-    def __init__(self, roots: Sequence[Path], globs: Sequence[str]) -> None:
-        self.globs = list(globs)
-        self.specs: dict[Path, pathspec.GitIgnoreSpec] = {}
-        for root in roots:
-            self.reload(root)
-
-    def reload(self, root: Path) -> None:
-        lines = list(self.globs)
-        gitignore = root / ".gitignore"
-        if gitignore.is_file():
-            with contextlib.suppress(OSError):
-                lines += gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-        self.specs[root] = pathspec.GitIgnoreSpec.from_lines(lines)
-
-    def root_of(self, path: Path) -> Path | None:
-        for root in self.specs:
-            if path == root or root in path.parents:
-                return root
-        return None
-
-    def ignored(self, path: Path) -> bool:
-        root = self.root_of(path)
-        if root is None:
-            return True
-        rel = path.relative_to(root).as_posix()
-        spec = self.specs[root]
-        return spec.match_file(rel) or (path.is_dir() and spec.match_file(rel + "/"))
-
-
 class FileObserver:
     name = "files"
 
     def __init__(
-        self, roots: Sequence[Path], ignore: Sequence[str], debounce_ms: int = 500, exclude: Sequence[Path] = ()
+        self,
+        roots: Sequence[Path],
+        ignore: Sequence[str],
+        debounce_ms: int = 500,
+        exclude: Sequence[Path] = (),
+        reports: Sequence[str] = REPORT_GLOBS,
     ) -> None:
         self.roots = [r.resolve() for r in roots]
         self.exclude = [p.resolve() for p in exclude]
         """Our own files (journal and its -wal/-shm, lock, logs): a home inside a watched folder
         must not observe its own writes. Matched as path prefixes."""
-        self.rules = IgnoreRules(self.roots, [*SCRATCH, *ignore])
+        self.rules = IgnoreRules(self.roots, [*SCRATCH, *ignore], reports, excludes_file=global_excludes())
+        self._default = DefaultFilter()
         self.debounce_ms = debounce_ms
 
     def _filter(self, change: Change, path: str) -> bool:
         p = Path(path)
         if any(path.startswith(str(e)) for e in self.exclude):
             return False
-        return DefaultFilter()(change, path) and not self.rules.ignored(p)
+        if self.rules.ignored(p):
+            return False
+        # watchfiles' own list hides .pytest_cache and the like; a report there is still a report.
+        return self._default(change, path) or self.rules.is_report(p)
 
     async def observe(self) -> AsyncIterator[Observation]:
         async for changes in awatch(
@@ -93,7 +71,7 @@ class FileObserver:
                 path = Path(raw)
                 root = self.rules.root_of(path)
                 if path.name == ".gitignore" and root is not None:
-                    self.rules.reload(root)
+                    self.rules.reload(path.parent)
                 if change != Change.deleted and path.suffix == ".xml" and path.is_file():
                     report = await asyncio.to_thread(parse_junit, path)  # may be megabytes of XML
                     if report is not None:

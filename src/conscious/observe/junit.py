@@ -25,27 +25,32 @@ def parse_junit(path: Path, text: str | None = None) -> Observation | None:
         root = ET.fromstring(text)
     except (OSError, ET.ParseError):
         return None
-    suites = [root] if root.tag == "testsuite" else root.findall(".//testsuite")
-    if root.tag not in ("testsuite", "testsuites") or not suites:
+    if root.tag not in ("testsuite", "testsuites"):
+        return None
+    suites = list(root.iter("testsuite"))
+    if not suites:
         return None
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    duration = 0.0
     failures: list[dict[str, Any]] = []
+    # Each testcase once, wherever it sits: suites nest (Gradle, Jest, gotestsum), and a case
+    # under a nested suite was counted once per suite above it.
+    for case in root.iter("testcase"):
+        totals["tests"] += 1
+        for kind in ("failure", "error"):
+            node = case.find(kind)
+            if node is not None:
+                totals["failures" if kind == "failure" else "errors"] += 1
+                if len(failures) < FIRST_FAILURES:
+                    name = ".".join(filter(None, [case.get("classname"), case.get("name")]))
+                    message = (node.get("message") or node.text or "").strip().splitlines()
+                    failures.append({"test": name, "message": message[0][:200] if message else ""})
+        if case.find("skipped") is not None:
+            totals["skipped"] += 1
+    duration = 0.0
     for suite in suites:
-        for case in suite.iter("testcase"):
-            totals["tests"] += 1
-            for kind in ("failure", "error"):
-                node = case.find(kind)
-                if node is not None:
-                    totals["failures" if kind == "failure" else "errors"] += 1
-                    if len(failures) < FIRST_FAILURES:
-                        name = ".".join(filter(None, [case.get("classname"), case.get("name")]))
-                        message = (node.get("message") or node.text or "").strip().splitlines()
-                        failures.append({"test": name, "message": message[0][:200] if message else ""})
-            if case.find("skipped") is not None:
-                totals["skipped"] += 1
-        with contextlib.suppress(ValueError):
-            duration += float(suite.get("time") or 0)
+        if suite.find("testsuite") is None:  # the innermost suites' times: an outer one sums them
+            with contextlib.suppress(ValueError):
+                duration += float(suite.get("time") or 0)
     failed = totals["failures"] + totals["errors"]
     details: dict[str, Any] = {
         **totals,
