@@ -38,6 +38,14 @@ def test_below_reflect_threshold_becomes_reflect() -> None:
     assert (v.action, v.label) == ("reflect", "low-confidence")
 
 
+def test_evident_evidence_passes_the_thresholds_but_no_other_rule() -> None:
+    assert Policy().judge(decision(confidence=0.3), evident=True).delegates
+    assert Policy().judge(decision(confidence=0.6), evident=True).delegates
+    refused = Policy().judge(decision(confidence=0.3, command="rm -rf / and fix the test"), evident=True)
+    assert not refused.delegates
+    assert not Policy(allowed_agents=frozenset({"memory"})).judge(decision(confidence=0.3), evident=True).delegates
+
+
 def test_observe_is_always_fine_whatever_the_confidence() -> None:
     assert Policy().judge(decision(action_type="observe", confidence=0.0)).action == "observe"
 

@@ -28,3 +28,28 @@ def test_a_reply_from_a_server_that_ignores_the_schema_is_still_read_within_boun
     assert chosen.id == "A"
     assert len(decision.reasoning) <= REASONING_LIMIT
     assert decision.metadata["confidence_from"] == "self-report" and decision.confidence == 1.0
+
+
+def test_the_one_delegation_severe_evidence_offers_is_evident_and_nothing_else_is() -> None:
+    from conscious.model import Observation
+    from conscious.think.candidates import candidates
+
+    agents = ("claude-code", "claude-flow", "memory")
+    failing = Observation(
+        source="tests",
+        event_type="failed",
+        target="/app/junit.xml",
+        severity="error",
+        details={"tests": 9, "failures": 9, "errors": 0},
+    )
+    options = Options(candidates([failing], agents=agents, roots=["/app"]))
+    fix, observe, reflect = options.candidates
+    assert options.evident(fix) and not options.evident(observe) and not options.evident(reflect)
+    # The user's words are authorised by the user, not by this rule.
+    asked = Observation(source="user", event_type="request", target="inbox", details={"text": "fix login"})
+    mine = Options(candidates([asked], agents=agents, roots=["/app"]))
+    assert not mine.evident(mine.candidates[0])
+    # Two delegations to choose between: the model's confidence is the judge again.
+    many = Options(candidates([failing, asked], agents=agents, roots=["/app"]))
+    assert [c.action_type for c in many.candidates].count("delegate") >= 2
+    assert not any(many.evident(c) for c in many.candidates)

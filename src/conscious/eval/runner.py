@@ -261,7 +261,7 @@ async def run_suite(
             prompt, options = compose_turn(batch, facts, here)
             thought = await thinker.think(prompt, options)
             final = escalate(thought.decision, batch, here.priority_escalation)
-            verdict = policy_from(here).judge(final, History(), requested=thought.requested)
+            verdict = policy_from(here).judge(final, History(), requested=thought.requested, evident=thought.evident)
             done = Done(
                 verdict.action,
                 final.target_agent if verdict.action == "delegate" else None,

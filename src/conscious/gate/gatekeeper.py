@@ -121,9 +121,11 @@ class Gatekeeper:
             frozenset((w["agent"], w["command"]) for w in self.approvals.waiting() if w["task_id"] != leaving_out),
         )
 
-    def judge(self, decision: Decision, *, stopping: bool = False, requested: bool = False) -> Verdict:
+    def judge(
+        self, decision: Decision, *, stopping: bool = False, requested: bool = False, evident: bool = False
+    ) -> Verdict:
         history = self.history() if decision.action_type == "delegate" else History(frozenset(self.dispatcher.active()))
-        verdict = self.policy.judge(decision, history, requested=requested)
+        verdict = self.policy.judge(decision, history, requested=requested, evident=evident)
         if (verdict.delegates or verdict.awaits) and stopping:
             return Verdict("observe", "stopping", "the orchestrator is shutting down: nothing new is started")
         return verdict

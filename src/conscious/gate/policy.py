@@ -192,16 +192,25 @@ class Policy:
         return None
 
     def judge(
-        self, decision: Decision, history: History = History(), *, approved: bool = False, requested: bool = False
+        self,
+        decision: Decision,
+        history: History = History(),
+        *,
+        approved: bool = False,
+        requested: bool = False,
+        evident: bool = False,
     ) -> Verdict:
         """Decide what may happen, given earlier delegations. ``approved``: the user said yes
         (every rule but the approval itself still applies when the task is about to start).
         ``requested``: the decision hands over the user's own words verbatim (a candidate code
         composed, which the model chose): the user asked, so the model's confidence is not what
-        authorises it; every other rule, approval included, still applies."""
+        authorises it; every other rule, approval included, still applies. ``evident``: the
+        evidence is a failure at error or above and this was the one delegation it offered, the
+        model chose it: a small model's measured confidence held plain failing tests back as
+        unsure (9 failures in one module, below 0.7), and nothing happened."""
         if decision.action_type == "observe":
             return Verdict("observe", "accepted", "observing")
-        authorised = requested or approved  # by the user, not by the model's confidence
+        authorised = requested or approved or evident  # by the user or the evidence, not the confidence
         if decision.confidence < self.reflect_threshold and not authorised:
             return Verdict(
                 "reflect",

@@ -96,7 +96,9 @@ class Committer:
 
     async def thought(self, batch: Sequence[Entry], thought: Thought, new_turns: Sequence[Turn]) -> None:
         decision = escalate(thought.decision, batch, self.config.priority_escalation)
-        verdict = self.gate.judge(decision, stopping=self.stopping(), requested=thought.requested)
+        verdict = self.gate.judge(
+            decision, stopping=self.stopping(), requested=thought.requested, evident=thought.evident
+        )
         task = None
         if verdict.delegates or verdict.awaits:
             assert decision.target_agent is not None and decision.command is not None

@@ -63,6 +63,19 @@ class Options:
     def schema(self) -> dict[str, Any]:
         return choice_schema(self.ids)
 
+    def evident(self, chosen: Candidate) -> bool:
+        """Whether ``chosen`` is the only delegation offered, composed from evidence at error or
+        above (its priority says so: high or critical), not from the user's words or a retry.
+        Then choosing it is not a judgement between sensible options, and a low measured
+        confidence (the model hesitating between it and observing) must not hold it back."""
+        delegations = [c for c in self.candidates if c.action_type == "delegate"]
+        return (
+            delegations == [chosen]
+            and chosen.priority in ("high", "critical")
+            and not chosen.requested
+            and chosen.continues is None
+        )
+
     def lines(self) -> list[str]:
         return [c.line() for c in self.candidates]
 

@@ -45,6 +45,8 @@ class Thought:
     """Time to the first piece of the reply (prompt processing, mostly)."""
     requested: bool = False
     """The model chose the user's own request, handed over verbatim (a candidate code made)."""
+    evident: bool = False
+    """The one delegation severe evidence offered, chosen (``Options.evident``)."""
     options: Options | None = None
     """What the model chose among (None in compose mode)."""
 
@@ -213,11 +215,11 @@ class Thinker:
             self.window.pop_last()
             raise
         latency_ms = (time.perf_counter() - started) * 1000
-        requested = False
+        requested = evident = False
         try:
             if options is not None:
                 chosen, decision = options.read(raw, usage, think=self.strip_think, temperature=limits.temperature)
-                requested = chosen.requested
+                requested, evident = chosen.requested, options.evident(chosen)
             else:
                 decision = parse_decision(raw, think=self.strip_think)
             error = None
@@ -242,5 +244,6 @@ class Thinker:
             error,
             first_token_ms=self._first_token_ms,
             requested=requested,
+            evident=evident,
             options=options,
         )
