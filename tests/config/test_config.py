@@ -65,3 +65,38 @@ def test_missing_watch_path_and_model_file(paths: Paths, tmp_path: Path) -> None
         Config.load(paths, watch=[tmp_path / "nope"])
     with pytest.raises(ConfigError, match="model file not found"):
         Config.load(paths, watch=[tmp_path], model_path=tmp_path / "missing.gguf")
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "allowed"),
+    [
+        ("observation_interval = -5.0", "observation_interval = -5.0", "greater than 0"),
+        ("heartbeat_interval = -1.0", "heartbeat_interval = -1.0", "greater than or equal to 0"),
+        ("request_timeout = 0", "request_timeout = 0", "greater than 0"),
+        ("api_port = 70000", "api_port = 70000", "less than or equal to 65535"),
+        ("min_confidence_to_delegate = 1.5", "min_confidence_to_delegate = 1.5", "less than or equal to 1"),
+        ("batch_max = 0", "batch_max = 0", "greater than or equal to 1"),
+        ("task_timeout = nan", "task_timeout", "finite number"),
+        ("[cluster]\nlease_s = -3", "cluster.lease_s = -3", "greater than 0"),
+        ("[budgets.claude-code]\nmax_spend_usd_per_day = -1", "budgets.claude-code.max_spend_usd_per_day = -1", "0"),
+    ],
+)
+def test_a_value_out_of_its_range_is_one_line_naming_key_value_and_range(
+    paths: Paths, watched: Path, line: str, key: str, allowed: str
+) -> None:
+    paths.config_file.write_text(line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        Config.load(paths, watch=[watched])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"invalid setting {key} ") and allowed in message
+
+
+def test_every_interval_and_count_of_the_config_carries_its_range() -> None:
+    """No numeric setting is left as a bare int or float: each says what it allows."""
+    from conscious.config.sections import AgentBudget, ApprovalConfig, ClaudeCodeConfig, ClusterConfig, Profile
+
+    for model in (Config, AgentBudget, ApprovalConfig, ClaudeCodeConfig, ClusterConfig, Profile):
+        for name, field in model.model_fields.items():
+            if field.annotation in (int, float, int | None, float | None):
+                assert field.metadata, f"{model.__name__}.{name} has no range"

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from conscious.config.ranges import Amount, Count, Fraction, Money, Quantity, Seconds, Temperature
 from conscious.model import ApprovalMode, Priority, Severity
 
 PermissionMode = Literal["default", "acceptEdits", "plan", "dontAsk", "bypassPermissions"]
@@ -35,11 +36,11 @@ class ClaudeCodeConfig(BaseModel):
     """Never ``bypassPermissions`` unless the user sets it."""
     allowed_tools: list[str] = Field(default_factory=lambda: ["Read", "Grep", "Glob", "Edit", "Write"])
     disallowed_tools: list[str] = Field(default_factory=lambda: ["WebFetch", "WebSearch"])
-    max_turns: int = 20
-    max_budget_usd: float | None = 1.0
+    max_turns: Count = 20
+    max_budget_usd: Money | None = 1.0
     """Claude Code's own per-task cap (``--max-budget-usd``); our daily ledger is enforced as well."""
     extra_args: list[str] = Field(default_factory=list)
-    loop_repeats: int = 5
+    loop_repeats: Quantity = 5
     """A task that makes the same tool call with the same input this many times is stopped as
     a loop (read from ``--output-format stream-json``); 0: never."""
 
@@ -70,11 +71,11 @@ class Profile(BaseModel):
 
     match: list[str] = Field(default_factory=list)
     """Regular expressions (case-insensitive) on the loaded model's id that select this profile."""
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    repeat_penalty: float | None = None
-    max_tokens: int | None = None
+    temperature: Temperature | None = None
+    top_p: Fraction | None = None
+    top_k: Quantity | None = None
+    repeat_penalty: Amount | None = None
+    max_tokens: Count | None = None
     strip_think: bool = True
     """Drop ``<think>…</think>`` reasoning before reading the decision (reasoning models)."""
     honours_schema: bool = True
@@ -82,7 +83,7 @@ class Profile(BaseModel):
     """``compose`` lets a capable model write its own commands; the default is ``choose``."""
     """Whether the server honours a JSON schema for this model; False: ask for JSON in words and
     parse the reply (lets a reasoning model think before it answers)."""
-    context_length: int | None = None
+    context_length: Count | None = None
     """The context to load this family with (``lms load --context-length``) when the config sets
     none; a model already loaded keeps the context it was loaded with."""
 
@@ -90,10 +91,10 @@ class Profile(BaseModel):
 class AgentBudget(BaseModel):
     """Limits for one agent, on top of the overall ones (unset: only the overall limit applies)."""
 
-    delegations_per_hour: int | None = None
-    max_concurrent: int | None = None
-    max_spend_usd_per_day: float | None = None
-    task_timeout: float | None = None
+    delegations_per_hour: Quantity | None = None
+    max_concurrent: Count | None = None
+    max_spend_usd_per_day: Money | None = None
+    task_timeout: Seconds | None = None
     """Wall time (seconds) a task of this agent may run before it is stopped."""
 
 
@@ -117,7 +118,7 @@ class ApprovalConfig(BaseModel):
     destructive: ApprovalMode = "ask"
     """For instructions that ask to delete, wipe, drop, reset, force, skip verification or
     hooks, or rewrite history — whatever ``mode`` says (``auto`` only if you mean it)."""
-    expire_after: float = 3600.0
+    expire_after: Seconds = 3600.0
     """Seconds a request waits for an answer before it expires (the model is told)."""
     notify_send: bool = True
     """A desktop notification (``notify-send``, where it exists) when a request waits."""
@@ -128,7 +129,7 @@ class ApprovalConfig(BaseModel):
     alert_on: list[AlertKind] = Field(default_factory=lambda: list(ALERT_KINDS))
     """What else is sent on these channels: a task that failed or timed out, one that went
     silent, a change of the daemon's health."""
-    alert_every: float = 300.0
+    alert_every: Seconds = 300.0
     """At most one such message in this many seconds: what happens meanwhile goes in the next."""
 
 
@@ -171,11 +172,11 @@ class ClusterConfig(BaseModel):
     """CA bundle to verify the broker's TLS certificate (``tls://`` URLs)."""
     tls_cert: str | None = None
     tls_key: str | None = None
-    lease_s: float = 10.0
+    lease_s: Seconds = 10.0
     """Seconds a brain's leadership lasts without renewal: a dead leader is replaced after about this long."""
-    ack_wait_s: float = 30.0
+    ack_wait_s: Seconds = 30.0
     """Seconds a worker may go silent on a task before the broker hands it to another worker."""
-    replicas: int = 1
+    replicas: Count = 1
     """Copies of each stream (3 on a three-node JetStream cluster)."""
 
 

