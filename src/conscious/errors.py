@@ -13,6 +13,7 @@
     ├── CommandNotFound            an agent's (or ``lms``'s) executable is not installed
     ├── ApiUnavailable             a running daemon's control API does not answer (the CLI reads the journal)
     ├── BadQuery                   a list asked for with a filter it does not have
+    ├── BadRequest                 a request (``tell``) that is empty or too long
     ├── BrokerError                the NATS broker cannot be reached or refused a request
     │   └── Fenced                 another brain leads: this one must not decide
     ├── GitError                   a git command failed (its own message, one line)
@@ -36,6 +37,10 @@ class ConfigError(ConsciousError):
 
 
 class JournalError(ConsciousError):
+    pass
+
+
+class BadRequest(ConsciousError):
     pass
 
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from conscious.errors import BadRequest
+
 ActionType = Literal["delegate", "observe", "reflect"]
 AgentName = str
 """claude-code, claude-flow, memory, or a user-defined command agent; the gate checks it."""
@@ -118,3 +120,29 @@ class PastTask:
     """Seconds since it was decided."""
     cost_usd: float | None = None
     task_id: int | None = None
+
+
+REQUEST_LIMIT = 20_000
+"""Characters a request may hold (``tell``, the API's inbox, MCP's tell)."""
+
+
+def clean_text(text: str) -> str:
+    """Text as text: bytes that were not UTF-8 (a shell's ``$'\\xff'``, which Python's argv keeps
+    as surrogate escapes) and lone surrogates (JSON may carry ``\\ud800``) become U+FFFD. Left as
+    they were, they could not be written to the journal or sent as JSON: an internal error and
+    a 500 with two tracebacks."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
+def request(text: str) -> Observation:
+    """A request from the user, as every way of telling makes it; ``BadRequest`` (one line) when
+    it is empty or over ``REQUEST_LIMIT`` — never a dump of the text back at its author."""
+    text = clean_text(text)
+    if not text.strip():
+        raise BadRequest('a request needs some words: conscious tell "what you want done or known"')
+    if len(text) > REQUEST_LIMIT:
+        raise BadRequest(f"a request is at most {REQUEST_LIMIT:,} characters; this one has {len(text):,}")
+    return Observation(source="user", event_type="request", target="inbox", details={"text": text})

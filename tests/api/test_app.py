@@ -309,3 +309,19 @@ async def test_each_observation_is_shown_once_on_the_stream(daemon: Running) -> 
                     break  # the loop has found the result pending: any second showing would be before this
     assert result_id is not None
     assert len(shown) == len(set(shown)), shown
+
+
+async def test_text_that_is_not_text_is_mended_and_text_too_long_is_one_line(daemon: Running) -> None:
+    async with daemon.client() as api:
+        # A lone surrogate, as JSON may carry it: a 500 and two tracebacks before.
+        raw = b'{"text": "fix \\ud800 the parser \\udcff"}'
+        told = await api.post("/api/inbox", content=raw, headers={"content-type": "application/json"})
+        assert told.status_code == 201, told.text
+        [obs] = [o for o in Journal(daemon.paths.journal).observations(50) if o.id == told.json()["id"]]
+        assert obs.details["text"] == "fix \ufffd the parser \ufffd"
+        long = await api.post("/api/inbox", json={"text": "x" * 100_000})
+        assert long.status_code == 422
+        detail = long.json()["detail"]
+        assert isinstance(detail, str) and "at most 20,000 characters" in detail and "xxxxxxxxxx" not in detail
+        empty = await api.post("/api/inbox", json={"text": "   "})
+        assert empty.status_code == 422 and "needs some words" in empty.json()["detail"]

@@ -1,6 +1,7 @@
 """File events from the real watcher (watchfiles) on a real folder."""
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -145,3 +146,38 @@ async def test_reports_are_seen_in_the_folders_projects_ignore_and_git_rules_hol
         "target/surefire-reports/TEST-com.acme.CartTest.xml",
     ]
     assert files == ["main.py", "pkg/keep.tmp"]
+
+
+async def test_a_name_that_is_not_utf8_neither_blinds_nor_kills_the_observer(watched: Path) -> None:
+    """watchfiles fails a whole batch on such a name: the ordinary files beside it must still be
+    seen, and the odd one too, escaped."""
+    (watched / "existing.py").write_text("x")
+    observer = FileObserver([watched], [], debounce_ms=100)
+    bad = os.path.join(os.fsencode(watched), b"fixture-\xff\xfe.txt")
+
+    def act() -> None:
+        with open(bad, "wb") as f:
+            f.write(b"latin-1 data")
+        (watched / "app.py").write_text("print(1)\n")
+        (watched / "existing.py").write_text("changed")
+
+    got = await collect(observer, act, want=4, timeout=6)
+    targets = {o.target: o for o in got}
+    assert str(watched / "app.py") in targets and str(watched / "existing.py") in targets
+    escaped = str(watched) + "/fixture-\\xff\\xfe.txt"
+    assert escaped in targets and targets[escaped].details["relative"] == "fixture-\\xff\\xfe.txt"
+    [note] = [o for o in got if o.source == "system"]
+    assert note.event_type == "undecodable-path" and note.severity == "info"
+    for obs in got:  # all of it can be journaled: text, not surrogates
+        obs.model_dump_json().encode("utf-8")
+        obs.target.encode("utf-8")
+
+    # Written again and again, it costs one note, and the observer goes on seeing the rest.
+    def again() -> None:
+        for i in range(3):
+            with open(bad, "wb") as f:
+                f.write(b"more" * i)
+            (watched / f"next{i}.py").write_text("x")
+
+    more = await collect(observer, again, want=10, timeout=4)
+    assert {f"next{i}.py" for i in range(3)} <= {Path(o.target).name for o in more}

@@ -17,16 +17,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from conscious.control.events import EventBus
 from conscious.control.status import page
-from conscious.errors import BadQuery, ConsciousError
+from conscious.errors import BadQuery, BadRequest, ConsciousError
 from conscious.gate.answers import Answered
 from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal, Kind
+from conscious.model import request as user_request
 
 KEEPALIVE = 15.0
 """Seconds between SSE comments on a quiet stream (proxies and browsers close idle ones)."""
@@ -61,8 +63,16 @@ class Control(Protocol):
 
 
 class Inbox(BaseModel):
-    text: str = Field(min_length=1, max_length=20_000)
+    text: str
     """What you want done or known: the same as ``conscious tell``."""
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, text: str) -> str:
+        try:
+            return str(user_request(text).details["text"])
+        except BadRequest as exc:
+            raise ValueError(str(exc)) from None
 
 
 class HookBody(BaseModel):
@@ -89,6 +99,14 @@ Cursor = Annotated[int | None, Query(ge=0)]
 
 def create_app(control: Control, token: str) -> FastAPI:
     app = FastAPI(title="conscious", version="1", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # One line, and never the input echoed back (a 100 KB request came back whole).
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+        message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+        return JSONResponse({"detail": f"{where}: {message}"[:300]}, status_code=422)
 
     async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
         if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):

@@ -25,7 +25,7 @@ from conscious.errors import ConsciousError
 from conscious.gate.answers import answer
 from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal
-from conscious.model import Observation
+from conscious.model import request
 from conscious.paths import Paths
 
 INSTRUCTIONS = (
@@ -69,10 +69,10 @@ def build_server(paths: Paths) -> MCPServer:
     @said
     def tell(text: str) -> str:
         """Give the orchestrator a request or a fact, as `conscious tell` does."""
-        if (told := daemon("POST", "/api/inbox", {"text": text})) is not None:
+        obs = request(text)
+        if (told := daemon("POST", "/api/inbox", {"text": obs.details["text"]})) is not None:
             return f"queued as observation #{told['id']}"
         paths.ensure()
-        obs = Observation(source="user", event_type="request", target="inbox", details={"text": text})
         return f"queued as observation #{Journal(paths.journal).append(obs)}"
 
     @server.tool()

@@ -18,7 +18,7 @@ from conscious.errors import ApiUnavailable, ConsciousError
 from conscious.gate.answers import Answered, answer
 from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal
-from conscious.model import Observation
+from conscious.model import Observation, request
 from conscious.paths import Paths
 
 
@@ -30,14 +30,15 @@ def tell(
 ) -> None:
     """Put a request from you into the running loop."""
     paths = Paths.resolve(home)
+    told = request(text)  # refused here in one line, whether the daemon or the journal takes it
     if (client := DaemonClient.find(paths)) is not None:
         with client, contextlib.suppress(ApiUnavailable):
-            obs_id = client.post("/api/inbox", {"text": text})["id"]
+            obs_id = client.post("/api/inbox", {"text": told.details["text"]})["id"]
             out.print(f"queued as observation #{obs_id} (told the running daemon)")
             return
     paths.ensure()
     journal = Journal(paths.journal)
-    obs_id = journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": text}))
+    obs_id = journal.append(told)
     out.print(f"queued as observation #{obs_id}")
 
 

@@ -23,7 +23,7 @@ from conscious.gate.approvals import Answer
 from conscious.journal import Journal
 from conscious.loop.reporter import Reporter
 from conscious.loop.state import LoopState
-from conscious.model import Observation
+from conscious.model import Observation, request
 
 
 class DaemonControl:
@@ -59,7 +59,7 @@ class DaemonControl:
         return {**status_report(self.journal), **self.state.status(), "running": True}
 
     def tell(self, text: str) -> int:
-        return self._accept(Observation(source="user", event_type="request", target="inbox", details={"text": text}))
+        return self._accept(request(text))
 
     def answer(
         self, approval_id: int, given: Answer, *, reason: str | None, always: bool, pattern: str | None

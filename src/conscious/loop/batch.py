@@ -28,6 +28,7 @@ QUIET_EVENTS: frozenset[tuple[str, str]] = frozenset(
         ("self", "resumed"),
         ("self", "rebuilt"),
         ("system", "llm-server-restarted"),
+        ("system", "undecodable-path"),
     }
 )
 """Observations that never cost an LLM call on their own (the ``routine`` shortcut): a batch
