@@ -54,3 +54,21 @@ def test_the_version_is_said_once_and_comes_from_one_place(home: Path) -> None:
     from importlib.metadata import version
 
     assert version("conscious-orchestrator") == package.__version__
+
+
+def test_a_tree_past_the_os_watch_limit_is_said_with_the_fix(paths: Paths, watched: Path, tmp_path: Path) -> None:
+    from conscious.cli.doctor import file_watches
+
+    for i in range(12):
+        (watched / f"pkg{i}" / "sub").mkdir(parents=True)
+    config = Config.load(paths, watch=[watched], probe_lmstudio=False)
+    low, high = tmp_path / "low", tmp_path / "high"
+    low.write_text("20\n")
+    high.write_text("524288\n")
+    tight = file_watches(config, low)
+    assert not tight.ok and not tight.needed
+    assert (
+        "more than 20 folders to watch, the limit is 20" in tight.detail and "fs.inotify.max_user_watches=" in tight.fix
+    )
+    roomy = file_watches(config, high)
+    assert roomy.ok and "25 folders" in roomy.detail

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import shutil
 import socket
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -161,12 +163,35 @@ def notifications(config: Config) -> Check:
     return Check("notifications", True, ", ".join(channels), needed=False)
 
 
+def file_watches(config: Config, limit_file: Path = Path("/proc/sys/fs/inotify/max_user_watches")) -> Check:
+    """The OS's limit on watched folders: one inotify watch per folder, and a tree past it is
+    polled (slower) rather than watched."""
+    try:
+        limit = int(limit_file.read_text().strip())
+    except (OSError, ValueError):
+        return Check("file watches", True, "no inotify limit to read here", needed=False)
+    folders = 0
+    for root in config.watch:
+        for _, dirs, _ in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in (".git", "node_modules", ".venv")]
+            folders += 1
+            if folders > limit:
+                break
+    many = f"more than {limit:,}" if folders > limit else f"{folders:,}"
+    detail = f"{many} folders to watch, the limit is {limit:,}"
+    if folders * 10 > limit * 9:
+        fix = f"sudo sysctl fs.inotify.max_user_watches={max(524288, folders * 2)}"
+        return Check("file watches", False, detail + ": the tree will be polled, not watched", fix, needed=False)
+    return Check("file watches", True, detail, needed=False)
+
+
 CHECKS: list[Callable[[Config], Check]] = [
     llm_server,
     claude_code,
     claude_flow,
     lms,
     git_worktrees,
+    file_watches,
     linger,
     notifications,
 ]
@@ -180,7 +205,7 @@ def doctor(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
     config = Config.load(paths, config_file)
     source = config_file or paths.config_file
     out.print(f"[green]✓[/] config: {source if source.is_file() else 'defaults (no config file: `conscious init`)'}")
-    results = [check(config) for check in CHECKS[:5]] + [api_port(config, paths)] + [c(config) for c in CHECKS[5:]]
+    results = [check(config) for check in CHECKS[:6]] + [api_port(config, paths)] + [c(config) for c in CHECKS[6:]]
     for r in results:
         mark = "[green]✓[/]" if r.ok else "[red]✗[/]" if r.needed else "[yellow]![/]"
         fix = f" [dim]— {escape(r.fix)}[/]" if r.fix and not r.ok else ""
