@@ -26,7 +26,8 @@ app = typer.Typer(
     add_completion=True,
 )
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+"""Errors are one line whatever the width: a pipe or a log reads them whole (they wrapped at 80 columns)."""
 
 
 def _version(given: bool) -> None:

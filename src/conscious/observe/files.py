@@ -93,6 +93,9 @@ class FileObserver:
                     for change, raw in sorted(changes, key=lambda c: c[1]):
                         self._note(raw, deleted=change == Change.deleted)
                         yield await self._observed(_EVENTS[change], Path(raw))
+                        if change == Change.added and os.path.isdir(raw):
+                            async for obs in self._inside(raw):
+                                yield obs
                 return
             except Exception as exc:
                 trouble = _trouble(exc)
@@ -109,6 +112,15 @@ class FileObserver:
             before, self._known = self._known, after
             for event, raw in snapshot.changes(before, after):
                 yield await self._observed(event, Path(raw))
+
+    async def _inside(self, folder: str) -> AsyncIterator[Observation]:
+        """What a new folder already holds: the watcher adds its watch only once it sees the folder,
+        and whatever was written in it before that (a tree unpacked, ``mkdir -p a/b/c && touch``)
+        has no event of its own — a burst lost its first files, a deep file was never seen."""
+        found = await asyncio.to_thread(snapshot.look, [Path(folder)], self._skip)
+        for raw in sorted(found.keys() - self._known.keys()):
+            self._known[raw] = found[raw]
+            yield await self._observed("created", Path(raw))
 
     def _note(self, raw: str, *, deleted: bool) -> None:
         if deleted:
