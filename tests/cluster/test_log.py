@@ -131,3 +131,32 @@ async def test_one_brain_leads_and_a_standby_takes_over(brains: tuple[Brain, Bra
     await leases[1].release()
     await leases[0].round()
     assert one.log.leads() and not two.log.leads()
+
+
+async def test_the_leaders_own_catch_up_never_applies_what_it_is_appending(brains: tuple[Brain, Brain]) -> None:
+    """The inbox catches up at every round while the loop appends and commits: the same entry
+    applied by both was refused as a second copy, and the inbox died holding the lease."""
+    one, _ = brains
+    one.log.leading = True
+    stop = asyncio.Event()
+
+    async def inbox_rounds() -> None:
+        while not stop.is_set():
+            await one.log.catch_up()
+            await asyncio.sleep(0)
+
+    rounds = asyncio.create_task(inbox_rounds())
+    for i in range(60):
+        obs = one.journal.append(
+            Observation(source="user", event_type="request", target="inbox", details={"text": f"r{i}"})
+        )
+        entry = delegation([obs])
+        assert entry.task is not None
+        task = Task(decision_id=0, agent=entry.task.agent, command=f"fix r{i}")
+        seq = await one.log.append(entry)
+        # The loop commits right after the append returns, before its next await (Committer).
+        one.journal.record_decision(entry.decision, [obs], verdict="accepted", task=task, cluster_seq=seq)
+    stop.set()
+    await rounds  # a catch-up that raised would raise here
+    assert one.journal.applied_seq() == 60 and one.journal.pending() == []
+    assert sorted(str(t["command"]) for t in one.journal.tasks(limit=100)) == sorted(f"fix r{i}" for i in range(60))

@@ -6,10 +6,18 @@ appended since, the stream refuses it (``Fenced``) and the decision is dropped b
 committed or acted on. So two brains never both decide a batch, even in the moments when each
 believes it leads. Every brain (the leader too, after a restart) applies the log to its own
 journal in order, so a standby that takes over knows every decision, task and what each covered.
+
+The leader's own entry is committed by its loop, right after the append returns; a catch-up
+running meanwhile (the inbox's, at every round) could read the new last sequence while the
+append was still on its way back and apply the same entry, which the journal then refused as a
+second copy — and the inbox died of it while the brain kept its lease. So appending and catching
+up take turns (one lock), and applying skips an entry the journal already holds: one row per
+sequence, by construction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import nats
@@ -37,6 +45,8 @@ class ClusterLog:
         """Set by the lease, once this brain holds it and has applied the whole log."""
         self.position = journal.applied_seq()
         """The last entry of the log read here: applied, or set aside as unreadable."""
+        self._turn = asyncio.Lock()
+        """Appending (until the loop has committed what it appended) and catching up take turns."""
         self.behind = False
         """The last catch-up stopped short (an entry's observations still on their way)."""
 
@@ -48,6 +58,12 @@ class ClusterLog:
         return self.leading and not self.behind
 
     async def append(self, entry: Entry) -> int:
+        """Its sequence in the log. The caller commits it to the journal before its next await:
+        the lock is released on return, and a catch-up waiting for it resumes only after that."""
+        async with self._turn:
+            return await self._append(entry)
+
+    async def _append(self, entry: Entry) -> int:
         if not self.leading:
             raise Fenced("this brain does not hold the lease")
         keyed = self.journal.keyed(entry.covers, self.host)
@@ -73,7 +89,7 @@ class ClusterLog:
         try:
             seq, _ = await self.broker.publish(DECISIONS, logged.model_dump(mode="json"), after=self.position)
         except Fenced:
-            await self.catch_up()  # what the other brain decided, before anything else is
+            await self._catch_up()  # what the other brain decided, before anything else is
             raise
         self.position = seq
         return seq
@@ -81,6 +97,10 @@ class ClusterLog:
     async def catch_up(self) -> int:
         """Apply what the log holds beyond this journal; how many. Stops at an entry whose
         observations have not arrived yet (the next call goes on). Raises ``BrokerError``."""
+        async with self._turn:
+            return await self._catch_up()
+
+    async def _catch_up(self) -> int:
         last = await self.broker.last_seq(DECISIONS_STREAM)
         done = 0
         self.position = max(self.position, self.journal.applied_seq())
@@ -108,7 +128,10 @@ class ClusterLog:
         return done
 
     def apply(self, seq: int, logged: Logged) -> bool:
-        """Commit one entry of the log here; False when observations it covers are still on their way."""
+        """Commit one entry of the log here; False when observations it covers are still on their way.
+        An entry the journal holds already is applied (once is enough)."""
+        if self.journal.holds_seq(seq):
+            return True
         for sent in logged.observations:
             if sent.host != self.host:
                 self.journal.ingest(sent.restored(), sent.key)

@@ -98,6 +98,10 @@ class Cluster(Store):
         row = self.db.execute("SELECT cluster_seq FROM decisions WHERE id=?", (decision_id,)).fetchone()
         return int(row[0]) if row is not None and row[0] is not None else None
 
+    def holds_seq(self, seq: int) -> bool:
+        """Whether the decision at ``seq`` of the cluster's log is journaled here."""
+        return self.db.execute("SELECT 1 FROM decisions WHERE cluster_seq = ?", (seq,)).fetchone() is not None
+
     def applied_seq(self) -> int:
         """The last entry of the cluster's decision log this journal holds (0: none)."""
         return int(self.db.execute("SELECT coalesce(max(cluster_seq), 0) FROM decisions").fetchone()[0])
