@@ -14,6 +14,7 @@
     ├── ApiUnavailable             a running daemon's control API does not answer (the CLI reads the journal)
     ├── BadQuery                   a list asked for with a filter it does not have
     ├── BadRequest                 a request (``tell``) that is empty or too long
+    ├── PartFailed                 a long-lived part kept failing: the daemon stops, non-zero
     ├── BrokerError                the NATS broker cannot be reached or refused a request
     │   └── Fenced                 another brain leads: this one must not decide
     ├── GitError                   a git command failed (its own message, one line)
@@ -41,6 +42,10 @@ class JournalError(ConsciousError):
 
 
 class BadRequest(ConsciousError):
+    pass
+
+
+class PartFailed(ConsciousError):
     pass
 
 

@@ -672,3 +672,24 @@ async def test_requests_told_together_each_reach_an_agent_in_their_own_words(
     assert sorted(t["command"] for t in journal.tasks()) == sorted(asks)
     told = [o for o in journal.observations(100) if o.source == "user"]
     assert len({o.decision_id for o in told}) == 4 and all(o.status == "decided" for o in told)
+
+
+async def test_a_decision_the_model_finishes_inside_the_stop_grace_starts_nothing(
+    config: Config, paths: Paths, fake_agents: Path
+) -> None:
+    """The gate's "stopping: nothing new is started" must see the stop the daemon was given: the
+    loop used to swap in the caller's event after the committer had taken the one it made."""
+    backend = ScriptedBackend(delay=1.0)  # well inside THOUGHT_GRACE
+    backend.enqueue(reply(action_type="delegate", target_agent="claude-code", command="Fix it", priority="high"))
+    orch, journal = await make(config, paths, backend)
+    journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": "fix it"}))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(orch.run(stop))
+    async with asyncio.timeout(10):
+        while not orch.state.activity.startswith("thinking"):
+            await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(runner, 30)
+    [decision] = journal.decisions(10)
+    assert decision["verdict"] == "stopping"
+    assert journal.tasks() == [] and not fake_agents.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from conscious.config import Config
 from conscious.delegate.base import Delegate
 from conscious.delegate.claude_code import ClaudeCodeDelegate
@@ -139,9 +141,11 @@ async def build(
     observe: bool = True,
     dispatcher: Dispatcher | None = None,
     ledger: Ledger | None = None,
+    stop: asyncio.Event | None = None,
 ) -> Orchestrator:
     """The running parts; ``observe=False`` leaves out the observers (replay feeds the loop
-    itself); a brain on several machines brings its own ``dispatcher`` and ``ledger``."""
+    itself); a brain on several machines brings its own ``dispatcher`` and ``ledger``; ``stop``
+    is the daemon's one stop, handed to every part as it is made."""
     config = profiles.apply(config, connection.profile)
     system_prompt = load_system_prompt(config.system_prompt_file, config.decide_mode)
     if config.command_agents:
@@ -183,7 +187,15 @@ async def build(
     )
     observers: list[Observer] = [*outside_observers(config, paths), clock]
     orchestrator = Orchestrator(
-        config, journal, connection, thinker, dispatcher, observers if observe else [], reporter, ledger=ledger
+        config,
+        journal,
+        connection,
+        thinker,
+        dispatcher,
+        observers if observe else [],
+        reporter,
+        ledger=ledger,
+        stop=stop,
     )
 
     dispatcher.on_observation = orchestrator.noticed

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Awaitable, Callable
 
 from conscious.api.app import create_app
 from conscious.api.server import ApiServer, bind
@@ -42,6 +43,7 @@ from conscious.loop.state import LoopState
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
 from conscious.system.net import is_loopback
+from conscious.system.supervise import Failures, spawn
 from conscious.think.connect import connect
 
 log = logging.getLogger("conscious")
@@ -95,6 +97,7 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
                     observe=parts is None or "observer" in config.cluster.roles,
                     dispatcher=parts.relay if parts else None,
                     ledger=parts.log if parts else None,
+                    stop=stop,
                 )
                 if parts is not None:
                     start_brain(config, parts, orchestrator, stop)
@@ -108,6 +111,8 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
                 stop.set()
                 await stop_brain(parts)
             journal.close()
+        if parts is not None:
+            parts.failed.raise_if_fatal()  # after a whole shutdown: non-zero, for systemd to restart us
 
 
 async def _run(
@@ -184,13 +189,18 @@ async def _run(
             interval=config.health_interval,
             stall_after=config.stall_after or None,
         )
+        failed = Failures()
+
+        def run(name: str, part: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+            return spawn(name, part, stop, told=failed.told(reporter), gave_up=lambda n, e: failed.gave_up(n, e, stop))
+
         helpers = [
-            asyncio.create_task(health.run(stop), name="health"),
-            asyncio.create_task(_supervise(orchestrator.state, notifier, stop, watchdog), name="sd-notify"),
+            run("health loop", lambda: health.run(stop)),
+            run("sd-notify", lambda: _supervise(orchestrator.state, notifier, stop, watchdog)),
         ]
         try:
             with captured(stop, asyncio.current_task()):
-                await orchestrator.run(stop)
+                await orchestrator.run()
         finally:
             notifier.stopping("stopping")
             control.stopping.set()
@@ -198,6 +208,7 @@ async def _run(
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             await alerts.aclose()
+        failed.raise_if_fatal()
         reporter.info("stopped")
     finally:
         if api is not None:
@@ -216,7 +227,8 @@ async def _serve_api(config: Config, control: DaemonControl, token: str) -> ApiS
 
 async def _supervise(state: LoopState, notifier: Notifier, stop: asyncio.Event, ping: float | None) -> None:
     """sd_notify: READY once the loop runs, STATUS when the activity changes, WATCHDOG while
-    the event loop is alive (a wedged loop stops the pings, and systemd restarts us)."""
+    the decision loop goes round (a wedged event loop, or a decision loop stuck in one step for
+    longer than any step may take, stops the pings, and systemd restarts us)."""
     period = min(ping, 2.0) if ping else 2.0
     said = None
     ready = False
@@ -231,7 +243,7 @@ async def _supervise(state: LoopState, notifier: Notifier, stop: asyncio.Event, 
         if text != said:
             notifier.status(text)
             said = text
-        if ping:
-            notifier.watchdog()
+        if ping and not state.stalled_loop():
+            notifier.watchdog()  # a loop that stopped going round stops the pings: systemd restarts us
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), period)

@@ -30,11 +30,11 @@ from conscious.loop.ledger import Ledger
 from conscious.loop.outage import Outage
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import shortcut
-from conscious.loop.state import LoopState
+from conscious.loop.state import LoopState, share
 from conscious.loop.turn import compose_turn, evidence_test, facts
 from conscious.model import Observation, Task, utcnow
 from conscious.observe.base import Observer
-from conscious.think.connect import Connection
+from conscious.think.connect import Connection, refresh_model
 from conscious.think.context import Turn
 from conscious.think.identity import Resumption, begin_session
 from conscious.think.memory import Memory
@@ -61,6 +61,7 @@ class Orchestrator:
         observers: Sequence[Observer],
         reporter: Reporter,
         ledger: Ledger | None = None,
+        stop: asyncio.Event | None = None,
     ) -> None:
         self.config = config
         self.ledger = ledger
@@ -70,10 +71,17 @@ class Orchestrator:
         self.dispatcher = dispatcher
         self.observers = list(observers)
         self.reporter = reporter
-        self.state = LoopState(started=utcnow(), watch=[str(p) for p in config.watch])
+        self.state = LoopState(
+            started=utcnow(),
+            watch=[str(p) for p in config.watch],
+            # The longest a step may rightly take: a whole thought, then its compaction's summary.
+            stall_after=2 * (config.request_timeout + config.reply_timeout) + 60,
+        )
         self.gate = Gatekeeper(config, journal, dispatcher, reporter, accept=self.accept, noticed=self.noticed)
         self.wake = asyncio.Event()
-        self._stop = asyncio.Event()
+        self.stop = stop or asyncio.Event()
+        """The one stop, handed to every part that must see it when they are made (the gate's
+        "stopping: nothing new is started" never fired when the loop swapped in another event)."""
         self._published = 0.0
         self.first_start = self.state.started.isoformat()
         self.resume_note: str | None = None
@@ -94,7 +102,7 @@ class Orchestrator:
             dispatcher,
             reporter,
             accept=self.accept,
-            stopping=self._stop.is_set,
+            stopping=self.stop.is_set,
             ledger=ledger,
         )
         self.outage = Outage(
@@ -107,6 +115,7 @@ class Orchestrator:
             accept=self.accept,
             publish=self.publish_state,
             on_rebuild=self._rebuilt,
+            stop=self.stop,
         )
         self._actionable = evidence_test(config)
         self.hands = Hands(dispatcher.working)
@@ -196,11 +205,20 @@ class Orchestrator:
 
     # -- main loop
 
-    async def run(self, stop: asyncio.Event) -> None:
-        self._stop = self.outage.stop = stop
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Until ``self.stop`` is set, or ``stop``: a caller's own event, which sets it."""
+        if stop is not None and stop is not self.stop:
+            self.stop.clear()  # a new run (an orchestrator may be run again, as replays do)
+            follower = asyncio.create_task(_follow(stop, self.stop))
+            try:
+                return await self.run()
+            finally:
+                follower.cancel()
+        stop = self.stop
         await self.startup()
         try:
             while not stop.is_set():
+                self.state.beat = time.monotonic()
                 try:
                     busy = await self._step_or_stop(stop)
                 except JournalError as exc:
@@ -264,7 +282,7 @@ class Orchestrator:
             return True
 
     async def _decide_next(self) -> bool:
-        self.gate.settle(stopping=self._stop.is_set())
+        self.gate.settle(stopping=self.stop.is_set())
         pending = self.journal.pending()
         if not pending:
             if self.state.llm == "ok" and self.state.journal_trouble is None:
@@ -285,8 +303,8 @@ class Orchestrator:
         if thought is None:
             return True  # nothing decided: the batch stays pending until the server is back
         self.outage.llm_back()
-        if not self.connection.info.loaded:
-            await self._refresh_model()
+        if not self.connection.info.loaded and await refresh_model(self.connection, self.thinker.window, self.config):
+            self.publish_state()  # a JIT-loaded model (LM Studio) tells its real context once loaded
         self.state.confidence_from = thought.decision.metadata.get("confidence_from", self.state.confidence_from)
         await self.commit.thought(batch, thought, self._new_turns())
         self.resume_note = None  # said, and journaled with the decision
@@ -311,7 +329,12 @@ class Orchestrator:
         self.state.activity = f"thinking about {len(covered)} observation{'s' if len(covered) != 1 else ''}"
         turn = self.state.turn
         self.reporter.thinking(turn, covered)
-        self.thinker.on_token = lambda text: self.reporter.token(turn, text)
+
+        def streamed(text: str) -> None:
+            self.state.beat = time.monotonic()
+            self.reporter.token(turn, text)
+
+        self.thinker.on_token = streamed
         try:
             try:
                 return await self.thinker.think(prompt, options)
@@ -335,17 +358,6 @@ class Orchestrator:
             )
             return Thought(fallback(str(exc)), "", 0.0, error=str(exc))
 
-    async def _refresh_model(self) -> None:
-        """A JIT-loaded model (LM Studio) gets its real context length only once loaded."""
-        with contextlib.suppress(LLMError):
-            info = await self.connection.backend.info()
-            self.connection.info = info
-            if info.loaded and info.context_length and self.config.context_length is None:
-                self.connection.context_length = info.context_length
-                window = self.thinker.window
-                window.budget = max(256, info.context_length - self.config.reserve_tokens - self.config.max_tokens)
-                self.publish_state()
-
     def _new_turns(self) -> list[Turn]:
         """The window's durable copy (archived at compaction, restored after a restart) is
         committed with the decision the turns produced."""
@@ -368,25 +380,7 @@ class Orchestrator:
 
     def _sync(self) -> None:
         """Bring the shared state up to date with the running parts."""
-        window, conn, state = self.thinker.window, self.connection, self.state
-        state.context = {
-            "context_budget": window.budget,
-            "context_used": window.used,
-            "memory_tokens": window.memory_tokens,
-            "turns": len(window.turns),
-            "fill": window.fill,
-        }
-        state.model = {
-            "llm_url": conn.backend.url,
-            "server": conn.info.server,
-            "model": conn.info.model,
-            "profile": conn.profile.name if conn.profile else None,
-            "context_length": conn.context_length,
-            "exact_tokens": conn.backend.exact_tokens,
-        }
-        state.running_tasks = len(self.dispatcher.running)
-        state.stalled = self.dispatcher.stalled_report()
-        state.limits = self.gate.limits()
+        share(self.state, self.thinker.window, self.connection, self.dispatcher, self.gate)
 
     def publish_state(self, running: bool = True, *, every: float = 0.0) -> None:
         """What ``conscious status`` shows, written where other processes can read it
@@ -397,3 +391,8 @@ class Orchestrator:
             return
         self._published = now
         self.journal.set_identity(daemon=self.state.status(running))
+
+
+async def _follow(theirs: asyncio.Event, ours: asyncio.Event) -> None:
+    await theirs.wait()
+    ours.set()

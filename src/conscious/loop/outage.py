@@ -36,6 +36,7 @@ class Outage:
         accept: Callable[[Observation], object],
         publish: Callable[[], None],
         on_rebuild: Callable[[], None],
+        stop: asyncio.Event,
     ) -> None:
         self.config = config
         self.state = state
@@ -46,7 +47,7 @@ class Outage:
         self.accept = accept
         self.publish = publish
         self.on_rebuild = on_rebuild
-        self.stop = asyncio.Event()
+        self.stop = stop
         """Set when the daemon stops: it ends any back-off at once."""
 
     async def _pause(self, delay: float) -> None:

@@ -12,7 +12,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from conscious.delegate.dispatcher import Dispatcher
+    from conscious.gate.gatekeeper import Gatekeeper
+    from conscious.think.connect import Connection
+    from conscious.think.context import ContextWindow
 
 
 @dataclass
@@ -29,6 +35,10 @@ class LoopState:
     journal_trouble: str | None = None
     """Why the journal cannot be written, while it cannot."""
     journal_failures: int = 0
+    beat: float = field(default_factory=time.monotonic)
+    """Monotonic time the loop last went round (or a thought last streamed): its heartbeat."""
+    stall_after: float = 600.0
+    """Seconds without a beat after which the loop counts as stalled (set from the config)."""
     last_activity: float = field(default_factory=time.monotonic)
     """When something other than the clock last happened (``time.monotonic``)."""
     observer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -56,7 +66,16 @@ class LoopState:
             found.append(f"LLM server unavailable ({self.failures} failures)")
         if self.journal_trouble is not None:
             found.append(f"journal: {self.journal_trouble}")
+        if (quiet := self.since_beat()) > self.stall_after:
+            found.append(f"loop: no progress for {quiet:.0f} s")
         return found + [f"{n}: {c['detail']}" for n, c in self.checks.items() if not c["ok"] and n != "llm"]
+
+    def since_beat(self) -> float:
+        return time.monotonic() - self.beat
+
+    def stalled_loop(self) -> bool:
+        """The loop has not gone round for longer than any step may take: the watchdog stops."""
+        return self.since_beat() > self.stall_after
 
     def status(self, running: bool = True) -> dict[str, Any]:
         """The running daemon's own part of ``conscious status`` (published in the journal, served live)."""
@@ -80,3 +99,25 @@ class LoopState:
             "stalled": self.stalled,
             **self.published,
         }
+
+
+def share(state: LoopState, window: ContextWindow, conn: Connection, dispatcher: Dispatcher, gate: Gatekeeper) -> None:
+    """What the running parts show of themselves, brought into the shared state."""
+    state.context = {
+        "context_budget": window.budget,
+        "context_used": window.used,
+        "memory_tokens": window.memory_tokens,
+        "turns": len(window.turns),
+        "fill": window.fill,
+    }
+    state.model = {
+        "llm_url": conn.backend.url,
+        "server": conn.info.server,
+        "model": conn.info.model,
+        "profile": conn.profile.name if conn.profile else None,
+        "context_length": conn.context_length,
+        "exact_tokens": conn.backend.exact_tokens,
+    }
+    state.running_tasks = len(dispatcher.running)
+    state.stalled = dispatcher.stalled_report()
+    state.limits = gate.limits()

@@ -21,6 +21,7 @@ from conscious.think.backends.lmstudio import LMStudioBackend, lms_load
 from conscious.think.backends.openai_compat import OpenAICompatBackend, server_root
 from conscious.think.backends.retrying import RetryingBackend
 from conscious.think.backends.scripted import ScriptedBackend
+from conscious.think.context import ContextWindow
 from conscious.think.profiles import Chosen
 
 FALLBACK_CONTEXT = 8192
@@ -189,3 +190,16 @@ def _profiled(
         backend, first_token=config.request_timeout, total=config.reply_timeout, max_bytes=config.max_reply_bytes
     )
     return Connection(RetryingBackend(bounded), info, config.context_length or server_context, embedded, chosen)
+
+
+async def refresh_model(connection: Connection, window: ContextWindow, config: Config) -> bool:
+    """A JIT-loaded model (LM Studio) tells its real context length only once loaded: the
+    window's budget follows it (unless the config fixes one). Whether anything changed."""
+    with contextlib.suppress(LLMError):
+        info = await connection.backend.info()
+        connection.info = info
+        if info.loaded and info.context_length and config.context_length is None:
+            connection.context_length = info.context_length
+            window.budget = max(256, info.context_length - config.reserve_tokens - config.max_tokens)
+            return True
+    return False

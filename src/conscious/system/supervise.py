@@ -1,0 +1,98 @@
+"""Long-lived parts run supervised: no silent deaths.
+
+A part (the inbox, the lease, the health loop …) that raises is told in one line and restarted
+with back-off; one that fails ``limit`` times within ``window`` seconds cannot be trusted to go on,
+and ``gave_up`` is called — the daemon then stops and exits non-zero, so that its supervisor
+(systemd) restarts it whole, and a brain gives up its lease at once. Before, such a part ended
+with its exception kept in a finished task that nobody looked at until the stop, while the rest
+reported health: a brain whose inbox had died kept its lease and decided nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from conscious.errors import PartFailed
+
+log = logging.getLogger("conscious")
+
+Told = Callable[[str, BaseException, int], None]
+"""A part failed: its name, what it raised, its failures within the window."""
+GaveUp = Callable[[str, BaseException], None]
+
+
+async def supervised(
+    name: str,
+    run: Callable[[], Awaitable[None]],
+    stop: asyncio.Event,
+    *,
+    told: Told,
+    gave_up: GaveUp,
+    limit: int = 5,
+    window: float = 300.0,
+    first_wait: float = 0.5,
+) -> None:
+    """Run ``run()`` until it returns, ``stop`` is set, or it fails ``limit`` times within ``window``."""
+    failures: deque[float] = deque()
+    while not stop.is_set():
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            now = time.monotonic()
+            failures.append(now)
+            while now - failures[0] > window:
+                failures.popleft()
+            log.error("%s failed (%d in %.0f s)", name, len(failures), window, exc_info=exc)
+            told(name, exc, len(failures))
+            if len(failures) >= limit:
+                gave_up(name, exc)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(30.0, first_wait * 2 ** (len(failures) - 1)))
+
+
+def spawn(
+    name: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event, *, told: Told, gave_up: GaveUp
+) -> asyncio.Task[None]:
+    """``supervised`` as a task of that name."""
+    return asyncio.create_task(supervised(name, run, stop, told=told, gave_up=gave_up), name=name)
+
+
+class Warns(Protocol):
+    def warn(self, text: str) -> None: ...
+
+
+class Failures:
+    """What the supervised parts of one daemon said, and the first that could not go on."""
+
+    def __init__(self) -> None:
+        self.fatal: str | None = None
+
+    def told(self, reporter: Warns) -> Told:
+        def said(name: str, exc: BaseException, count: int) -> None:
+            reporter.warn(f"{name} failed ({count} within 5 min): {_one_line(exc)}; restarting it")
+
+        return said
+
+    def gave_up(self, name: str, exc: BaseException, stop: asyncio.Event) -> None:
+        if self.fatal is None:
+            self.fatal = f"the {name} kept failing ({_one_line(exc)}): stopping, for a supervisor to restart the daemon"
+        stop.set()
+
+    def raise_if_fatal(self) -> None:
+        if self.fatal is not None:
+            raise PartFailed(self.fatal)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:200]
