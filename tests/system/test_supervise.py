@@ -65,8 +65,9 @@ async def test_a_part_that_keeps_failing_stops_everything_and_says_why() -> None
         first_wait=0.01,
     )
     assert stop.is_set() and len(said.lines) == 3
-    with pytest.raises(PartFailed, match="the inbox kept failing .KeyError: 'decisions.cluster_seq'.: stopping"):
+    with pytest.raises(PartFailed) as caught:
         failures.raise_if_fatal()
+    assert str(caught.value).startswith("the inbox kept failing (KeyError: 'decisions.cluster_seq'): stopping")
 
 
 async def test_the_daemon_whose_health_loop_keeps_raising_exits_with_one_line(
