@@ -128,6 +128,24 @@ def test_hostile_files_requests_and_api_bodies_leave_it_seeing_and_deciding(
     )
     sentinel("a deep tree and a burst of 2,000 files")
 
+    # Reports that attack their reader: an entity bomb, an external entity naming a secret, a FIFO.
+    secret = daemon.home / "secret.txt"
+    secret.write_text("CANARY-7f3a")
+    reports = daemon.watched / "reports"
+    reports.mkdir()
+    bomb = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 10 if i else "lol"}">' for i in range(10))
+    (reports / "junit-bomb.xml").write_text(
+        f'<?xml version="1.0"?><!DOCTYPE t [{bomb}]><testsuite tests="1"><testcase name="&e9;"/></testsuite>'
+    )
+    (reports / "junit-xxe.xml").write_text(
+        f'<?xml version="1.0"?><!DOCTYPE t [<!ENTITY s SYSTEM "file://{secret}">]>'
+        '<testsuite tests="1" failures="1"><testcase name="t"><failure message="&s;"/></testcase></testsuite>'
+    )
+    os.mkfifo(reports / "junit-fifo.xml")
+    time.sleep(2.0)
+    assert not sentinel.rows("SELECT 1 FROM observations WHERE details LIKE '%CANARY-7f3a%'")
+    sentinel("reports that attack their reader")
+
     # Requests that are not text, empty, or far too long, through the CLI with the API up.
     undecodable = cli(daemon, "tell", b"fix the parser \xff\xfe for latin-1 input")
     assert undecodable.returncode == 0, undecodable.stderr
