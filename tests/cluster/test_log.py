@@ -160,3 +160,23 @@ async def test_the_leaders_own_catch_up_never_applies_what_it_is_appending(brain
     await rounds  # a catch-up that raised would raise here
     assert one.journal.applied_seq() == 60 and one.journal.pending() == []
     assert sorted(str(t["command"]) for t in one.journal.tasks(limit=100)) == sorted(f"fix r{i}" for i in range(60))
+
+
+async def test_a_brain_restarted_under_its_own_name_says_it_waits_for_its_earlier_run(
+    brains: tuple[Brain, Brain],
+) -> None:
+    one, _ = brains
+    said: list[str] = []
+    earlier = Lease(one.broker, one.host, one.log, one.relay, lease_s=2.0, on_change=lambda _, why: said.append(why))
+    await earlier.round()  # it leads, then dies without handing the lease over
+    assert one.log.leads()
+    one.log.leading = False
+    again = Lease(one.broker, one.host, one.log, one.relay, lease_s=2.0, on_change=lambda _, why: said.append(why))
+    await again.round()
+    assert said[-1] == "an earlier run of brain1 holds the lease for up to 2 s; then this run leads"
+    for _ in range(60):
+        await asyncio.sleep(0.1)
+        await again.round()
+        if one.log.leads():
+            break
+    assert one.log.leads()

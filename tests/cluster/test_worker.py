@@ -110,3 +110,61 @@ async def test_a_task_handed_out_again_is_never_started_twice(
             await b.close()
         for j in journals:
             j.close()
+
+
+async def test_a_lost_workers_task_is_reported_even_while_its_presence_entry_lives_on(
+    nats_server: NatsServer, tmp_path: Path, fake_agents: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both workers write presence, as the daemon's do. The first dies without a word: its entry
+    lives on for the bucket's TTL (15 s), saying it runs the task; the message comes back after the
+    ack wait. It used to be acknowledged away on that word, and the task stayed running forever."""
+    from conscious.cluster.presence import Presence
+    from conscious.cluster.worker import STALE_S
+
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "slow")
+    monkeypatch.setenv("CONSCIOUS_FAKE_SLEEP", "60")
+    journals = [Journal(tmp_path / "w1.db"), Journal(tmp_path / "w2.db")]
+    brokers = [await Broker.connect(ClusterConfig(broker=[nats_server.url]), h) for h in ("w1", "w2")]
+    seen1: list[Observation] = []
+    seen2: list[Observation] = []
+    first = worker(journals[0], brokers[0], tmp_path, "w1", seen1)
+    second = worker(journals[1], brokers[1], tmp_path, "w2", seen2)
+    stop1, stop2 = asyncio.Event(), asyncio.Event()
+    says1 = Presence(brokers[0], "w1", lambda: {"roles": ["worker"], "running": first.running()})
+    says2 = Presence(brokers[1], "w2", lambda: {"roles": ["worker"], "running": second.running()})
+    helpers = [
+        asyncio.create_task(first.run(stop1)),
+        asyncio.create_task(says1.say_forever(stop1)),
+        asyncio.create_task(second.run(stop2)),
+        asyncio.create_task(says2.say_forever(stop2)),
+    ]
+    try:
+        job = Assignment(seq=9, agent="claude-code", command="a long job", project="proj")
+        await brokers[0].publish(task_subject("proj", "claude-code"), job.model_dump(), msg_id=job.msg_id)
+        await until(lambda: first.running() == [9] or second.running() == [9])
+        lost = 0 if first.running() == [9] else 1
+        survivor = (seen2, seen1)[lost]
+        await asyncio.sleep(4)  # its presence has said so
+        # That worker dies: no more acks, no more presence, and its entry is not deleted.
+        dying = helpers[2 * lost : 2 * lost + 2]
+        for task in dying:
+            task.cancel()
+        await asyncio.gather(*dying, return_exceptions=True)
+        await brokers[lost].close()
+        died = asyncio.get_running_loop().time()
+        await until(lambda: any(o.event_type == "interrupted" for o in survivor), timeout=1.0 + STALE_S * 3 + 10)
+        waited = asyncio.get_running_loop().time() - died
+        report = next(o for o in survivor if o.event_type == "interrupted")
+        assert report.details["cluster_task"] == 9
+        assert len(starts(fake_agents)) == 1  # never started a second time
+        print(f"reported interrupted {waited:.1f} s after the worker died (bound: ack wait + {STALE_S:.0f} s + a nak)")
+    finally:
+        stop1.set()
+        stop2.set()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        for w in (first, second):
+            await w.dispatcher.shutdown(0.5)
+        for b in brokers:
+            await b.close()
+        for j in journals:
+            j.close()

@@ -101,7 +101,13 @@ class Lease:
             return
         if holder != self.follows:
             self.follows = holder
-            self.on_change(False, f"{holder} leads")
+            if holder == self.host:  # not this run: one before it, gone without handing the lease over
+                self.on_change(
+                    False,
+                    f"an earlier run of {holder} holds the lease for up to {self.lease_s:g} s; then this run leads",
+                )
+            else:
+                self.on_change(False, f"{holder} leads")
 
     def _lose(self, why: str) -> None:
         self.revision = None

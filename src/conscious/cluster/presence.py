@@ -35,11 +35,15 @@ class Presence:
             await self.broker.hosts.put(token(self.host), json.dumps(value, default=str).encode())
 
     async def run(self, stop: asyncio.Event) -> None:
+        await self.say_forever(stop)
+        with contextlib.suppress(TimeoutError, nats.errors.Error):
+            await self.broker.hosts.delete(token(self.host))
+
+    async def say_forever(self, stop: asyncio.Event) -> None:
+        """Every ``EVERY_S`` until stopped (``run`` also withdraws the entry then)."""
         while not stop.is_set():
             await self.say()
             await pause(stop, EVERY_S)
-        with contextlib.suppress(TimeoutError, nats.errors.Error):
-            await self.broker.hosts.delete(token(self.host))
 
 
 async def cluster_status(broker: Broker, config: ClusterConfig) -> dict[str, Any]:

@@ -5,7 +5,12 @@ Before it spawns anything it creates the task's "started" key (``t<seq>``): only
 ever can. A task handed out again — its worker died or went silent past the ack wait — whose
 key exists is never started twice: if this worker has it in its journal it was reported here
 (``Dispatcher.recover`` after a restart), if the worker holding it is still there running it, it
-is that worker's; otherwise it is reported ``interrupted``, as on one machine. While the agent
+is that worker's and the message is handed back to be looked at again a presence period later —
+a message is handed out again only when its worker stopped acknowledging it, so a holder that
+still looks present is, most of the time, a dead worker whose presence entry has not expired:
+acknowledging it away left the task ``running`` forever; otherwise it is reported
+``interrupted``, as on one machine. A lost worker's task is thus reported within the ack wait
+plus ``STALE_S``, whatever the timing of its death. While the agent
 runs, the message is kept alive with in-progress acks; it is acknowledged once the outcome is
 in the journal (the outbox sends it on).
 """
@@ -24,6 +29,7 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from conscious.cluster.broker import TASKS_STREAM, Broker, said, task_subject, token
+from conscious.cluster.presence import EVERY_S
 from conscious.cluster.trouble import Trouble, pause
 from conscious.cluster.wire import Assignment
 from conscious.delegate.dispatcher import Dispatcher
@@ -32,6 +38,9 @@ from conscious.journal import Journal
 from conscious.model import Decision, Observation, Task
 
 log = logging.getLogger("conscious")
+
+STALE_S = 2 * EVERY_S + 1.0
+"""Seconds after which a presence entry nobody rewrote says nothing: its host is gone."""
 
 
 class Worker:
@@ -158,7 +167,7 @@ class Worker:
             return
         holder = await self._holder(assignment.seq)
         if holder is not None:
-            await _quietly(msg.ack())  # still running on its worker
+            await _quietly(msg.nak(delay=STALE_S))  # its worker says it runs it: look again later
             return
         self.accept(
             Observation(
@@ -178,15 +187,16 @@ class Worker:
         await _quietly(msg.ack())
 
     async def _holder(self, seq: int) -> str | None:
-        """The host that runs task ``seq`` now, by its presence (None: nobody says so)."""
+        """The host that runs task ``seq`` now, by its presence (None: nobody says so lately)."""
         try:
             entry = await self.broker.started.get(f"t{seq}")
             host = json.loads(entry.value or b"{}").get("host")
-            presence = await self.broker.hosts.get(token(str(host)))
-            running = json.loads(presence.value or b"{}").get("running", [])
-        except (TimeoutError, nats.errors.Error, ValueError):
+            presence = json.loads((await self.broker.hosts.get(token(str(host)))).value or b"{}")
+            running, updated = presence.get("running", []), float(presence.get("updated", 0))
+        except (TimeoutError, nats.errors.Error, ValueError, TypeError):
             return None
-        return str(host) if seq in running else None
+        fresh = time.time() - updated <= STALE_S  # an entry lives longer than its writer may be silent
+        return str(host) if seq in running and fresh else None
 
 
 async def _quietly(ack: Awaitable[object]) -> None:
