@@ -143,7 +143,12 @@ class Health:
     def _observers(self) -> dict[str, Any]:
         tasks = self.state.observer_tasks
         # An observer that fails is restarted with back-off: alive, but not working.
-        failing = [f"{name} ({n} failures in a row)" for name, n in self.state.observer_failures.items() if n]
+        errors = self.state.observer_errors
+        failing = [
+            f"{name} ({n} failures in a row, restarted with back-off: {errors.get(name, 'no error said')})"
+            for name, n in self.state.observer_failures.items()
+            if n
+        ]
         dead = [t.get_name() for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
         if failing or dead:
             return _check(False, "; ".join([*failing, *(f"{name} crashed" for name in dead)]))

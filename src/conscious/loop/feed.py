@@ -15,9 +15,14 @@ from conscious.observe.base import Observer
 log = logging.getLogger("conscious")
 
 
-async def feed(observer: Observer, accept: Callable[[Observation], object], failures: MutableMapping[str, int]) -> None:
+async def feed(
+    observer: Observer,
+    accept: Callable[[Observation], object],
+    failures: MutableMapping[str, int],
+    reasons: MutableMapping[str, str] | None = None,
+) -> None:
     """Until the observer has nothing more to watch (or is cancelled); ``failures`` keeps its
-    failures in a row, by name, for the health checks."""
+    failures in a row, by name, and ``reasons`` the last one's error, for the health checks."""
     count = 0
     while True:
         try:
@@ -29,6 +34,8 @@ async def feed(observer: Observer, accept: Callable[[Observation], object], fail
             raise
         except Exception as exc:
             count = failures[observer.name] = count + 1
+            if reasons is not None:
+                reasons[observer.name] = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
             log.exception("observer %s failed", observer.name)
             with contextlib.suppress(Exception):
                 accept(

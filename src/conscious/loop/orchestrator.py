@@ -137,7 +137,10 @@ class Orchestrator:
             )
         for observer in self.observers:
             self.state.observer_tasks.append(
-                asyncio.create_task(feed(observer, self.accept, self.state.observer_failures), name=observer.name)
+                asyncio.create_task(
+                    feed(observer, self.accept, self.state.observer_failures, self.state.observer_errors),
+                    name=observer.name,
+                )
             )
         self.publish_state()
 

@@ -44,6 +44,8 @@ class LoopState:
     observer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     observer_failures: dict[str, int] = field(default_factory=dict)
     """Observer name → failures in a row (it is restarted with back-off meanwhile)."""
+    observer_errors: dict[str, str] = field(default_factory=dict)
+    """Observer name → what its last failure said."""
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The health loop's latest findings (``control/health.py``)."""
     model: dict[str, Any] = field(default_factory=dict)
