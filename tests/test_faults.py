@@ -143,3 +143,57 @@ def test_an_agent_that_ignores_sigterm_is_killed_after_the_grace_period(spawn: S
     assert stopped_in < 100  # the grace period, then SIGKILL: not the agent's 120 s
     [task] = Journal(daemon.journal_path).tasks()
     assert task["state"] == "interrupted"
+
+
+def test_requests_told_four_at_a_time_under_kill_9_all_reach_an_agent(spawn: Spawn) -> None:
+    """The default config (choose mode, the default batch) and a model that always takes the user's
+    request: each request reaches an agent in its own words, once, unless its task was interrupted
+    by a kill — told four at a time and across restarts (the backlog a restart leaves included)."""
+    import json
+    import random
+
+    daemon = spawn(
+        {
+            "CONSCIOUS_LLM_URL": "scripted://delegate?agent=claude-code&delay=0.02",
+            "CONSCIOUS_DELEGATIONS_PER_HOUR": "100000",
+            "CONSCIOUS_MAX_SPEND_USD_PER_DAY": "100000",
+            "CONSCIOUS_MAX_CONCURRENT_TASKS": "4",
+            "CONSCIOUS_FAKE_MODE": "slow",
+            "CONSCIOUS_FAKE_SLEEP": "0.3",
+        }
+    )
+    rng = random.Random(20261204)
+    told: list[str] = []
+    daemon.start()
+    feeder = Journal(daemon.journal_path)
+    kills = 0
+    for group in range(15):
+        for k in range(4):  # four requests in the same instant, as four terminals would tell them
+            words = f"please fix ITEM-{group * 4 + k}: the invoice total is off by one"
+            feeder.append(Observation(source="user", event_type="request", target="inbox", details={"text": words}))
+            told.append(words)
+        time.sleep(rng.uniform(0.05, 0.4))
+        if group % 3 == 2:
+            if rng.random() < 0.7:
+                wait_for(daemon.ready, 60, "the daemon to be up")
+                time.sleep(rng.uniform(0, 0.5))
+            daemon.kill9()
+            kills += 1
+            daemon.start()
+    feeder.close()
+    wait_for(daemon.settled, 300, "every request decided after the last restart")
+    assert daemon.stop() == 0
+    started = [json.loads(line)["argv"][-1] for line in daemon.agent_log.read_text().splitlines()]
+    j = Journal(daemon.journal_path)
+    try:
+        tasks = j.tasks(limit=10_000)
+    finally:
+        j.close()
+    interrupted = {t["command"] for t in tasks if t["state"] == "interrupted"}
+    lost = [w for w in told if w not in started and w not in interrupted]
+    twice = [w for w in told if started.count(w) > 1]
+    print(
+        f"{len(told)} requests, {kills} kill -9: {len(set(started))} reached an agent, "
+        f"{len(interrupted)} interrupted by a kill, lost {len(lost)}, started twice {len(twice)}"
+    )
+    assert lost == [] and twice == []
