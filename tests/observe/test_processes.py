@@ -27,8 +27,32 @@ def test_started_stopped_resumed_and_vanished_are_observed() -> None:
     finally:
         proc.kill()
         proc.wait()
+    assert observer.poll() == []  # gone: said at the next poll, unless it is back by then
     exited = observer.poll()
     assert [(o.event_type, o.severity) for o in exited] == [("vanished", "warning")]
+
+
+def test_a_process_back_under_the_same_command_is_a_restart_not_a_crash() -> None:
+    marker = f"conscious-restart-{uuid.uuid4().hex}"
+    observer = ProcessObserver([marker], cpu_threshold=1000, memory_threshold_mb=1e9)
+    argv = [sys.executable, "-c", "import time; time.sleep(30)", marker]
+    first = subprocess.Popen(argv)
+    second = None
+    try:
+        assert [o.event_type for o in observer.poll()] == ["started"]
+        first.kill()
+        first.wait()
+        assert observer.poll() == []  # gone; a supervisor restarts it before the next poll
+        second = subprocess.Popen(argv)
+        [back] = observer.poll()
+        assert (back.event_type, back.severity) == ("restarted", "info")
+        assert (back.details["pid"], back.details["previous_pid"]) == (second.pid, first.pid)
+        assert observer.poll() == []  # no vanish said late
+    finally:
+        for p in (first, second):
+            if p is not None:
+                p.kill()
+                p.wait()
 
 
 def test_cpu_over_threshold_is_reported_once_per_crossing() -> None:

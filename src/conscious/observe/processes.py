@@ -1,6 +1,8 @@
 """Watched processes (psutil): started, stopped (SIGSTOP / Ctrl-Z) and resumed, vanished
 (gone without anyone here asking it to stop: the orchestrator never stops them itself),
-CPU or memory over a threshold.
+restarted (gone, and back under the same command line by the next poll: a supervisor or a
+file watcher restarted it, and nothing needs doing — it was delegated as a crash every time),
+CPU or memory over a threshold. A vanish is therefore said one poll late, unless it came back.
 
 A pattern matches a process's name exactly or a substring of its command line. Thresholds
 report once per crossing, not on every poll.
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from conscious.model import Observation, Severity
+from conscious.model import Observation, Severity, utcnow
 
 
 @dataclass
@@ -44,6 +46,8 @@ class ProcessObserver:
         self.memory_threshold = memory_threshold_mb * 1024 * 1024
         self.seen: dict[int, _Seen] = {}
         self._procs: dict[int, psutil.Process] = {}
+        self._gone: list[Observation] = []
+        """Vanished at the last poll: said at this one, unless back under the same command line."""
 
     def match(self, name: str, cmdline: str) -> str | None:
         for pattern in self.patterns:
@@ -52,6 +56,7 @@ class ProcessObserver:
         return None
 
     def poll(self, first: bool = False) -> list[Observation]:
+        self._poll_started = utcnow()
         out: list[Observation] = []
         alive: set[int] = set()
         for proc in psutil.process_iter(["pid", "name", "cmdline"]):
@@ -72,10 +77,26 @@ class ProcessObserver:
                 out += self._thresholds(pid, self._procs[pid])
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
+        held, self._gone = self._gone, []
         for pid in set(self.seen) - alive:
-            out.append(self._obs("vanished", pid, "warning", {}))
+            held.append(self._obs("vanished", pid, "warning", {}))
             del self.seen[pid]
             self._procs.pop(pid, None)
+        return self._back(out, held)
+
+    def _back(self, out: list[Observation], gone: list[Observation]) -> list[Observation]:
+        """A process gone and one started under the same command line: one restart."""
+        started = {o.details["cmdline"]: o for o in out if o.event_type == "started"}
+        for obs in gone:
+            again = started.pop(obs.details["cmdline"], None)
+            if again is not None:
+                out.remove(again)
+                details = {**again.details, "previous_pid": obs.details["pid"]}
+                out.append(again.model_copy(update={"event_type": "restarted", "details": details}))
+            elif obs.timestamp < self._poll_started:
+                out.append(obs)  # held a poll already: gone for good
+            else:
+                self._gone.append(obs)
         return out
 
     def _thresholds(self, pid: int, proc: psutil.Process) -> list[Observation]:
