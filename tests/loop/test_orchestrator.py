@@ -693,3 +693,20 @@ async def test_a_decision_the_model_finishes_inside_the_stop_grace_starts_nothin
     [decision] = journal.decisions(10)
     assert decision["verdict"] == "stopping"
     assert journal.tasks() == [] and not fake_agents.exists()
+
+
+async def test_a_failure_green_on_the_rerun_is_observed_with_the_reason_and_costs_no_call(
+    config: Config, paths: Paths
+) -> None:
+    backend = ScriptedBackend()
+    backend.default = lambda messages, schema: delegate_first("claude-code", messages, schema)
+    orch, journal = await make(config.model_copy(update={"decide": "choose"}), paths, backend)
+    report = str(config.watch[0] / "reports" / "junit.xml")
+    failed = {"tests": 12, "failures": 1, "errors": 0, "first_failures": [{"test": "t.test_upload", "message": "x"}]}
+    journal.append(Observation(source="tests", event_type="failed", target=report, severity="error", details=failed))
+    journal.append(Observation(source="tests", event_type="passed", target=report, details={"tests": 12}))
+    await drain(orch, lambda: not journal.pending())
+    [decision] = journal.decisions(10)
+    assert decision["action_type"] == "observe" and decision["origin"] == "rule"
+    assert "pass again since (green on the rerun)" in decision["reasoning"]
+    assert backend.calls == 0 and journal.tasks() == []

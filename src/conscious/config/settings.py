@@ -42,7 +42,7 @@ from conscious.config.sections import (
 from conscious.errors import ConfigError
 from conscious.paths import Paths
 
-SHORTCUTS: tuple[str, ...] = ("routine", "bookkeeping", "repeat", "quiet")
+SHORTCUTS: tuple[str, ...] = ("routine", "bookkeeping", "repeat", "settled", "quiet")
 """The rules the loop may decide by, without the model (``loop/shortcuts.py`` defines them)."""
 
 _toml_file: ContextVar[Path | None] = ContextVar("_toml_file", default=None)

@@ -38,6 +38,14 @@ class Observations(Store):
         ).fetchone()
         return row is not None
 
+    def newer(self, source: str, event_type: str, target: str, after: datetime) -> bool:
+        """Whether (source, event, target) was observed after ``after``."""
+        row = self.db.execute(
+            "SELECT 1 FROM observations WHERE target=? AND event_type=? AND source=? AND last_ts > ? LIMIT 1",
+            (target, event_type, source, iso(after)),
+        ).fetchone()
+        return row is not None
+
     def observations(self, limit: int = 50, decision_id: int | None = None) -> list[Observation]:
         if decision_id is not None:
             rows = self.db.execute(

@@ -69,12 +69,14 @@ class Committer:
         """Its place in the cluster's log (None on one machine); ``Fenced`` if another brain leads."""
         return await self.ledger.append(entry) if self.ledger is not None else None
 
-    async def by_rule(self, batch: Sequence[Entry], rules: Sequence[Rule]) -> None:
+    async def by_rule(self, batch: Sequence[Entry], rules: Sequence[Rule], why: Sequence[str] = ()) -> None:
+        """``why``: what the journal knew that settled some of it (said on the decision)."""
+        said = f" {'; '.join(why)}." if why else ""
         decision = Decision(
             action_type="observe",
             reasoning=f"No judgement needed (rule {', '.join(r.name for r in rules)}: "
             + ", ".join(sorted({f"{e.observation.source}/{e.observation.event_type}" for e in batch}))
-            + "); no LLM call.",
+            + f"); no LLM call.{said}",
             priority="low",
             confidence=1.0,
         )

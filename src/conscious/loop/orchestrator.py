@@ -29,6 +29,7 @@ from conscious.loop.hands import Hands
 from conscious.loop.ledger import Ledger
 from conscious.loop.outage import Outage
 from conscious.loop.reporter import Reporter
+from conscious.loop.settled import settled_by
 from conscious.loop.shortcuts import shortcut
 from conscious.loop.state import LoopState, share
 from conscious.loop.turn import compose_turn, evidence_test, facts
@@ -74,14 +75,12 @@ class Orchestrator:
         self.state = LoopState(
             started=utcnow(),
             watch=[str(p) for p in config.watch],
-            # The longest a step may rightly take: a whole thought, then its compaction's summary.
-            stall_after=2 * (config.request_timeout + config.reply_timeout) + 60,
+            stall_after=2 * (config.request_timeout + config.reply_timeout) + 60,  # a thought, then a summary
         )
         self.gate = Gatekeeper(config, journal, dispatcher, reporter, accept=self.accept, noticed=self.noticed)
         self.wake = asyncio.Event()
         self.stop = stop or asyncio.Event()
-        """The one stop, handed to every part that must see it when they are made (the gate's
-        "stopping: nothing new is started" never fired when the loop swapped in another event)."""
+        """The one stop, handed to every part that must see it as they are made."""
         self._published = 0.0
         self.first_start = self.state.started.isoformat()
         self.resume_note: str | None = None
@@ -118,6 +117,8 @@ class Orchestrator:
             stop=self.stop,
         )
         self._actionable = evidence_test(config)
+        roots = [str(p.resolve()) for p in config.watch]
+        self._settled = settled_by(self.journal.newer, dispatcher.active, roots)
         self.hands = Hands(dispatcher.working)
         dispatcher.changes = self.hands.summary
         self._sync()
@@ -293,14 +294,11 @@ class Orchestrator:
             return False
         self._show_unseen(pending)
         batch = take_batch(coalesce(pending), self.config.batch_max, self._actionable)
-        rules = shortcut(
-            batch,
-            self.config.shortcuts,
-            lambda o: self.journal.decided_alike(o, self.config.duplicate_window),
-            self._actionable,
-        )
+        alike = self.journal.decided_alike
+        window = self.config.duplicate_window
+        rules = shortcut(batch, self.config.shortcuts, lambda o: alike(o, window), self._actionable, self._settled)
         if rules is not None:
-            await self.commit.by_rule(batch, rules)
+            await self.commit.by_rule(batch, rules, [w for e in batch if (w := self._settled(e.observation))])
             return True
         thought = await self._think(batch, waiting=len(pending))
         if thought is None:
@@ -362,8 +360,7 @@ class Orchestrator:
             return Thought(fallback(str(exc)), "", 0.0, error=str(exc))
 
     def _new_turns(self) -> list[Turn]:
-        """The window's durable copy (archived at compaction, restored after a restart) is
-        committed with the decision the turns produced."""
+        """Committed with the decision they produced: the window's durable copy."""
         return [t for t in self.thinker.window.turns if t.id is None]
 
     def _rebuilt(self) -> None:
@@ -382,7 +379,6 @@ class Orchestrator:
     # -- what it shares
 
     def _sync(self) -> None:
-        """Bring the shared state up to date with the running parts."""
         share(self.state, self.thinker.window, self.connection, self.dispatcher, self.gate)
 
     def publish_state(self, running: bool = True, *, every: float = 0.0) -> None:

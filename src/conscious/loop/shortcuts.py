@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from conscious.config import SHORTCUTS
 from conscious.loop.batch import QUIET_EVENTS, Actionable, Entry
+from conscious.loop.settled import Settled
 from conscious.model import SEVERITY_RANK, Observation
 
 
@@ -43,7 +44,12 @@ QUIET = Rule(
     "agent's success, a process starting): only observe or reflect could be chosen; in choose mode only, "
     "never a user's words, the idle clock or the loop's own reflections",
 )
-RULES: tuple[Rule, ...] = (ROUTINE, BOOKKEEPING, REPEAT, QUIET)
+SETTLED = Rule(
+    "settled",
+    "a failure the journal has answered already: the same report passing since (green on the rerun), "
+    "or a running task already working on that report, test or process",
+)
+RULES: tuple[Rule, ...] = (ROUTINE, BOOKKEEPING, REPEAT, SETTLED, QUIET)
 NAMES: tuple[str, ...] = tuple(r.name for r in RULES)
 assert NAMES == SHORTCUTS, "config.SHORTCUTS names the rules defined here"
 
@@ -54,7 +60,11 @@ WORTH_A_THOUGHT: frozenset[tuple[str, str]] = frozenset({("clock", "idle")})
 
 
 def covering(
-    obs: Observation, enabled: Sequence[str], seen_recently: SeenRecently, actionable: Actionable | None = None
+    obs: Observation,
+    enabled: Sequence[str],
+    seen_recently: SeenRecently,
+    actionable: Actionable | None = None,
+    settled: Settled | None = None,
 ) -> Rule | None:
     """The first enabled rule that covers this observation, if any."""
     if "routine" in enabled and obs.key[:2] in QUIET_EVENTS:
@@ -72,6 +82,8 @@ def covering(
         and seen_recently(obs)
     ):
         return REPEAT
+    if "settled" in enabled and settled is not None and obs.source != "user" and settled(obs) is not None:
+        return SETTLED
     if (
         "quiet" in enabled
         and actionable is not None
@@ -85,13 +97,18 @@ def covering(
 
 
 def shortcut(
-    batch: Sequence[Entry], enabled: Sequence[str], seen_recently: SeenRecently, actionable: Actionable | None = None
+    batch: Sequence[Entry],
+    enabled: Sequence[str],
+    seen_recently: SeenRecently,
+    actionable: Actionable | None = None,
+    settled: Settled | None = None,
 ) -> list[Rule] | None:
     """The rules that decide this whole batch without the model, or None when it needs the model
-    (``actionable``: the choose mode's candidates, for the ``quiet`` rule)."""
+    (``actionable``: the choose mode's candidates, for the ``quiet`` rule; ``settled``: what the
+    journal has answered, for the ``settled`` rule)."""
     used: list[Rule] = []
     for entry in batch:
-        rule = covering(entry.observation, enabled, seen_recently, actionable)
+        rule = covering(entry.observation, enabled, seen_recently, actionable, settled)
         if rule is None:
             return None
         if rule not in used:

@@ -1,0 +1,76 @@
+"""What the journal already answered is observed, not delegated again: green on the rerun, a
+task already on it. A real journal on a real file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from conscious.journal import Journal
+from conscious.loop.batch import coalesce
+from conscious.loop.settled import settled_by
+from conscious.loop.shortcuts import shortcut
+from conscious.model import Observation, utcnow
+
+ROOT = "/home/dev/shop"
+REPORT = f"{ROOT}/reports/junit.xml"
+
+
+def failing(seconds: int = 0) -> Observation:
+    return Observation(
+        source="tests",
+        event_type="failed",
+        target=REPORT,
+        severity="error",
+        timestamp=utcnow() + timedelta(seconds=seconds),
+        details={"tests": 40, "failures": 1, "first_failures": [{"test": "tests.test_cart.test_total"}]},
+    )
+
+
+def passing(seconds: int) -> Observation:
+    return Observation(
+        source="tests", event_type="passed", target=REPORT, timestamp=utcnow() + timedelta(seconds=seconds)
+    )
+
+
+def test_a_failure_green_on_the_rerun_is_settled_and_one_failing_again_is_not(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    why = settled_by(journal.newer, lambda: [], [ROOT])
+    first = failing()
+    first.id = journal.append(first)
+    assert why(first) is None  # nothing newer: act on it
+    journal.append(passing(5))
+    assert why(first) == "the tests in reports/junit.xml pass again since (green on the rerun)"
+    again = failing(10)
+    again.id = journal.append(again)
+    [entry] = [e for e in coalesce([first, again]) if e.observation.event_type == "failed"]
+    assert why(entry.observation) is None  # failing after the pass: news again
+
+
+def test_a_failure_a_running_task_is_on_is_settled_whatever_its_wording(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    running: list[tuple[str, str]] = []
+    why = settled_by(journal.newer, lambda: running, [ROOT])
+    obs = failing()
+    obs.id = journal.append(obs)
+    running.append(("claude-code", "Add pagination to GET /invoices"))
+    assert why(obs) is None
+    running.append(("claude-code", "3 of 40 tests fail in reports/junit.xml (first: …). Find the cause, fix it."))
+    assert why(obs) == "already being worked on: claude-code is running on reports/junit.xml"
+    running[-1] = ("claude-flow", "make tests.test_cart.test_total pass again")
+    assert why(obs) == "already being worked on: claude-flow is running on reports/junit.xml"
+
+
+def test_the_rule_covers_a_batch_only_when_everything_in_it_is_settled_or_routine(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    why = settled_by(journal.newer, lambda: [], [ROOT])
+    obs = failing()
+    obs.id = journal.append(obs)
+    journal.append(passing(5))
+    beat = Observation(id=99, source="clock", event_type="heartbeat", target="orchestrator")
+    batch = coalesce([obs, beat])
+    rules = shortcut(batch, ("routine", "settled"), lambda _: False, lambda _: True, why)
+    assert rules is not None and [r.name for r in rules] == ["settled", "routine"]
+    assert shortcut(batch, ("routine",), lambda _: False, lambda _: True, why) is None  # turned off
+    asked = Observation(id=100, source="user", event_type="request", target="inbox", details={"text": "fix it"})
+    assert shortcut(coalesce([obs, asked]), ("routine", "settled"), lambda _: False, lambda _: True, why) is None
