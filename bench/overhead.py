@@ -5,7 +5,9 @@
 The real orchestrator — journal on a real file (WAL, FTS5 triggers), coalescing, rendering,
 the context window with its compactions and summaries, the gate, the turn log — with the
 in-tree ScriptedBackend, which answers instantly. Each observation is accepted and decided
-before the next, so the time measured is everything the loop does around one LLM call.
+before the next, so the time measured is everything the loop does around one LLM call — and the
+run checks that each was one: only the ``routine`` shortcut is on (with the default ones, a file
+edit is decided by the ``quiet`` rule, and the figure measured no model call at all).
 Resident memory (psutil) is sampled every 10 % of the run; it must stay flat.
 """
 
@@ -38,7 +40,7 @@ async def main() -> None:
     args = ap.parse_args()
     n = args.observations
 
-    _, paths, config = bench_setup()
+    _, paths, config = bench_setup(shortcuts=["routine"])
     backend = ScriptedBackend(context_length=8192, record=False)
     journal = Journal(paths.journal)
     journal.checkpoint_in_background()  # as the daemon does
@@ -73,6 +75,8 @@ async def main() -> None:
     total = time.perf_counter() - started
     await orch.shutdown(0.1)
 
+    if backend.calls < n:
+        raise SystemExit(f"{backend.calls} model calls for {n} observations: not the loop around a model decision")
     ordered = sorted(times)
     q = statistics.quantiles(ordered, n=1000)
     warm = [rss for i, rss in samples if i > n // 10]  # after the caches have warmed up
