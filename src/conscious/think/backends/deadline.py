@@ -16,23 +16,16 @@ from contextlib import aclosing
 from typing import Any
 
 from conscious.errors import LLMUnavailable
-from conscious.think.backends.base import Limits, LLMBackend, Message, ModelInfo, Usage
+from conscious.think.backends.base import Limits, LLMBackend, Message, Usage
+from conscious.think.backends.wrapper import WrapperBackend
 
 
-class DeadlineBackend:
+class DeadlineBackend(WrapperBackend):
     def __init__(self, inner: LLMBackend, *, first_token: float, total: float, max_bytes: int) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.first_token = first_token
         self.total = total
         self.max_bytes = max_bytes
-
-    @property
-    def url(self) -> str:
-        return self.inner.url
-
-    @property
-    def exact_tokens(self) -> bool:
-        return self.inner.exact_tokens
 
     async def stream(
         self, messages: Sequence[Message], schema: dict[str, Any] | None, limits: Limits
@@ -67,12 +60,3 @@ class DeadlineBackend:
                     if size > self.max_bytes:
                         raise LLMUnavailable(f"LLM server at {self.url} sent a reply over {self.max_bytes} bytes: cut")
                 yield item
-
-    async def tokenize(self, text: str) -> int:
-        return await self.inner.tokenize(text)
-
-    async def info(self) -> ModelInfo:
-        return await self.inner.info()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()

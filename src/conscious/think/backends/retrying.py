@@ -24,24 +24,17 @@ from tenacity import (
 
 from conscious.errors import LLMUnavailable
 from conscious.think.backends.base import Limits, LLMBackend, Message, ModelInfo, Usage
+from conscious.think.backends.wrapper import WrapperBackend
 
 log = logging.getLogger("conscious")
 
 
-class RetryingBackend:
+class RetryingBackend(WrapperBackend):
     def __init__(self, inner: LLMBackend, *, attempts: int = 3, initial: float = 0.5, max_wait: float = 4.0) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.attempts = attempts
         self.initial = initial
         self.max_wait = max_wait
-
-    @property
-    def url(self) -> str:
-        return self.inner.url
-
-    @property
-    def exact_tokens(self) -> bool:
-        return self.inner.exact_tokens
 
     def _retrying(self, retryable: Any = None) -> AsyncRetrying:
         return AsyncRetrying(
@@ -77,6 +70,3 @@ class RetryingBackend:
             with attempt:
                 return await self.inner.info()
         raise AssertionError("unreachable: tenacity reraises")
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
