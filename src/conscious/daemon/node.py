@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
@@ -36,6 +36,7 @@ from conscious.loop.reporter import Reporter
 from conscious.model import Observation, utcnow
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
+from conscious.system.supervise import Failures, spawn
 
 log = logging.getLogger("conscious")
 
@@ -68,6 +69,7 @@ async def run_node(config: Config, paths: Paths, terminal: Terminal, stop: async
         finally:
             journal.set_identity(daemon=node.status(False))
             journal.close()
+    node.failed.raise_if_fatal()  # non-zero, for systemd to restart this host's roles
     reporter.info("stopped")
 
 
@@ -88,6 +90,7 @@ class Node:
         self.worker: Worker | None = None
         self.helpers: list[asyncio.Task[None]] = []
         self.failures: dict[str, int] = {}
+        self.failed = Failures()
         self.metrics_url: str | None = None
         self.backlog = 0
 
@@ -112,7 +115,15 @@ class Node:
         self.outbox = Outbox(
             self.journal, broker, self.host, project, forwarded=True, on_trouble=trouble(reporter, "outbox")
         )
-        links = [asyncio.create_task(self.outbox.run(stop), name="outbox")]
+        outbox = self.outbox
+
+        def gave_up(name: str, exc: BaseException) -> None:
+            self.failed.gave_up(name, exc, stop)
+
+        def run(name: str, part: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+            return spawn(name, part, stop, told=self.failed.told(reporter), gave_up=gave_up)
+
+        links = [run("outbox", lambda: outbox.run(stop))]
         if "worker" in self.roles:
             if interrupted := self.dispatcher.recover():
                 reporter.warn(
@@ -130,8 +141,10 @@ class Node:
                 accept=self.accept,
                 on_trouble=trouble(reporter, "tasks"),
             )
-            taking = asyncio.create_task(self.worker.run(stop), name="worker")
-        links.append(asyncio.create_task(Presence(broker, self.host, self.describe).run(stop), name="presence"))
+            working = self.worker
+            taking = run("worker", lambda: working.run(stop))
+        presence = Presence(broker, self.host, self.describe)
+        links.append(run("presence", lambda: presence.run(stop)))
         served = self.serve_metrics(broker) if config.api else None
         worker = self.worker
         reporter.info(
