@@ -254,3 +254,20 @@ def test_the_loops_own_troubles_and_warnings_offer_no_investigation() -> None:
         Observation(source="kernel", event_type="oom-kill", target="gunicorn", severity="warning"),
     ]:
         assert [c.action_type for c in candidates([obs], agents=AGENTS, roots=[ROOT])] == ["observe", "reflect"], obs
+
+
+def test_chit_chat_goes_to_no_agent_and_notes_go_to_memory_first() -> None:
+    for words in ("thanks!", "Thank you :)", "ok", "hi conscious", "how is it going?", "LGTM 👍"):
+        assert [c.action_type for c in candidates([request(words)], agents=AGENTS)] == ["observe", "reflect"], words
+    for words in (
+        "note: we use uv, not pip",
+        "FYI: the staging DB is read-only",
+        "we always use tabs in Makefiles",
+        "what did we decide about the cache?",
+        "from now on, run the linters before committing",
+    ):
+        first = candidates([request(words)], agents=AGENTS)[0]
+        assert (first.target_agent, first.command) == ("memory", words), words
+    # An ask that merely starts politely is still an ask.
+    first = candidates([request("thanks — now please fix the flaky upload test")], agents=AGENTS)[0]
+    assert first.target_agent == "claude-code"

@@ -37,9 +37,17 @@ COMMAND_LIMIT = 600
 
 _MEMORY = re.compile(
     r"\b(remember|recall|don'?t forget|keep in mind|make a note|note (that|down)|what did (we|i)|"
-    r"what do (we|you) know|remind me)\b",
+    r"what do (we|you) know|remind me|(we|i) (always |never |usually )?(use|prefer)|convention|from now on)\b"
+    r"|^\s*(note|fyi|n\.b\.)\s*:",
     re.IGNORECASE,
 )
+_CHAT = re.compile(
+    r"(?:(?:thanks?( a lot| you)?|thank you|thx|ty|ok(ay)?|cool|great|nice|perfect|good (job|work)|well done|"
+    r"hi|hello|hey|good (morning|evening)|how('s| is) it going|how are you|lgtm|sounds good|👍|🙏)[\s.!?,:;)]*)+"
+    r"(?:conscious[\s.!?]*)?",
+    re.IGNORECASE,
+)
+"""Words to the orchestrator that ask for nothing: no paid agent is offered them."""
 _LARGE = re.compile(
     r"\b(migrate|migration|across|every|all (the |our )?(services|modules|packages|repos|files)|"
     r"whole|entire|in parallel|parallel|swarm|each (of|service|module)|end-to-end|audit)\b",
@@ -287,7 +295,7 @@ def _short(value: Any, limit: int = 300) -> str:
 
 def _request(text: str) -> list[_Proposal]:
     words = text.strip()
-    if not words:
+    if not words or _CHAT.fullmatch(words):
         return []
     code = _Proposal("delegate", "claude-code", words, "medium", "the user's request", True)
     flow = _Proposal("delegate", "claude-flow", words, "medium", "the user's request, as a multi-agent task", True)
