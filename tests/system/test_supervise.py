@@ -84,3 +84,17 @@ async def test_the_daemon_whose_health_loop_keeps_raising_exits_with_one_line(
         await asyncio.wait_for(serve(config, paths, Terminal(quiet=True)), 60)
     assert "health loop kept failing (OSError: injected fault)" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+async def test_the_daemon_whose_control_api_dies_exits_with_one_line(paths: Paths, watched: Path) -> None:
+    config = Config.load(paths, watch=[watched], probe_lmstudio=False, llm_url="scripted://observe", api_port=0)
+    daemon = asyncio.create_task(serve(config, paths, Terminal(quiet=True)))
+    async with asyncio.timeout(30):
+        while not any(t.get_name() == "control-api" for t in asyncio.all_tasks()):
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    [api] = [t for t in asyncio.all_tasks() if t.get_name() == "control-api"]
+    api.cancel()  # the API's server task ends from outside, as a crash inside uvicorn would end it
+    with pytest.raises(PartFailed) as caught:
+        await asyncio.wait_for(daemon, 30)
+    assert str(caught.value).startswith("the control API kept failing (RuntimeError: stopped serving (cancelled))")

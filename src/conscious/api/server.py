@@ -71,8 +71,20 @@ class ApiServer:
         if self._task.done():
             self._task.result()  # uvicorn failed to start: raise its error
 
+    async def ended(self) -> str:
+        """Once the server stops serving, whatever the reason: what ended it."""
+        assert self._task is not None
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.shield(self._task)
+        if self._task.cancelled():
+            return "cancelled"
+        return repr(self._task.exception()) if self._task.exception() else "it returned"
+
     async def stop(self) -> None:
         if self._task is None:
+            return
+        if self._task.done():  # ended already (``ended`` said how): nothing to wait for
+            self.sock.close()
             return
         self._server.should_exit = True
         try:

@@ -198,6 +198,8 @@ async def _run(
             run("health loop", lambda: health.run(stop)),
             run("sd-notify", lambda: _supervise(orchestrator.state, notifier, stop, watchdog)),
         ]
+        if api is not None:
+            helpers.append(asyncio.create_task(_api_alive(api, failed, stop), name="api-alive"))
         try:
             with captured(stop, asyncio.current_task()):
                 await orchestrator.run()
@@ -214,6 +216,14 @@ async def _run(
         if api is not None:
             await api.stop()
         api_journal.close()
+
+
+async def _api_alive(api: ApiServer, failed: Failures, stop: asyncio.Event) -> None:
+    """The control API cannot be restarted on its socket: if it stops serving while the daemon
+    runs, the daemon stops, non-zero, rather than live on with no way to reach it."""
+    why = await api.ended()
+    if not stop.is_set():
+        failed.gave_up("control API", RuntimeError(f"stopped serving ({why})"), stop)
 
 
 async def _serve_api(config: Config, control: DaemonControl, token: str) -> ApiServer:
