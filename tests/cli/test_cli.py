@@ -322,3 +322,20 @@ def test_stop_stops_the_running_daemon_as_ctrl_c_would(home: Path, watched: Path
         assert conscious("stop", home=home).returncode == 0  # nothing to stop is not an error
     finally:
         daemon.close()
+
+
+def test_watch_runs_a_command_and_tells_the_loop_how_it_ended(home: Path) -> None:
+    failing = "import sys; print('collected 3 items'); print('FAILED test_a - assert 1 == 2'); sys.exit(3)"
+    done = conscious("watch", "--", sys.executable, "-c", failing, home=home)
+    assert done.returncode == 3  # the command's own exit code, as if run without us
+    assert "FAILED test_a - assert 1 == 2" in done.stdout  # its output, as usual
+    assert "failed with exit code 3; told the loop (observation #1)" in done.stderr
+    fine = conscious("watch", "--", sys.executable, "-c", "print('ok')", home=home)
+    assert fine.returncode == 0 and "exited with exit code 0" in fine.stderr
+    journal = Journal(home / "journal.db")
+    first, second = journal.pending()
+    assert (first.source, first.event_type, first.severity) == ("process", "failed", "error")
+    assert first.details["exit_code"] == 3 and "assert 1 == 2" in first.details["tail"]
+    assert (second.event_type, second.severity, second.details["exit_code"]) == ("exited", "info", 0)
+    missing = conscious("watch", "--", "no-such-command-here", home=home)
+    one_clear_line(missing, "cannot run no-such-command-here")

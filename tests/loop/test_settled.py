@@ -74,3 +74,17 @@ def test_the_rule_covers_a_batch_only_when_everything_in_it_is_settled_or_routin
     assert shortcut(batch, ("routine",), lambda _: False, lambda _: True, why) is None  # turned off
     asked = Observation(id=100, source="user", event_type="request", target="inbox", details={"text": "fix it"})
     assert shortcut(coalesce([obs, asked]), ("routine", "settled"), lambda _: False, lambda _: True, why) is None
+
+
+def test_a_watched_command_that_succeeded_when_run_again_is_settled(tmp_path: Path) -> None:
+    from conscious.observe.command import ended
+
+    journal = Journal(tmp_path / "j.db")
+    why = settled_by(journal.newer, lambda: [], [ROOT])
+    failed = ended(["pytest", "-q"], 1, ["1 failed"], 2.0, ROOT)
+    failed.id = journal.append(failed)
+    assert why(failed) is None
+    again = ended(["pytest", "-q"], 0, ["40 passed"], 2.0, ROOT)
+    again.timestamp = again.timestamp + timedelta(seconds=5)
+    journal.append(again)
+    assert why(failed) == "`pytest -q` succeeded when run again since"

@@ -271,3 +271,17 @@ def test_chit_chat_goes_to_no_agent_and_notes_go_to_memory_first() -> None:
     # An ask that merely starts politely is still an ask.
     first = candidates([request("thanks — now please fix the flaky upload test")], agents=AGENTS)[0]
     assert first.target_agent == "claude-code"
+
+
+def test_a_watched_command_that_failed_is_delegated_with_its_exit_code_and_output() -> None:
+    from conscious.observe.command import ended
+
+    tail = ["collected 40 items", "FAILED tests/test_cart.py::test_total - assert 41 == 42", "1 failed, 39 passed"]
+    failed = ended(["pytest", "-q"], 1, tail, 3.2, ROOT)
+    first = candidates([failed], agents=AGENTS, roots=[ROOT])[0]
+    assert (first.target_agent, first.priority) == ("claude-code", "high")
+    assert first.command is not None and first.command.startswith("`pytest -q` exited with code 1; its output ended")
+    assert "assert 41 == 42" in first.command
+    fine = ended(["pytest", "-q"], 0, ["40 passed"], 3.0, ROOT)
+    assert (fine.event_type, fine.severity) == ("exited", "info")
+    assert [c.action_type for c in candidates([fine], agents=AGENTS, roots=[ROOT])] == ["observe", "reflect"]

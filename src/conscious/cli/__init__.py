@@ -2,12 +2,25 @@
 ``tell``, ``log`` and ``status`` work the same whether or not anything else is up; when a
 daemon's control API answers, they go through it instead."""
 
-from conscious.cli import cluster, doctor, mcp_server, run, service, show, talk, tools, work
+from conscious.cli import cluster, doctor, mcp_server, run, service, show, talk, tools, watching, work
 from conscious.cli.common import app
 
 app.add_typer(service.app, name="service")
 
-__all__ = ["app", "cluster", "doctor", "main", "mcp_server", "run", "service", "show", "talk", "tools", "work"]
+__all__ = [
+    "app",
+    "cluster",
+    "doctor",
+    "main",
+    "mcp_server",
+    "run",
+    "service",
+    "show",
+    "talk",
+    "tools",
+    "watching",
+    "work",
+]
 
 
 def main() -> None:

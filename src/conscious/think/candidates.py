@@ -232,6 +232,11 @@ def _evidence(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
             evidence += f" (first: {_quoted(firsts, roots)})"
         command = f"{cut(evidence, COMMAND_LIMIT - 80)}. Find the cause, fix it, and re-run the failing tests."
         return [_Proposal("delegate", "claude-code", command, "high", "the failing tests")]
+    if kind == ("process", "failed") and isinstance(d.get("exit_code"), int):
+        tail = _quoted(_short(str(d.get("tail") or "").strip()[-400:], 400), roots)
+        said = f"; its output ended with: {tail}" if tail else ""
+        command = f"`{target}` exited with code {d['exit_code']}{said}. Find the cause and fix it."
+        return [_Proposal("delegate", "claude-code", cut(command), "high", "the command that failed")]
     if obs.source == "process" and obs.event_type == "vanished":
         cmd = f" ({_quoted(str(d['cmdline']), roots)})" if d.get("cmdline") else ""
         command = (
