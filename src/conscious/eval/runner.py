@@ -23,7 +23,7 @@ from conscious.config import Config
 from conscious.eval.suite import Scenario
 from conscious.gate.gatekeeper import policy_from
 from conscious.gate.policy import History
-from conscious.loop.batch import coalesce
+from conscious.loop.batch import coalesce, take_batch
 from conscious.loop.commit import escalate
 from conscious.loop.shortcuts import shortcut
 from conscious.loop.turn import compose_turn, evidence_test
@@ -250,8 +250,10 @@ async def run_suite(
             thinker = Thinker(backend, window, limits, schema, strip_think=strip_think)
         observations = [o.model_copy(update={"id": i}) for i, o in enumerate(scenario.observations, start=1)]
         here = _watching(config, scenario)
-        batch = coalesce(observations)
-        rules = shortcut(batch, here.shortcuts, lambda _: False, evidence_test(here))
+        # The daemon's first decision on these observations: its batch (one thing to act on at most).
+        actionable = evidence_test(here)
+        batch = take_batch(coalesce(observations), here.batch_max, actionable)
+        rules = shortcut(batch, here.shortcuts, lambda _: False, actionable)
         if rules is not None:
             decision = Decision(action_type="observe", reasoning="rule", priority="low", confidence=1.0)
             done = Done("observe", None, "low", "accepted", "rule")
