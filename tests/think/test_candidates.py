@@ -261,6 +261,7 @@ def test_chit_chat_goes_to_no_agent_and_notes_go_to_memory_first() -> None:
         assert [c.action_type for c in candidates([request(words)], agents=AGENTS)] == ["observe", "reflect"], words
     for words in (
         "note: we use uv, not pip",
+        "note for later: the storefront is deployed by hand",
         "FYI: the staging DB is read-only",
         "we always use tabs in Makefiles",
         "what did we decide about the cache?",

@@ -38,7 +38,7 @@ COMMAND_LIMIT = 600
 _MEMORY = re.compile(
     r"\b(remember|recall|don'?t forget|keep in mind|make a note|note (that|down)|what did (we|i)|"
     r"what do (we|you) know|remind me|(we|i) (always |never |usually )?(use|prefer)|convention|from now on)\b"
-    r"|^\s*(note|fyi|n\.b\.)\s*:",
+    r"|^\s*(note|fyi|n\.b\.)\b[^:\n]{0,24}:",
     re.IGNORECASE,
 )
 _CHAT = re.compile(
