@@ -43,6 +43,18 @@ async def until(check: object, timeout: float = 20.0) -> None:
     raise AssertionError("timed out")
 
 
+Pair = tuple[Worker, list[Observation]]
+
+
+async def two_workers(nats_server: NatsServer, tmp_path: Path) -> tuple[list[Journal], list[Broker], Pair, Pair]:
+    """Workers w1 and w2, each with its journal, its broker link and what it observed."""
+    journals = [Journal(tmp_path / "w1.db"), Journal(tmp_path / "w2.db")]
+    brokers = [await Broker.connect(ClusterConfig(broker=[nats_server.url]), h) for h in ("w1", "w2")]
+    seen: tuple[list[Observation], list[Observation]] = ([], [])
+    made = [worker(journals[i], brokers[i], tmp_path, f"w{i + 1}", seen[i]) for i in (0, 1)]
+    return journals, brokers, (made[0], seen[0]), (made[1], seen[1])
+
+
 def starts(log: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
@@ -80,12 +92,7 @@ async def test_a_task_handed_out_again_is_never_started_twice(
 ) -> None:
     monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "slow")
     monkeypatch.setenv("CONSCIOUS_FAKE_SLEEP", "30")
-    journals = [Journal(tmp_path / "w1.db"), Journal(tmp_path / "w2.db")]
-    brokers = [await Broker.connect(ClusterConfig(broker=[nats_server.url]), h) for h in ("w1", "w2")]
-    seen1: list[Observation] = []
-    seen2: list[Observation] = []
-    first = worker(journals[0], brokers[0], tmp_path, "w1", seen1)
-    second = worker(journals[1], brokers[1], tmp_path, "w2", seen2)
+    journals, brokers, (first, _), (second, seen2) = await two_workers(nats_server, tmp_path)
     stop1, stop2 = asyncio.Event(), asyncio.Event()
     run1 = asyncio.create_task(first.run(stop1))
     try:
@@ -123,12 +130,7 @@ async def test_a_lost_workers_task_is_reported_even_while_its_presence_entry_liv
 
     monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "slow")
     monkeypatch.setenv("CONSCIOUS_FAKE_SLEEP", "60")
-    journals = [Journal(tmp_path / "w1.db"), Journal(tmp_path / "w2.db")]
-    brokers = [await Broker.connect(ClusterConfig(broker=[nats_server.url]), h) for h in ("w1", "w2")]
-    seen1: list[Observation] = []
-    seen2: list[Observation] = []
-    first = worker(journals[0], brokers[0], tmp_path, "w1", seen1)
-    second = worker(journals[1], brokers[1], tmp_path, "w2", seen2)
+    journals, brokers, (first, seen1), (second, seen2) = await two_workers(nats_server, tmp_path)
     stop1, stop2 = asyncio.Event(), asyncio.Event()
     says1 = Presence(brokers[0], "w1", lambda: {"roles": ["worker"], "running": first.running()})
     says2 = Presence(brokers[1], "w2", lambda: {"roles": ["worker"], "running": second.running()})
