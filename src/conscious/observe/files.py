@@ -90,12 +90,19 @@ class FileObserver:
                     recursive=True,
                     force_polling=True if self.polling else None,
                 ):
+                    # All of a batch, then yielded in one go: the loop sees a tree copied in as one
+                    # burst, not a few files per folder as each folder's look lets it run.
+                    found: list[Observation] = []
+                    walked: set[str] = set()
                     for change, raw in sorted(changes, key=lambda c: c[1]):
+                        if change == Change.added and raw in walked:
+                            continue  # found by the look into its new folder already
                         self._note(raw, deleted=change == Change.deleted)
-                        yield await self._observed(_EVENTS[change], Path(raw))
+                        found.append(await self._observed(_EVENTS[change], Path(raw)))
                         if change == Change.added and os.path.isdir(raw):
-                            async for obs in self._inside(raw):
-                                yield obs
+                            found += await self._inside(raw, walked)
+                    for obs in found:
+                        yield obs
                 return
             except Exception as exc:
                 trouble = _trouble(exc)
@@ -113,14 +120,17 @@ class FileObserver:
             for event, raw in snapshot.changes(before, after):
                 yield await self._observed(event, Path(raw))
 
-    async def _inside(self, folder: str) -> AsyncIterator[Observation]:
+    async def _inside(self, folder: str, walked: set[str]) -> list[Observation]:
         """What a new folder already holds: the watcher adds its watch only once it sees the folder,
         and whatever was written in it before that (a tree unpacked, ``mkdir -p a/b/c && touch``)
         has no event of its own — a burst lost its first files, a deep file was never seen."""
         found = await asyncio.to_thread(snapshot.look, [Path(folder)], self._skip)
+        out = []
         for raw in sorted(found.keys() - self._known.keys()):
             self._known[raw] = found[raw]
-            yield await self._observed("created", Path(raw))
+            walked.add(raw)
+            out.append(await self._observed("created", Path(raw)))
+        return out
 
     def _note(self, raw: str, *, deleted: bool) -> None:
         if deleted:
