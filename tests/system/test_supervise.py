@@ -14,7 +14,7 @@ from conscious.control.terminal import Terminal
 from conscious.daemon.serve import serve
 from conscious.errors import PartFailed
 from conscious.paths import Paths
-from conscious.system.supervise import Failures, supervised
+from conscious.system.supervise import Supervisor
 
 
 class Said:
@@ -34,15 +34,9 @@ async def test_a_part_that_fails_is_restarted_and_told_then_runs_on() -> None:
         if runs < 3:
             raise RuntimeError(f"boom {runs}")
 
-    said, failures, stop = Said(), Failures(), asyncio.Event()
-    await supervised(
-        "inbox",
-        part,
-        stop,
-        told=failures.told(said),
-        gave_up=lambda n, e: failures.gave_up(n, e, stop),
-        first_wait=0.01,
-    )
+    said, stop = Said(), asyncio.Event()
+    failures = Supervisor(said, stop, first_wait=0.01)
+    await failures.start("inbox", part)
     assert runs == 3 and failures.fatal is None and not stop.is_set()
     assert said.lines == [
         "inbox failed (1 within 5 min): RuntimeError: boom 1; restarting it",
@@ -54,17 +48,11 @@ async def test_a_part_that_keeps_failing_stops_everything_and_says_why() -> None
     async def part() -> None:
         raise KeyError("decisions.cluster_seq")
 
-    said, failures, stop = Said(), Failures(), asyncio.Event()
-    await supervised(
-        "inbox",
-        part,
-        stop,
-        told=failures.told(said),
-        gave_up=lambda n, e: failures.gave_up(n, e, stop),
-        limit=3,
-        first_wait=0.01,
-    )
-    assert stop.is_set() and len(said.lines) == 3
+    said, stop = Said(), asyncio.Event()
+    dropped: list[bool] = []
+    failures = Supervisor(said, stop, giving_up=lambda: dropped.append(True), limit=3, first_wait=0.01)
+    await failures.start("inbox", part)
+    assert stop.is_set() and len(said.lines) == 3 and dropped == [True]
     with pytest.raises(PartFailed) as caught:
         failures.raise_if_fatal()
     assert str(caught.value).startswith("the inbox kept failing (KeyError: 'decisions.cluster_seq'): stopping")

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
@@ -36,7 +36,7 @@ from conscious.loop.reporter import Reporter
 from conscious.model import Observation, utcnow
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
-from conscious.system.supervise import Failures, spawn
+from conscious.system.supervise import Supervisor
 
 log = logging.getLogger("conscious")
 
@@ -69,7 +69,8 @@ async def run_node(config: Config, paths: Paths, terminal: Terminal, stop: async
         finally:
             journal.set_identity(daemon=node.status(False))
             journal.close()
-    node.failed.raise_if_fatal()  # non-zero, for systemd to restart this host's roles
+    if node.supervisor is not None:
+        node.supervisor.raise_if_fatal()  # non-zero, for systemd to restart this host's roles
     reporter.info("stopped")
 
 
@@ -90,7 +91,7 @@ class Node:
         self.worker: Worker | None = None
         self.helpers: list[asyncio.Task[None]] = []
         self.failures: dict[str, int] = {}
-        self.failed = Failures()
+        self.supervisor: Supervisor | None = None
         self.metrics_url: str | None = None
         self.backlog = 0
 
@@ -116,14 +117,8 @@ class Node:
             self.journal, broker, self.host, project, forwarded=True, on_trouble=trouble(reporter, "outbox")
         )
         outbox = self.outbox
-
-        def gave_up(name: str, exc: BaseException) -> None:
-            self.failed.gave_up(name, exc, stop)
-
-        def run(name: str, part: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
-            return spawn(name, part, stop, told=self.failed.told(reporter), gave_up=gave_up)
-
-        links = [run("outbox", lambda: outbox.run(stop))]
+        supervisor = self.supervisor = Supervisor(reporter, stop)
+        links = [supervisor.start("outbox", lambda: outbox.run(stop))]
         if "worker" in self.roles:
             if interrupted := self.dispatcher.recover():
                 reporter.warn(
@@ -142,9 +137,9 @@ class Node:
                 on_trouble=trouble(reporter, "tasks"),
             )
             working = self.worker
-            taking = run("worker", lambda: working.run(stop))
+            taking = supervisor.start("worker", lambda: working.run(stop))
         presence = Presence(broker, self.host, self.describe)
-        links.append(run("presence", lambda: presence.run(stop)))
+        links.append(supervisor.start("presence", lambda: presence.run(stop)))
         served = self.serve_metrics(broker) if config.api else None
         worker = self.worker
         reporter.info(

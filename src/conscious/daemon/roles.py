@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from conscious.errors import BrokerError, ConfigError
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
 from conscious.loop.reporter import Reporter
-from conscious.system.supervise import Failures, spawn
+from conscious.system.supervise import Supervisor
 
 log = logging.getLogger("conscious")
 
@@ -90,7 +90,7 @@ class BrainParts:
     helpers: list[asyncio.Task[None]] = field(default_factory=list)
     inbox: Inbox | None = None
     outbox: Outbox | None = None
-    failed: Failures = field(default_factory=lambda: Failures())
+    supervisor: Supervisor | None = None
 
     def levels(self) -> dict[str, Callable[[], float]]:
         """What ``/metrics`` shows of this brain (``conscious_cluster_*{role="brain"}``)."""
@@ -168,19 +168,16 @@ def start_brain(config: Config, parts: BrainParts, orchestrator: Orchestrator, s
                 orchestrator.state.published["cluster"] = await cluster_status(parts.broker, config.cluster)
             await pause(stop, 3.0)
 
-    def gave_up(name: str, exc: BaseException) -> None:
+    def giving_up() -> None:
         parts.log.leading = False  # decide nothing more; the lease is given up as the stop ends it
-        parts.failed.gave_up(name, exc, stop)
 
-    def run(name: str, part: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
-        return spawn(name, part, stop, told=parts.failed.told(reporter), gave_up=gave_up)
-
+    supervisor = parts.supervisor = Supervisor(reporter, stop, giving_up=giving_up)
     parts.helpers = [
-        run("outbox", lambda: outbox.run(stop)),
-        run("inbox", lambda: inbox.run(stop)),
-        run("lease", lambda: lease.run(stop)),
-        run("presence", lambda: presence.run(stop)),
-        run("cluster-status", publish_cluster),
+        supervisor.start("outbox", lambda: outbox.run(stop)),
+        supervisor.start("inbox", lambda: inbox.run(stop)),
+        supervisor.start("lease", lambda: lease.run(stop)),
+        supervisor.start("presence", lambda: presence.run(stop)),
+        supervisor.start("cluster-status", publish_cluster),
     ]
 
 

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
 
 from conscious.api.app import create_app
 from conscious.api.server import ApiServer, bind
@@ -43,7 +42,7 @@ from conscious.loop.state import LoopState
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
 from conscious.system.net import is_loopback
-from conscious.system.supervise import Failures, spawn
+from conscious.system.supervise import Supervisor
 from conscious.think.connect import connect
 
 log = logging.getLogger("conscious")
@@ -111,8 +110,8 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
                 stop.set()
                 await stop_brain(parts)
             journal.close()
-        if parts is not None:
-            parts.failed.raise_if_fatal()  # after a whole shutdown: non-zero, for systemd to restart us
+        if parts is not None and parts.supervisor is not None:
+            parts.supervisor.raise_if_fatal()  # after a whole shutdown: non-zero, for systemd to restart us
 
 
 async def _run(
@@ -189,17 +188,13 @@ async def _run(
             interval=config.health_interval,
             stall_after=config.stall_after or None,
         )
-        failed = Failures()
-
-        def run(name: str, part: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
-            return spawn(name, part, stop, told=failed.told(reporter), gave_up=lambda n, e: failed.gave_up(n, e, stop))
-
+        supervisor = Supervisor(reporter, stop)
         helpers = [
-            run("health loop", lambda: health.run(stop)),
-            run("sd-notify", lambda: _supervise(orchestrator.state, notifier, stop, watchdog)),
+            supervisor.start("health loop", lambda: health.run(stop)),
+            supervisor.start("sd-notify", lambda: _supervise(orchestrator.state, notifier, stop, watchdog)),
         ]
         if api is not None:
-            helpers.append(asyncio.create_task(_api_alive(api, failed, stop), name="api-alive"))
+            helpers.append(asyncio.create_task(_api_alive(api, supervisor, stop), name="api-alive"))
         try:
             with captured(stop, asyncio.current_task()):
                 await orchestrator.run()
@@ -210,7 +205,7 @@ async def _run(
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             await alerts.aclose()
-        failed.raise_if_fatal()
+        supervisor.raise_if_fatal()
         reporter.info("stopped")
     finally:
         if api is not None:
@@ -218,12 +213,12 @@ async def _run(
         api_journal.close()
 
 
-async def _api_alive(api: ApiServer, failed: Failures, stop: asyncio.Event) -> None:
+async def _api_alive(api: ApiServer, supervisor: Supervisor, stop: asyncio.Event) -> None:
     """The control API cannot be restarted on its socket: if it stops serving while the daemon
     runs, the daemon stops, non-zero, rather than live on with no way to reach it."""
     why = await api.ended()
     if not stop.is_set():
-        failed.gave_up("control API", RuntimeError(f"stopped serving ({why})"), stop)
+        supervisor.gave_up("control API", RuntimeError(f"stopped serving ({why})"))
 
 
 async def _serve_api(config: Config, control: DaemonControl, token: str) -> ApiServer:

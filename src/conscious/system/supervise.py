@@ -25,6 +25,9 @@ log = logging.getLogger("conscious")
 Told = Callable[[str, BaseException, int], None]
 """A part failed: its name, what it raised, its failures within the window."""
 GaveUp = Callable[[str, BaseException], None]
+LIMIT = 5
+WINDOW = 300.0
+"""A part that fails ``LIMIT`` times within ``WINDOW`` seconds is given up on."""
 
 
 async def supervised(
@@ -34,8 +37,8 @@ async def supervised(
     *,
     told: Told,
     gave_up: GaveUp,
-    limit: int = 5,
-    window: float = 300.0,
+    limit: int = LIMIT,
+    window: float = WINDOW,
     first_wait: float = 0.5,
 ) -> None:
     """Run ``run()`` until it returns, ``stop`` is set, or it fails ``limit`` times within ``window``."""
@@ -60,33 +63,45 @@ async def supervised(
                 await asyncio.wait_for(stop.wait(), min(30.0, first_wait * 2 ** (len(failures) - 1)))
 
 
-def spawn(
-    name: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event, *, told: Told, gave_up: GaveUp
-) -> asyncio.Task[None]:
-    """``supervised`` as a task of that name."""
-    return asyncio.create_task(supervised(name, run, stop, told=told, gave_up=gave_up), name=name)
-
-
 class Warns(Protocol):
     def warn(self, text: str) -> None: ...
 
 
-class Failures:
-    """What the supervised parts of one daemon said, and the first that could not go on."""
+class Supervisor:
+    """The supervised parts of one daemon: each started here and its failures told through
+    ``reporter``; the first that cannot go on stops them all (``giving_up`` first: a brain drops
+    its lead) and is raised as ``PartFailed`` once the daemon has shut down."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        reporter: Warns,
+        stop: asyncio.Event,
+        *,
+        giving_up: Callable[[], None] = lambda: None,
+        limit: int = LIMIT,
+        first_wait: float = 0.5,
+    ) -> None:
+        self.reporter = reporter
+        self.stop = stop
+        self.giving_up = giving_up
+        self.limit = limit
+        self.first_wait = first_wait
         self.fatal: str | None = None
 
-    def told(self, reporter: Warns) -> Told:
-        def said(name: str, exc: BaseException, count: int) -> None:
-            reporter.warn(f"{name} failed ({count} within 5 min): {_one_line(exc)}; restarting it")
+    def start(self, name: str, part: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        run = supervised(
+            name, part, self.stop, told=self.told, gave_up=self.gave_up, limit=self.limit, first_wait=self.first_wait
+        )
+        return asyncio.create_task(run, name=name)
 
-        return said
+    def told(self, name: str, exc: BaseException, count: int) -> None:
+        self.reporter.warn(f"{name} failed ({count} within {WINDOW / 60:g} min): {_one_line(exc)}; restarting it")
 
-    def gave_up(self, name: str, exc: BaseException, stop: asyncio.Event) -> None:
+    def gave_up(self, name: str, exc: BaseException) -> None:
+        self.giving_up()
         if self.fatal is None:
             self.fatal = f"the {name} kept failing ({_one_line(exc)}): stopping, for a supervisor to restart the daemon"
-        stop.set()
+        self.stop.set()
 
     def raise_if_fatal(self) -> None:
         if self.fatal is not None:
