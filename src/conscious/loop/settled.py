@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from conscious.model import Observation
+from conscious.system.words import relative
 
 Settled = Callable[[Observation], str | None]
 """Why this observation needs nothing more (None: it may)."""
@@ -26,7 +27,7 @@ def settled_by(newer: Newer, running: Callable[[], Iterable[tuple[str, str]]], r
         kind = obs.key[:2]
         if kind not in (("tests", "failed"), ("process", "vanished"), ("process", "failed")):
             return None
-        where = _relative(obs.target, roots)
+        where = relative(obs.target, roots)
         since = obs.last_ts or obs.timestamp
         if kind == ("tests", "failed") and newer("tests", "passed", obs.target, since):
             return f"the tests in {where} pass again since (green on the rerun)"
@@ -47,10 +48,3 @@ def _named(obs: Observation) -> set[str]:
     if not isinstance(firsts, list):
         return set()
     return {str(f["test"]) for f in firsts if isinstance(f, dict) and f.get("test")}
-
-
-def _relative(path: str, roots: list[str]) -> str:
-    for root in roots:
-        if path.startswith(root.rstrip("/") + "/"):
-            return path[len(root.rstrip("/")) + 1 :]
-    return path

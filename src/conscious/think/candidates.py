@@ -24,7 +24,7 @@ from typing import Any
 
 from conscious.config import CandidatePattern
 from conscious.model import PRIORITY_RANK, SEVERITY_RANK, ActionType, Decision, Observation, Priority
-from conscious.system.words import WORD, leads_out
+from conscious.system.words import WORD, leads_out, relative
 
 BUILTIN = ("claude-code", "claude-flow", "memory")
 IDS = "ABCDEFGH"
@@ -166,15 +166,8 @@ def _subject(batch: Sequence[Observation], roots: Sequence[str]) -> str:
     questions = [o.target for o in batch if o.key[:2] == ("self", "reflection")]
     if questions:
         return cut(questions[0], 200)  # the same question, not a question about it
-    heads = [f"{o.source}/{o.event_type} {_relative(o.target, roots)}" for o in batch[:3]]
+    heads = [f"{o.source}/{o.event_type} {relative(o.target, roots)}" for o in batch[:3]]
     return cut("What do we know about: " + "; ".join(heads), 200)
-
-
-def _relative(path: str, roots: Sequence[str]) -> str:
-    for root in roots:
-        if path.startswith(root.rstrip("/") + "/"):
-            return path[len(root.rstrip("/")) + 1 :]
-    return path
 
 
 def _again(basis: object) -> str:
@@ -208,7 +201,7 @@ def _quoted(text: str, roots: Sequence[str]) -> str:
         w = m.group(0)
         if not leads_out(w):
             return w
-        inside = _relative(w, roots)
+        inside = relative(w, roots)
         if inside != w and ".." not in inside.split("/"):
             return inside
         return "…/" + (w.rstrip("/").rsplit("/", 1)[-1] or "")
@@ -219,7 +212,7 @@ def _quoted(text: str, roots: Sequence[str]) -> str:
 def _evidence(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
     kind = (obs.source, obs.event_type)
     d = obs.details
-    target = _relative(obs.target, roots)
+    target = relative(obs.target, roots)
     if kind == ("tests", "failed"):
         failed = int(d.get("failures", 0)) + int(d.get("errors", 0))
         firsts = "; ".join(
@@ -270,7 +263,7 @@ def _unknown_trouble(obs: Observation, roots: Sequence[str]) -> list[_Proposal]:
         obs.event_type in LOOP_OWN_SYSTEM or obs.event_type.startswith(("llm-", "journal-"))
     ):
         return []
-    target = _relative(obs.target, roots)
+    target = relative(obs.target, roots)
     shown = {k: v for k, v in obs.details.items() if k not in ("relative", "pid")}
     evidence = f": {_quoted(_short(shown), roots)}" if shown else ""
     command = f"{obs.source}/{obs.event_type} {target}{evidence}. Find out why this happened and fix the cause."
@@ -348,7 +341,7 @@ def _many_failing(batch: Sequence[Observation], roots: Sequence[str]) -> list[_P
             count = int(obs.details.get("failures", 0)) + int(obs.details.get("errors", 0))
             failing += count
             big += count >= 10
-            reports.append(_relative(obs.target, roots))
+            reports.append(relative(obs.target, roots))
     if len(modules) + big < 3:
         return []
     where = f"in {', '.join(reports[:3])}" + (f" (the first in {', '.join(sorted(modules)[:5])})" if modules else "")
@@ -358,7 +351,7 @@ def _many_failing(batch: Sequence[Observation], roots: Sequence[str]) -> list[_P
 
 def _from_patterns(obs: Observation, patterns: Iterable[CandidatePattern], roots: Sequence[str]) -> list[_Proposal]:
     out = []
-    path = _relative(obs.target, roots)
+    path = relative(obs.target, roots)
     for p in patterns:
         if p.source not in (None, obs.source) or p.event not in (None, obs.event_type):
             continue
