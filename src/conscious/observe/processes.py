@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from conscious.model import Observation, Severity, utcnow
+from conscious.model import Observation, Severity
 
 
 @dataclass
@@ -56,7 +56,6 @@ class ProcessObserver:
         return None
 
     def poll(self, first: bool = False) -> list[Observation]:
-        self._poll_started = utcnow()
         out: list[Observation] = []
         alive: set[int] = set()
         for proc in psutil.process_iter(["pid", "name", "cmdline"]):
@@ -77,27 +76,27 @@ class ProcessObserver:
                 out += self._thresholds(pid, self._procs[pid])
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
-        held, self._gone = self._gone, []
+        earlier = self._gone
+        now: list[Observation] = []
         for pid in set(self.seen) - alive:
-            held.append(self._obs("vanished", pid, "warning", {}))
+            now.append(self._obs("vanished", pid, "warning", {}))
             del self.seen[pid]
             self._procs.pop(pid, None)
-        return self._back(out, held)
-
-    def _back(self, out: list[Observation], gone: list[Observation]) -> list[Observation]:
-        """A process gone and one started under the same command line: one restart."""
         started = {o.details["cmdline"]: o for o in out if o.event_type == "started"}
-        for obs in gone:
-            again = started.pop(obs.details["cmdline"], None)
-            if again is not None:
-                out.remove(again)
-                details = {**again.details, "previous_pid": obs.details["pid"]}
-                out.append(again.model_copy(update={"event_type": "restarted", "details": details}))
-            elif obs.timestamp < self._poll_started:
-                out.append(obs)  # held a poll already: gone for good
-            else:
-                self._gone.append(obs)
+        out += [obs for obs in earlier if not self._back(obs, out, started)]  # held a poll: gone for good
+        self._gone = [obs for obs in now if not self._back(obs, out, started)]
         return out
+
+    @staticmethod
+    def _back(gone: Observation, out: list[Observation], started: dict[str, Observation]) -> bool:
+        """Whether ``gone`` came back under the same command line: its start becomes a restart."""
+        again = started.pop(gone.details["cmdline"], None)
+        if again is None:
+            return False
+        out.remove(again)
+        details = {**again.details, "previous_pid": gone.details["pid"]}
+        out.append(again.model_copy(update={"event_type": "restarted", "details": details}))
+        return True
 
     def _thresholds(self, pid: int, proc: psutil.Process) -> list[Observation]:
         seen = self.seen[pid]
