@@ -61,21 +61,20 @@ class FileObserver:
         self.debounce_ms = debounce_ms
 
     def _filter(self, change: Change, path: str) -> bool:
+        """What the watcher reports: not ours, not ignored, and not watchfiles' own noise —
+        which hides .pytest_cache and the like, where a report is still a report."""
         p = Path(path)
-        if any(path.startswith(str(e)) for e in self.exclude):
+        if any(path.startswith(str(e)) for e in self.exclude) or self.rules.ignored(p):
             return False
-        if self.rules.ignored(p):
-            return False
-        # watchfiles' own list hides .pytest_cache and the like; a report there is still a report.
         return self._default(change, path) or self.rules.is_report(p)
 
     def _skip(self, path: Path, is_dir: bool) -> bool:
-        raw = str(path)
-        if any(raw.startswith(str(e)) for e in self.exclude):
-            return True
-        if self.rules.ignored(path):
-            return True
-        return not is_dir and not self._default(Change.modified, raw)
+        """What a look at the tree passes over: the same as the watcher (a folder is entered unless
+        ours or ignored, whatever watchfiles thinks of its files)."""
+        if is_dir:
+            raw = str(path)
+            return any(raw.startswith(str(e)) for e in self.exclude) or self.rules.ignored(path)
+        return not self._filter(Change.modified, str(path))
 
     async def observe(self) -> AsyncIterator[Observation]:
         # A look at the tree to compare with when events fail (``snapshot.py``).
