@@ -46,6 +46,7 @@ async def test_a_storm_of_failures_is_one_message_and_a_health_change_the_next(t
         "health degraded (llm: connection refused)",
         "task #5 claude-flow went silent",
     ]
+    await alerts.aclose()  # nothing left running after the test (a notify command outlived it once)
 
 
 async def until(check: object, timeout: float = 10.0) -> None:

@@ -42,6 +42,11 @@ async def _run(argv: list[str], stdin: bytes | None = None) -> str | None:
         proc.kill()
         await proc.wait()
         return f"{argv[0]}: no answer in {TIMEOUT:.0f}s"
+    except asyncio.CancelledError:  # the daemon stops: the command must not outlive it
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
     if proc.returncode != 0:
         tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
         return f"{argv[0]} exited {proc.returncode}: {tail[0][:200]}"
