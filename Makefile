@@ -19,10 +19,11 @@ CLAUDE_FLOW_VERSION ?= 3.43.0
 PLAYWRIGHT_VERSION ?= 1.65.1
 TOOLS := .tools
 # Debian packages the tests use: systemd-analyze (unit files), Chromium (the live page), nats-server
-# (the broker of the roles on several machines) and iproute2 (those machines, as network namespaces).
+# (the broker of the roles on several machines), iproute2 (those machines, as network namespaces)
+# and bubblewrap (the agents' sandbox).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint clean tools sysdeps
+.PHONY: setup run test lint clean tools sysdeps walls
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,16 +58,21 @@ tools: $(TOOLS)/.claude-code-$(CLAUDE_CODE_VERSION) $(TOOLS)/.claude-flow-$(CLAU
 
 sysdeps:
 	@if ! command -v systemd-analyze >/dev/null || ! [ -x /usr/bin/chromium ] || ! command -v nats-server >/dev/null \
-		|| ! command -v ip >/dev/null; then \
+		|| ! command -v ip >/dev/null || ! command -v bwrap >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends systemd chromium nats-server iproute2; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends systemd chromium nats-server iproute2 bubblewrap; \
 	fi
 
+# The wall around every agent (sandbox.mode = "bwrap"): without it no task starts.
+walls:
+	@command -v bwrap >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends bubblewrap; }
+
 ifeq ($(LLM_URL),)
-run: setup
+run: setup walls
 	$(BIN)/conscious run --watch "$(WATCH)"
 else
-run: $(VENV)/.setup-served
+run: $(VENV)/.setup-served walls
 	$(BIN)/conscious run --watch "$(WATCH)" --llm-url "$(LLM_URL)"
 endif
 

@@ -7,6 +7,7 @@ link down. Used by tests/test_cluster.py and bench/cluster.py (the figures in BE
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -116,6 +117,8 @@ class Role:
         return self.home.parent / f"{self.host}.out"
 
     def env(self) -> dict[str, str]:
+        (self.home.parent / "agents.jsonl").parent.mkdir(parents=True, exist_ok=True)
+        (self.home.parent / "agents.jsonl").touch()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")}
         env.update(
             {
@@ -123,6 +126,8 @@ class Role:
                 "CONSCIOUS_API": "false",
                 "CONSCIOUS_LOG_STDOUT": "true",
                 "CONSCIOUS_FAKE_LOG": str(self.home.parent / "agents.jsonl"),
+                # The stand-ins' log: the one path outside their task's folder they may write.
+                "CONSCIOUS_SANDBOX__WRITABLE": json.dumps([str(self.home.parent / "agents.jsonl")]),
                 "PATH": f"{FAKES_BIN}{os.pathsep}{env['PATH']}",
                 "CONSCIOUS_CLUSTER__LEASE_S": "5",
                 "CONSCIOUS_CLUSTER__ACK_WAIT_S": "5",

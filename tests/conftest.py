@@ -4,6 +4,7 @@ started once per session by our own EmbeddedServer."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -52,7 +53,11 @@ def fake_agents(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Stand-in claude / claude-flow executables first on PATH; returns their argv log."""
     monkeypatch.setenv("PATH", f"{FAKES_BIN}{os.pathsep}{os.environ['PATH']}")
     log = tmp_path / "fake-agents.jsonl"
+    log.touch()
     monkeypatch.setenv("CONSCIOUS_FAKE_LOG", str(log))
+    # The stand-ins' log is the one thing outside their task's folder they may write (the wall
+    # around them is otherwise the default one).
+    monkeypatch.setenv("CONSCIOUS_SANDBOX__WRITABLE", json.dumps([str(log)]))
     return log
 
 

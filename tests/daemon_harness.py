@@ -82,6 +82,8 @@ class Daemon:
         return self.home / "agents.jsonl"
 
     def env(self) -> dict[str, str]:
+        (self.agent_log).parent.mkdir(parents=True, exist_ok=True)
+        (self.agent_log).touch()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")}
         env.update(
             {
@@ -90,6 +92,8 @@ class Daemon:
                 "CONSCIOUS_HEARTBEAT_INTERVAL": "0",
                 "CONSCIOUS_IDLE_REFLECTION_INTERVAL": "0",
                 "CONSCIOUS_FAKE_LOG": str(self.agent_log),
+                # The stand-ins' log: the one path outside their task's folder they may write.
+                "CONSCIOUS_SANDBOX__WRITABLE": json.dumps([str(self.agent_log)]),
                 "PATH": f"{FAKES_BIN}{os.pathsep}{env['PATH']}",
                 **self.settings,
             }

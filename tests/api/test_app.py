@@ -139,7 +139,7 @@ async def test_inbox_decision_approval_and_result_through_the_api(daemon: Runnin
 
         request = (await until(waiting, what="an approval request"))[0]
         assert request["agent"] == "claude-code" and request["command"] == "handle inbox"  # the scripted brain's
-        assert not fake_agents.exists()  # nothing started before the answer
+        assert fake_agents.read_text() == ""  # nothing started before the answer
 
         decisions = (await api.get("/api/decisions", params={"limit": 5})).json()["items"]
         record = next(d for d in decisions if d["task"] and d["task"]["id"] == request["task_id"])

@@ -71,7 +71,7 @@ async def test_the_attackers_own_decisions_are_all_refused(config: Config, paths
         await settle(orch, journal, 30)
     refused = [o for o in journal.observations(1000) if o.key[:2] == ("policy", "refused")]
     assert len(refused) == len(CASES)  # each one refused, journaled and fed back
-    assert journal.tasks() == [] and not fake_agents.exists()  # no agent ever started
+    assert journal.tasks() == [] and fake_agents.read_text() == ""  # no agent ever started
 
 
 async def test_the_real_model_reading_the_corpus_delegates_nothing_outside_policy(

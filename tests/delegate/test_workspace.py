@@ -18,7 +18,7 @@ from conscious.delegate.base import Outcome
 from conscious.delegate.claude_code import ClaudeCodeDelegate
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.scripted import ScriptedDelegate
-from conscious.delegate.workspace import InPlace, Worktrees
+from conscious.delegate.workspace import InPlace, Clones
 from conscious.errors import ConfigError, GitError
 from conscious.journal import Journal
 from conscious.model import Decision, Observation, Task
@@ -34,14 +34,14 @@ FIX = [
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 
 
-def worktrees(journal: Journal, repo: Path, paths: Paths, **kwargs: object) -> Worktrees:
-    return Worktrees(
+def worktrees(journal: Journal, repo: Path, paths: Paths, **kwargs: object) -> Clones:
+    return Clones(
         journal, repo, repo.resolve(), paths.state_dir / "worktrees", agents={"claude-code", "claude-flow"}, **kwargs
     )  # type: ignore[arg-type]
 
 
 def dispatcher(
-    journal: Journal, repo: Path, workspace: Worktrees, **delegates: object
+    journal: Journal, repo: Path, workspace: Clones, **delegates: object
 ) -> tuple[Dispatcher, list[Observation]]:
     seen: list[Observation] = []
     agents = {"claude-code": ClaudeCodeDelegate(ClaudeCodeConfig(binary=str(FAKES_BIN / "claude"))), **delegates}
@@ -192,9 +192,7 @@ def test_the_workspace_is_a_worktree_in_a_repository_and_in_place_elsewhere(
     with pytest.raises(ConfigError, match="not in a git repository"):
         workspace_for(Config.load(paths, watch=[watched], workspace="worktree", probe_lmstudio=False), paths, journal)
     git(watched, "init", "-q")
-    assert isinstance(
-        workspace_for(Config.load(paths, watch=[watched], probe_lmstudio=False), paths, journal), Worktrees
-    )
+    assert isinstance(workspace_for(Config.load(paths, watch=[watched], probe_lmstudio=False), paths, journal), Clones)
     config = Config.load(paths, watch=[watched], workspace="in-place", probe_lmstudio=False)
     assert isinstance(workspace_for(config, paths, journal), InPlace)
 

@@ -692,7 +692,7 @@ async def test_a_decision_the_model_finishes_inside_the_stop_grace_starts_nothin
     await asyncio.wait_for(runner, 30)
     [decision] = journal.decisions(10)
     assert decision["verdict"] == "stopping"
-    assert journal.tasks() == [] and not fake_agents.exists()
+    assert journal.tasks() == [] and fake_agents.read_text() == ""
 
 
 async def test_a_failure_green_on_the_rerun_is_observed_with_the_reason_and_costs_no_call(

@@ -30,6 +30,68 @@ class ToolGateConfig(BaseModel):
     """Folders outside the task's worktree its tools may read and write too."""
 
 
+SandboxMode = Literal["bwrap", "off"]
+NetworkMode = Literal["allowlist", "none", "open"]
+
+
+class SandboxConfig(BaseModel):
+    """The wall around every agent process (``delegate/sandbox.py``). It does not listen to
+    words: whatever the agent runs, it writes only in its task's folder, reads none of the
+    ``hidden`` paths nor the daemon's state, reaches only ``allow_hosts``, and ends with the task."""
+
+    mode: SandboxMode = "bwrap"
+    """``bwrap``: bubblewrap (Linux; a task does not start without it). ``off``: agents run as
+    you, with only the word gate — said loudly by ``status`` and the page."""
+    network: NetworkMode = "allowlist"
+    """``allowlist``: only ``allow_hosts``, through the daemon's proxy; ``none``: no network;
+    ``open``: the machine's network as it is."""
+    allow_hosts: list[str] = Field(
+        default_factory=lambda: [
+            "api.anthropic.com",
+            "statsig.anthropic.com",
+            "*.sentry.io",
+            "registry.npmjs.org",
+            "pypi.org",
+            "files.pythonhosted.org",
+        ]
+    )
+    """Hosts an agent may reach (``*.example.com`` for its subdomains): its model's API and the
+    package registries you use."""
+    hidden: list[str] = Field(
+        default_factory=lambda: [
+            "~/.ssh",
+            "~/.gnupg",
+            "~/.aws",
+            "~/.azure",
+            "~/.config/gcloud",
+            "~/.config/gh",
+            "~/.kube",
+            "~/.docker",
+            "~/.netrc",
+            "~/.git-credentials",
+            "~/.pypirc",
+            "~/.npmrc",
+            "~/.password-store",
+            "~/.local/share/keyrings",
+            "~/.bash_history",
+            "~/.zsh_history",
+            "~/.python_history",
+            "/var/run/docker.sock",
+        ]
+    )
+    """Paths an agent cannot read (besides the daemon's own state, your checkout and other
+    tasks' folders, always hidden)."""
+    private: list[str] = Field(default_factory=lambda: ["~/.claude", "~/.claude.json", "~/.cache", "~/.npm"])
+    """Paths in your home an agent may write to, each as its task's own copy: what it writes
+    there never reaches yours (Claude Code keeps its login and sessions in the first two)."""
+    writable: list[str] = Field(default_factory=list)
+    """Paths outside the task's folder an agent may write to, shared with you (a build cache, a
+    log of your own): what it writes there stays. Each must exist; ``~/`` is your home."""
+    processes: Quantity = 512
+    """At most this many processes of yours at once while a task runs (0: no limit; not
+    enforced when the daemon runs as root)."""
+
+
 class ClaudeCodeConfig(BaseModel):
     binary: str = "claude"
     permission_mode: PermissionMode = "acceptEdits"

@@ -35,6 +35,7 @@ from conscious.config.sections import (
     ClusterConfig,
     DecideMode,
     Profile,
+    SandboxConfig,
     SchemaDialect,
     ToolGateConfig,
     WorkspaceMode,
@@ -208,6 +209,7 @@ class Config(BaseSettings):
     """Let agents load the watched repository's own agent settings (``.claude/settings.json``:
     its hooks and MCP servers). Off: only your user settings and ours."""
     tool_gate: ToolGateConfig = Field(default_factory=ToolGateConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     _file: Path | None = PrivateAttr(default=None)
@@ -280,6 +282,11 @@ class Config(BaseSettings):
         """The TOML file this config was read from, or would be (it need not exist)."""
         assert self._file is not None, "a Config made by load()"
         return self._file
+
+    @property
+    def read_from(self) -> Path | None:
+        """The TOML file this config was read from, if any."""
+        return self._file if self._file is not None and self._file.is_file() else None
 
     @classmethod
     def _from(cls, toml: Path, overrides: dict[str, Any]) -> Config:

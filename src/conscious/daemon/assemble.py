@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from conscious.config import Config
 from conscious.delegate.base import Delegate
@@ -11,7 +12,9 @@ from conscious.delegate.command import CommandDelegate
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.guard import ToolGuard
 from conscious.delegate.memory import MemoryDelegate
-from conscious.delegate.workspace import InPlace, Workspace, Worktrees
+from conscious.delegate.proxy import Proxy
+from conscious.delegate.sandbox import sandbox_for
+from conscious.delegate.workspace import Clones, InPlace, Workspace
 from conscious.errors import ConfigError, ConsciousError
 from conscious.gate.tools import ToolPolicy
 from conscious.journal import Journal
@@ -68,7 +71,7 @@ def workspace_for(config: Config, paths: Paths, journal: Journal) -> Workspace:
             f"the state directory {paths.state_dir} is inside the watched folder: agents' worktrees must be"
             " outside it (give --home or CONSCIOUS_HOME another place, or set workspace = 'in-place')"
         )
-    return Worktrees(
+    return Clones(
         journal,
         watched,
         repo.resolve(),
@@ -81,7 +84,12 @@ def workspace_for(config: Config, paths: Paths, journal: Journal) -> Workspace:
 
 
 def dispatcher_for(config: Config, paths: Paths, journal: Journal, reporter: Reporter) -> Dispatcher:
-    """The agents run here: in their workspace, each tool call before the gate."""
+    """The agents run here: in their workspace and its wall, each tool call before the gate."""
+    proxy = (
+        Proxy(paths.state_dir / "tasks" / "proxy.sock", config.sandbox.allow_hosts)
+        if config.sandbox.mode != "off" and config.sandbox.network == "allowlist"
+        else None
+    )
     return Dispatcher(
         journal,
         delegates_for(config, journal),
@@ -104,7 +112,18 @@ def dispatcher_for(config: Config, paths: Paths, journal: Journal, reporter: Rep
             on_call=lambda task, call, verdict: reporter.tool_call(task, call.text(), verdict.allowed, verdict.reason),
         ),
         trust_project=config.trust_repository_settings,
+        sandbox=sandbox_for(config.sandbox, proxy=proxy.socket if proxy else None),
+        proxy=proxy,
+        hidden=[paths.config_dir, paths.data_dir, paths.state_dir, *extra_hidden(config, paths)],
+        scratch=paths.state_dir / "tasks",
+        processes=config.sandbox.processes,
     )
+
+
+def extra_hidden(config: Config, paths: Paths) -> list[Path]:
+    """What else holds the daemon's secrets: a config file given by path, the log."""
+    found = [config.log_file or paths.log_file]
+    return [*found, config.read_from] if config.read_from is not None else found
 
 
 def outside_observers(config: Config, paths: Paths) -> list[Observer]:

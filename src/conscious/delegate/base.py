@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from conscious.delegate.sandbox import Cell
 from conscious.model import Task, TaskState, utcnow
 
 
@@ -47,10 +48,16 @@ class RunContext:
     """A session to continue (a retry in the same worktree)."""
     trust_project: bool = False
     """Whether the agent may load the repository's own agent settings (hooks, MCP servers)."""
+    cell: Cell = field(default_factory=Cell)
+    """The wall every process of the task starts in (``sandbox.py``)."""
+    processes: int = 0
+    """At most this many processes of the user's at once while it runs (0: no limit)."""
 
 
 class Delegate(Protocol):
     name: str
+    confined: bool
+    """Whether it runs processes (and so needs the wall): the memory store does not."""
 
     async def run(self, task: Task, ctx: RunContext, on_start: PgidCallback) -> Outcome: ...
 

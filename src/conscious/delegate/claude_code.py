@@ -23,6 +23,7 @@ from conscious.system.process import run_process
 
 class ClaudeCodeDelegate:
     name = "claude-code"
+    confined = True
 
     def __init__(self, config: ClaudeCodeConfig) -> None:
         self.config = config
@@ -55,8 +56,9 @@ class ClaudeCodeDelegate:
         loops = LoopDetector(self.config.loop_repeats)
         try:
             result = await run_process(
-                self.argv(task.command, ctx),
+                ctx.cell.wrap(self.argv(task.command, ctx)),
                 cwd=ctx.cwd,
+                processes=ctx.processes,
                 timeout=ctx.timeout,
                 grace=ctx.grace,
                 on_start=on_start,

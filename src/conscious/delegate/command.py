@@ -19,6 +19,8 @@ from conscious.system.process import run_process
 
 
 class CommandDelegate:
+    confined = True
+
     def __init__(
         self,
         name: str,
@@ -67,7 +69,12 @@ class CommandDelegate:
         if self.init_argv and self.init_marker and not (ctx.cwd / self.init_marker).exists():
             try:
                 init = await run_process(
-                    self.init_argv, cwd=ctx.cwd, timeout=ctx.timeout, grace=ctx.grace, on_output=ctx.on_output
+                    ctx.cell.wrap(self.init_argv),
+                    cwd=ctx.cwd,
+                    timeout=ctx.timeout,
+                    grace=ctx.grace,
+                    on_output=ctx.on_output,
+                    processes=ctx.processes,
                 )
             except CommandNotFound as exc:
                 return Outcome("failed", f"{self.name}: {exc}", event="not-installed")
@@ -76,8 +83,9 @@ class CommandDelegate:
                 return Outcome("failed", f"{self.name}: set-up failed ({init.exit_code}): {detail}", init.exit_code)
         try:
             result = await run_process(
-                self.argv(task.command),
+                ctx.cell.wrap(self.argv(task.command)),
                 cwd=ctx.cwd,
+                processes=ctx.processes,
                 timeout=ctx.timeout,
                 grace=ctx.grace,
                 on_start=on_start,

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import tempfile
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from conscious.delegate.base import Delegate, Outcome, RunContext
-from conscious.delegate.guard import ToolGuard
+from conscious.delegate.guard import CALLS, ToolGuard
+from conscious.delegate.proxy import Proxy
+from conscious.delegate.sandbox import Cell, Rooms, Sandbox, Unwalled
 from conscious.delegate.workspace import InPlace, Place, Workspace
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
@@ -45,10 +48,22 @@ class Dispatcher:
         guarded: Collection[str] = ("claude-code", "claude-flow"),
         judged_by_diff: Collection[str] = ("claude-flow",),
         trust_project: bool = False,
+        sandbox: Sandbox | None = None,
+        proxy: Proxy | None = None,
+        hidden: Sequence[Path] = (),
+        scratch: Path | None = None,
+        processes: int = 0,
     ) -> None:
         self.journal = journal
         self.delegates = dict(delegates)
-        self.ctx = RunContext(cwd=cwd, timeout=timeout, grace=grace, trust_project=trust_project)
+        self.ctx = RunContext(cwd=cwd, timeout=timeout, grace=grace, trust_project=trust_project, processes=processes)
+        self.sandbox: Sandbox = sandbox or Unwalled()
+        self.proxy = proxy
+        """Started with the first walled task: its cells' only way out."""
+        self.hidden = tuple(hidden)
+        """What no agent may see: the daemon's state (config, journal, tokens, other tasks)."""
+        self.scratch = scratch or Path(tempfile.gettempdir()) / "conscious-cells"
+        """Where each cell keeps its private /tmp and its copies of the home paths it may write."""
         self.workspace: Workspace = workspace or InPlace(cwd)
         self.guard = guard
         """Puts each tool call of the ``guarded`` agents before the gate (None: only the delegation is judged)."""
@@ -109,26 +124,47 @@ class Dispatcher:
     async def _delegate(self, delegate: Delegate, task: Task) -> tuple[Outcome, dict[str, object]]:
         """Prepare the task's workspace and gate, run it, and say what its workspace shows."""
         assert task.id is not None
+        walled = self.sandbox.walled and delegate.confined
+        if walled and (why := await asyncio.to_thread(self.sandbox.unavailable)) is not None:
+            # Fails closed: no wall, no task.
+            return Outcome("failed", f"{task.agent} did not start: {why}", event="sandbox-unavailable"), {}
         try:
             place = await self.workspace.prepare(task)
-            settings = self.guard.arm(task, place.root) if self.guard and task.agent in self.guarded else None
+            armed = self.guard is not None and task.agent in self.guarded
+            settings = self.guard.arm(task, place.root, local=walled) if self.guard and armed else None
+            cell = await self._cell(task, place, settings) if walled else self.ctx.cell
         except ConsciousError as exc:
             return Outcome("failed", f"{task.agent} could not start: {exc}"), {}
         self._places[task.id] = place
         ctx = replace(
             self.ctx,
             cwd=place.cwd,
+            cell=cell,
             settings=settings,
             resume=place.resume,
             timeout=self.timeouts.get(task.agent, self.ctx.timeout),
             on_output=lambda: self._wrote(task.id or 0),
         )
         outcome = await delegate.run(task, ctx, lambda pgid: self.journal.update_task(task.id or 0, pgid=pgid))
-        extra = await self.workspace.finish(task, outcome)
+        extra = await self.workspace.finish(task, outcome, ctx.cell)
         if task.agent in self.judged_by_diff and outcome.state == "succeeded" and extra.get("commits") == []:
             said = f"{task.agent} said it succeeded, but changed nothing in its worktree"
             outcome = replace(outcome, state="failed", result=said)
         return outcome, extra
+
+    async def _cell(self, task: Task, place: Place, settings: Path | None) -> Cell:
+        """The task's wall: its folder writable; the daemon's state, the user's checkout and
+        other tasks hidden, but for what its clone borrows and its own hook."""
+        if self.proxy is not None:
+            await self.proxy.start()
+        readable, writable = list(place.readable), []
+        if settings is not None:
+            hook = settings.parent
+            readable += [p for p in hook.iterdir() if p.is_file() and p.name != CALLS]
+            writable.append(hook / CALLS)
+        scratch = self.scratch / f"task-{task.id}" / "cell"
+        rooms = Rooms(place.root, place.cwd, scratch, [*self.hidden, *place.hidden], readable, writable)
+        return self.sandbox.cell(rooms)
 
     def _finish(self, task: Task, outcome: Outcome, extra: Mapping[str, object] | None = None) -> None:
         assert task.id is not None
@@ -235,12 +271,12 @@ class Dispatcher:
     async def shutdown(self, grace: float | None = None) -> None:
         """Give running tasks ``grace`` seconds, then cancel them (killing their process groups)."""
         tasks = [t for _, t in self.running.values()]
-        if not tasks:
-            return
-        if grace:
+        if tasks and grace:
             await asyncio.wait(tasks, timeout=grace)
         for t in tasks:
             t.cancel()
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        if self.proxy is not None:
+            await self.proxy.close()

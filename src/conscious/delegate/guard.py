@@ -71,14 +71,18 @@ class ToolGuard:
         """The control API's address, once it serves (None: the hook judges by itself)."""
         self.armed: dict[int, Armed] = {}
 
-    def arm(self, task: Task, root: Path) -> Path:
-        """Settings for ``task`` working in ``root``; the hooks in it reach this guard."""
+    def arm(self, task: Task, root: Path, *, local: bool = False) -> Path:
+        """Settings for ``task`` working in ``root``; the hooks in it reach this guard.
+        ``local``: the hook judges by itself even when the API serves (in a sandbox cell, which
+        reaches no daemon: the policy is bound in read-only, the verdicts file writable)."""
         assert task.id is not None
         token = secrets.token_urlsafe(24)
         here = self.folder / f"task-{task.id}"
         here.mkdir(parents=True, exist_ok=True, mode=0o700)
         (here / CALLS).unlink(missing_ok=True)
-        if self.url is None:
+        local = local or self.url is None
+        if local:
+            (here / CALLS).touch(mode=0o600)
             policy = {"root": str(root), **{k: list(getattr(self.policy, k)) for k in ("deny", "allow", "paths")}}
             secret = here / "policy.json"
             secret.write_text(json.dumps(policy), encoding="utf-8")
@@ -87,13 +91,13 @@ class ToolGuard:
             secret.write_text(token, encoding="utf-8")
         os.chmod(secret, 0o600)
         settings = here / "settings.json"
-        settings.write_text(json.dumps(self.settings(task.id, secret), indent=2), encoding="utf-8")
-        self.armed[task.id] = Armed(task, str(root), token, calls=here / CALLS if self.url is None else None)
+        settings.write_text(json.dumps(self.settings(task.id, secret, local=local), indent=2), encoding="utf-8")
+        self.armed[task.id] = Armed(task, str(root), token, calls=here / CALLS if local else None)
         return settings
 
-    def settings(self, task_id: int, secret: Path) -> dict[str, Any]:
+    def settings(self, task_id: int, secret: Path, *, local: bool = False) -> dict[str, Any]:
         def hook(event: str) -> dict[str, Any]:
-            where = self.url or LOCAL
+            where = LOCAL if local or self.url is None else self.url
             argv = [self.python, "-m", "conscious.delegate.hook", event, where, str(task_id), str(secret)]
             argv.append(f"{self.timeout:g}")
             # `|| exit 2`: whatever goes wrong in the hook (even before our code runs) refuses the call.

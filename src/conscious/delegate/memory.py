@@ -18,6 +18,7 @@ _STORE = re.compile(r"^\s*(store|remember|save|note|record)\b[:\s]*", re.IGNOREC
 
 class MemoryDelegate:
     name = "memory"
+    confined = False
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal

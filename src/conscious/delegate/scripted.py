@@ -13,6 +13,8 @@ from conscious.model import Task
 
 
 class ScriptedDelegate:
+    confined = False
+
     def __init__(self, name: str, *outcomes: Outcome | BaseException, delay: float = 0.0) -> None:
         self.name = name
         self.outcomes: deque[Outcome | BaseException] = deque(outcomes)

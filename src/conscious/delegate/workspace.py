@@ -1,8 +1,17 @@
-"""Where a task works: the watched folder itself (``InPlace``), or a git worktree of its own
-on a new branch ``conscious/task-<id>``, made from HEAD in the state directory and never
-inside the watched tree (``Worktrees``). What a worktree task did comes back with its result:
-the branch, its commits, a diffstat and whether its checks passed; you merge or discard it
-(``branches.py``). A retry of the same item continues in the same worktree and session.
+"""Where a task works: the watched folder itself (``InPlace``), or a clone of its own on a new
+branch ``conscious/task-<id>``, made from HEAD in the state directory and never inside the
+watched tree (``Clones``). What a cloned task did comes back with its result: the branch, its
+commits, a diffstat and whether its checks passed; you merge or discard it (``branches.py``).
+A retry of the same item continues in the same clone and session.
+
+A clone, not a linked worktree: a worktree shares refs, stash, config and hooks with your
+repository, so an agent could delete your branches or plant a command your own ``git status``
+runs. The clone's are its own; your repository is hidden from its cell but for the objects it
+borrows, read-only. From the moment the agent starts, the clone is the agent's: the daemon
+runs no git in it. What the agent left uncommitted is committed inside the task's cell; the
+branch is then fetched into your repository (``Git.fetch_task``), and everything after —
+diffstat, checks' verdicts, ``diff``, ``merge``, ``discard``, the next task's clone — works
+from there. Tasks begun in a linked worktree by an older version still finish and merge.
 """
 
 from __future__ import annotations
@@ -17,6 +26,9 @@ from typing import Literal, Protocol
 
 from conscious.delegate.base import Outcome, tail
 from conscious.delegate.branches import merge, remove
+from conscious.delegate.clone import commit_left, tampered, unrecordable
+from conscious.delegate.review import held
+from conscious.delegate.sandbox import Cell
 from conscious.errors import CommandNotFound, ConsciousError, GitError
 from conscious.journal import Journal
 from conscious.model import Observation, Task, utcnow
@@ -36,6 +48,10 @@ class Place:
     """What its tools may touch: the worktree, or the watched folder."""
     resume: str | None = None
     """The session to continue (a retry in the same worktree)."""
+    hidden: tuple[Path, ...] = ()
+    """What its cell must not see (your checkout, beside its clone)."""
+    readable: tuple[Path, ...] = ()
+    """Inside ``hidden``, what its cell may read (the objects its clone borrows)."""
 
 
 class Workspace(Protocol):
@@ -44,7 +60,7 @@ class Workspace(Protocol):
 
     async def prepare(self, task: Task) -> Place: ...
 
-    async def finish(self, task: Task, outcome: Outcome) -> dict[str, object]: ...
+    async def finish(self, task: Task, outcome: Outcome, cell: Cell) -> dict[str, object]: ...
 
     def recover(self) -> list[Observation]: ...
 
@@ -59,14 +75,14 @@ class InPlace:
     async def prepare(self, task: Task) -> Place:
         return Place(self.folder, self.folder)
 
-    async def finish(self, task: Task, outcome: Outcome) -> dict[str, object]:
+    async def finish(self, task: Task, outcome: Outcome, cell: Cell) -> dict[str, object]:
         return {}
 
     def recover(self) -> list[Observation]:
         return []
 
 
-class Worktrees:
+class Clones:
     def __init__(
         self,
         journal: Journal,
@@ -94,7 +110,7 @@ class Worktrees:
 
     def describe(self) -> str:
         merging = "merged when clean" if self.auto_merge == "when-clean" else "merged by you"
-        return f"worktrees: a branch per task of {', '.join(sorted(self.agents))} in {self.folder} ({merging})"
+        return f"clones: a clone and branch per task of {', '.join(sorted(self.agents))} in {self.folder} ({merging})"
 
     def _cwd(self, worktree: Path) -> Path:
         return worktree / self.watched.relative_to(self.repo)
@@ -114,7 +130,7 @@ class Worktrees:
             self.journal.set_worktree(task.id, "ready", note=f"continues task {earlier['task_id']}")
             self.journal.set_worktree(earlier["task_id"], "continued", note=f"continued by task {task.id}")
             path = Path(earlier["path"])
-            return Place(self._cwd(path), path, resume=earlier.get("session_id"))
+            return self._place(path, resume=earlier.get("session_id"))
         git = Git(self.repo)
         if not await asyncio.to_thread(git.has_commits):
             raise ConsciousError(f"{self.repo} has no commit yet: a worktree needs one (or set workspace = 'in-place')")
@@ -124,34 +140,45 @@ class Worktrees:
         wip = f"conscious: your uncommitted changes when task {task.id} began"
         snapshot: str | None = await asyncio.to_thread(git.snapshot, wip)
         base: str = snapshot if snapshot is not None else await asyncio.to_thread(git.head)
-        # The row first: a crash during `worktree add` is found by recover() and reported.
+        # The row first: a crash during the clone is found by recover() and reported.
         self.journal.add_worktree(task.id, str(self.repo), str(path), branch, base)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            await asyncio.to_thread(git.worktree_add, path, branch, base)
+            await asyncio.to_thread(git.clone_for_task, path, branch, base)
         except GitError as exc:
             self.journal.set_worktree(task.id, "failed", note=str(exc))
             raise
         self.journal.set_worktree(task.id, "ready")
-        return Place(self._cwd(path), path)
+        return self._place(path)
 
-    async def finish(self, task: Task, outcome: Outcome) -> dict[str, object]:
+    def _place(self, path: Path, resume: str | None = None) -> Place:
+        objects = Path(Git(self.repo).run("rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+        return Place(self._cwd(path), path, resume, hidden=(self.repo,), readable=(objects / "objects",))
+
+    async def finish(self, task: Task, outcome: Outcome, cell: Cell) -> dict[str, object]:
         assert task.id is not None
         row = self.journal.worktree(task.id)
         if row is None or row["state"] != "ready":
             return {}
+        path, branch = Path(row["path"]), str(row["branch"])
+        details: dict[str, object] = {"worktree": str(path), "branch": branch}
         try:
-            details = await asyncio.to_thread(self._describe, task, row)
+            if await asyncio.to_thread(Git(self.repo).has_worktree, path):
+                details.update(await asyncio.to_thread(self._describe_worktree, task, row))
+            else:
+                details.update(await self._collect(task, row, cell))
         except GitError as exc:
-            return {"worktree": row["path"], "branch": row["branch"], "worktree_error": str(exc)}
-        cwd = self._cwd(Path(row["path"]))
-        details["checks"] = await self._checks(cwd) if details["commits"] else "nothing to check"
+            return {**details, "worktree_error": str(exc)}
+        if "tampered" in details:
+            return details
+        cwd = self._cwd(path)
+        details["checks"] = await self._checks(cwd, cell) if details["commits"] else "nothing to check"
         if (
             self.auto_merge == "when-clean"
             and outcome.state == "succeeded"
             and details["checks"] == "passed"
             and Git(self.repo).ok("merge-base", "--is-ancestor", str(row["base"]), "HEAD")
-            and Git(self.repo).ok("merge-base", "--is-ancestor", "HEAD", row["branch"])
+            and Git(self.repo).ok("merge-base", "--is-ancestor", "HEAD", branch)
         ):
             try:
                 details["merged"] = merge(self.journal, task.id, automatic=True)
@@ -159,15 +186,40 @@ class Worktrees:
                 details["merge_refused"] = str(exc)
         return details
 
-    def _describe(self, task: Task, row: dict[str, object]) -> dict[str, object]:
+    async def _collect(self, task: Task, row: dict[str, object], cell: Cell) -> dict[str, object]:
+        """The clone's branch, brought into your repository: what the agent left uncommitted is
+        committed first, in the task's cell; the clone is checked to be the one made for it."""
+        assert task.id is not None
+        path, branch, base = Path(str(row["path"])), str(row["branch"]), str(row["base"])
+        if (why := tampered(path)) is not None:
+            self.journal.set_worktree(task.id, "tampered", note=why)
+            return {"tampered": why, "commits": []}
+        odd = unrecordable(path)
+        left = await commit_left(cell, path, f"conscious: changes {task.agent} left uncommitted in task {task.id}", odd)
+        repo = Git(self.repo)
+        await asyncio.to_thread(repo.fetch_task, path, branch)
+        commits = await asyncio.to_thread(repo.commits, base, branch)
+        stat = await asyncio.to_thread(repo.diffstat, base, branch)
+        details: dict[str, object] = {
+            "commits": commits[-COMMITS_SHOWN:],
+            "diffstat": stat.splitlines()[-1].strip() if stat else "no changes",
+        }
+        if left:
+            details["committed_for_agent"] = left[:12]
+        if odd:
+            details["not_recorded"] = [f"{p} ({kind}: git cannot record it)" for p, kind in odd[:COMMITS_SHOWN]]
+        if found := await asyncio.to_thread(held, repo, base, branch):
+            details["held_for_review"] = found[:COMMITS_SHOWN]
+        return details
+
+    def _describe_worktree(self, task: Task, row: dict[str, object]) -> dict[str, object]:
+        """A task an older version began in a linked worktree, finished as it was then."""
         path, branch, base = Path(str(row["path"])), str(row["branch"]), str(row["base"])
         work = Git(path)
         left = work.commit_all(f"conscious: changes {task.agent} left uncommitted in task {task.id}")
         commits = work.commits(base, branch)
         stat = work.diffstat(base, branch)
         details: dict[str, object] = {
-            "worktree": str(path),
-            "branch": branch,
             "commits": commits[-COMMITS_SHOWN:],
             "diffstat": stat.splitlines()[-1].strip() if stat else "no changes",
         }
@@ -175,13 +227,14 @@ class Worktrees:
             details["committed_for_agent"] = left[:12]
         return details
 
-    async def _checks(self, cwd: Path) -> str:
-        """``passed``, ``failed: …`` or ``none configured``."""
+    async def _checks(self, cwd: Path, cell: Cell) -> str:
+        """``passed``, ``failed: …`` or ``none configured``. Run in the task's cell: they run
+        the agent's code."""
         if not self.checks:
             return "none configured"
         for argv in self.checks:
             try:
-                result = await run_process(argv, cwd=cwd, timeout=self.check_timeout, grace=5.0)
+                result = await run_process(cell.wrap(argv), cwd=cwd, timeout=self.check_timeout, grace=5.0)
             except CommandNotFound as exc:
                 return f"failed: {exc}"
             if result.timed_out or result.exit_code != 0:

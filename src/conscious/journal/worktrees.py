@@ -12,7 +12,7 @@ from typing import Any, Literal
 from conscious.journal.rows import iso
 from conscious.journal.store import Store
 
-WorktreeState = Literal["making", "ready", "continued", "merged", "discarded", "pruned", "failed"]
+WorktreeState = Literal["making", "ready", "continued", "merged", "discarded", "pruned", "failed", "tampered"]
 """making → ready → merged | discarded | pruned | continued (a retry took it over); failed"""
 
 LIVE: tuple[WorktreeState, ...] = ("making", "ready")

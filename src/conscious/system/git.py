@@ -17,6 +17,8 @@ from conscious.errors import GitError, MergeConflict
 TIMEOUT = 60.0
 BOOKKEEPING = ("-c", "user.name=conscious", "-c", "user.email=conscious@localhost", "-c", "commit.gpgsign=false")
 """Who signs the commits conscious makes itself (an agent's leftover changes)."""
+PLAIN_DIFF = ("--no-ext-diff", "--no-textconv")
+"""A task's diff is read as text: no program a diff driver names runs on the agent's files."""
 
 
 def toplevel(folder: Path) -> Path | None:
@@ -114,10 +116,10 @@ class Git:
         return self.run("log", "--reverse", "--format=%h %s", f"{base}..{tip}").splitlines()
 
     def diffstat(self, base: str, tip: str) -> str:
-        return self.run("diff", "--stat", f"{base}...{tip}").rstrip()
+        return self.run("diff", *PLAIN_DIFF, "--stat", f"{base}...{tip}").rstrip()
 
     def diff(self, base: str, tip: str, *, binary: bool = False) -> str:
-        return self.run("diff", *(["--binary"] if binary else []), f"{base}...{tip}")
+        return self.run("diff", *PLAIN_DIFF, *(["--binary"] if binary else []), f"{base}...{tip}")
 
     def conflicts(self, tip: str) -> list[str]:
         """Paths that would conflict if ``tip`` were merged into HEAD (nothing is touched)."""
@@ -149,8 +151,33 @@ class Git:
     def is_merged(self, tip: str) -> bool:
         return self.ok("merge-base", "--is-ancestor", tip, "HEAD")
 
+    def clone_for_task(self, path: Path, branch: str, base: str) -> None:
+        """A clone of this repository at ``path`` on a new ``branch`` made at ``base``, borrowing
+        its objects (``--shared``: seconds even for a large repository, nothing copied). The
+        branch is made here first: it keeps ``base`` from being collected, and it is where the
+        task's work is fetched back to."""
+        self.run("branch", "--quiet", branch, base)
+        self.run("clone", "--quiet", "--shared", "--single-branch", "--no-tags", "--branch", branch, ".", str(path))
+        # Nothing of the clone points back here: this repository is out of the agent's reach.
+        Git(path).run("remote", "remove", "origin")
+
+    def fetch_task(self, clone: Path, branch: str) -> None:
+        """Bring ``branch`` from a task's clone into this repository. The only git run against
+        the clone is upload-pack, which git keeps safe in an untrusted repository (no hooks, and
+        none of its config that runs commands); lazy fetches are refused as well."""
+        self.run(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-recurse-submodules",
+            "--no-write-fetch-head",
+            str(clone),
+            f"+refs/heads/{branch}:refs/heads/{branch}",
+            env={"GIT_NO_LAZY_FETCH": "1", "GIT_TERMINAL_PROMPT": "0"},
+        )
+
     def worktree_add(self, path: Path, branch: str, base: str) -> None:
-        if not path.exists() and self._registered(path):
+        if not path.exists() and self.has_worktree(path):
             # The folder of an earlier worktree at this path was deleted (a conscious home
             # removed, or a new one laid out as the old): git still holds the path and would
             # refuse it, after making the branch. Let it forget worktrees whose folders are gone
@@ -158,7 +185,8 @@ class Git:
             self.run("worktree", "prune")
         self.run("worktree", "add", "--quiet", "-b", branch, str(path), base)
 
-    def _registered(self, path: Path) -> bool:
+    def has_worktree(self, path: Path) -> bool:
+        """Whether ``path`` is a linked worktree of this repository (as this repository says)."""
         listed = self.run("worktree", "list", "--porcelain").splitlines()
         return any(line.removeprefix("worktree ") in (str(path), os.path.realpath(path)) for line in listed)
 

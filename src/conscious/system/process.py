@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import os
+import resource
 import signal
 import sys
 import time
@@ -32,6 +34,13 @@ def die_with_parent() -> None:
     them in order), and this keeps such a child from outliving a daemon that was killed."""
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _child_setup(processes: int) -> None:
+    die_with_parent()
+    if processes:
+        # A fork bomb stops here, in its cell or not (Linux does not count it for root).
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 
 OUTPUT_LIMIT = 1_000_000
@@ -116,8 +125,10 @@ async def run_process(
     on_start: Callable[[int], None] | None = None,
     on_line: Callable[[str], bool] | None = None,
     on_output: Callable[[], None] | None = None,
+    processes: int = 0,
 ) -> ProcessResult:
-    """Run to completion, timeout, or (``on_line`` returning True for a line of stdout) a stop."""
+    """Run to completion, timeout, or (``on_line`` returning True for a line of stdout) a stop.
+    ``processes``: at most this many processes of the user's at once (0: no limit)."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -127,7 +138,7 @@ async def run_process(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=functools.partial(_child_setup, processes),
             limit=OUTPUT_LIMIT,  # one stream-json line can be long
         )
     except FileNotFoundError:
