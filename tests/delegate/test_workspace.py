@@ -18,7 +18,7 @@ from conscious.delegate.base import Outcome
 from conscious.delegate.claude_code import ClaudeCodeDelegate
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.scripted import ScriptedDelegate
-from conscious.delegate.workspace import InPlace, Clones
+from conscious.delegate.workspace import Clones, InPlace
 from conscious.errors import ConfigError, GitError
 from conscious.journal import Journal
 from conscious.model import Decision, Observation, Task

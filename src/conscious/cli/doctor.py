@@ -21,6 +21,7 @@ from rich.markup import escape
 from conscious.cli.client import DaemonClient
 from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, out
 from conscious.config import Config
+from conscious.delegate.sandbox import sandbox_for
 from conscious.errors import ConsciousError, EmbeddedServerError
 from conscious.paths import Paths
 from conscious.system.git import toplevel
@@ -122,7 +123,7 @@ def git_worktrees(config: Config) -> Check:
     if config.workspace == "in-place" or repo is None:
         where = "workspace = 'in-place'" if repo is not None else f"{config.watch[0]} is not in a git repository"
         return Check("git", config.workspace != "worktree", f"{done.stdout.strip()}; agents work in place ({where})")
-    return Check("git", True, f"{done.stdout.strip()}; agents work in worktrees of {repo}")
+    return Check("git", True, f"{done.stdout.strip()}; agents work in clones of {repo}")
 
 
 def api_port(config: Config, paths: Paths) -> Check:
@@ -185,12 +186,23 @@ def file_watches(config: Config, limit_file: Path = Path("/proc/sys/fs/inotify/m
     return Check("file watches", True, detail, needed=False)
 
 
+def sandbox(config: Config) -> Check:
+    """The wall around agents: without it no task starts (unless it is switched off)."""
+    wall = sandbox_for(config.sandbox)
+    if not wall.walled:
+        return Check("sandbox", False, wall.describe(), "set sandbox.mode = 'bwrap' (needs bubblewrap)", needed=False)
+    if (why := wall.unavailable()) is not None:
+        return Check("sandbox", False, why, "", needed=True)
+    return Check("sandbox", True, wall.describe())
+
+
 CHECKS: list[Callable[[Config], Check]] = [
     llm_server,
     claude_code,
     claude_flow,
     lms,
     git_worktrees,
+    sandbox,
     file_watches,
     linger,
     notifications,
@@ -205,7 +217,7 @@ def doctor(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
     config = Config.load(paths, config_file)
     source = config_file or paths.config_file
     out.print(f"[green]✓[/] config: {source if source.is_file() else 'defaults (no config file: `conscious init`)'}")
-    results = [check(config) for check in CHECKS[:6]] + [api_port(config, paths)] + [c(config) for c in CHECKS[6:]]
+    results = [check(config) for check in CHECKS[:7]] + [api_port(config, paths)] + [c(config) for c in CHECKS[7:]]
     for r in results:
         mark = "[green]✓[/]" if r.ok else "[red]✗[/]" if r.needed else "[yellow]![/]"
         fix = f" [dim]— {escape(r.fix)}[/]" if r.fix and not r.ok else ""
@@ -230,10 +242,18 @@ TEMPLATE = """\
 # delegations_per_hour = 20
 # max_spend_usd_per_day = 5.0
 
-# Where agents work: a git worktree and branch per task (in a repository), or the folder itself.
+# Where agents work: a clone and branch per task (in a repository), or the folder itself.
 # workspace = "auto"          # "worktree" | "in-place"
 # auto_merge = "never"        # "when-clean": fast-forward a task that succeeded and whose checks passed
-# checks = [["pytest", "-q"]] # run in a task's worktree when it ends
+# checks = [["pytest", "-q"]] # run in a task's clone (in its sandbox) when it ends
+
+# The wall around every agent: bubblewrap; writes only in the task's folder, your credentials
+# and the daemon's state unseen, network only to the hosts listed.
+# [sandbox]
+# mode = "bwrap"              # "off": agents run as you, with only the word gate
+# network = "allowlist"       # "none" | "open"
+# allow_hosts = ["api.anthropic.com", "registry.npmjs.org", "pypi.org", "files.pythonhosted.org"]
+# hidden = ["~/.ssh", "~/.aws"]   # (the default list is longer: `conscious config`)
 
 # Your own rules for the agents' tool calls (regular expressions on "Tool: input").
 # [tool_gate]

@@ -250,6 +250,9 @@ def status(
     )
     if workspace := daemon.get("workspace"):
         table.add_row("workspace", escape(workspace))
+    if wall := daemon.get("sandbox"):
+        loud = wall.startswith(("OFF", "UNAVAILABLE"))
+        table.add_row("sandbox", f"[bold red]{escape(wall)}[/]" if loud else escape(wall))
     if source := daemon.get("confidence_from"):
         table.add_row(
             "confidence",

@@ -50,11 +50,23 @@ def diff(task_id: TaskArg, home: HomeOpt = None) -> None:
 
 @app.command()
 @friendly
-def merge(task_id: TaskArg, home: HomeOpt = None) -> None:
+def merge(
+    task_id: TaskArg,
+    sensitive: Annotated[
+        bool,
+        typer.Option(
+            "--sensitive",
+            help="Merge even what a person must see first (links out of the repository, git attributes,"
+            " hooks, agent settings, CI and build files): read `conscious diff` before.",
+        ),
+    ] = False,
+    home: HomeOpt = None,
+) -> None:
     """Merge a task's branch into the branch checked out in your repository (a fast-forward
     when it can be; a conflict leaves everything untouched)."""
-    reply = _ask(home, "POST", f"/api/tasks/{task_id}/merge")
-    how = reply["merged"] if reply is not None else branches.merge(journal_at(home), task_id)
+    query = "?sensitive=true" if sensitive else ""
+    reply = _ask(home, "POST", f"/api/tasks/{task_id}/merge{query}")
+    how = reply["merged"] if reply is not None else branches.merge(journal_at(home), task_id, sensitive=sensitive)
     out.print(f"task {task_id} merged: {how}")
 
 

@@ -79,11 +79,12 @@ class DaemonControl:
         return self._guard.answer(task_id, token, event, payload) if self._guard is not None else None
 
     def worktree(self, task_id: int, action: str) -> dict[str, Any]:
-        """``diff``, ``merge`` or ``discard`` a task's worktree (``ConsciousError``: one line why not)."""
+        """``diff``, ``merge`` (``merge-sensitive``: a person read what it holds for review) or
+        ``discard`` a task's workspace (``ConsciousError``: one line why not)."""
         if action == "diff":
             return {"task_id": task_id, "diff": branches.diff(self.journal, task_id)}
-        if action == "merge":
-            how = branches.merge(self.journal, task_id)
+        if action in ("merge", "merge-sensitive"):
+            how = branches.merge(self.journal, task_id, sensitive=action == "merge-sensitive")
             self._merged(task_id)
             self.bus.publish("worktree", task_id=task_id, what="merged", how=how)
             return {"task_id": task_id, "merged": how}

@@ -36,8 +36,10 @@ from conscious.daemon.roles import (
     stop_brain,
 )
 from conscious.daemon.signals import captured
+from conscious.delegate.sandbox import Sandbox
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
+from conscious.loop.reporter import Reporter
 from conscious.loop.state import LoopState
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
@@ -164,6 +166,7 @@ async def _run(
             if orchestrator.dispatcher.guard is not None:
                 orchestrator.dispatcher.guard.url = api.url
         orchestrator.state.published["workspace"] = orchestrator.dispatcher.workspace.describe()
+        orchestrator.state.published["sandbox"] = await _wall(orchestrator.dispatcher.sandbox, reporter)
         connection = orchestrator.connection
         chosen = connection.profile
         reporter.info(
@@ -252,3 +255,13 @@ async def _supervise(state: LoopState, notifier: Notifier, stop: asyncio.Event, 
             notifier.watchdog()  # a loop that stopped going round stops the pings: systemd restarts us
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), period)
+
+
+async def _wall(sandbox: Sandbox, reporter: Reporter) -> str:
+    """What walls the agents in, said once at start; loudly when nothing does."""
+    said = sandbox.describe()
+    if (why := await asyncio.to_thread(sandbox.unavailable)) is not None:
+        said = f"UNAVAILABLE — no agent task can start: {why}"
+    if said.startswith(("OFF", "UNAVAILABLE")):
+        reporter.warn(f"sandbox: {said}")
+    return said

@@ -154,7 +154,7 @@ class Bubblewrap:
             copy = rooms.scratch / "home" / private.relative_to(home) if private.is_relative_to(home) else None
             if copy is not None and _copy_once(private, copy):
                 args += ["--bind", str(copy), str(private)]
-        for path in rooms.readable:
+        for path in [*rooms.readable, *_runtime(self.python)]:
             args += ["--ro-bind", str(path), str(path)]
         args += ["--bind", str(rooms.root), str(rooms.root)]
         shared = [p for p in (_expand(p, home) for p in c.writable) if p.exists()]
@@ -203,6 +203,15 @@ def _trial(binary: str) -> str | None:
             " `kernel.apparmor_restrict_unprivileged_userns=0`), or set sandbox.mode = 'off'"
         )
     return None
+
+
+def _runtime(python: str) -> list[Path]:
+    """What the cell's own helpers (the bridge, the gate's hook) run on — this Python and this
+    package — kept readable even when hidden with the rest (a daemon run from a virtual
+    environment inside the checkout it watches)."""
+    package = Path(__file__).resolve().parents[1]
+    found = {Path(sys.prefix), Path(sys.base_prefix), Path(python).parent.parent, package}
+    return sorted(p for p in found if p.is_dir())
 
 
 def _expand(path: str, home: Path) -> Path:
