@@ -156,6 +156,21 @@ def test_paths_outside_the_watched_folders_are_refused() -> None:
         assert policy.judge(_decision(command)).label == "accepted", command
 
 
+def test_a_user_s_words_are_not_a_path_list() -> None:
+    """A route, or a quoted error, names no file: the request goes to the agent, and the wall
+    decides what it may touch. What is a file's path outside still is refused."""
+    policy = Policy(roots=("/home/me/app",))
+    for command in (
+        "Add pagination to GET /invoices",
+        "/healthz returns 500: fix it",
+        "the endpoint /api/v1/users/{id} is slow",
+        "error: 'POST /login' returned 403",
+    ):
+        assert policy.judge(_decision(command)).label == "accepted", command
+    for command in ("copy /etc/ssl/cert.pem here", "read /root/notes", "clean /var/log/app", "see /Users/me/x"):
+        assert policy.judge(_decision(command)).label == "outside-roots", command
+
+
 def test_user_deny_and_allow_rules() -> None:
     policy = Policy(deny_patterns=(*DEFAULT_DENY, r"\bdeploy\b"), allow_patterns=(r"^(fix|test)\b",))
     assert policy.judge(_decision("deploy to production")).label == "denied-command"

@@ -60,9 +60,54 @@ DEFAULT_DENY: tuple[str, ...] = (
 )
 
 
-def _paths(command: str) -> list[str]:
-    """Words of a command that could lead out of the working folder: absolute, ``~``, or with ``..``."""
-    return [word for word in SEPARATORS.split(command) if leads_out(word)]
+FILESYSTEM_TOPS = frozenset(
+    [
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "home",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "media",
+        "mnt",
+        "opt",
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "srv",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+        "nix",
+        "snap",
+        "gnu",
+        "Users",
+        "Volumes",
+        "private",
+        "Library",
+        "System",
+        "Applications",
+    ]
+)
+"""The folders a file's absolute path begins with. ``/invoices`` or ``/healthz`` in a user's
+words is a route of their API, not a file: the wall, not the gate, decides what the agent may
+touch, and the request is not refused for naming it."""
+
+
+def _paths(command: str, roots: Collection[str] = ()) -> list[str]:
+    """Words of a command that could lead out of the working folder: ``~``, with ``..``, or
+    absolute under a folder a filesystem has (or a watched folder's)."""
+    tops = FILESYSTEM_TOPS | {r.strip("/").split("/")[0] for r in roots}
+    return [
+        word
+        for word in SEPARATORS.split(command)
+        if leads_out(word) and (not word.startswith("/") or word.strip("/").split("/")[0] in tops)
+    ]
 
 
 @dataclass(frozen=True)
@@ -180,7 +225,7 @@ class Policy:
         """A path in the command that leads out of every watched folder, if any."""
         if not self.roots:
             return None
-        for path in _paths(command):
+        for path in _paths(command, self.roots):
             if path.startswith("~"):
                 return path  # a home directory is never a watched project
             for root in self.roots:
