@@ -24,9 +24,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from conscious.config import ClaudeCodeConfig, SandboxConfig
@@ -324,3 +326,36 @@ def test_the_real_claude_code_cli_starts_in_a_cell(world: Path) -> None:
     cell = sandbox.cell(Rooms(root, root, world / "state" / "tasks" / "task-1" / "cell", [world / "state"]))
     out = subprocess.run(cell.wrap([str(claude), "--version"]), capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0 and "Claude Code" in out.stdout, out.stderr
+
+
+DAEMON = """
+import asyncio, sys
+from pathlib import Path
+from conscious.config import SandboxConfig
+from conscious.delegate.sandbox import Bubblewrap, Rooms
+from conscious.system.process import run_process
+
+root, state = Path(sys.argv[1]), Path(sys.argv[2])
+cell = Bubblewrap(SandboxConfig(network="none")).cell(Rooms(root, root, state / "cell", [state]))
+script = "(setsid sh -c 'sleep 3; echo late > late') & (sh -c 'sleep 3; echo child > child' &) ; echo up > up; sleep 60"
+asyncio.run(run_process(cell.wrap(["sh", "-c", script]), cwd=root, timeout=120))
+"""
+
+
+def test_a_daemon_killed_with_9_takes_its_cells_with_it(world: Path) -> None:
+    root, state = world / "state" / "worktrees" / "task-1", world / "state"
+    root.mkdir(parents=True)
+    daemon = subprocess.Popen([sys.executable, "-c", DAEMON, str(root), str(state)])
+    try:
+        for _ in range(300):
+            if (root / "up").exists():
+                break
+            time.sleep(0.05)
+        assert (root / "up").exists(), "the cell never started"
+        daemon.kill()
+        daemon.wait(10)
+        time.sleep(4.5)  # past the detached processes' sleep
+        assert not (root / "late").exists() and not (root / "child").exists()
+        assert not [p for p in psutil.process_iter(["cmdline"]) if "sleep 60" in " ".join(p.info["cmdline"] or [])]
+    finally:
+        daemon.kill()

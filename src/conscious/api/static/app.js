@@ -163,6 +163,9 @@ function renderStatus(s) {
   $('profile').textContent = s.profile || '—';
   $('server').textContent = s.server || '—';
   $('activity').textContent = s.running === false ? 'not running' : (s.activity || '—');
+  // The wall around agents: said loudly when there is none (switched off, or bubblewrap missing).
+  $('sandbox').textContent = s.sandbox || '—';
+  $('sandbox').dataset.loud = String(/^(OFF|UNAVAILABLE)/.test(s.sandbox || ''));
   renderHealth(s.health, s.checks, s.problems);
 
   const used = Number(s.context_used) || 0;
