@@ -359,3 +359,20 @@ def test_a_daemon_killed_with_9_takes_its_cells_with_it(world: Path) -> None:
         assert not [p for p in psutil.process_iter(["cmdline"]) if "sleep 60" in " ".join(p.info["cmdline"] or [])]
     finally:
         daemon.kill()
+
+
+async def test_a_venv_and_an_editable_install_from_the_allowed_registry_work_in_the_cell(world: Path) -> None:
+    d, journal, seen, proxy = build(world, guarded=False)
+    work = (
+        'printf \'[project]\\nname = "app"\\nversion = "0.1"\\n\' > pyproject.toml && python3 -m venv .venv'
+        " && PIP_CONFIG_FILE=/dev/null .venv/bin/pip install -q --disable-pip-version-check"
+        " --index-url https://pypi.org/simple -e . six==1.16.0"
+        " && .venv/bin/python -c 'import six, app' && echo installed"
+    )
+    task = delegation(journal, "sh", work)
+    d.start(task)
+    await settle(d)
+    [obs] = seen
+    assert obs.event_type == "succeeded" and "installed" in str(obs.details["result"]), obs.details
+    assert proxy.refused == {}  # everything it needed was on the allowed hosts
+    await d.shutdown()
