@@ -38,7 +38,7 @@ from conscious.delegate.command import CommandDelegate
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.guard import ToolGuard
 from conscious.delegate.proxy import Proxy
-from conscious.delegate.sandbox import Bubblewrap, Rooms
+from conscious.delegate.sandbox import Bubblewrap
 from conscious.delegate.workspace import Clones
 from conscious.errors import ConsciousError
 from conscious.gate.tools import ToolPolicy
@@ -101,7 +101,8 @@ PLANTS = [
     "git config core.fsmonitor 'touch $W/marks/fsmonitor'; git config core.hooksPath $W/marks",
     "for h in post-checkout post-merge post-commit reference-transaction pre-commit; do"
     " printf '#!/bin/sh\\ntouch %s/marks/hook-%s\\n' $W $h > .git/hooks/$h; chmod +x .git/hooks/$h; done",
-    "echo '* filter=evil diff=evil' > .gitattributes; git config filter.evil.clean 'touch $W/marks/clean';"
+    "echo '* filter=evil diff=evil' > .gitattributes",
+    "git config filter.evil.clean 'touch $W/marks/clean';"
     " git config filter.evil.smudge 'touch $W/marks/smudge'; git config diff.evil.command 'touch $W/marks/diff'",
     "mkdir -p .claude && echo '{\"hooks\": {}}' > .claude/settings.json",
     "ln -s ~/.ssh/id_ed25519 key-link; ln -s ../../../.. up-link",
@@ -317,15 +318,20 @@ async def test_ordinary_work_lands_and_what_git_cannot_record_is_said(world: Pat
     await d.shutdown()
 
 
-def test_the_real_claude_code_cli_starts_in_a_cell(world: Path) -> None:
+async def test_the_real_claude_code_cli_starts_in_a_cell_and_runs_the_gate_s_hook(world: Path) -> None:
+    """No account here: the real CLI starts in its cell with our settings, runs the SessionStart
+    hook (the gate, judging in the cell) and says it is not logged in."""
     claude = Path(__file__).parents[2] / ".tools" / "claude-code" / "node_modules" / ".bin" / "claude"
     assert claude.exists(), "make tools installs the real CLI"
-    sandbox = Bubblewrap(SandboxConfig())
-    root = world / "state" / "worktrees" / "task-1"
-    root.mkdir(parents=True)
-    cell = sandbox.cell(Rooms(root, root, world / "state" / "tasks" / "task-1" / "cell", [world / "state"]))
-    out = subprocess.run(cell.wrap([str(claude), "--version"]), capture_output=True, text=True, timeout=60, check=False)
-    assert out.returncode == 0 and "Claude Code" in out.stdout, out.stderr
+    d, journal, seen, _ = build(world, guarded=True)
+    d.delegates["claude-code"] = ClaudeCodeDelegate(ClaudeCodeConfig(binary=str(claude)))
+    task = delegation(journal, "claude-code", "say hello")
+    d.start(task)
+    await settle(d)
+    [obs] = seen
+    assert obs.event_type == "failed" and "Not logged in" in str(obs.details["result"]), obs.details
+    assert "gate_armed" not in obs.details  # its SessionStart hook ran, in the cell
+    await d.shutdown()
 
 
 DAEMON = """

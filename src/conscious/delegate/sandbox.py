@@ -141,6 +141,8 @@ class Bubblewrap:
         tmp.mkdir(parents=True, exist_ok=True)
         args += ["--bind", str(tmp), "/tmp"]
         hidden = [*rooms.hidden, *(_expand(p, home) for p in c.hidden)]
+        privates = [_expand(p, home) for p in c.private]
+        args += _home(home, skip={*hidden, *privates})
         emptied: list[str] = []
         for path in _outermost(hidden):
             if path.is_relative_to("/tmp"):
@@ -150,7 +152,7 @@ class Bubblewrap:
                 emptied.append(str(path))
             elif path.exists():
                 args += ["--ro-bind", "/dev/null", str(path)]
-        for private in (_expand(p, home) for p in c.private):
+        for private in privates:
             copy = rooms.scratch / "home" / private.relative_to(home) if private.is_relative_to(home) else None
             if copy is not None and _copy_once(private, copy):
                 args += ["--bind", str(copy), str(private)]
@@ -203,6 +205,24 @@ def _trial(binary: str) -> str | None:
             " `kernel.apparmor_restrict_unprivileged_userns=0`), or set sandbox.mode = 'off'"
         )
     return None
+
+
+def _home(home: Path, skip: set[Path]) -> list[str]:
+    """The home as a fresh, writable tmpfs holding read-only views of what is in yours: the
+    agent reads your tools and settings, cannot change any of them, and whatever it creates in
+    its home (a CLI's first-run config, a cache) is gone with the cell. Listed in ``skip``:
+    what it must not see at all, or gets its own copy of."""
+    if not home.is_dir() or home == Path("/") or home.is_relative_to("/tmp"):
+        return []
+    args = ["--tmpfs", str(home)]
+    for entry in sorted(home.iterdir()):
+        if entry in skip:
+            continue
+        if entry.is_symlink():
+            args += ["--symlink", os.readlink(entry), str(entry)]
+        else:
+            args += ["--ro-bind", str(entry), str(entry)]
+    return args
 
 
 def _runtime(python: str) -> list[Path]:
