@@ -2,7 +2,8 @@
 
 It reads the journal and writes only what the CLI may write — the inbox and the answers to
 approvals. Every route but the page itself needs ``Authorization: Bearer <token>``; without
-it the answer is 401 and nothing changes. Shapes are documented in docs/api.md.
+it the answer is 401 and nothing changes. That, the Host and the body's size are checked by
+``Admission`` before any body is read. Shapes are documented in docs/api.md.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, status
+from fastapi import Path as InPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, field_validator
 
+from conscious.api.admission import NEEDS_TOKEN, NOT_A_HOOK, Admission
 from conscious.control.events import EventBus
 from conscious.control.status import page
 from conscious.errors import BadQuery, BadRequest, ConsciousError
@@ -93,12 +96,18 @@ class AnswerBody(BaseModel):
 # At module level: FastAPI resolves the routes' annotations (strings, with PEP 563) in the
 # module's namespace, not the factory's.
 bearer = HTTPBearer(auto_error=False)
+# SQLite's INTEGER holds no more: a larger id made sqlite3 raise, and the client got a 500.
+ROW_ID_MAX = 2**63 - 1
 Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[int | None, Query(ge=0)]
+RowId = Annotated[int | None, Query(ge=0, le=ROW_ID_MAX)]
+Cursor = RowId
+Id = Annotated[int, InPath(ge=0, le=ROW_ID_MAX)]
 
 
-def create_app(control: Control, token: str) -> FastAPI:
+def create_app(control: Control, token: str, *, host: str | None = None) -> FastAPI:
+    """``host``: the configured ``api_host``, a name the API answers to besides the loopback ones."""
     app = FastAPI(title="conscious", version="1", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.add_middleware(Admission, token=token, hosts=[host] if host else [])
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -110,11 +119,8 @@ def create_app(control: Control, token: str) -> FastAPI:
 
     async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
         if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "a bearer token is needed (the daemon's api-token file)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            # Admission has refused it already; this stays for a route mounted without it.
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, NEEDS_TOKEN, headers={"WWW-Authenticate": "Bearer"})
 
     auth = [Depends(authorised)]
     # Every route is ``async``: it runs on the daemon's own thread, where its journal
@@ -158,7 +164,7 @@ def create_app(control: Control, token: str) -> FastAPI:
         event_type: str | None = None,
         severity: str | None = None,
         status: str | None = None,
-        decision_id: int | None = None,
+        decision_id: RowId = None,
     ) -> dict[str, Any]:
         return listing(
             "observations",
@@ -231,19 +237,19 @@ def create_app(control: Control, token: str) -> FastAPI:
         }
 
     @app.post("/api/approvals/{approval_id}/approve", dependencies=auth)
-    async def approve(approval_id: int, body: AnswerBody | None = None) -> dict[str, Any]:
+    async def approve(approval_id: Id, body: AnswerBody | None = None) -> dict[str, Any]:
         return answer(approval_id, "approved", body or AnswerBody())
 
     @app.post("/api/approvals/{approval_id}/deny", dependencies=auth)
-    async def deny(approval_id: int, body: AnswerBody | None = None) -> dict[str, Any]:
+    async def deny(approval_id: Id, body: AnswerBody | None = None) -> dict[str, Any]:
         return answer(approval_id, "denied", body or AnswerBody())
 
     @app.post("/api/hooks/{task_id}")
-    async def hook(task_id: int, body: HookBody, x_conscious_hook: Annotated[str, Header()] = "") -> dict[str, Any]:
+    async def hook(task_id: Id, body: HookBody, x_conscious_hook: Annotated[str, Header()] = "") -> dict[str, Any]:
         # Not the API's token: each running task has its own, good for this route only.
         answer = control.hook(task_id, x_conscious_hook, body.event, body.payload)
         if answer is None:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "not a running task's hook token")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, NOT_A_HOOK)
         return answer
 
     @app.get("/api/charts", dependencies=auth)
@@ -263,21 +269,20 @@ def create_app(control: Control, token: str) -> FastAPI:
             raise HTTPException(409 if control.journal.worktree(task_id) else 404, str(exc)) from None
 
     @app.get("/api/tasks/{task_id}/diff", dependencies=auth)
-    async def task_diff(task_id: int) -> dict[str, Any]:
+    async def task_diff(task_id: Id) -> dict[str, Any]:
         return on_worktree(task_id, "diff")
 
     @app.post("/api/tasks/{task_id}/merge", dependencies=auth)
-    async def task_merge(task_id: int) -> dict[str, Any]:
+    async def task_merge(task_id: Id) -> dict[str, Any]:
         return on_worktree(task_id, "merge")
 
     @app.post("/api/tasks/{task_id}/discard", dependencies=auth)
-    async def task_discard(task_id: int) -> dict[str, Any]:
+    async def task_discard(task_id: Id) -> dict[str, Any]:
         return on_worktree(task_id, "discard")
 
     @app.get("/api/events", dependencies=auth)
     async def events(request: Request, after: Cursor = None) -> StreamingResponse:
-        last = request.headers.get("last-event-id")
-        since = after if after is not None else (int(last) if last and last.isdigit() else None)
+        since = after if after is not None else _event_id(request.headers.get("last-event-id"))
         return StreamingResponse(
             _stream(control, since),
             media_type="text/event-stream",
@@ -304,6 +309,11 @@ async def _stream(control: Control, after: int | None) -> AsyncIterator[str]:
         yield f"event: bye\ndata: {json.dumps({'ts': _now()})}\n\n"
     finally:
         subscription.close()
+
+
+def _event_id(header: str | None) -> int | None:
+    # isascii: "²" is a digit to isdigit but not to int, which raised (a 500).
+    return int(header) if header and header.isascii() and header.isdigit() and len(header) <= 19 else None
 
 
 def _now() -> str:

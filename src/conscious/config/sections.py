@@ -90,6 +90,8 @@ class SandboxConfig(BaseModel):
     processes: Quantity = 512
     """At most this many processes of yours at once while a task runs (0: no limit; not
     enforced when the daemon runs as root)."""
+    memory_mb: Quantity = 4096
+    """Memory (MiB) each process of a task may use (0: no limit)."""
 
 
 class ClaudeCodeConfig(BaseModel):

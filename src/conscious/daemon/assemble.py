@@ -27,6 +27,7 @@ from conscious.observe.files import FileObserver
 from conscious.observe.processes import ProcessObserver
 from conscious.paths import Paths
 from conscious.system.git import toplevel
+from conscious.system.process import Limits
 from conscious.think import profiles
 from conscious.think.connect import Connection
 from conscious.think.context import ContextWindow
@@ -116,7 +117,7 @@ def dispatcher_for(config: Config, paths: Paths, journal: Journal, reporter: Rep
         proxy=proxy,
         hidden=[paths.config_dir, paths.data_dir, paths.state_dir, *extra_hidden(config, paths)],
         scratch=paths.state_dir / "tasks",
-        processes=config.sandbox.processes,
+        limits=Limits(config.sandbox.processes, config.sandbox.memory_mb),
     )
 
 

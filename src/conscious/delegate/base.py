@@ -9,6 +9,7 @@ from typing import Protocol
 
 from conscious.delegate.sandbox import Cell
 from conscious.model import Task, TaskState, utcnow
+from conscious.system.process import Limits
 
 
 @dataclass
@@ -50,8 +51,8 @@ class RunContext:
     """Whether the agent may load the repository's own agent settings (hooks, MCP servers)."""
     cell: Cell = field(default_factory=Cell)
     """The wall every process of the task starts in (``sandbox.py``)."""
-    processes: int = 0
-    """At most this many processes of the user's at once while it runs (0: no limit)."""
+    limits: Limits = field(default_factory=Limits)
+    """What its processes may take."""
 
 
 class Delegate(Protocol):

@@ -58,7 +58,7 @@ class ClaudeCodeDelegate:
             result = await run_process(
                 ctx.cell.wrap(self.argv(task.command, ctx)),
                 cwd=ctx.cwd,
-                processes=ctx.processes,
+                limits=ctx.limits,
                 timeout=ctx.timeout,
                 grace=ctx.grace,
                 on_start=on_start,

@@ -74,7 +74,7 @@ class CommandDelegate:
                     timeout=ctx.timeout,
                     grace=ctx.grace,
                     on_output=ctx.on_output,
-                    processes=ctx.processes,
+                    limits=ctx.limits,
                 )
             except CommandNotFound as exc:
                 return Outcome("failed", f"{self.name}: {exc}", event="not-installed")
@@ -85,7 +85,7 @@ class CommandDelegate:
             result = await run_process(
                 ctx.cell.wrap(self.argv(task.command)),
                 cwd=ctx.cwd,
-                processes=ctx.processes,
+                limits=ctx.limits,
                 timeout=ctx.timeout,
                 grace=ctx.grace,
                 on_start=on_start,

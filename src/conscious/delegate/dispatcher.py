@@ -24,7 +24,7 @@ from conscious.delegate.workspace import InPlace, Place, Workspace
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
 from conscious.model import Observation, Severity, Task, utcnow
-from conscious.system.process import signal_group
+from conscious.system.process import Limits, signal_group
 
 RESULT_LIMIT = 500
 """Characters of an agent's result shown back to the model; the journal keeps more."""
@@ -52,11 +52,13 @@ class Dispatcher:
         proxy: Proxy | None = None,
         hidden: Sequence[Path] = (),
         scratch: Path | None = None,
-        processes: int = 0,
+        limits: Limits | None = None,
     ) -> None:
         self.journal = journal
         self.delegates = dict(delegates)
-        self.ctx = RunContext(cwd=cwd, timeout=timeout, grace=grace, trust_project=trust_project, processes=processes)
+        self.ctx = RunContext(cwd=cwd, timeout=timeout, grace=grace, trust_project=trust_project)
+        if limits is not None:
+            self.ctx = replace(self.ctx, limits=limits)
         self.sandbox: Sandbox = sandbox or Unwalled()
         self.proxy = proxy
         """Started with the first walled task: its cells' only way out."""

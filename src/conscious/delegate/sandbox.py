@@ -115,6 +115,7 @@ class Bubblewrap:
         c = self.config
         net = {"allowlist": f"only {len(c.allow_hosts)} allowed hosts", "none": "no network", "open": "OPEN network"}
         limit = f", at most {c.processes} processes" if c.processes else ""
+        limit += f" of {c.memory_mb} MiB each" if c.memory_mb else ""
         return f"bubblewrap: writes only in the task's folder, {net[c.network]}, own pid namespace{limit}"
 
     def unavailable(self) -> str | None:

@@ -36,11 +36,24 @@ def die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _child_setup(processes: int) -> None:
+@dataclass(frozen=True)
+class Limits:
+    """What an agent's processes may take (0: no limit)."""
+
+    processes: int = 0
+    """Processes of the user's at once: a fork bomb stops there (Linux does not count root's)."""
+    memory_mb: int = 0
+    """Memory each process may write to (``RLIMIT_DATA``: what it uses, not the address space
+    a JavaScript engine reserves, so Node runs under it)."""
+
+
+def _child_setup(limits: Limits) -> None:
     die_with_parent()
-    if processes:
-        # A fork bomb stops here, in its cell or not (Linux does not count it for root).
-        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    if limits.processes:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    if limits.memory_mb:
+        size = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (size, size))
 
 
 OUTPUT_LIMIT = 1_000_000
@@ -125,10 +138,9 @@ async def run_process(
     on_start: Callable[[int], None] | None = None,
     on_line: Callable[[str], bool] | None = None,
     on_output: Callable[[], None] | None = None,
-    processes: int = 0,
+    limits: Limits = Limits(),
 ) -> ProcessResult:
-    """Run to completion, timeout, or (``on_line`` returning True for a line of stdout) a stop.
-    ``processes``: at most this many processes of the user's at once (0: no limit)."""
+    """Run to completion, timeout, or (``on_line`` returning True for a line of stdout) a stop."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -138,7 +150,7 @@ async def run_process(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=functools.partial(_child_setup, processes),
+            preexec_fn=functools.partial(_child_setup, limits),
             limit=OUTPUT_LIMIT,  # one stream-json line can be long
         )
     except FileNotFoundError:
