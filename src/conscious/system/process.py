@@ -28,12 +28,16 @@ if sys.platform.startswith("linux"):
         _prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int | None = None) -> None:
     """In the child, before exec: ask Linux to SIGTERM it when the daemon dies, even by
     SIGKILL. Children get their own session (so Ctrl-C reaches the daemon first, which stops
-    them in order), and this keeps such a child from outliving a daemon that was killed."""
+    them in order), and this keeps such a child from outliving a daemon that was killed.
+    ``parent``: the daemon's pid, taken before the fork — a daemon killed between the fork and
+    this call sends no signal, and the child must not go on as an orphan."""
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,8 @@ class Limits:
     a JavaScript engine reserves, so Node runs under it)."""
 
 
-def _child_setup(limits: Limits) -> None:
-    die_with_parent()
+def _child_setup(limits: Limits, parent: int) -> None:
+    die_with_parent(parent)
     if limits.processes:
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
     if limits.memory_mb:
@@ -150,7 +154,7 @@ async def run_process(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=functools.partial(_child_setup, limits),
+            preexec_fn=functools.partial(_child_setup, limits, os.getpid()),
             limit=OUTPUT_LIMIT,  # one stream-json line can be long
         )
     except FileNotFoundError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -145,7 +146,7 @@ class EmbeddedServer:
                 stdout=log or asyncio.subprocess.DEVNULL,
                 stderr=log or asyncio.subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
+                preexec_fn=functools.partial(die_with_parent, os.getpid()),
             )
         except OSError as exc:
             raise EmbeddedServerError(f"cannot start {self.binary}: {exc.strerror}") from None
