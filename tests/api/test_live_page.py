@@ -131,6 +131,7 @@ def test_the_live_page_shows_the_model_thinking_and_answers_an_approval(
 ) -> None:
     began = time.monotonic()
     done_file = tmp_path / "helper-ran.txt"
+    done_file.touch()  # outside the helper's folder: shared with it through the sandbox, on purpose
     helper = [sys.executable, "-c", "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + '\\n'); print('done')"]
     (home / "config.toml").write_text(
         "api_port = 0\n"
@@ -138,6 +139,8 @@ def test_the_live_page_shows_the_model_thinking_and_answers_an_approval(
         "[approval]\n"
         'agents = { helper = "ask" }\n'
         "notify_send = false\n"
+        "[sandbox]\n"
+        f"writable = [{json.dumps(str(done_file))}]\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")}
     env.update(

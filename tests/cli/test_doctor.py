@@ -23,7 +23,7 @@ def test_a_ready_machine_passes_with_one_line_per_check(home: Path, repo: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert any(line.startswith("✓ claude: 2.1.197 (Claude Code), logged in") for line in lines), lines
-    assert any(line.startswith("✓ git:") and "worktrees of" in line for line in lines)
+    assert any(line.startswith("✓ git:") and "clones of" in line for line in lines)
     assert any(line.startswith("✓ model server: scripted://observe") for line in lines)
     assert "Traceback" not in done.stdout + done.stderr
 

@@ -127,7 +127,7 @@ def test_your_own_rules_come_first() -> None:
         "sh <<EOF\nrm -rf src\nEOF",
         "python3 -c 'import shutil; shutil.rmtree(\"src\")'",
         "perl -e 'unlink glob \"*\"'",
-        "node -e 'require(\"fs\").rmSync(\"src\", {recursive: true})'",
+        'node -e \'require("fs").rmSync("src", {recursive: true})\'',
         # Git state and settings that act later, or elsewhere.
         "git stash clear",
         "git branch --del main",

@@ -273,8 +273,9 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
         return on_worktree(task_id, "diff")
 
     @app.post("/api/tasks/{task_id}/merge", dependencies=auth)
-    async def task_merge(task_id: Id) -> dict[str, Any]:
-        return on_worktree(task_id, "merge")
+    async def task_merge(task_id: Id, sensitive: bool = False) -> dict[str, Any]:
+        # `sensitive`: a person read what the branch holds for review (`conscious diff`).
+        return on_worktree(task_id, "merge-sensitive" if sensitive else "merge")
 
     @app.post("/api/tasks/{task_id}/discard", dependencies=auth)
     async def task_discard(task_id: Id) -> dict[str, Any]:

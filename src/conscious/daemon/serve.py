@@ -228,7 +228,8 @@ async def _serve_api(config: Config, control: DaemonControl, token: str) -> ApiS
     if not is_loopback(config.api_host):
         log.warning("the control API listens on %s: reachable from the network", config.api_host)
     fallback = config.api_port == Config.model_fields["api_port"].default
-    api = ApiServer(create_app(control, token), bind(config.api_host, config.api_port, fallback=fallback))
+    app = create_app(control, token, host=config.api_host)
+    api = ApiServer(app, bind(config.api_host, config.api_port, fallback=fallback))
     await api.start()
     return api
 
