@@ -142,7 +142,7 @@ async def test_a_task_s_tool_calls_pass_the_gate_and_its_branch_is_merged_after_
         assert f"branch conscious/task-{task_id}: 1 commit(s), 1 file changed" in shown.output, shown.output
         assert "refused at the tool call: Bash: rm -rf tests — deletes recursively" in shown.output
         status = CliRunner().invoke(app, ["status"], env={"COLUMNS": "300"})
-        assert "worktrees: a branch per task of claude-code, claude-flow" in status.output
+        assert "clones: a clone and branch per task of claude-code, claude-flow" in status.output
 
     # Started again: the worktree is still there, and merged from the command line.
     async with running(paths, repo) as journal:

@@ -80,6 +80,7 @@ async def test_delegation_runs_the_agent_and_its_result_comes_back(
             confidence=0.9,
         )
     )
+    config.sandbox.writable.append(str(fake_agents))  # the stand-in's log, outside its folder
     orch, journal = await make(config, paths, backend)
     journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": "fix it"}))
 
