@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -59,19 +59,37 @@ class Rooms:
 
 @dataclass(frozen=True)
 class Cell:
-    """How the processes of one task start."""
+    """How the processes of one task start: ``options`` (the walls), then ``runner`` (what runs
+    first inside: the network bridge), then the command."""
 
-    prefix: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    runner: tuple[str, ...] = ()
     walled: bool = False
-    env: dict[str, str] = field(default_factory=dict)
-    """For ``Unwalled`` cells only: the variables an unwalled process is given besides the daemon's."""
 
     def wrap(self, argv: Sequence[str]) -> list[str]:
         """``argv`` run in the cell. Not found is said here, as it would be outside: inside, it
-        would only be an exit code."""
-        if self.walled and "/" not in argv[0] and shutil.which(argv[0]) is None:
+        would only be an exit code. A program under /tmp (a cell's /tmp is its own) is made
+        visible where it is, read-only."""
+        if not self.walled:
+            return list(argv)
+        found = shutil.which(argv[0]) if "/" not in argv[0] else argv[0]
+        if found is None:
             raise CommandNotFound(f"command not found: {argv[0]}")
-        return [*self.prefix, *argv]
+        extra = [arg for folder in _program_folders(Path(found)) for arg in ("--ro-bind", str(folder), str(folder))]
+        return [*self.options, *extra, "--", *self.runner, *argv]
+
+
+def _program_folders(program: Path) -> list[Path]:
+    """The folders under /tmp a program needs to run from there: its own (and, for a link, its
+    target's), or the package a ``node_modules`` entry point belongs to."""
+    folders = []
+    for path in {Path(os.path.abspath(program)), program.resolve()}:
+        if not path.is_relative_to("/tmp"):
+            continue
+        parts = path.parts
+        top = parts.index("node_modules") if "node_modules" in parts else len(parts) - 1
+        folders.append(Path(*parts[:top]))
+    return sorted(set(folders))
 
 
 class Sandbox(Protocol):
@@ -173,11 +191,12 @@ class Bubblewrap:
             args += ["--remount-ro", folder]
         for key, value in env.items():
             args += ["--setenv", key, value]
-        args += ["--chdir", str(rooms.cwd), "--"]
+        args += ["--chdir", str(rooms.cwd)]
+        runner: tuple[str, ...] = ()
         if c.network == "allowlist" and self.proxy is not None:
             # The cell's only way out: a loopback port inside, relayed to the proxy's socket.
-            args += [self.python, "-m", "conscious.delegate.bridge", str(self.proxy), str(BRIDGE_PORT), "--"]
-        return Cell(tuple(args), walled=True)
+            runner = (self.python, "-m", "conscious.delegate.bridge", str(self.proxy), str(BRIDGE_PORT), "--")
+        return Cell(tuple(args), runner, walled=True)
 
 
 def sandbox_for(config: SandboxConfig, *, proxy: Path | None = None) -> Sandbox:
