@@ -44,6 +44,9 @@ class Control(Protocol):
     bus: EventBus
     stopping: asyncio.Event
 
+    def reader(self) -> Journal:
+        """The calling thread's own connection to the journal, for reads."""
+
     @property
     def rules_file(self) -> Path:
         """Where an answer given ``always`` is kept (the daemon's config file)."""
@@ -141,8 +144,10 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
             raise HTTPException(404, "no such file")
         return Response(item.read_bytes(), media_type=kinds[suffix])
 
+    # Reads are plain functions: FastAPI runs them in its worker threads, each with a journal
+    # connection of its own (`control.reader()`), so a slow one never holds the loop's thread.
     @app.get("/api/status", dependencies=auth)
-    async def get_status() -> dict[str, Any]:
+    def get_status() -> dict[str, Any]:
         return control.status()
 
     def listing(
@@ -150,13 +155,13 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
     ) -> dict[str, Any]:
         try:
             return page(
-                control.journal, kind, limit=limit, before=before, after=after, filters=filters, routine=routine
+                control.reader(), kind, limit=limit, before=before, after=after, filters=filters, routine=routine
             )
         except BadQuery as exc:
             raise HTTPException(422, str(exc)) from None
 
     @app.get("/api/observations", dependencies=auth)
-    async def observations(
+    def observations(
         limit: Limit = 50,
         before: Cursor = None,
         after: Cursor = None,
@@ -179,7 +184,7 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
         )
 
     @app.get("/api/decisions", dependencies=auth)
-    async def decisions(
+    def decisions(
         limit: Limit = 20,
         before: Cursor = None,
         after: Cursor = None,
@@ -202,7 +207,7 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
         )
 
     @app.get("/api/tasks", dependencies=auth)
-    async def tasks(
+    def tasks(
         limit: Limit = 50,
         before: Cursor = None,
         after: Cursor = None,
@@ -253,23 +258,23 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
         return answer
 
     @app.get("/api/charts", dependencies=auth)
-    async def charts(hours: Annotated[float, Query(gt=0, le=24 * 30)] = 24.0) -> dict[str, Any]:
+    def charts(hours: Annotated[float, Query(gt=0, le=24 * 30)] = 24.0) -> dict[str, Any]:
         """The series the live page draws: the model's decisions and the agents' tasks."""
         since = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
-        return {"since": since, **control.journal.series(since)}
+        return {"since": since, **control.reader().series(since)}
 
     @app.get("/api/worktrees", dependencies=auth)
-    async def worktrees() -> dict[str, Any]:
-        return {"items": control.journal.worktrees()}
+    def worktrees() -> dict[str, Any]:
+        return {"items": control.reader().worktrees()}
 
     def on_worktree(task_id: int, action: str) -> dict[str, Any]:
         try:
             return control.worktree(task_id, action)
         except ConsciousError as exc:
-            raise HTTPException(409 if control.journal.worktree(task_id) else 404, str(exc)) from None
+            raise HTTPException(409 if control.reader().worktree(task_id) else 404, str(exc)) from None
 
     @app.get("/api/tasks/{task_id}/diff", dependencies=auth)
-    async def task_diff(task_id: Id) -> dict[str, Any]:
+    def task_diff(task_id: Id) -> dict[str, Any]:
         return on_worktree(task_id, "diff")
 
     @app.post("/api/tasks/{task_id}/merge", dependencies=auth)

@@ -186,7 +186,7 @@ def _show_observation(o: dict[str, Any]) -> None:
 def _log_observations(journal: Journal, limit: int | None, as_json: bool, show_all: bool) -> None:
     """What the orchestrator saw; its own feedback (reflections, refusals, outages) only with
     ``--all``, so that a replay of the export does not see it twice."""
-    for o in journal.observations(limit or 2**62):
+    for o in journal.stream_observations(limit):
         if o.source in ("self", "system", "policy") and not show_all:
             continue
         if as_json:

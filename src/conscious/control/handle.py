@@ -1,14 +1,17 @@
 """The running daemon as the control API sees it: what it may read and the little it may write.
 
-The API has its own journal connection (reads never wait on the loop's transactions), runs on
-the loop's thread, reads the loop's shared ``LoopState``, and writes through the loop's own
-hands where the loop must hear at once: an inbox message is accepted like any observation, an
-answer wakes the loop to act on it.
+The API reads in its worker threads, each through a journal connection of its own
+(``reader``): a read, however long on an aged journal, never holds the loop's thread, and the
+loop's transactions never hold it. It reads the loop's shared ``LoopState``, and writes — on
+the loop's thread, with the API's own connection — through the loop's own hands where the loop
+must hear at once: an inbox message is accepted like any observation, an answer wakes the loop
+to act on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,10 +56,18 @@ class DaemonControl:
         self._merged = merged
         """Told when a task's branch is merged into the watched tree (those changes are its own)."""
         self.stopping = asyncio.Event()
+        self._readers = threading.local()
+
+    def reader(self) -> Journal:
+        """This thread's own connection to the journal (opened on its first read)."""
+        journal: Journal | None = getattr(self._readers, "journal", None)
+        if journal is None:
+            journal = self._readers.journal = Journal(self.journal.path)
+        return journal
 
     def status(self) -> dict[str, Any]:
         # Live figures from the loop itself, not the state it last published (up to a second old).
-        return {**status_report(self.journal), **self.state.status(), "running": True}
+        return {**status_report(self.reader()), **self.state.status(), "running": True}
 
     def tell(self, text: str) -> int:
         return self._accept(request(text))
@@ -82,7 +93,7 @@ class DaemonControl:
         """``diff``, ``merge`` (``merge-sensitive``: a person read what it holds for review) or
         ``discard`` a task's workspace (``ConsciousError``: one line why not)."""
         if action == "diff":
-            return {"task_id": task_id, "diff": branches.diff(self.journal, task_id)}
+            return {"task_id": task_id, "diff": branches.diff(self.reader(), task_id)}
         if action in ("merge", "merge-sensitive"):
             how = branches.merge(self.journal, task_id, sensitive=action == "merge-sensitive")
             self._merged(task_id)

@@ -62,6 +62,10 @@ def search_terms(text: str) -> list[str]:
     return [f'"{w}"' for w in list(seen)[:RECALL_TERMS]]
 
 
+RECALL_WINDOW = 2000
+"""How many of the newest full-text matches of each kind recall ranks."""
+
+
 class Memory(Store):
     """Turns, summaries, notes and recall."""
 
@@ -127,25 +131,33 @@ class Memory(Store):
             " WHERE notes_fts MATCH ? ORDER BY bm25(notes_fts) LIMIT ?",
             (match, limit),
         ).fetchall()
+        # The newest RECALL_WINDOW matches only (FTS5 walks its rowids newest first without
+        # ranking every match): the cost is bounded on a journal of millions, and a fact from
+        # months ago, repeated a thousand times since, cannot crowd out this morning's.
         rows = self.db.execute(
-            "SELECT o.id, o.ts, o.source, o.event_type, o.target FROM observations_fts"
-            " JOIN observations o ON o.id = observations_fts.rowid"
-            " WHERE observations_fts MATCH ? AND o.status='decided' AND o.id < ? AND o.source != 'self'"
-            " ORDER BY bm25(observations_fts) LIMIT ?",
-            (match, before if before is not None else 2**62, limit * 20),
+            "SELECT max(o.id) AS id, max(o.ts) AS ts, o.source, o.event_type, o.target, count(*) AS times,"
+            " min(m.rank) AS rank FROM (SELECT rowid, bm25(observations_fts) AS rank FROM observations_fts"
+            "  WHERE observations_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?) AS m"
+            " JOIN observations o ON o.id = m.rowid WHERE o.status='decided' AND o.source != 'self'"
+            " GROUP BY o.source, o.event_type, o.target ORDER BY rank, id DESC LIMIT ?",
+            (match, before if before is not None else 2**62, RECALL_WINDOW, limit),
         ).fetchall()
-        grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for r in rows:  # best-ranked first; a repeated event is one hit, shown as its newest
-            g = grouped.setdefault((r["source"], r["event_type"], r["target"]), {"id": 0, "times": 0, "ts": ""})
-            g["times"] += 1
-            if r["id"] > g["id"]:
-                g.update(id=r["id"], ts=r["ts"], head=f"{r['source']}/{r['event_type']} {r['target']}")
-        observations = list(grouped.values())[:limit]
+        observations = [
+            {
+                "id": r["id"],
+                "ts": r["ts"],
+                "times": r["times"],
+                "head": f"{r['source']}/{r['event_type']} {r['target']}",
+            }
+            for r in rows
+        ]
         turns = self.db.execute(
-            "SELECT t.id, t.ts, snippet(turns_fts, 0, '', '', '…', 24) AS text FROM turns_fts"
-            " JOIN turns t ON t.id = turns_fts.rowid WHERE turns_fts MATCH ? AND t.archived=1 AND t.role='assistant'"
+            "SELECT t.id, t.ts, snippet(turns_fts, 0, '', '', '…', 24) AS text FROM"
+            " (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS m"
+            " JOIN turns_fts ON turns_fts.rowid = m.rowid JOIN turns t ON t.id = m.rowid"
+            " WHERE turns_fts MATCH ? AND t.archived=1 AND t.role='assistant'"
             " ORDER BY bm25(turns_fts) LIMIT ?",
-            (match, limit * 4),
+            (match, RECALL_WINDOW, match, limit * 4),
         ).fetchall()
         newest: dict[str, Any] = {}
         for r in turns:  # best-ranked first; the same decision taken again reads the same: once, as its newest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 
 from conscious.journal.rows import OBS_COLS, insert_observation, iso, observation_from_row
@@ -57,6 +58,18 @@ class Observations(Store):
                 (limit,),
             )
         return [observation_from_row(r) for r in rows]
+
+    def stream_observations(self, limit: int | None = None) -> Iterator[Observation]:
+        """The last ``limit`` observations (all: None), oldest first, one row at a time: memory
+        stays the same on a journal of millions."""
+        start = 0
+        if limit is not None:
+            row = self.db.execute(
+                "SELECT id FROM observations ORDER BY id DESC LIMIT 1 OFFSET ?", (limit - 1,)
+            ).fetchone()
+            start = row[0] if row is not None else 0
+        for row in self.db.execute(f"SELECT {OBS_COLS} FROM observations WHERE id >= ? ORDER BY id", (start,)):
+            yield observation_from_row(row)
 
     def last_observation_id(self) -> int:
         """The newest observation's id (0: none yet)."""
