@@ -172,3 +172,34 @@ def test_the_same_decision_taken_again_is_recalled_once(tmp_path: Path) -> None:
         "→ observed: the process is back",
     ]
     assert ids[-1] in {h["id"] for h in hits}  # as its newest
+
+
+def test_the_counts_status_shows_follow_rows_added_and_removed(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    for n in range(5):
+        j.append(Observation(source="filesystem", event_type="modified", target=f"f{n}.py"))
+    assert j.counts()["observations"] == 5
+    j.db.execute("DELETE FROM observations WHERE target IN ('f0.py', 'f1.py')")
+    truth = j.db.execute("SELECT count(*) FROM observations").fetchone()[0]
+    assert j.counts()["observations"] == truth == 3
+
+
+def test_stream_observations_gives_the_last_n_oldest_first(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    for n in range(6):
+        j.append(Observation(source="filesystem", event_type="modified", target=f"f{n}.py"))
+    assert [o.target for o in j.stream_observations(2)] == ["f4.py", "f5.py"]
+    assert [o.target for o in j.stream_observations()] == [f"f{n}.py" for n in range(6)]
+    assert [o.target for o in j.stream_observations(100)] == [f"f{n}.py" for n in range(6)]
+
+
+def test_recall_gives_the_newest_of_a_repeated_failure_and_other_hits_too(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    ids = []
+    for day in range(60):  # the same failure, day after day, each decided
+        obs = Observation(source="tests", event_type="failed", target="tests/test_cache.py", details={"day": day})
+        ids.append(j.append(obs))
+    other = j.append(Observation(source="tests", event_type="failed", target="tests/test_io.py", details={"x": 1}))
+    j.db.execute("UPDATE observations SET status='decided'")
+    hits = [h for h in j.recall("tests failed test_cache test_io", 5) if h["kind"] == "observation"]
+    assert {h["id"] for h in hits} == {ids[-1], other}  # one hit each, the repeated one as its newest

@@ -170,10 +170,10 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         row = self.db.execute(
-            "SELECT (SELECT count(*) FROM observations) AS observations,"
+            "SELECT (SELECT n FROM tallies WHERE name='observations') AS observations,"
             " (SELECT count(*) FROM observations WHERE status='pending') AS pending,"
-            " (SELECT count(*) FROM decisions) AS decisions,"
-            " (SELECT count(*) FROM tasks) AS delegations,"
+            " (SELECT n FROM tallies WHERE name='decisions') AS decisions,"
+            " (SELECT n FROM tallies WHERE name='tasks') AS delegations,"
             " (SELECT count(*) FROM tasks WHERE state IN ('pending','running')) AS running,"
             " (SELECT count(*) FROM notes) AS notes,"
             " (SELECT count(*) FROM summaries) AS summaries"
