@@ -289,7 +289,9 @@ def status(
         f"{counts['observations']} observations · {counts['decisions']} decisions · "
         f"{counts['delegations']} delegations ({counts['running']} running) · {counts['notes']} notes",
     )
-    table.add_row("journal", str(journal.path))
+    size = f"{journal.size() / 1e6:,.1f} MB"
+    horizon = f", rows older than {daemon['retention_days']:g} days let go" if daemon.get("retention_days") else ""
+    table.add_row("journal", f"{journal.path} ({size}{horizon})")
     if alive and daemon.get("api_url"):
         table.add_row("api", f"{daemon['api_url']} (`conscious page` for the live page)")
     for key, value in rows(report["cluster"]) if in_cluster is not None else []:

@@ -205,6 +205,12 @@ class Config(BaseSettings):
     """Command lines run in a task's worktree after it ends (e.g. ``[["pytest", "-q"]]``): its checks."""
     worktree_keep_days: Amount = 7.0
     """Unmerged worktrees are removed after this many days (their branches are kept)."""
+    retention_days: Amount = 28.0
+    """The journal's horizon: observations, routine decisions and archived turns older than this
+    are let go (a note says what they were); tasks, delegating decisions, approvals and memory
+    are kept."""
+    housekeeping_every: Seconds = 3600.0
+    """Seconds between two rounds of letting old rows and old workspaces go."""
     trust_repository_settings: bool = False
     """Let agents load the watched repository's own agent settings (``.claude/settings.json``:
     its hooks and MCP servers). Off: only your user settings and ours."""

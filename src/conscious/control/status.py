@@ -29,6 +29,7 @@ def status_report(journal: Journal) -> dict[str, Any]:
         "first_start": ident.get("first_start"),
         "sessions": ident.get("sessions"),
         "journal": str(journal.path),
+        "journal_bytes": journal.size(),
         "quarantined": journal.quarantined(),
         "approvals": Approvals(journal).waiting(),
         "budget": budget_use(journal.recent_tasks(DAY), daemon.get("limits", {})),

@@ -26,6 +26,7 @@ from conscious.control.metrics import Metrics
 from conscious.control.sdnotify import Notifier, watchdog_interval
 from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import build
+from conscious.daemon.housekeeping import keep_house
 from conscious.daemon.roles import (
     BrainParts,
     brain_parts,
@@ -167,6 +168,7 @@ async def _run(
                 orchestrator.dispatcher.guard.url = api.url
         orchestrator.state.published["workspace"] = orchestrator.dispatcher.workspace.describe()
         orchestrator.state.published["sandbox"] = await _wall(orchestrator.dispatcher.sandbox, reporter)
+        orchestrator.state.published["retention_days"] = config.retention_days
         connection = orchestrator.connection
         chosen = connection.profile
         reporter.info(
@@ -195,6 +197,17 @@ async def _run(
         helpers = [
             supervisor.start("health loop", lambda: health.run(stop)),
             supervisor.start("sd-notify", lambda: _supervise(orchestrator.state, notifier, stop, watchdog)),
+            supervisor.start(
+                "housekeeping",
+                lambda: keep_house(
+                    paths.journal,
+                    orchestrator.dispatcher.workspace,
+                    reporter,
+                    stop,
+                    every=config.housekeeping_every,
+                    retention_days=config.retention_days,
+                ),
+            ),
         ]
         if api is not None:
             helpers.append(asyncio.create_task(_api_alive(api, supervisor, stop), name="api-alive"))

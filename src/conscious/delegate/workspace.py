@@ -22,7 +22,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from conscious.delegate.base import Outcome, tail
 from conscious.delegate.branches import merge, remove
@@ -64,6 +64,9 @@ class Workspace(Protocol):
 
     def recover(self) -> list[Observation]: ...
 
+    async def prune(self) -> list[str]:
+        """Remove what is old enough to go (run now and then); one line per thing removed."""
+
 
 class InPlace:
     def __init__(self, folder: Path) -> None:
@@ -79,6 +82,9 @@ class InPlace:
         return {}
 
     def recover(self) -> list[Observation]:
+        return []
+
+    async def prune(self) -> list[str]:
         return []
 
 
@@ -262,15 +268,35 @@ class Clones:
                     details={"task_id": row["task_id"], "worktree": row["path"], "note": note},
                 )
             )
-        cutoff = (utcnow() - timedelta(days=self.keep_days)).isoformat()
-        for row in self.journal.worktrees(("ready",)):
-            if row["updated"] < cutoff and row["task_state"] not in ("running", "pending", "approved"):
-                try:
-                    remove(Git(Path(row["repo"])), Path(row["path"]), row["branch"], keep_branch=True)
-                    self.journal.set_worktree(row["task_id"], "pruned", note=f"older than {self.keep_days:g} days")
-                except GitError as exc:
-                    log.warning("could not prune the worktree of task %s: %s", row["task_id"], exc)
+        for row in self._old():
+            try:
+                remove(Git(Path(row["repo"])), Path(row["path"]), row["branch"], keep_branch=True)
+                self.journal.set_worktree(row["task_id"], "pruned", note=f"older than {self.keep_days:g} days")
+            except GitError as exc:
+                log.warning("could not prune the worktree of task %s: %s", row["task_id"], exc)
         return found
+
+    async def prune(self) -> list[str]:
+        """Unmerged clones older than ``keep_days`` removed (their branches kept): the journal on
+        the loop's thread, the removal (a whole checkout) on another."""
+        said = []
+        for row in self._old():
+            try:
+                await asyncio.to_thread(
+                    remove, Git(Path(row["repo"])), Path(row["path"]), row["branch"], keep_branch=True
+                )
+            except GitError as exc:
+                log.warning("could not prune the workspace of task %s: %s", row["task_id"], exc)
+                continue
+            self.journal.set_worktree(row["task_id"], "pruned", note=f"older than {self.keep_days:g} days")
+            age = f"older than {self.keep_days:g} days"
+            said.append(f"task {row['task_id']}'s workspace removed: {age} (branch {row['branch']} kept)")
+        return said
+
+    def _old(self) -> list[dict[str, Any]]:
+        cutoff = (utcnow() - timedelta(days=self.keep_days)).isoformat()
+        busy = ("running", "pending", "approved")
+        return [r for r in self.journal.worktrees(("ready",)) if r["updated"] < cutoff and r["task_state"] not in busy]
 
 
 def _free_branch(git: Git, task_id: int) -> str:

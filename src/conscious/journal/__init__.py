@@ -16,6 +16,7 @@ from conscious.journal.memory import Memory, search_terms
 from conscious.journal.observations import Observations
 from conscious.journal.pages import FILTERS, Kind, Pages
 from conscious.journal.quarantine import Quarantine
+from conscious.journal.retention import Compacted, Retention
 from conscious.journal.rows import JournaledTurn, insert_observation, observation_from_row, set_task
 from conscious.journal.series import Series
 from conscious.journal.store import BUSY_TIMEOUT
@@ -23,13 +24,16 @@ from conscious.journal.tasks import Tasks
 from conscious.journal.worktrees import Worktrees
 
 
-class Journal(Observations, Decisions, Tasks, Memory, Quarantine, ApprovalRequests, Pages, Worktrees, Series, Cluster):
+class Journal(
+    Observations, Decisions, Tasks, Memory, Quarantine, ApprovalRequests, Pages, Worktrees, Series, Cluster, Retention
+):
     """A journal file with every concern's statements. Cheap to open; one per process (and one per thread)."""
 
 
 __all__ = [
     "BUSY_TIMEOUT",
     "FILTERS",
+    "Compacted",
     "Journal",
     "JournaledTurn",
     "Key",

@@ -130,6 +130,14 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER tally_tasks_out AFTER DELETE ON tasks BEGIN
         UPDATE tallies SET n = n - 1 WHERE name = 'tasks';
     END;
+    -- what retention removes leaves the full-text indexes with it
+    CREATE TRIGGER observations_ad AFTER DELETE ON observations BEGIN
+        INSERT INTO observations_fts(observations_fts, rowid, source, event_type, target, details)
+        VALUES ('delete', old.id, old.source, old.event_type, old.target, old.details);
+    END;
+    CREATE TRIGGER turns_ad AFTER DELETE ON turns WHEN old.archived = 1 BEGIN
+        INSERT INTO turns_fts(turns_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    END;
     """,
 ]
 

@@ -69,6 +69,9 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
             self.db.row_factory = sqlite3.Row
+            # Only a new file takes it (before its first table): retention's freed pages then go
+            # back to the file system. An older journal reuses them instead.
+            self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")

@@ -1,0 +1,43 @@
+"""What a daemon that runs for months does now and then: let the journal's old rows go, and
+the old workspaces with them — while it runs, not only when it starts.
+
+Runs in a worker thread with a journal connection of its own: deletes are small transactions
+between the loop's writes, never on the loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from conscious.delegate.workspace import Workspace
+from conscious.journal import Journal
+from conscious.loop.reporter import Reporter
+from conscious.model import utcnow
+
+log = logging.getLogger("conscious")
+
+
+def tidy(path: Path, retention_days: float) -> str:
+    """One round: what was let go, in a line ('' when nothing was)."""
+    journal = Journal(path)
+    try:
+        return journal.compact(utcnow() - timedelta(days=retention_days)).said()
+    finally:
+        journal.close()
+
+
+async def keep_house(
+    path: Path, workspace: Workspace, reporter: Reporter, stop: asyncio.Event, *, every: float, retention_days: float
+) -> None:
+    while not stop.is_set():
+        said = await asyncio.to_thread(tidy, path, retention_days)
+        if said:
+            reporter.info(said)
+        for note in await workspace.prune():
+            reporter.info(note)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
