@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,12 +18,16 @@ from conscious.delegate.workspace import Workspace
 from conscious.journal import Journal
 from conscious.loop.reporter import Reporter
 from conscious.model import utcnow
+from conscious.system.rotate import rotate
 
 log = logging.getLogger("conscious")
 
 
-def tidy(path: Path, retention_days: float) -> str:
-    """One round: what was let go, in a line ('' when nothing was)."""
+def tidy(path: Path, retention_days: float, logs: Sequence[Path] = ()) -> str:
+    """One round: what was let go, in a line ('' when nothing was); child processes' logs
+    kept to a size."""
+    for file in logs:
+        rotate(file)
     journal = Journal(path)
     try:
         return journal.compact(utcnow() - timedelta(days=retention_days)).said()
@@ -31,10 +36,17 @@ def tidy(path: Path, retention_days: float) -> str:
 
 
 async def keep_house(
-    path: Path, workspace: Workspace, reporter: Reporter, stop: asyncio.Event, *, every: float, retention_days: float
+    path: Path,
+    workspace: Workspace,
+    reporter: Reporter,
+    stop: asyncio.Event,
+    *,
+    every: float,
+    retention_days: float,
+    logs: Sequence[Path] = (),
 ) -> None:
     while not stop.is_set():
-        said = await asyncio.to_thread(tidy, path, retention_days)
+        said = await asyncio.to_thread(tidy, path, retention_days, logs)
         if said:
             reporter.info(said)
         for note in await workspace.prune():

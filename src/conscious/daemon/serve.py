@@ -206,6 +206,7 @@ async def _run(
                     stop,
                     every=config.housekeeping_every,
                     retention_days=config.retention_days,
+                    logs=[paths.state_dir / "llama-server.log"],
                 ),
             ),
         ]

@@ -23,6 +23,7 @@ import httpx
 
 from conscious.errors import EmbeddedServerError, ModelNotFound
 from conscious.system.process import die_with_parent
+from conscious.system.rotate import rotate
 
 BUNDLED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -138,6 +139,8 @@ class EmbeddedServer:
         return argv
 
     async def start(self, timeout: float = 120.0) -> None:
+        if self.log_file:
+            rotate(self.log_file)
         log = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115 (owned by the child)
         try:
             self.process = await asyncio.create_subprocess_exec(
