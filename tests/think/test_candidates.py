@@ -257,7 +257,16 @@ def test_the_loops_own_troubles_and_warnings_offer_no_investigation() -> None:
 
 
 def test_chit_chat_goes_to_no_agent_and_notes_go_to_memory_first() -> None:
-    for words in ("thanks!", "Thank you :)", "ok", "hi conscious", "how is it going?", "LGTM 👍"):
+    for words in (
+        "thanks!",
+        "Thank you :)",
+        "ok",
+        "hi conscious",
+        "how is it going?",
+        "LGTM 👍",
+        "thanks, that's great!",
+        "Thank you so much — it works now 🎉",
+    ):
         assert [c.action_type for c in candidates([request(words)], agents=AGENTS)] == ["observe", "reflect"], words
     for words in (
         "note: we use uv, not pip",

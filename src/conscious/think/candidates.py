@@ -43,7 +43,9 @@ _MEMORY = re.compile(
 )
 _CHAT = re.compile(
     r"(?:(?:thanks?( a lot| you)?|thank you|thx|ty|ok(ay)?|cool|great|nice|perfect|good (job|work)|well done|"
-    r"hi|hello|hey|good (morning|evening)|how('s| is) it going|how are you|lgtm|sounds good|👍|🙏)[\s.!?,:;)]*)+"
+    r"hi|hello|hey|good (morning|evening)|how('s| is) it going|how are you|lgtm|sounds good|👍|🙏|👌|🎉|🙂|😊|"
+    r"that'?s|that is|it'?s|this is|so|very|really|(so |very )?much|awesome|amazing|excellent|brilliant|"
+    r"love it|(it )?works( now)?)[\s.!?,:;)—-]*)+"
     r"(?:conscious[\s.!?]*)?",
     re.IGNORECASE,
 )
