@@ -177,7 +177,10 @@ class Daemon:
         left = []
         for p in psutil.process_iter(["cmdline", "cwd"]):
             try:
-                if str(FAKES_BIN) in " ".join(p.info["cmdline"] or []) and p.info["cwd"] == str(self.watched):
+                # The stand-in itself (its interpreter, then its script), not the sandbox's
+                # processes that name it further on (bubblewrap, the network bridge).
+                runs = [a for a in (p.info["cmdline"] or [])[:2] if a.startswith(str(FAKES_BIN))]
+                if runs and p.info["cwd"] == str(self.watched):
                     left.append(p)
             except (psutil.Error, TypeError):
                 continue

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -180,7 +180,7 @@ def fingerprint(w: Path) -> dict[str, str]:
     return seen
 
 
-def build(w: Path, guarded: bool) -> tuple[Dispatcher, Journal, list[Observation], Proxy]:
+def _build(w: Path, guarded: bool) -> tuple[Dispatcher, Journal, list[Observation], Proxy]:
     journal = Journal(w / "state" / "journal.db")
     clones = Clones(journal, w / "repo", w / "repo", w / "state" / "worktrees", agents={"claude-code", "sh"})
     proxy = Proxy(w / "state" / "tasks" / "proxy.sock", ["pypi.org", "files.pythonhosted.org"])
@@ -208,6 +208,24 @@ def build(w: Path, guarded: bool) -> tuple[Dispatcher, Journal, list[Observation
     return d, journal, seen, proxy
 
 
+Built = tuple[Dispatcher, Journal, list[Observation], Proxy]
+
+
+@pytest.fixture
+async def build() -> AsyncIterator[Callable[..., Built]]:
+    """``_build``, and each dispatcher made shut down (its proxy closed) however the test ends."""
+    made: list[Dispatcher] = []
+
+    def make(w: Path, guarded: bool) -> Built:
+        built = _build(w, guarded)
+        made.append(built[0])
+        return built
+
+    yield make
+    for d in made:
+        await d.shutdown()
+
+
 async def settle(dispatcher: Dispatcher) -> None:
     """Until its tasks end: dozens of real tool calls, each in a real cell, on a busy machine."""
     async with asyncio.timeout(180):
@@ -221,7 +239,7 @@ def tool_calls(commands: list[str], listen: int) -> str:
 
 @pytest.mark.parametrize("guarded", [True, False], ids=["gate-on", "gate-off"])
 async def test_nothing_an_agent_does_in_its_cell_reaches_outside_it(
-    world: Path, guarded: bool, monkeypatch: pytest.MonkeyPatch
+    build: Callable[..., Built], world: Path, guarded: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w, listener = world, Listener()
     before = fingerprint(w)
@@ -275,7 +293,7 @@ async def test_nothing_an_agent_does_in_its_cell_reaches_outside_it(
 
 
 async def test_a_clone_whose_git_was_pointed_at_the_user_s_repository_is_tampered_and_nothing_moves(
-    world: Path, monkeypatch: pytest.MonkeyPatch
+    build: Callable[..., Built], world: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = world
     before = Git(w / "repo").head()
@@ -293,7 +311,7 @@ async def test_a_clone_whose_git_was_pointed_at_the_user_s_repository_is_tampere
     await d.shutdown()
 
 
-async def test_ordinary_work_lands_and_what_git_cannot_record_is_said(world: Path) -> None:
+async def test_ordinary_work_lands_and_what_git_cannot_record_is_said(build: Callable[..., Built], world: Path) -> None:
     w = world
     d, journal, seen, _ = build(w, guarded=False)
     work = (
@@ -318,7 +336,9 @@ async def test_ordinary_work_lands_and_what_git_cannot_record_is_said(world: Pat
     await d.shutdown()
 
 
-async def test_the_real_claude_code_cli_starts_in_a_cell_and_runs_the_gate_s_hook(world: Path) -> None:
+async def test_the_real_claude_code_cli_starts_in_a_cell_and_runs_the_gate_s_hook(
+    build: Callable[..., Built], world: Path
+) -> None:
     """No account here: the real CLI starts in its cell with our settings, runs the SessionStart
     hook (the gate, judging in the cell) and says it is not logged in."""
     claude = Path(__file__).parents[2] / ".tools" / "claude-code" / "node_modules" / ".bin" / "claude"
@@ -367,7 +387,9 @@ def test_a_daemon_killed_with_9_takes_its_cells_with_it(world: Path) -> None:
         daemon.kill()
 
 
-async def test_a_venv_and_an_editable_install_from_the_allowed_registry_work_in_the_cell(world: Path) -> None:
+async def test_a_venv_and_an_editable_install_from_the_allowed_registry_work_in_the_cell(
+    build: Callable[..., Built], world: Path
+) -> None:
     d, journal, seen, proxy = build(world, guarded=False)
     work = (
         'printf \'[project]\\nname = "app"\\nversion = "0.1"\\n\' > pyproject.toml && python3 -m venv .venv'
