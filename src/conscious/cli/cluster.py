@@ -12,8 +12,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, out
-from conscious.cluster.broker import Broker
-from conscious.cluster.presence import cluster_status
 from conscious.config import ClusterConfig, Config
 from conscious.errors import BrokerError, ConsciousError
 from conscious.journal import Journal
@@ -23,6 +21,10 @@ TIMEOUT_S = 8.0
 
 
 async def fetch(config: ClusterConfig) -> dict[str, Any]:
+    # Here, not at the top: every other command would pay for importing the broker's client.
+    from conscious.cluster.broker import Broker
+    from conscious.cluster.presence import cluster_status
+
     broker = await Broker.connect(config, "conscious-status")
     try:
         return await asyncio.wait_for(cluster_status(broker, config), TIMEOUT_S)

@@ -10,10 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
-
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import conscious
 from conscious.cli.client import through_daemon
@@ -27,6 +24,9 @@ from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal
 from conscious.model import request
 from conscious.paths import Paths
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 INSTRUCTIONS = (
     "conscious is a local LLM orchestrator that watches a project, decides, and delegates work to coding "
@@ -49,12 +49,17 @@ def said(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except ConsciousError as exc:
+            from mcp.server.mcpserver.exceptions import ToolError
+
             raise ToolError(str(exc)) from None
 
     return wrapper
 
 
 def build_server(paths: Paths) -> MCPServer:
+    # The SDK is imported here, when the server is made: every other command would pay ~0.5 s.
+    from mcp.server.mcpserver import MCPServer
+
     server = MCPServer("conscious", instructions=INSTRUCTIONS, version=conscious.__version__)
 
     def daemon(method: str, path: str, body: dict[str, Any] | None = None) -> Any | None:
