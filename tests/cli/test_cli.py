@@ -339,3 +339,50 @@ def test_watch_runs_a_command_and_tells_the_loop_how_it_ended(home: Path) -> Non
     assert (second.event_type, second.severity, second.details["exit_code"]) == ("exited", "info", 0)
     missing = conscious("watch", "--", "no-such-command-here", home=home)
     one_clear_line(missing, "cannot run no-such-command-here")
+
+
+def test_tell_dash_reads_the_request_from_standard_input(home: Path) -> None:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")} | {"CONSCIOUS_HOME": str(home)}
+    told = subprocess.run(
+        [sys.executable, "-m", "conscious", "tell", "-"],
+        input="fix the flaky upload test\n",
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+    )
+    assert told.returncode == 0, told.stderr
+    [obs] = Journal(home / "journal.db").observations()
+    assert obs.details["text"] == "fix the flaky upload test"
+
+
+def test_status_json_is_json_even_with_no_journal(home: Path) -> None:
+    result = conscious("status", "--json", home=home)
+    assert result.returncode == 1
+    said = json.loads(result.stdout)
+    assert said["running"] is False and "conscious run" in said["error"]
+
+
+def test_config_never_prints_a_key(home: Path) -> None:
+    result = conscious("config", home=home, env={"CONSCIOUS_API_KEY": "sk-very-secret-1234"})
+    assert result.returncode == 0 and "sk-very-secret" not in result.stdout + result.stderr
+    assert json.loads(result.stdout)["api_key"] == "(set, not shown)"
+
+
+def test_a_reader_that_stops_early_ends_it_quietly(home: Path) -> None:
+    journal = Journal(home / "journal.db")
+    for n in range(3000):
+        journal.append(Observation(source="filesystem", event_type="modified", target=f"src/file_{n}.py"))
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")} | {"CONSCIOUS_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conscious", "log", "--observations"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=full_env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` does
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(60) in (-13, 141) and stderr == ""  # SIGPIPE, as any Unix tool

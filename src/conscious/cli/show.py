@@ -213,6 +213,11 @@ def status(
 ) -> None:
     """Model, context usage, health, pending observations, uptime and counts."""
     paths = Paths.resolve(home)
+    if as_json and not paths.journal.exists():
+        # JSON is asked for: JSON it gets, whatever the state (and the exit code says it).
+        said = {"running": False, "journal": str(paths.journal), "error": "no journal yet: start `conscious run`"}
+        print(json.dumps(said))
+        raise typer.Exit(1)
     journal = journal_at(home)
     report: dict[str, Any] | None = None
     if (client := DaemonClient.find(paths, journal)) is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -25,11 +26,13 @@ from conscious.paths import Paths
 @app.command()
 @friendly
 def tell(
-    text: Annotated[str, typer.Argument(help="What you want done or known.")],
+    text: Annotated[str, typer.Argument(help="What you want done or known; - reads it from standard input.")],
     home: HomeOpt = None,
 ) -> None:
     """Put a request from you into the running loop."""
     paths = Paths.resolve(home)
+    if text == "-":
+        text = sys.stdin.read().strip()
     told = request(text)  # refused here in one line, whether the daemon or the journal takes it
     if (client := DaemonClient.find(paths)) is not None:
         with client, contextlib.suppress(ApiUnavailable):

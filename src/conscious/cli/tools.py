@@ -189,7 +189,7 @@ def config_(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
     config = Config.load(paths, config_file)
     source = config_file or paths.config_file
     err.print(f"[dim]# file: {source} ({'found' if source.is_file() else 'not present'}); journal: {paths.journal}[/]")
-    print(json.dumps(config.model_dump(mode="json"), indent=2))
+    print(json.dumps(_hidden(config.model_dump(mode="json")), indent=2))
     err.print("[dim]# shortcuts: decided by rule, without an LLM call (setting `shortcuts`):[/]")
     for rule in RULES:
         state = "on" if rule.name in config.shortcuts else "off"
@@ -199,3 +199,17 @@ def config_(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
         knobs = ", ".join(f"{k} {getattr(prof, k)}" for k in SAMPLING if getattr(prof, k) is not None)
         flags = f"{'' if prof.honours_schema else 'no schema, '}{'strips' if prof.strip_think else 'keeps'} <think>"
         err.print(f"[dim]#   {name}: matches {', '.join(prof.match) or 'nothing'}; {knobs}; {flags}[/]")
+
+
+SECRETS = ("api_key", "webhook")
+"""Settings printed as set or not, never in clear: a key, a URL that may carry a token."""
+
+
+def _hidden(settings: dict[str, Any]) -> dict[str, Any]:
+    shown = dict(settings)
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            shown[key] = _hidden(value)
+        elif key in SECRETS and value:
+            shown[key] = "(set, not shown)"
+    return shown
