@@ -412,7 +412,10 @@ def cli(*args: str) -> list[str]:
 
 def clean_env(home: Path, **more: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")}
-    env.update({"CONSCIOUS_HOME": str(home), "CONSCIOUS_PROBE_LMSTUDIO": "false", "COLUMNS": "160", **more})
+    # The horizon past the quarter: these are reads of a journal that big, not of one being
+    # compacted (the first compaction of an old journal is measured apart, below).
+    base = {"CONSCIOUS_HOME": str(home), "CONSCIOUS_PROBE_LMSTUDIO": "false", "COLUMNS": "160"}
+    env.update({**base, "CONSCIOUS_RETENTION_DAYS": "365", **more})
     return env
 
 

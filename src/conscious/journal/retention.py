@@ -19,8 +19,9 @@ from datetime import datetime
 from conscious.journal.rows import iso
 from conscious.journal.store import Store
 
-BATCH = 5000
-"""Rows per transaction: a few milliseconds each, between the loop's writes."""
+BATCH = 500
+"""Rows per transaction: each holds the write lock for milliseconds (a row takes its full-text
+entries with it), so the loop's own writes wait no longer than that between batches."""
 
 _OLD_OBSERVATIONS = (
     "SELECT o.id, o.ts, o.source, o.event_type FROM observations o WHERE o.ts < ? AND o.status != 'pending'"
