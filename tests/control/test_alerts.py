@@ -64,3 +64,26 @@ async def test_what_the_user_turned_off_is_not_sent_and_a_broken_channel_does_no
     bus.publish("health", status="ok", checks={})
     await alerts.aclose()
     assert list(alerts.sent) == ["conscious: health ok"]
+
+
+async def test_what_arrives_while_a_message_is_being_delivered_is_sent_next() -> None:
+    """The notification command is slow (a loaded machine): alerts that arrive meanwhile are not
+    stranded until some later event."""
+    sent: list[str] = []
+    delivering, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(title: str, body: str, data: dict[str, object], config: ApprovalConfig) -> list[str]:
+        sent.append(title)
+        delivering.set()
+        await release.wait()
+        return []
+
+    alerts = Alerts(ApprovalConfig(notify_send=False, alert_every=0.1), deliver=slow)
+    bus = EventBus()
+    bus.listen(alerts.on_event)
+    bus.publish("task", what="finished", id=1, agent="claude-code", state="failed", result="first")
+    await delivering.wait()
+    bus.publish("task", what="stalled", id=2, agent="claude-flow")  # while the first is out
+    release.set()
+    await until(lambda: len(sent) == 2)
+    assert "first" in sent[0] and "went silent" in sent[1]

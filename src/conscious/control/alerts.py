@@ -60,18 +60,25 @@ class Alerts:
     async def _send_after(self, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
+        # A loop, not one message: what arrives while a message is being delivered would find
+        # this flush still running, start none of its own, and wait for an event that may
+        # never come.
+        while alerts := self._take():
+            self.sent_at = time.monotonic()
+            first = alerts[0]["line"]
+            title = f"conscious: {first[:80]}" if len(alerts) == 1 else f"conscious: {len(alerts)} things need a look"
+            body = "\n".join(a["line"] for a in alerts[:10]) + (
+                f"\n… and {len(alerts) - 10} more" if len(alerts) > 10 else ""
+            )
+            self.sent.append(title)
+            for failure in await self.deliver(title, body, {"event": "alerts", "alerts": alerts}, self.config):
+                log.warning("an alert could not be sent: %s", failure)
+            if self.waiting:
+                await asyncio.sleep(max(0.0, self.sent_at + self.config.alert_every - time.monotonic()))
+
+    def _take(self) -> list[dict[str, Any]]:
         alerts, self.waiting = self.waiting, []
-        if not alerts:
-            return
-        self.sent_at = time.monotonic()
-        first = alerts[0]["line"]
-        title = f"conscious: {first[:80]}" if len(alerts) == 1 else f"conscious: {len(alerts)} things need a look"
-        body = "\n".join(a["line"] for a in alerts[:10]) + (
-            f"\n… and {len(alerts) - 10} more" if len(alerts) > 10 else ""
-        )
-        self.sent.append(title)
-        for failure in await self.deliver(title, body, {"event": "alerts", "alerts": alerts}, self.config):
-            log.warning("an alert could not be sent: %s", failure)
+        return alerts
 
     async def aclose(self) -> None:
         """Send what waits now (the daemon is stopping)."""
