@@ -139,6 +139,11 @@ MIGRATIONS: list[str] = [
         INSERT INTO turns_fts(turns_fts, rowid, content) VALUES ('delete', old.id, old.content);
     END;
     """,
+    # 9: the last day's delegations (the budgets, at every decision and every status) found by
+    # time, not by joining every task to its decision (40 ms on a month's journal)
+    """
+    CREATE INDEX decisions_ts ON decisions(ts);
+    """,
 ]
 
 

@@ -162,8 +162,8 @@ class Store:
         return {r["key"]: json.loads(r["value"]) for r in self.db.execute("SELECT key, value FROM identity")}
 
     def totals(self) -> dict[str, int]:
-        """Observations, decisions and delegations ever journaled. Rows are never deleted, so
-        the newest id is the count — constant time, unlike ``count(*)``."""
+        """Observations, decisions and delegations ever journaled: the newest id (retention lets
+        old rows go, never the newest, so ids are not reused) — constant time, unlike ``count(*)``."""
         row = self.db.execute(
             "SELECT (SELECT coalesce(max(id), 0) FROM observations) AS observations,"
             " (SELECT coalesce(max(id), 0) FROM decisions) AS decisions,"

@@ -30,8 +30,10 @@ class Tasks(Store):
         now = utcnow()
         since = iso(datetime.fromtimestamp(now.timestamp() - within_s, tz=now.tzinfo))
         rows = self.db.execute(
-            "SELECT t.id, t.agent, t.command, t.state, t.cost_usd, d.ts FROM tasks t JOIN decisions d"
-            " ON d.id = t.decision_id WHERE d.ts >= ? ORDER BY t.id",
+            # CROSS JOIN: the last day's decisions by their time index, then each one's task —
+            # left to itself the planner walks every task (11 ms for 28 k, at every decision).
+            "SELECT t.id, t.agent, t.command, t.state, t.cost_usd, d.ts FROM decisions d CROSS JOIN tasks t"
+            " ON t.decision_id = d.id WHERE d.ts >= ? ORDER BY t.id",
             (since,),
         )
         return [
