@@ -203,3 +203,26 @@ def test_recall_gives_the_newest_of_a_repeated_failure_and_other_hits_too(tmp_pa
     j.db.execute("UPDATE observations SET status='decided'")
     hits = [h for h in j.recall("tests failed test_cache test_io", 5) if h["kind"] == "observation"]
     assert {h["id"] for h in hits} == {ids[-1], other}  # one hit each, the repeated one as its newest
+
+
+def test_recall_ranks_a_rare_word_above_many_newer_common_ones(tmp_path: Path) -> None:
+    # Weights come from the newest matches only: what the query shares with everything
+    # ("tests", "failed") weighs less than the word only one failure holds.
+    j = Journal(tmp_path / "j.db")
+    rare = j.append(Observation(source="tests", event_type="failed", target="tests/test_ledger.py", details={}))
+    for n in range(40):
+        j.append(Observation(source="tests", event_type="failed", target=f"tests/test_m{n}.py", details={}))
+    j.db.execute("UPDATE observations SET status='decided'")
+    hits = [h for h in j.recall("tests failed ledger", 3) if h["kind"] == "observation"]
+    assert hits[0]["id"] == rare
+    assert len(hits) == 3
+
+
+def test_a_recalled_turn_is_an_excerpt_around_the_words_asked_for(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    filler = " ".join(f"w{n}" for n in range(60))
+    turn = j.append_turn("assistant", f"{filler} delegated: fix the Parquet export {filler}", 40)
+    j.archive_turn_ids([turn])
+    (hit,) = [h for h in j.recall("parquet", 5) if h["kind"] == "turn"]
+    assert "Parquet" in hit["text"] and hit["text"].startswith("…") and hit["text"].endswith("…")
+    assert len(hit["text"].split()) <= 26

@@ -3,6 +3,7 @@ journaled, and the memory agent's notes."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,6 +61,23 @@ def search_terms(text: str) -> list[str]:
     words = "".join(c.lower() if c.isalnum() else " " for c in text).split()
     seen = dict.fromkeys(w for w in words if len(w) > 2 and w not in STOPWORDS)
     return [f'"{w}"' for w in list(seen)[:RECALL_TERMS]]
+
+
+def excerpt(text: str, words: Sequence[str], width: int = 24) -> str:
+    """About ``width`` words of ``text`` around the first of ``words`` it holds (FTS5's
+    ``snippet`` costs a walk of every term's matches per row)."""
+    tokens = text.split()
+    found = next(
+        (
+            i
+            for i, t in enumerate(tokens)
+            if any(w in "".join(c.lower() if c.isalnum() else " " for c in t).split() for w in words)
+        ),
+        0,
+    )
+    start = max(0, found - width // 3)
+    cut = tokens[start : start + width]
+    return ("…" if start else "") + " ".join(cut) + ("…" if start + width < len(tokens) else "")
 
 
 RECALL_WINDOW = 2000
@@ -131,43 +149,42 @@ class Memory(Store):
             " WHERE notes_fts MATCH ? ORDER BY bm25(notes_fts) LIMIT ?",
             (match, limit),
         ).fetchall()
-        # The newest RECALL_WINDOW matches only (FTS5 walks its rowids newest first without
-        # ranking every match): the cost is bounded on a journal of millions, and a fact from
-        # months ago, repeated a thousand times since, cannot crowd out this morning's.
-        rows = self.db.execute(
-            "SELECT max(o.id) AS id, max(o.ts) AS ts, o.source, o.event_type, o.target, count(*) AS times,"
-            " min(m.rank) AS rank FROM (SELECT rowid, bm25(observations_fts) AS rank FROM observations_fts"
-            "  WHERE observations_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?) AS m"
-            " JOIN observations o ON o.id = m.rowid WHERE o.status='decided' AND o.source != 'self'"
-            " GROUP BY o.source, o.event_type, o.target ORDER BY rank, id DESC LIMIT ?",
-            (match, before if before is not None else 2**62, RECALL_WINDOW, limit),
-        ).fetchall()
-        observations = [
-            {
-                "id": r["id"],
-                "ts": r["ts"],
-                "times": r["times"],
-                "head": f"{r['source']}/{r['event_type']} {r['target']}",
-            }
-            for r in rows
-        ]
-        turns = self.db.execute(
-            "SELECT t.id, t.ts, snippet(turns_fts, 0, '', '', '…', 24) AS text FROM"
-            " (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS m"
-            " JOIN turns_fts ON turns_fts.rowid = m.rowid JOIN turns t ON t.id = m.rowid"
-            " WHERE turns_fts MATCH ? AND t.archived=1 AND t.role='assistant'"
-            " ORDER BY bm25(turns_fts) LIMIT ?",
-            (match, RECALL_WINDOW, match, limit * 4),
-        ).fetchall()
+        scores, rows = self._window(
+            "observations_fts",
+            "SELECT o.id, o.ts, o.source, o.event_type, o.target FROM observations o WHERE o.id IN ({})"
+            " AND o.status='decided' AND o.source != 'self'",
+            terms,
+            before,
+        )
+        groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for r in rows:  # an observation that happened many times: once, as its newest, at its best score
+            g = groups.setdefault((r["source"], r["event_type"], r["target"]), {"id": 0, "times": 0, "score": 0.0})
+            g["times"] += 1
+            g["score"] = max(g["score"], scores[r["id"]])
+            if r["id"] > g["id"]:
+                g.update(id=r["id"], ts=r["ts"], head=f"{r['source']}/{r['event_type']} {r['target']}")
+        observations = sorted(groups.values(), key=lambda g: (-g["score"], -g["id"]))[:limit]
+        scores, rows = self._window(
+            "turns_fts",
+            "SELECT t.id FROM turns t WHERE t.id IN ({}) AND t.archived=1 AND t.role='assistant'",
+            terms,
+            None,
+        )
+        best = sorted((r["id"] for r in rows), key=lambda i: (-scores[i], -i))[: limit * 4]
+        words = [t.strip('"') for t in terms]
+        snippets = {
+            r["id"]: {"id": r["id"], "ts": r["ts"], "text": excerpt(r["content"], words)}
+            for r in self.db.execute(f"SELECT id, ts, content FROM turns WHERE id IN ({_marks(best)})", best)
+        }
         newest: dict[str, Any] = {}
-        for r in turns:  # best-ranked first; the same decision taken again reads the same: once, as its newest
+        for r in (snippets[i] for i in best):  # the same decision taken again: once, as its newest
             if r["text"] not in newest or r["id"] > newest[r["text"]]["id"]:
                 newest[r["text"]] = r
         turns = list(newest.values())[:limit]
         details = {
             r["id"]: r["details"]
             for r in self.db.execute(
-                f"SELECT id, details FROM observations WHERE id IN ({','.join('?' * len(observations))})",
+                f"SELECT id, details FROM observations WHERE id IN ({_marks(observations)})",
                 [r["id"] for r in observations],
             )
         }
@@ -191,6 +208,39 @@ class Memory(Store):
             h["text"] = " ".join(str(h["text"]).split())[:240]
         return hits[:limit]
 
+    def _window(
+        self, fts: str, select: str, terms: list[str], before: int | None
+    ) -> tuple[dict[int, float], list[Any]]:
+        """The newest ``RECALL_WINDOW`` matches of any term, each scored by the terms it holds,
+        a term weighing more the rarer it is among them, and the rows ``select`` keeps of them.
+
+        Not bm25: its weights count every match in the whole index (42 ms for a common word
+        in 2 M observations); these count the window's, so the cost is bounded by its size.
+        FTS5 walks rowids newest first, so a fact repeated a thousand times months ago cannot
+        crowd out this morning's."""
+        ids = [
+            r[0]
+            for r in self.db.execute(
+                f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
+                (" OR ".join(terms), before if before is not None else 2**62, RECALL_WINDOW),
+            )
+        ]
+        if not ids:
+            return {}, []
+        scores = dict.fromkeys(ids, 0.0)
+        for term in terms:  # every match of a term in the window's span is in the window
+            has = [
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? AND rowid BETWEEN ? AND ?", (term, ids[-1], ids[0])
+                )
+            ]
+            weight = math.log(1 + len(ids) / len(has)) if has else 0.0
+            for i in has:
+                if i in scores:
+                    scores[i] += weight
+        return scores, self.db.execute(select.format(_marks(ids)), ids).fetchall()
+
     def add_note(self, content: str, tags: str = "") -> int:
         with self.transaction() as db:
             cur = db.execute("INSERT INTO notes (ts, content, tags) VALUES (?,?,?)", (iso(), content, tags))
@@ -208,3 +258,7 @@ class Memory(Store):
             (match, limit),
         )
         return [dict(r) for r in rows]
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ",".join("?" * len(items))
