@@ -5,6 +5,7 @@ is reported, and old ones are pruned."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from conscious.delegate import branches
 from conscious.delegate.base import Outcome
 from conscious.delegate.claude_code import ClaudeCodeDelegate
 from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.sandbox import Unwalled
 from conscious.delegate.scripted import ScriptedDelegate
 from conscious.delegate.workspace import Clones, InPlace
 from conscious.errors import ConfigError, GitError
@@ -169,19 +171,45 @@ async def test_a_crash_while_making_a_worktree_is_reported_and_cleaned_up_on_the
     assert journal.worktree(task.id)["state"] == "failed"  # type: ignore[index]
 
 
-async def test_old_unmerged_worktrees_are_pruned_and_their_branches_kept(
-    repo: Path, paths: Paths, agent_log: Path
+async def test_old_clones_are_pruned_and_only_branches_with_commits_kept(
+    repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal = Journal(paths.journal)
     space = worktrees(journal, repo, paths, keep_days=0)
     d, _ = dispatcher(journal, repo, space)
-    task = delegation(journal, "claude-code", "say hi")
+    said = delegation(journal, "claude-code", "say hi")  # succeeds, commits nothing
+    d.start(said)
+    await settle(d)
+    monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(FIX))
+    fixed = delegation(journal, "claude-code", "fix add in calc.py")
+    d.start(fixed)
+    await settle(d)
+    notes = await space.prune()
+    assert len(notes) == 2 and await space.prune() == []
+    for task in (said, fixed):
+        assert not (paths.state_dir / "worktrees" / f"task-{task.id}").exists()
+    branches_now = git(repo, "branch")
+    assert f"conscious/task-{said.id}\n" not in branches_now + "\n" and f"conscious/task-{fixed.id}" in branches_now
+    assert journal.worktree(said.id or 0)["state"] == "discarded"  # type: ignore[index]
+    assert journal.worktree(fixed.id or 0)["state"] == "pruned"  # type: ignore[index]
+    assert branches.merge(journal, fixed.id or 0) == "fast-forward"  # what it holds is still yours to merge
+
+
+async def test_a_task_that_died_with_nothing_to_merge_or_resume_leaves_no_clone_and_no_branch(
+    repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(paths.journal)
+    d, seen = dispatcher(journal, repo, worktrees(journal, repo, paths))
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "crash")
+    task = delegation(journal, "claude-code", "fix add in calc.py")
     d.start(task)
     await settle(d)
-    assert space.recover() == []
+    [obs] = seen
+    assert obs.details["state"] == "failed" and obs.details["workspace"] == "removed (no commits)"
     assert not (paths.state_dir / "worktrees" / f"task-{task.id}").exists()
-    assert f"conscious/task-{task.id}" in git(repo, "branch")
-    assert journal.worktree(task.id or 0)["state"] == "pruned"  # type: ignore[index]
+    assert "conscious/task-" not in git(repo, "branch")
+    assert journal.worktree(task.id or 0)["state"] == "discarded"  # type: ignore[index]
+    assert journal.worktrees() == []  # nothing listed to merge
 
 
 def test_the_workspace_is_a_worktree_in_a_repository_and_in_place_elsewhere(
@@ -274,3 +302,49 @@ async def test_an_old_branch_of_the_same_name_is_never_reused(repo: Path, paths:
     d.start(delegation(journal, "claude-code", "say hi"))
     await settle(d)
     assert seen[0].details["branch"] == "conscious/task-1-2"
+
+
+async def gone(path: Path) -> bool:
+    """Removed off the loop's thread: soon, not at once."""
+    for _ in range(100):
+        if not path.exists():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+class DrawnWall(Unwalled):
+    """A wall in name only: the dispatcher makes each task's cell folder as for a real one."""
+
+    walled = True
+
+
+async def test_a_task_s_own_folder_goes_with_it_and_a_retry_takes_over_its_cell(
+    repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal, scratch = Journal(paths.journal), paths.state_dir / "tasks"
+    agents = {"claude-code": ClaudeCodeDelegate(ClaudeCodeConfig(binary=str(FAKES_BIN / "claude")))}
+    d = Dispatcher(
+        journal, agents, cwd=repo, workspace=worktrees(journal, repo, paths), sandbox=DrawnWall(), scratch=scratch
+    )
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")  # fails, with a session a retry resumes
+    first = delegation(journal, "claude-code", "fix add in calc.py")
+    d.start(first)
+    await settle(d)
+    (scratch / f"task-{first.id}" / "cell" / "tmp").mkdir(parents=True)
+    (scratch / f"task-{first.id}" / "cell" / "tmp" / "planted").write_text("left by the first attempt")
+    second = delegation(journal, "claude-code", "fix add in calc.py")
+    d.start(second)
+    await settle(d)
+    assert await gone(scratch / f"task-{first.id}")
+    assert (scratch / f"task-{second.id}" / "cell" / "tmp" / "planted").read_text() == "left by the first attempt"
+    (scratch / "task-999").mkdir()  # another run's, or one a kill -9 left
+    (scratch / "task-x").mkdir()  # not ours to judge
+    assert await d.sweep() == 1
+    assert sorted(p.name for p in scratch.iterdir()) == [f"task-{second.id}", "task-x"]  # a retry may still resume it
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "success")
+    third = delegation(journal, "claude-code", "fix add in calc.py")
+    d.start(third)
+    await settle(d)
+    assert await gone(scratch / f"task-{third.id}")
+    assert sorted(p.name for p in scratch.iterdir()) == ["task-x"]

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from conscious.daemon.housekeeping import keep_house, tidy
-from conscious.delegate.workspace import InPlace
+from conscious.delegate.dispatcher import Dispatcher
 from conscious.journal import Journal
 from conscious.model import Decision, Observation, Task, utcnow
 
@@ -82,7 +82,14 @@ async def test_the_daemon_lets_old_rows_go_while_it_runs(tmp_path: Path) -> None
     j, _ = aged(tmp_path)
     told, stop = Told(), asyncio.Event()
     keeper = asyncio.create_task(
-        keep_house(j.path, InPlace(tmp_path), told, stop, every=0.05, retention_days=28)  # type: ignore[arg-type]
+        keep_house(
+            j.path,
+            Dispatcher(j, {}, cwd=tmp_path, scratch=tmp_path / "tasks"),
+            told,
+            stop,
+            every=0.05,
+            retention_days=28,
+        )  # type: ignore[arg-type]
     )
     async with asyncio.timeout(30):
         while not told.lines:

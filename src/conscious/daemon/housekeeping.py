@@ -1,5 +1,6 @@
-"""What a daemon that runs for months does now and then: let the journal's old rows go, and
-the old workspaces with them — while it runs, not only when it starts.
+"""What a daemon that runs for months does now and then: let the journal's old rows go, the
+old workspaces and task folders with them, and its logs keep their size — while it runs, not
+only when it starts; on every host that runs tasks.
 
 Runs in a worker thread with a journal connection of its own: deletes are small transactions
 between the loop's writes, never on the loop's thread.
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from conscious.delegate.workspace import Workspace
+from conscious.delegate.dispatcher import Dispatcher
 from conscious.journal import Journal
 from conscious.loop.reporter import Reporter
 from conscious.model import utcnow
@@ -37,7 +38,7 @@ def tidy(path: Path, retention_days: float, logs: Sequence[Path] = ()) -> str:
 
 async def keep_house(
     path: Path,
-    workspace: Workspace,
+    dispatcher: Dispatcher,
     reporter: Reporter,
     stop: asyncio.Event,
     *,
@@ -49,7 +50,9 @@ async def keep_house(
         said = await asyncio.to_thread(tidy, path, retention_days, logs)
         if said:
             reporter.info(said)
-        for note in await workspace.prune():
+        for note in await dispatcher.workspace.prune():
             reporter.info(note)
+        if swept := await dispatcher.sweep():
+            reporter.info(f"{swept} task folder(s) no task needs removed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)

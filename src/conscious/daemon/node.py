@@ -27,6 +27,7 @@ from conscious.control.logs import log_event, setup_logging, to_stdout
 from conscious.control.metrics import Metrics
 from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import dispatcher_for, outside_observers
+from conscious.daemon.housekeeping import keep_house
 from conscious.daemon.roles import host_name, reach_broker, trouble
 from conscious.daemon.signals import captured
 from conscious.journal import Journal
@@ -140,6 +141,7 @@ class Node:
             taking = supervisor.start("worker", lambda: working.run(stop))
         presence = Presence(broker, self.host, self.describe)
         links.append(supervisor.start("presence", lambda: presence.run(stop)))
+        links.append(supervisor.start("housekeeping", lambda: self.keep_house(stop)))
         served = self.serve_metrics(broker) if config.api else None
         worker = self.worker
         reporter.info(
@@ -161,6 +163,18 @@ class Node:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.outbox.flush(), 5.0)  # the last outcomes, if the broker takes them
         await asyncio.gather(*links, return_exceptions=True)
+
+    async def keep_house(self, stop: asyncio.Event) -> None:
+        """As a brain does: this host's journal compacted, its workspaces and task folders pruned."""
+        config = self.config
+        await keep_house(
+            self.paths.journal,
+            self.dispatcher,
+            self.reporter,
+            stop,
+            every=config.housekeeping_every,
+            retention_days=config.retention_days,
+        )
 
     def serve_metrics(self, broker: Broker) -> WSGIServer | None:
         """``conscious_cluster_*{role}`` for Prometheus, on the API's address (another port if taken)."""

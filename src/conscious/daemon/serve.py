@@ -201,7 +201,7 @@ async def _run(
                 "housekeeping",
                 lambda: keep_house(
                     paths.journal,
-                    orchestrator.dispatcher.workspace,
+                    orchestrator.dispatcher,
                     reporter,
                     stop,
                     every=config.housekeeping_every,

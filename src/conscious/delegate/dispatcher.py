@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import tempfile
 import time
@@ -165,6 +166,12 @@ class Dispatcher:
             readable += [p for p in hook.iterdir() if p.is_file() and p.name != CALLS]
             writable.append(hook / CALLS)
         scratch = self.scratch / f"task-{task.id}" / "cell"
+        earlier = self.scratch / f"task-{place.continues}" / "cell"
+        if place.continues is not None and earlier.is_dir() and not scratch.exists():
+            # A retry takes over the clone and the cell together: the session it resumes is there.
+            scratch.parent.mkdir(parents=True, exist_ok=True)
+            earlier.rename(scratch)
+            _remove_soon(earlier.parent)  # the rest of it (its hook's settings) was its own
         rooms = Rooms(place.root, place.cwd, scratch, [*self.hidden, *place.hidden], readable, writable)
         return self.sandbox.cell(rooms)
 
@@ -198,10 +205,23 @@ class Dispatcher:
             details=details,
         )
         self.journal.finish_task(task.id, obs, **outcome.row())
+        if not self.journal.needing_folders([task.id]):
+            _remove_soon(self.scratch / f"task-{task.id}")
         self._emit("finished", task, outcome)
         self._places.pop(task.id, None)  # after: whoever hears of the end may ask where it worked
         if self.on_observation is not None:
             self.on_observation(obs)
+
+    async def sweep(self) -> int:
+        """Task folders no task needs any more removed (those a crash or a retry left, those
+        of another run of the journal); how many. The removal on another thread."""
+        found = {int(p.name[5:]): p for p in self.scratch.glob("task-*") if p.name[5:].isdigit()}
+        if not found:
+            return 0
+        keep = self.journal.needing_folders(list(found)) | set(self.running)
+        gone = [path for task_id, path in found.items() if task_id not in keep]
+        await asyncio.to_thread(_remove_all, gone)
+        return len(gone)
 
     def _wrote(self, task_id: int) -> None:
         self.last_output[task_id] = time.monotonic()
@@ -282,3 +302,16 @@ class Dispatcher:
                 await t
         if self.proxy is not None:
             await self.proxy.close()
+
+
+def _remove_all(paths: Sequence[Path]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_soon(path: Path) -> None:
+    """Remove a task's folder off the loop's thread (an agent's /tmp can be large)."""
+    try:
+        asyncio.get_running_loop().run_in_executor(None, _remove_all, [path])
+    except RuntimeError:
+        shutil.rmtree(path, ignore_errors=True)

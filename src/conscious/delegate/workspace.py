@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -52,6 +52,8 @@ class Place:
     """What its cell must not see (your checkout, beside its clone)."""
     readable: tuple[Path, ...] = ()
     """Inside ``hidden``, what its cell may read (the objects its clone borrows)."""
+    continues: int | None = None
+    """The earlier task whose clone (and cell: the agent's session is there) this one takes over."""
 
 
 class Workspace(Protocol):
@@ -136,7 +138,7 @@ class Clones:
             self.journal.set_worktree(task.id, "ready", note=f"continues task {earlier['task_id']}")
             self.journal.set_worktree(earlier["task_id"], "continued", note=f"continued by task {task.id}")
             path = Path(earlier["path"])
-            return self._place(path, resume=earlier.get("session_id"))
+            return replace(self._place(path, resume=earlier.get("session_id")), continues=earlier["task_id"])
         git = Git(self.repo)
         if not await asyncio.to_thread(git.has_commits):
             raise ConsciousError(f"{self.repo} has no commit yet: a worktree needs one (or set workspace = 'in-place')")
@@ -177,6 +179,12 @@ class Clones:
             return {**details, "worktree_error": str(exc)}
         if "tampered" in details:
             return details
+        if not details["commits"] and outcome.state != "succeeded" and outcome.session_id is None:
+            # Nothing to merge and no session a retry could resume (it never started, or died
+            # at once): an empty branch under "to merge" would only be a trap.
+            await asyncio.to_thread(remove, Git(self.repo), path, branch, keep_branch=False)
+            self.journal.set_worktree(task.id, "discarded", note=f"{outcome.state} with no commits: removed")
+            return {**details, "workspace": "removed (no commits)"}
         cwd = self._cwd(path)
         details["checks"] = await self._checks(cwd, cell) if details["commits"] else "nothing to check"
         if (
@@ -249,8 +257,8 @@ class Clones:
         return "passed"
 
     def recover(self) -> list[Observation]:
-        """Worktrees a crash left half made are removed and reported; old unmerged ones are
-        removed (their branches kept)."""
+        """Worktrees a crash left half made are removed and reported (old ones: ``prune``, which
+        housekeeping runs at start-up and then on its schedule)."""
         found = []
         for row in self.journal.worktrees(("making",)):
             try:
@@ -268,35 +276,40 @@ class Clones:
                     details={"task_id": row["task_id"], "worktree": row["path"], "note": note},
                 )
             )
-        for row in self._old():
-            try:
-                remove(Git(Path(row["repo"])), Path(row["path"]), row["branch"], keep_branch=True)
-                self.journal.set_worktree(row["task_id"], "pruned", note=f"older than {self.keep_days:g} days")
-            except GitError as exc:
-                log.warning("could not prune the worktree of task %s: %s", row["task_id"], exc)
         return found
 
     async def prune(self) -> list[str]:
-        """Unmerged clones older than ``keep_days`` removed (their branches kept): the journal on
-        the loop's thread, the removal (a whole checkout) on another."""
+        """Unmerged clones older than ``keep_days`` removed, and their branches with them when
+        they hold no commit (one that does is yours to merge or discard): the journal on the
+        loop's thread, the removal (a whole checkout) on another."""
         said = []
         for row in self._old():
+            git, age = Git(Path(row["repo"])), f"older than {self.keep_days:g} days"
             try:
-                await asyncio.to_thread(
-                    remove, Git(Path(row["repo"])), Path(row["path"]), row["branch"], keep_branch=True
-                )
+                empty = not await asyncio.to_thread(_commits, git, row["base"], row["branch"])
+                await asyncio.to_thread(remove, git, Path(row["path"]), row["branch"], keep_branch=not empty)
             except GitError as exc:
                 log.warning("could not prune the workspace of task %s: %s", row["task_id"], exc)
                 continue
-            self.journal.set_worktree(row["task_id"], "pruned", note=f"older than {self.keep_days:g} days")
-            age = f"older than {self.keep_days:g} days"
-            said.append(f"task {row['task_id']}'s workspace removed: {age} (branch {row['branch']} kept)")
+            if empty:
+                self.journal.set_worktree(row["task_id"], "discarded", note=f"{age}, no commits")
+                said.append(f"task {row['task_id']}'s workspace and empty branch removed: {age}")
+            else:
+                self.journal.set_worktree(row["task_id"], "pruned", note=age)
+                said.append(f"task {row['task_id']}'s workspace removed: {age} (branch {row['branch']} kept)")
         return said
 
     def _old(self) -> list[dict[str, Any]]:
         cutoff = (utcnow() - timedelta(days=self.keep_days)).isoformat()
         busy = ("running", "pending", "approved")
         return [r for r in self.journal.worktrees(("ready",)) if r["updated"] < cutoff and r["task_state"] not in busy]
+
+
+def _commits(git: Git, base: str, branch: str) -> list[str]:
+    """The branch's commits since its base; none when the branch is gone already."""
+    if not git.ok("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"):
+        return []
+    return git.commits(base, branch)
 
 
 def _free_branch(git: Git, task_id: int) -> str:

@@ -7,6 +7,7 @@ after, so a crash in between is found on the next start and reported, never forg
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from conscious.journal.rows import iso
@@ -66,6 +67,18 @@ class Worktrees(Store):
             (agent, task_id, task_id, command),
         ).fetchone()
         return dict(row) if row is not None else None
+
+    def needing_folders(self, task_ids: Sequence[int]) -> set[int]:
+        """Of ``task_ids``, the tasks whose own folder (hook settings, a cell's /tmp and home
+        copies, an agent's session) is still needed: not ended, or a retry may resume them."""
+        marks = ",".join("?" * len(task_ids))
+        rows = self.db.execute(
+            "SELECT t.id FROM tasks t LEFT JOIN worktrees w ON w.task_id = t.id"
+            f" WHERE t.id IN ({marks}) AND (t.state IN ('pending', 'awaiting-approval', 'approved', 'running')"
+            " OR w.state = 'ready' AND t.state IN ('failed', 'timeout', 'interrupted') AND t.session_id IS NOT NULL)",
+            list(task_ids),
+        )
+        return {int(r[0]) for r in rows}
 
     def record_tool_call(self, task_id: int, tool: str, tool_input: object, verdict: str, reason: str) -> int:
         with self.transaction() as db:
