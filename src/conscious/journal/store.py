@@ -59,8 +59,6 @@ class _Checkpointer(threading.Thread):
 class Store:
     """A journal file. Cheap to open; one per process (and one per thread)."""
 
-    """A journal file. Cheap to open; one per process (and one per thread)."""
-
     def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
