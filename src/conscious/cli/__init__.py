@@ -1,28 +1,17 @@
 """The ``conscious`` command. Every command talks to the daemon through the journal, so
 ``tell``, ``log`` and ``status`` work the same whether or not anything else is up; when a
-daemon's control API answers, they go through it instead."""
+daemon's control API answers, they go through it instead.
+
+The commands are registered by ``conscious.cli.commands``, imported when a command runs: this
+package itself imports nothing heavy, so ``conscious --version`` answers at once."""
+
+from __future__ import annotations
 
 import signal
+import sys
+from typing import Any
 
-from conscious.cli import cluster, doctor, mcp_server, run, service, show, talk, tools, watching, work
-from conscious.cli.common import app
-
-app.add_typer(service.app, name="service")
-
-__all__ = [
-    "app",
-    "cluster",
-    "doctor",
-    "main",
-    "mcp_server",
-    "run",
-    "service",
-    "show",
-    "talk",
-    "tools",
-    "watching",
-    "work",
-]
+__all__ = ["app", "main"]
 
 
 def main() -> None:
@@ -30,4 +19,19 @@ def main() -> None:
     # SIGPIPE, quietly — not "Broken pipe" and exit 1.
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if sys.argv[1:] == ["--version"]:
+        import conscious
+
+        print(f"conscious {conscious.__version__}")
+        return
+    from conscious.cli.commands import app
+
     app()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from conscious.cli.commands import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,6 @@ brain, each brain's lag and each worker's tasks — from any host; `conscious st
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
@@ -21,7 +20,10 @@ TIMEOUT_S = 8.0
 
 
 async def fetch(config: ClusterConfig) -> dict[str, Any]:
-    # Here, not at the top: every other command would pay for importing the broker's client.
+    # Here, not at the top: every other command would pay for importing the broker's client
+    # (and asyncio).
+    import asyncio
+
     from conscious.cluster.broker import Broker
     from conscious.cluster.presence import cluster_status
 
@@ -79,6 +81,8 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def report_for(config: ClusterConfig) -> dict[str, Any]:
+    import asyncio
+
     try:
         return asyncio.run(fetch(config))
     except BrokerError as exc:
@@ -96,6 +100,8 @@ def cluster(
     config = configured(home, config_file)
     if config is None:
         raise ConsciousError("this host is in no cluster: set [cluster] broker in its config (docs/cluster.md)")
+    import asyncio
+
     report = asyncio.run(fetch(config))
     if as_json:
         print(json.dumps(report, default=str))

@@ -21,11 +21,8 @@ from rich.markup import escape
 from conscious.cli.client import DaemonClient
 from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, out
 from conscious.config import Config
-from conscious.delegate.sandbox import sandbox_for
 from conscious.errors import ConsciousError, EmbeddedServerError
 from conscious.paths import Paths
-from conscious.system.git import toplevel
-from conscious.think.backends.embedded import bundled_model, find_llama_server
 
 TIMEOUT = 20.0
 
@@ -65,6 +62,8 @@ def llm_server(config: Config) -> Check:
         if config.model and config.model not in models:
             return Check("model server", False, f"{config.model} is not among {', '.join(models[:5])}", "load it")
         return Check("model server", True, f"{url}: {', '.join(models[:3])}")
+    from conscious.think.backends.embedded import bundled_model, find_llama_server  # only here: it is heavy
+
     try:
         binary, model = find_llama_server(), bundled_model()
     except (EmbeddedServerError, ConsciousError) as exc:
@@ -119,6 +118,8 @@ def git_worktrees(config: Config) -> Check:
     version = tuple(int(p) for p in done.stdout.split()[-1].split(".")[:2] if p.isdigit())
     if version < (2, 38):
         return Check("git", False, f"{done.stdout.strip()}: merges need 2.38 or later", "upgrade git")
+    from conscious.system.git import toplevel
+
     repo = toplevel(config.watch[0])
     if config.workspace == "in-place" or repo is None:
         where = "workspace = 'in-place'" if repo is not None else f"{config.watch[0]} is not in a git repository"
@@ -188,6 +189,8 @@ def file_watches(config: Config, limit_file: Path = Path("/proc/sys/fs/inotify/m
 
 def sandbox(config: Config) -> Check:
     """The wall around agents: without it no task starts (unless it is switched off)."""
+    from conscious.delegate.sandbox import sandbox_for
+
     wall = sandbox_for(config.sandbox)
     if not wall.walled:
         return Check("sandbox", False, wall.describe(), "set sandbox.mode = 'bwrap' (needs bubblewrap)", needed=False)

@@ -3,7 +3,6 @@ elsewhere; `conscious page`: its live page."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -17,7 +16,6 @@ from conscious.api.token import read_token
 from conscious.cli.client import DaemonClient
 from conscious.cli.common import ConfigOpt, HomeOpt, app, err, friendly, out
 from conscious.config import ClusterConfig, Config
-from conscious.control.terminal import Terminal
 from conscious.errors import ConfigError, ConsciousError
 from conscious.paths import Paths
 from conscious.system.lock import daemon_pid, daemon_running
@@ -83,6 +81,10 @@ def run(
             )
         except ValidationError as exc:
             raise ConfigError(f"--role: {exc.errors()[0]['msg']}") from None
+    import asyncio  # here: every other command would pay for them
+
+    from conscious.control.terminal import Terminal
+
     try:
         asyncio.run(serve(config, paths, Terminal(quiet=quiet)))
     except (KeyboardInterrupt, asyncio.CancelledError):

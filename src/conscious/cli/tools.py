@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +11,6 @@ from rich.markup import escape
 
 from conscious.cli.common import ConfigOpt, HomeOpt, app, err, friendly, out
 from conscious.config import Config
-from conscious.control.terminal import Terminal
 from conscious.journal import Journal
 from conscious.loop.shortcuts import RULES
 from conscious.paths import Paths
@@ -57,6 +55,10 @@ def replay(
     if ignored:
         err.print(f"[yellow]conscious: ignoring fields not in the observation shape: {', '.join(sorted(ignored))}[/]")
     paths = Paths.resolve(home)
+    import asyncio  # here, as below: every other command would pay for them
+
+    from conscious.control.terminal import Terminal
+
     config = Config.load(
         paths,
         config_file,
@@ -144,6 +146,8 @@ def eval_(
 ) -> None:
     """Measure what the daemon would decide with a model (rules, candidates, the model's choice,
     escalation, the gate), and the model's own choices beside it, on a scenario suite."""
+    import asyncio
+
     from conscious.control.logs import setup_logging
     from conscious.eval.command import arms, evaluate
     from conscious.eval.report import table
