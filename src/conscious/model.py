@@ -120,6 +120,8 @@ class PastTask:
     """Seconds since it was decided."""
     cost_usd: float | None = None
     task_id: int | None = None
+    started: bool = True
+    """False: it failed before any process of its agent ran (not installed, no wall)."""
 
 
 REQUEST_LIMIT = 20_000

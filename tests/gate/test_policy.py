@@ -120,6 +120,20 @@ def test_a_command_that_keeps_failing_is_capped() -> None:
     assert Policy(retry_cap=4).judge(decision(), History(recent=failures)).delegates
 
 
+def test_asking_again_after_the_agent_could_not_start_is_not_blocked() -> None:
+    # `claude` was not installed: the task failed before it ran. The user installs it and asks
+    # again: neither the dedup window nor the retry cap may hold that back.
+    never = PastTask("claude-code", "fix the failing test", "failed", 30.0, started=False)
+    again = History(recent=(never, never, never))
+    assert Policy(retry_cap=3).judge(decision(), again, requested=True).delegates
+    assert Policy(retry_cap=3).judge(decision(), again, approved=True).delegates
+    # The model proposing it again on its own is still held (it would fail the same way, again and again).
+    assert Policy(retry_cap=3).judge(decision(), again).label == "recently-done"
+    # A failure of an agent that did run still counts, whoever asks.
+    ran = PastTask("claude-code", "fix the failing test", "failed", 30.0)
+    assert Policy().judge(decision(), History(recent=(ran,)), requested=True).label == "recently-done"
+
+
 def test_delegations_per_hour_and_daily_spend_are_budgeted() -> None:
     busy = tuple(past(700 + i, command=f"task {i}") for i in range(5))
     assert Policy(delegations_per_hour=5).judge(decision(), History(recent=busy)).label == "budget"

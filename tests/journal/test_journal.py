@@ -226,3 +226,21 @@ def test_a_recalled_turn_is_an_excerpt_around_the_words_asked_for(tmp_path: Path
     (hit,) = [h for h in j.recall("parquet", 5) if h["kind"] == "turn"]
     assert "Parquet" in hit["text"] and hit["text"].startswith("…") and hit["text"].endswith("…")
     assert len(hit["text"].split()) <= 26
+
+
+def test_a_task_that_failed_before_its_agent_ran_is_told_from_one_that_ran(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    ids = []
+    for n in range(2):
+        task = Task(decision_id=0, agent="claude-code", command=f"fix {n}")
+        d = Decision(
+            action_type="delegate", reasoning="r", target_agent="claude-code", command=f"fix {n}", confidence=1
+        )
+        j.record_decision(d, [], verdict="accepted", task=task)
+        assert task.id is not None
+        ids.append(task.id)
+    j.update_task(ids[1], pgid=4242)  # its process started
+    for task_id in ids:
+        obs = Observation(source="agent", event_type="failed", target=f"claude-code#{task_id}")
+        j.finish_task(task_id, obs, state="failed")
+    assert [(t.command, t.started) for t in j.recent_tasks(3600)] == [("fix 0", False), ("fix 1", True)]

@@ -288,6 +288,10 @@ class Policy:
         if not approved and (agent, command) in history.awaiting:
             return Verdict("observe", "duplicate", "the same command is already waiting for approval")
         same = [t for t in history.recent if (t.agent, t.command) == (agent, command)]
+        if requested or approved:
+            # An attempt that failed before its agent ran (not installed, no wall) cannot be
+            # mended by running it again, only by the user: asking again is the user acting.
+            same = [t for t in same if t.started]
         if any(t.age_s <= self.dedup_window_s for t in same):
             return Verdict(
                 "observe", "recently-done", f"the same command went to {agent} less than {self.dedup_window_s:.0f}s ago"

@@ -32,7 +32,7 @@ class Tasks(Store):
         rows = self.db.execute(
             # CROSS JOIN: the last day's decisions by their time index, then each one's task —
             # left to itself the planner walks every task (11 ms for 28 k, at every decision).
-            "SELECT t.id, t.agent, t.command, t.state, t.cost_usd, d.ts FROM decisions d CROSS JOIN tasks t"
+            "SELECT t.id, t.agent, t.command, t.state, t.cost_usd, t.pgid, d.ts FROM decisions d CROSS JOIN tasks t"
             " ON t.decision_id = d.id WHERE d.ts >= ? ORDER BY t.id",
             (since,),
         )
@@ -44,6 +44,7 @@ class Tasks(Store):
                 (now - datetime.fromisoformat(r["ts"])).total_seconds(),
                 r["cost_usd"],
                 r["id"],
+                started=r["pgid"] is not None or r["state"] != "failed",
             )
             for r in rows
         ]
