@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 from conscious.think.backends.base import Limits, Message, Usage
-from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
+from conscious.think.backends.bundled import bundled_model
+from conscious.think.backends.embedded import EmbeddedServer, find_llama_server
 from conscious.think.backends.openai_compat import OpenAICompatBackend
 from conscious.think.decision import DECISION_SCHEMA
 from conscious.think.prompt import default_system_prompt

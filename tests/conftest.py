@@ -14,7 +14,8 @@ import pytest
 
 from conscious.config import Config
 from conscious.paths import Paths
-from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
+from conscious.think.backends.bundled import bundled_model
+from conscious.think.backends.embedded import EmbeddedServer, find_llama_server
 
 FAKES_BIN = Path(__file__).parent / "fakes" / "bin"
 

@@ -62,7 +62,8 @@ def llm_server(config: Config) -> Check:
         if config.model and config.model not in models:
             return Check("model server", False, f"{config.model} is not among {', '.join(models[:5])}", "load it")
         return Check("model server", True, f"{url}: {', '.join(models[:3])}")
-    from conscious.think.backends.embedded import bundled_model, find_llama_server  # only here: it is heavy
+    from conscious.think.backends.bundled import bundled_model  # only here: they are heavy
+    from conscious.think.backends.embedded import find_llama_server
 
     try:
         binary, model = find_llama_server(), bundled_model()

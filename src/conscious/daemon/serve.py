@@ -88,7 +88,7 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
                 if config.llm_url
                 else "looking for LM Studio, else starting the embedded llama-server…"
             ):
-                connection = await connect(config, log_dir=paths.state_dir)
+                connection = await connect(config, log_dir=paths.state_dir, say=reporter.info)
             try:
                 orchestrator = await build(
                     config,

