@@ -252,9 +252,9 @@ async def _approvals(api: httpx.AsyncClient) -> list[dict[str, Any]]:
     return list((await api.get("/api/approvals")).json()["items"])
 
 
-async def conscious(*args: str, home: Path) -> tuple[int, str, str]:
+async def conscious(*args: str, home: Path, **more: str) -> tuple[int, str, str]:
     """The real CLI, as a subprocess, without blocking the daemon's loop in this process."""
-    env = {**os.environ, "CONSCIOUS_HOME": str(home)}
+    env = {**os.environ, "CONSCIOUS_HOME": str(home), **more}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -287,6 +287,9 @@ async def test_the_cli_goes_through_the_api_while_a_daemon_runs(daemon: Running)
     assert mine["task"]["state"] == "denied" and mine["verdict"] == "awaiting-approval"
     code, out, err = await conscious("page", home=home)
     assert out.strip() == f"{daemon.url}/#token={daemon.token}"
+    code, out, err = await conscious("page", "--open", home=home, BROWSER="false")  # no browser that opens
+    assert code == 1 and out.strip() == f"{daemon.url}/#token={daemon.token}"
+    assert err.strip() == "conscious: no browser found here: open the address above in one"
 
 
 async def test_each_observation_is_shown_once_on_the_stream(daemon: Running) -> None:

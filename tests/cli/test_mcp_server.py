@@ -36,6 +36,8 @@ async def test_every_tool_through_the_sdk_s_own_client(home: Path) -> None:
 
         told = await client.call_tool("tell", {"text": "the login page is slow, find out why"})
         assert not told.is_error and text(told).startswith("queued as observation #")
+        none = await client.call_tool("approvals", {})
+        assert not none.is_error and "nothing is waiting for an answer" in text(none)
         journal = Journal(paths.journal)
         [obs] = [o for o in journal.observations(10) if o.source == "user"]
         assert obs.details["text"] == "the login page is slow, find out why"
@@ -54,7 +56,7 @@ async def test_every_tool_through_the_sdk_s_own_client(home: Path) -> None:
         journal.record_decision(decision, [], verdict="awaiting-approval", task=task, approval_expires=expires)
         request = task.approval_id
         waiting = await client.call_tool("approvals", {})
-        assert "profile the login view" in text(waiting)
+        assert "profile the login view" in text(waiting) and "1 waiting for an answer" in text(waiting)
         denied = await client.call_tool("deny", {"approval_id": request, "reason": "not now"})
         assert not denied.is_error and text(denied).startswith(f"denied #{request}: claude-code")
 

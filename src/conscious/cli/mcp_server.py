@@ -96,9 +96,12 @@ def build_server(paths: Paths) -> MCPServer:
 
     @server.tool()
     @said
-    def approvals() -> list[dict[str, Any]]:
+    def approvals() -> dict[str, Any]:
         """Delegations waiting for a person's answer."""
-        return _plain(Approvals(journal()).waiting())
+        waiting = _plain(Approvals(journal()).waiting())
+        # Never empty content: a client shows nothing at all for an empty list.
+        said = f"{len(waiting)} waiting for an answer" if waiting else "nothing is waiting for an answer"
+        return {"said": said, "waiting": waiting}
 
     def answered(approval_id: int, given: Answer, reason: str | None) -> str:
         verb = "approve" if given == "approved" else "deny"
@@ -141,4 +144,8 @@ def _plain(value: T) -> T:
 @friendly
 def mcp(home: HomeOpt = None) -> None:
     """Serve the orchestrator over MCP on stdin/stdout (Claude Code: `claude mcp add conscious -- conscious mcp`)."""
+    import logging
+
+    # Standard error is the client's log: one line per HTTP request to the daemon is noise there.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     build_server(Paths.resolve(home)).run("stdio")

@@ -144,4 +144,6 @@ def page(
     if open_it:
         import webbrowser
 
-        webbrowser.open(url)
+        if not webbrowser.open(url):
+            err.print("conscious: no browser found here: open the address above in one")
+            raise typer.Exit(1)
