@@ -177,9 +177,12 @@ async def test_old_clones_are_pruned_and_only_branches_with_commits_kept(
     journal = Journal(paths.journal)
     space = worktrees(journal, repo, paths, keep_days=0)
     d, _ = dispatcher(journal, repo, space)
-    said = delegation(journal, "claude-code", "say hi")  # succeeds, commits nothing
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")  # fails with a session a retry may resume; no commits
+    said = delegation(journal, "claude-code", "say hi")
     d.start(said)
     await settle(d)
+    assert (paths.state_dir / "worktrees" / f"task-{said.id}").is_dir()
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "success")
     monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(FIX))
     fixed = delegation(journal, "claude-code", "fix add in calc.py")
     d.start(fixed)
@@ -195,7 +198,7 @@ async def test_old_clones_are_pruned_and_only_branches_with_commits_kept(
     assert branches.merge(journal, fixed.id or 0) == "fast-forward"  # what it holds is still yours to merge
 
 
-async def test_a_task_that_died_with_nothing_to_merge_or_resume_leaves_no_clone_and_no_branch(
+async def test_a_task_that_ended_with_nothing_to_merge_or_resume_leaves_no_clone_and_no_branch(
     repo: Path, paths: Paths, agent_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal = Journal(paths.journal)
@@ -210,6 +213,11 @@ async def test_a_task_that_died_with_nothing_to_merge_or_resume_leaves_no_clone_
     assert "conscious/task-" not in git(repo, "branch")
     assert journal.worktree(task.id or 0)["state"] == "discarded"  # type: ignore[index]
     assert journal.worktrees() == []  # nothing listed to merge
+    monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "success")
+    said = delegation(journal, "claude-code", "say hi")  # succeeds having changed nothing
+    d.start(said)
+    await settle(d)
+    assert seen[-1].details["workspace"] == "removed (no commits)" and journal.worktrees() == []
 
 
 def test_the_workspace_is_a_worktree_in_a_repository_and_in_place_elsewhere(

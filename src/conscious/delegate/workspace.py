@@ -56,6 +56,10 @@ class Place:
     """The earlier task whose clone (and cell: the agent's session is there) this one takes over."""
 
 
+RESUMABLE = ("failed", "timeout", "interrupted")
+"""A task that ended so may be continued by a retry, in its clone and its agent's session."""
+
+
 class Workspace(Protocol):
     def describe(self) -> str:
         """One line for ``status``."""
@@ -179,9 +183,10 @@ class Clones:
             return {**details, "worktree_error": str(exc)}
         if "tampered" in details:
             return details
-        if not details["commits"] and outcome.state != "succeeded" and outcome.session_id is None:
-            # Nothing to merge and no session a retry could resume (it never started, or died
-            # at once): an empty branch under "to merge" would only be a trap.
+        resumable = outcome.state in RESUMABLE and outcome.session_id is not None
+        if not details["commits"] and not resumable:
+            # Nothing to merge and no session a retry could resume (it never started, died at
+            # once, or ended having changed nothing): an empty branch "to merge" is only a trap.
             await asyncio.to_thread(remove, Git(self.repo), path, branch, keep_branch=False)
             self.journal.set_worktree(task.id, "discarded", note=f"{outcome.state} with no commits: removed")
             return {**details, "workspace": "removed (no commits)"}
