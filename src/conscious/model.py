@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -123,6 +124,13 @@ class PastTask:
     started: bool = True
     """False: it failed before any process of its agent ran (not installed, no wall)."""
 
+
+QUESTION = re.compile(
+    r"\?\s*$|^\s*(what|when|why|how|which|who|where|did|do|does|have|has|had|is|are|was|were)\b", re.IGNORECASE
+)
+"""A request that asks rather than tells."""
+CLARIFY = "clarify:"
+"""What the memory agent is told when a request is too vague to hand to a paid agent: it asks back."""
 
 REQUEST_LIMIT = 20_000
 """Characters a request may hold (``tell``, the API's inbox, MCP's tell)."""

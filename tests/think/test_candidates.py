@@ -283,6 +283,28 @@ def test_chit_chat_goes_to_no_agent_and_notes_go_to_memory_first() -> None:
     assert first.target_agent == "claude-code"
 
 
+def test_questions_the_journal_answers_and_vague_asks_go_to_no_paid_agent() -> None:
+    for words in (
+        "what did we decide about the cache?",
+        "did we ever fix the flaky upload test?",
+        "what is running right now?",
+        "what are you working on?",
+        "What happened overnight?",
+        "when did the nightly build last fail?",
+    ):
+        offered = candidates([request(words)], agents=AGENTS)
+        assert [(c.target_agent, c.command) for c in offered if c.action_type == "delegate"] == [("memory", words)], (
+            words
+        )
+    for words in ("make it better", "Fix it!", "please improve things", "clean up", "help", "go ahead please"):
+        offered = candidates([request(words)], agents=AGENTS)
+        delegations = [(c.target_agent, c.command) for c in offered if c.action_type == "delegate"]
+        assert delegations == [("memory", f"clarify: {words}")], words
+    # A question that asks for work is still work; so is an ask that names what to change.
+    for words in ("why does the upload test fail?", "make the upload test pass", "fix it in src/upload.py"):
+        assert candidates([request(words)], agents=AGENTS)[0].target_agent == "claude-code", words
+
+
 def test_a_watched_command_that_failed_is_delegated_with_its_exit_code_and_output() -> None:
     from conscious.observe.command import ended
 

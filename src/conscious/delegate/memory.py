@@ -1,19 +1,25 @@
-"""The memory agent: notes in the journal database, found again with FTS5.
+"""The memory agent: notes in the journal database, found again with FTS5 — and the
+orchestrator's own voice, which costs nothing.
 
 In-process and instant. A command that starts with recall / search / find / retrieve /
-lookup searches; anything else is stored as a note.
+lookup searches the notes; a question is answered from everything the journal holds (notes,
+what was seen and decided, the tasks that ran: ``Journal.recall``) and from what is running
+now; ``clarify:`` asks the user back what they mean; anything else is stored as a note.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from conscious.delegate.base import Outcome, PgidCallback, RunContext
 from conscious.journal import Journal
-from conscious.model import Task
+from conscious.journal.memory import search_terms
+from conscious.model import CLARIFY, QUESTION, Task, utcnow
 
 _RECALL = re.compile(r"^\s*(recall|search|find|retrieve|look\s*up|lookup|query)\b[:\s]*", re.IGNORECASE)
 _STORE = re.compile(r"^\s*(store|remember|save|note|record)\b[:\s]*", re.IGNORECASE)
+ANSWER_HITS = 5
 
 
 class MemoryDelegate:
@@ -25,6 +31,8 @@ class MemoryDelegate:
 
     async def run(self, task: Task, ctx: RunContext, on_start: PgidCallback) -> Outcome:
         command = task.command.strip()
+        if command.lower().startswith(CLARIFY):
+            return Outcome("succeeded", ask_back(command[len(CLARIFY) :].strip()))
         if m := _RECALL.match(command):
             query = command[m.end() :] or command
             hits = self.journal.search_notes(query)
@@ -32,6 +40,48 @@ class MemoryDelegate:
                 return Outcome("succeeded", f"no notes match {query!r}")
             lines = [f"#{h['id']} ({h['ts'][:19]}): {h['content'][:300]}" for h in hits]
             return Outcome("succeeded", f"{len(hits)} note(s):\n" + "\n".join(lines))
+        if QUESTION.search(command) and not _STORE.match(command):
+            return Outcome("succeeded", self.answer(command))
         text = _STORE.sub("", command, count=1) or command
         note_id = self.journal.add_note(text, tags=f"decision:{task.decision_id}")
         return Outcome("succeeded", f"stored note #{note_id}")
+
+    def answer(self, question: str) -> str:
+        """What the journal holds about ``question``, newest and best first, and what runs now.
+        Found, not composed: each line says where it comes from and when."""
+        hits = self.journal.recall(question, ANSWER_HITS)
+        running = self.journal.unfinished_tasks()
+        lines = [f"- {_ago(h['ts'])}, {_KINDS.get(h['kind'], h['kind'])}: {h['text']}" for h in hits]
+        words = set(search_terms(question, quoted=False))
+        now = bool(_NOW.search(question))  # "what is running?": every task; else those it names
+        lines += [
+            f"- running now: task {t.id} ({t.agent}): {t.command[:160]}"
+            for t in running
+            if t.agent != self.name and (now or words & set(search_terms(t.command, quoted=False)))
+        ]
+        if not lines:
+            return f"Nothing in the journal or in memory answers {question!r} yet."
+        return f"From the journal and memory, about {question!r}:\n" + "\n".join(lines)
+
+
+_NOW = re.compile(r"\b(running|working on|doing|in progress|pending|busy|now)\b", re.IGNORECASE)
+_KINDS = {"note": "a note", "observation": "seen", "turn": "decided"}
+
+
+def ask_back(words: str) -> str:
+    return (
+        f"{words!r} does not say what to change or where, so no agent was sent. Which file, test, page or"
+        " behaviour do you mean, and what should be true when it is done? Tell me again with that"
+        ' (e.g. `conscious tell "make the upload test in tests/test_upload.py pass"`).'
+    )
+
+
+def _ago(ts: str) -> str:
+    try:
+        seconds = (utcnow() - datetime.fromisoformat(ts)).total_seconds()
+    except ValueError:
+        return ts[:16]
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit} ago"
+    return "just now"

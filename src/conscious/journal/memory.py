@@ -56,11 +56,11 @@ STOPWORDS = frozenset(
 RECALL_TERMS = 12
 
 
-def search_terms(text: str) -> list[str]:
-    """Words worth matching, as quoted FTS5 strings: user text is never FTS5 syntax."""
+def search_terms(text: str, *, quoted: bool = True) -> list[str]:
+    """Words worth matching, as quoted FTS5 strings (user text is never FTS5 syntax), or bare."""
     words = "".join(c.lower() if c.isalnum() else " " for c in text).split()
     seen = dict.fromkeys(w for w in words if len(w) > 2 and w not in STOPWORDS)
-    return [f'"{w}"' for w in list(seen)[:RECALL_TERMS]]
+    return [f'"{w}"' if quoted else w for w in list(seen)[:RECALL_TERMS]]
 
 
 def excerpt(text: str, words: Sequence[str], width: int = 24) -> str:

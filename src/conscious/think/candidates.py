@@ -23,8 +23,17 @@ from pathlib import PurePath
 from typing import Any
 
 from conscious.config import CandidatePattern
-from conscious.model import PRIORITY_RANK, SEVERITY_RANK, ActionType, Decision, Observation, Priority
+from conscious.model import (
+    CLARIFY,
+    PRIORITY_RANK,
+    SEVERITY_RANK,
+    ActionType,
+    Decision,
+    Observation,
+    Priority,
+)
 from conscious.system.words import WORD, leads_out, relative
+from conscious.think import asks
 
 BUILTIN = ("claude-code", "claude-flow", "memory")
 IDS = "ABCDEFGH"
@@ -35,26 +44,6 @@ AGAIN = "offered before reflecting"
 COMMAND_LIMIT = 600
 """Characters of a composed command (the evidence quoted in it is cut to fit)."""
 
-_MEMORY = re.compile(
-    r"\b(remember|recall|don'?t forget|keep in mind|make a note|note (that|down)|what did (we|i)|"
-    r"what do (we|you) know|remind me|(we|i) (always |never |usually )?(use|prefer)|convention|from now on)\b"
-    r"|^\s*(note|fyi|n\.b\.)\b[^:\n]{0,24}:",
-    re.IGNORECASE,
-)
-_CHAT = re.compile(
-    r"(?:(?:thanks?( a lot| you)?|thank you|thx|ty|ok(ay)?|cool|great|nice|perfect|good (job|work)|well done|"
-    r"hi|hello|hey|good (morning|evening)|how('s| is) it going|how are you|lgtm|sounds good|👍|🙏|👌|🎉|🙂|😊|"
-    r"that'?s|that is|it'?s|this is|so|very|really|(so |very )?much|awesome|amazing|excellent|brilliant|"
-    r"love it|(it )?works( now)?)[\s.!?,:;)—-]*)+"
-    r"(?:conscious[\s.!?]*)?",
-    re.IGNORECASE,
-)
-"""Words to the orchestrator that ask for nothing: no paid agent is offered them."""
-_LARGE = re.compile(
-    r"\b(migrate|migration|across|every|all (the |our )?(services|modules|packages|repos|files)|"
-    r"whole|entire|in parallel|parallel|swarm|each (of|service|module)|end-to-end|audit)\b",
-    re.IGNORECASE,
-)
 _HOPELESS = re.compile(
     r"(not logged in|log ?in|authenticat|api key|credential|permission denied|command not found|not installed)",
     re.IGNORECASE,
@@ -295,14 +284,22 @@ def _short(value: Any, limit: int = 300) -> str:
 
 def _request(text: str) -> list[_Proposal]:
     words = text.strip()
-    if not words or _CHAT.fullmatch(words):
+    kind = asks.kind(words)
+    if kind == "nothing":
         return []
+    if kind == "vague":
+        # Nothing a paid agent could act on: the orchestrator's own voice asks what is meant.
+        return [_Proposal("delegate", "memory", f"{CLARIFY} {words}", "medium", "too vague: ask what is meant", True)]
     code = _Proposal("delegate", "claude-code", words, "medium", "the user's request", True)
     flow = _Proposal("delegate", "claude-flow", words, "medium", "the user's request, as a multi-agent task", True)
     memory = _Proposal("delegate", "memory", words, "medium", "the user asks to remember or recall", True)
-    if _MEMORY.search(words):
+    if kind == "question":
+        # A question about what was decided, known or running is answered from the journal:
+        # no paid agent is offered it.
+        return [_Proposal("delegate", "memory", words, "medium", "a question the journal answers", True)]
+    if kind == "memory":
         return [memory, code]
-    if _LARGE.search(words) or len(words) > 300 or words.count("\n") >= 2:
+    if kind == "large":
         return [code, flow]
     return [code]
 
