@@ -16,6 +16,7 @@ import conscious
 from conscious.cli.client import through_daemon
 from conscious.cli.common import HomeOpt, app, friendly
 from conscious.cli.show import recent_decisions
+from conscious.cli.talk import await_reply
 from conscious.control.status import status_report
 from conscious.delegate import branches
 from conscious.errors import ConsciousError
@@ -24,6 +25,7 @@ from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal
 from conscious.model import request
 from conscious.paths import Paths
+from conscious.think import asks
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -34,6 +36,9 @@ INSTRUCTIONS = (
     "delegations that wait for a person (`approvals`, `approve`, `deny`); read what a task changed (`diff`)."
 )
 
+
+ANSWER_WAIT = 60.0
+"""Seconds `tell` waits for the answer to a question (the loop decides it, the memory agent answers)."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,7 +81,11 @@ def build_server(paths: Paths) -> MCPServer:
         """Give the orchestrator a request or a fact, as `conscious tell` does."""
         obs = request(text)
         if (told := daemon("POST", "/api/inbox", {"text": obs.details["text"]})) is not None:
-            return f"queued as observation #{told['id']}"
+            queued = f"queued as observation #{told['id']}"
+            if asks.kind(obs.details["text"]) not in ("question", "vague"):
+                return queued
+            said = await_reply(paths, told["id"], ANSWER_WAIT)
+            return f"{queued}\n{said}" if said is not None else f"{queued}; no answer yet: see the `log` tool"
         paths.ensure()
         return f"queued as observation #{Journal(paths.journal).append(obs)}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal
 from conscious.model import Observation, request
 from conscious.paths import Paths
+from conscious.think import asks
 
 
 @app.command()
@@ -28,8 +30,11 @@ from conscious.paths import Paths
 def tell(
     text: Annotated[str, typer.Argument(help="What you want done or known; - reads it from standard input.")],
     home: HomeOpt = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for the answer to a question (0: do not wait).")
+    ] = 60.0,
 ) -> None:
-    """Put a request from you into the running loop."""
+    """Put a request from you into the running loop; a question is answered here."""
     paths = Paths.resolve(home)
     if text == "-":
         text = sys.stdin.read().strip()
@@ -38,6 +43,9 @@ def tell(
         with client, contextlib.suppress(ApiUnavailable):
             obs_id = client.post("/api/inbox", {"text": told.details["text"]})["id"]
             out.print(f"queued as observation #{obs_id} (told the running daemon)")
+            if wait > 0 and asks.kind(told.details["text"]) in ("question", "vague"):
+                said = await_reply(paths, obs_id, wait)
+                print(said if said is not None else f"no answer within {wait:g} s: `conscious log` will show it")
             return
     paths.ensure()
     journal = Journal(paths.journal)
@@ -156,3 +164,21 @@ def approvals(as_json: Annotated[bool, typer.Option("--json")] = False, home: Ho
         out.print("[dim]nothing waits for your approval[/]")
     for w in waiting:
         out.print(waiting_line(w))
+
+
+def await_reply(paths: Paths, obs_id: int, wait: float) -> str | None:
+    """The memory agent's answer to the observation (a question, or an ask it asks back), once
+    the loop has decided it; None if it did otherwise or not within ``wait`` seconds."""
+    journal = Journal(paths.journal)
+    try:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            reply = journal.reply_to(obs_id)
+            if reply is not None and reply["agent"] != "memory":
+                return None  # decided otherwise: `conscious log` says how
+            if reply is not None and reply["state"] not in ("pending", "awaiting-approval", "approved", "running"):
+                return str(reply["result"] or "")
+            time.sleep(0.2)
+        return None
+    finally:
+        journal.close()

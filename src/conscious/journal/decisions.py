@@ -112,3 +112,13 @@ class Decisions(Store):
         """The delegation a decision made, if any."""
         row = self.db.execute("SELECT * FROM tasks WHERE decision_id = ?", (decision_id,)).fetchone()
         return dict(row) if row is not None else None
+
+    def reply_to(self, observation_id: int) -> dict[str, Any] | None:
+        """How the loop answered an observation so far: None while undecided, else its
+        decision's action and, when it delegated, the task's agent, state and result."""
+        row = self.db.execute(
+            "SELECT d.id AS decision_id, d.action_type, t.agent, t.state, t.result FROM observations o"
+            " JOIN decisions d ON d.id = o.decision_id LEFT JOIN tasks t ON t.decision_id = d.id WHERE o.id = ?",
+            (observation_id,),
+        ).fetchone()
+        return dict(row) if row is not None else None
