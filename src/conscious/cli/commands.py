@@ -1,6 +1,19 @@
 """Every command, registered on the one ``app``: importing this module is what makes them."""
 
-from conscious.cli import cluster, doctor, mcp_server, model, run, service, show, talk, tools, watching, work
+from conscious.cli import (
+    cluster,
+    doctor,
+    mcp_server,
+    model,
+    reference,
+    run,
+    service,
+    show,
+    talk,
+    tools,
+    watching,
+    work,
+)
 from conscious.cli.common import app
 
 app.add_typer(service.app, name="service")
@@ -12,6 +25,7 @@ __all__ = [
     "doctor",
     "mcp_server",
     "model",
+    "reference",
     "run",
     "service",
     "show",
