@@ -177,3 +177,32 @@ async def test_the_options_are_asked_but_the_window_keeps_the_turn_and_a_fact_of
     # The next request shares with the server's cache everything up to the options it was asked.
     again = backend.requests[1]
     assert again[1]["content"] == kept[0] and asked.startswith(again[1]["content"])
+
+
+async def test_a_question_the_journal_answers_is_decided_by_code_without_a_call() -> None:
+    from conscious.model import request
+    from conscious.think.candidates import candidates
+    from conscious.think.choice import Options
+
+    backend = ScriptedBackend()  # unscripted: were it asked, it would observe
+    t, _ = thinker(backend, budget=4000)
+    agents = ["claude-code", "claude-flow", "memory"]
+    for words, command in (
+        ("what did we decide about the cache?", "what did we decide about the cache?"),
+        ("make it better", "clarify: make it better"),
+    ):
+        thought = await t.think(
+            f"1 observation(s):\n1. [INFO] user/request inbox: {words}",
+            Options(candidates([request(words)], agents=agents)),
+        )
+        assert (thought.decision.target_agent, thought.decision.command) == ("memory", command)
+        assert thought.requested and thought.decision.metadata["confidence_from"] == "code"
+        assert t.window.turns[-1].content == f"→ delegated to memory: {thought.decision.metadata['basis']}"
+    assert backend.calls == 0
+    # A request a paid agent would take is the model's to judge.
+    backend.enqueue('{"choice": "A", "reasoning": "asked", "confidence": 0.9}')
+    thought = await t.think(
+        "1 observation(s):\n1. [INFO] user/request inbox: fix the upload test",
+        Options(candidates([request("fix the upload test")], agents=agents)),
+    )
+    assert backend.calls == 1 and thought.decision.target_agent == "claude-code"

@@ -41,6 +41,10 @@ IDS = "ABCDEFGH"
 GIST = 60
 """Characters of a delegation's command shown in its option."""
 AGAIN = "offered before reflecting"
+ANSWER = "a question the journal answers"
+ASK_BACK = "too vague: ask what is meant"
+ANSWERED_HERE = (ANSWER, ASK_BACK)
+"""What the memory agent does for a user's words at no cost: nothing to judge (``Options.answered_here``)."""
 COMMAND_LIMIT = 600
 """Characters of a composed command (the evidence quoted in it is cut to fit)."""
 
@@ -289,14 +293,14 @@ def _request(text: str) -> list[_Proposal]:
         return []
     if kind == "vague":
         # Nothing a paid agent could act on: the orchestrator's own voice asks what is meant.
-        return [_Proposal("delegate", "memory", f"{CLARIFY} {words}", "medium", "too vague: ask what is meant", True)]
+        return [_Proposal("delegate", "memory", f"{CLARIFY} {words}", "medium", ASK_BACK, True)]
     code = _Proposal("delegate", "claude-code", words, "medium", "the user's request", True)
     flow = _Proposal("delegate", "claude-flow", words, "medium", "the user's request, as a multi-agent task", True)
     memory = _Proposal("delegate", "memory", words, "medium", "the user asks to remember or recall", True)
     if kind == "question":
         # A question about what was decided, known or running is answered from the journal:
         # no paid agent is offered it.
-        return [_Proposal("delegate", "memory", words, "medium", "a question the journal answers", True)]
+        return [_Proposal("delegate", "memory", words, "medium", ANSWER, True)]
     if kind == "memory":
         return [memory, code]
     if kind == "large":

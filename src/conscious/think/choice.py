@@ -21,7 +21,7 @@ from typing import Any
 from conscious.errors import DecisionParseError
 from conscious.model import Decision
 from conscious.think.backends.base import Usage
-from conscious.think.candidates import Candidate
+from conscious.think.candidates import ANSWERED_HERE, Candidate
 from conscious.think.confidence import option_shares
 from conscious.think.decision import reply_object
 from conscious.think.prompt import render_options
@@ -75,6 +75,16 @@ class Options:
             and not chosen.requested
             and chosen.continues is None
         )
+
+    def answered_here(self) -> Candidate | None:
+        """The one delegation offered when it is the memory agent answering the user's question
+        from the journal, or asking back what an unclear ask means: free, instant, no process
+        started, nothing else to do — nothing for the model to judge (the 135M model observed
+        two of six such questions)."""
+        delegations = [c for c in self.candidates if c.action_type == "delegate"]
+        if len(delegations) == 1 and delegations[0].target_agent == "memory" and delegations[0].requested:
+            return delegations[0] if delegations[0].basis in ANSWERED_HERE else None
+        return None
 
     def lines(self) -> list[str]:
         return [c.line() for c in self.candidates]

@@ -202,6 +202,11 @@ class Thinker:
         if self.window.would_overflow(tokens + extra):
             await self.compact(extra=tokens + extra + MESSAGE_OVERHEAD)
         self.window.turns.append(Turn("user", prompt, tokens))
+        if options is not None and (own := options.answered_here()) is not None:
+            decision = own.decision(f"{own.basis}: decided by code, no model call", 1.0, confidence_from="code")
+            reply = recap(decision)
+            self.window.turns.append(Turn("assistant", reply, await self.backend.tokenize(reply)))
+            return Thought(decision, reply, 0.0, requested=True, options=options)
         schema, limits = self.schema, self.limits
         if options is not None:
             schema = options.schema() if schema is not None else None
