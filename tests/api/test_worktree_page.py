@@ -44,7 +44,7 @@ async def test_a_branch_is_diffed_and_merged_from_the_page(
         assert "+    return a + b" in seen["diff"] and "merged: fast-forward" in seen["note"]
         charts = seen["charts"]  # drawn from the daemon's own data: its one decision, its one task
         # The scripted brain reports prompt tokens but no cache: one line of tokens, not two.
-        assert charts["chart-latency"]["lines"] == 1 and charts["chart-tokens"]["lines"] == 1
-        assert charts["chart-spend"]["label"].startswith("1 delegations · $0.00")
+        assert charts["chart-latency"]["series"] == 1 and charts["chart-tokens"]["series"] == 1
+        assert charts["chart-spend"]["points"] == 1 and charts["spend_summary"].startswith("1 delegation, $0.000")
         assert (repo / "calc.py").read_text().endswith("a + b\n")
         assert journal.worktree(task_id)["state"] == "merged"  # type: ignore[index]

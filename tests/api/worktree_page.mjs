@@ -23,8 +23,8 @@ try {
     (id) => Number(document.getElementById(id)?.dataset.points) > 0), null, { timeout: run.left() });
   const charts = await page.evaluate(() => Object.fromEntries(['chart-latency', 'chart-tokens', 'chart-spend'].map(
     (id) => [id, { points: Number(document.getElementById(id).dataset.points),
-      lines: document.querySelectorAll(`#${id} polyline`).length,
-      label: document.querySelector(`#${id} .label`)?.textContent }])));
+      series: Number(document.getElementById(id).dataset.series)}])));
+  charts.spend_summary = await page.textContent('#spend-summary');
   run.step = 'its diff';
   await page.click(`[data-diff="${taskId}"]`);
   await page.waitForFunction((sel) => {

@@ -1,5 +1,6 @@
 // The live page: status, approvals, the event stream and the inbox, from the control API
-// (docs/api.md). Plain DOM, no framework, nothing from the network but this daemon.
+// (docs/api.md). Plain DOM, no framework; the charts are uPlot's, vendored beside this file:
+// nothing comes from the network but this daemon.
 // Everything shown comes from observed, untrusted text: it only ever goes into textContent.
 'use strict';
 
@@ -360,73 +361,149 @@ async function onBranch(item, id, verb) {
   await refreshWorktrees().catch(() => {});
 }
 
-// ---------------------------------------------------------------- charts (plain SVG, nothing fetched)
+// ---------------------------------------------------------------- charts (uPlot, vendored in static/)
 
-const SVG = 'http://www.w3.org/2000/svg';
-const W = 360, H = 90, PAD = 4;
+const CHART_HEIGHT = 130;
+const charts = new Map(); // element id -> its uPlot
+const span = { t0: 0, t1: 1 }; // the time axis, in seconds, shared by every chart
 
-function svgEl(tag, attrs) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
+const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+const hhmm = (d) => d.toLocaleTimeString([], { hourCycle: 'h23', hour: '2-digit', minute: '2-digit' });
+// Three significant digits: a hovered value is read, not compared to a tick.
+const exact = (v) => String(Number(v.toPrecision(3)));
+// A tick shows as many decimals as the step between ticks has (0.25 needs two), and no more.
+function decimals(step) {
+  let d = 0;
+  const off = (x) => Math.abs(Math.round(x) - x) > 1e-6 * x;
+  while (d < 10 && off(step * 10 ** d)) d += 1;
+  return d;
+}
+const tick = (v, step) => (v === 0 ? '0' : v.toFixed(decimals(step)));
+const tokens = (v) => (v >= 1000 ? `${exact(v / 1000)}k` : String(Math.round(v)));
+const dollars = (v) => (v === 0 ? '$0' : `$${v >= 1 ? v.toFixed(2) : exact(v)}`);
+
+// Midnight is named by its date, so a 24-hour axis says which day it crosses into.
+const timeTicks = (u, ticks) => ticks.map((t) => {
+  const d = new Date(t * 1000);
+  return d.getHours() || d.getMinutes() ? hhmm(d) : d.toLocaleDateString([], { month: 'short', day: 'numeric' });
+});
+
+// A round top just above the largest value, the axis from 0: $0.0002 is drawn as small as it is.
+function niceTop(max, empty) {
+  if (!(max > 0)) return empty;
+  const step = 10 ** Math.floor(Math.log10(max));
+  return [1, 2, 2.5, 5, 10].map((m) => m * step).find((top) => top >= max * 1.05) ?? 10 * step;
 }
 
-// One chart: lines (and bars) over time, each series [[ms, value], ...], on a shared y scale.
-function drawChart(id, t0, t1, lines, bars = [], unit = '') {
-  const svg = $(id);
-  svg.replaceChildren();
-  const all = [...lines.flatMap((l) => l.points), ...bars].map((p) => p[1]);
-  const top = Math.max(1e-9, ...all);
-  const x = (t) => PAD + ((t - t0) / Math.max(1, t1 - t0)) * (W - 2 * PAD);
-  const y = (v) => H - PAD - (v / top) * (H - 2 * PAD);
-  svg.append(svgEl('line', { x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD, class: 'axis' }));
-  for (const [t, v] of bars) {
-    svg.append(svgEl('rect', { x: x(t) - 1.5, y: y(v), width: 3, height: Math.max(0, H - PAD - y(v)), class: 'bar' }));
-  }
-  for (const line of lines) {
-    if (!line.points.length) continue;
-    const points = line.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-    svg.append(svgEl('polyline', { points, class: `series ${line.cls}`, 'data-points': line.points.length }));
-    if (line.points.length <= 60) {  // few: each one visible (a lone point draws no line)
-      for (const [t, v] of line.points) svg.append(svgEl('circle', { cx: x(t), cy: y(v), r: 2, class: `dot ${line.cls}` }));
-    }
-  }
-  const label = svgEl('text', { x: W - PAD, y: 12, 'text-anchor': 'end', class: 'label' });
-  label.textContent = all.length ? `max ${top < 10 ? top.toFixed(2) : Math.round(top)}${unit}` : 'nothing yet';
-  svg.append(label);
-  svg.dataset.points = String(all.length);
+const CHARTS = {
+  'chart-latency': {
+    empty: 1,
+    ticks: (ticks, step) => ticks.map((v) => `${tick(v, step)} s`),
+    series: [{ label: 'latency', color: '--accent', show: (v) => `${exact(v)} s` }],
+  },
+  'chart-tokens': {
+    empty: 1000,
+    ticks: (ticks) => ticks.map(tokens),
+    series: [
+      { label: 'processed', color: '--warn', show: (v) => v.toLocaleString() },
+      { label: 'from cache', color: '--ok', show: (v) => v.toLocaleString() },
+    ],
+  },
+  'chart-spend': {
+    empty: 0.01,
+    ticks: (ticks, step) => ticks.map((v) => `$${tick(v, step)}`),
+    series: [{ label: 'spent', color: '--error', show: dollars, total: true }],
+  },
+};
+
+// Over a chart its legend tells the point under the cursor; away from it, the newest point.
+const legendValue = (format) => (u, v, i, idx) => {
+  const value = idx == null ? u.data[i].at(-1) : v;
+  return value == null ? '—' : format(value);
+};
+
+function makeChart(id) {
+  const spec = CHARTS[id];
+  const box = $(id);
+  const axis = {
+    stroke: cssVar('--dim'),
+    font: `11px ${getComputedStyle(document.body).fontFamily}`,
+    grid: { stroke: cssVar('--line'), width: 1 },
+    ticks: { stroke: cssVar('--line'), width: 1, size: 4 },
+  };
+  // The labels drawn on the canvas, also kept on the element: what tests and tools can read.
+  const labelled = (key, format) => (u, ticks, ...rest) => {
+    const labels = format(u, ticks, ...rest);
+    box.dataset[key] = labels.join(' | ');
+    return labels;
+  };
+  const u = new uPlot({
+    width: Math.max(120, box.clientWidth),
+    height: CHART_HEIGHT,
+    padding: [10, 12, 0, 0],
+    cursor: { drag: { x: false, y: false }, points: { size: 9 } },
+    scales: {
+      x: { time: true, range: () => [span.t0, span.t1] },
+      y: { range: (_, min, max) => [0, niceTop(max, spec.empty)] },
+    },
+    axes: [
+      { ...axis, space: 64, size: 26, values: labelled('xTicks', timeTicks) },
+      // Wide enough for its labels, and at least as wide as usual: the charts' time axes line up.
+      { ...axis, space: 28, size: (_, labels) => Math.max(56, 14 + 6.5 * Math.max(0, ...(labels || []).map((l) => l.length))),
+        values: labelled('yTicks', (_, ticks, __, ___, step) => spec.ticks(ticks, step)) },
+    ],
+    series: [
+      { label: 'time', value: legendValue((t) => clock(t * 1000)) },
+      ...spec.series.map((s) => ({
+        label: s.label,
+        stroke: cssVar(s.color),
+        width: 1.5,
+        spanGaps: true,
+        // A running total steps up at each point; its first point is the 0 it starts from, unmarked.
+        paths: s.total ? uPlot.paths.stepped({ align: 1 }) : undefined,
+        points: {
+          // Every point marked while they are few (uPlot's own rule hides them when they bunch up).
+          show: (self, i) => self.data[i].length <= 120,
+          filter: s.total ? (self, i, show) => (show ? [...self.data[i].keys()].slice(1) : null) : null,
+          size: 5,
+          fill: cssVar(s.color),
+        },
+        value: legendValue(s.show),
+      })),
+    ],
+  }, [[], ...spec.series.map(() => [])], box);
+  new ResizeObserver(() => {
+    if (box.clientWidth && box.clientWidth !== u.width) u.setSize({ width: box.clientWidth, height: CHART_HEIGHT });
+  }).observe(box);
+  return u;
+}
+
+function plot(id, points, xs, ...ys) {
+  if (!charts.has(id)) charts.set(id, makeChart(id));
+  charts.get(id).setData([xs, ...ys]);
+  $(id).dataset.points = String(points);
+  $(id).dataset.series = String(ys.filter((y) => y.some((v) => v != null)).length);
 }
 
 async function refreshCharts() {
   const data = await getJSON('/api/charts?hours=24');
-  const at = (r) => new Date(r.ts).getTime();
+  const at = (r) => new Date(r.ts).getTime() / 1000;
+  const byTime = (a, b) => at(a) - at(b);
+  const ds = (data.decisions || []).filter((d) => d.latency_ms != null || d.prompt_tokens != null).sort(byTime);
+  const tasks = [...(data.tasks || [])].sort(byTime);
   // From the first thing drawn (at most the last 24 hours, at least the last 10 minutes) to now.
-  const t1 = Date.now();
-  const first = Math.min(t1 - 600e3, ...[...(data.decisions || []), ...(data.tasks || [])].map(at));
-  const t0 = Math.max(new Date(data.since).getTime(), first - 60e3);
-  const ds = data.decisions || [];
-  drawChart('chart-latency', t0, t1,
-    [{ cls: 'latency', points: ds.filter((d) => d.latency_ms != null).map((d) => [at(d), d.latency_ms / 1000]) }], [], ' s');
-  drawChart('chart-tokens', t0, t1, [
-    { cls: 'processed', points: ds.filter((d) => d.prompt_tokens != null).map((d) => [at(d), d.prompt_tokens]) },
-    { cls: 'cached', points: ds.filter((d) => d.cached_tokens != null).map((d) => [at(d), d.cached_tokens]) },
-  ]);
-  // Delegations per hour as bars; spend as a running total (a line), on its own scale.
-  const perHour = new Map();
+  span.t1 = Date.now() / 1000;
+  const first = Math.min(span.t1 - 600, ...[...ds, ...tasks].map(at));
+  span.t0 = Math.max(new Date(data.since).getTime() / 1000, first - 60);
+
+  plot('chart-latency', ds.length, ds.map(at), ds.map((d) => (d.latency_ms == null ? null : d.latency_ms / 1000)));
+  plot('chart-tokens', ds.length, ds.map(at), ds.map((d) => d.prompt_tokens), ds.map((d) => d.cached_tokens));
+  // Spend as a running total, from nothing at the left edge.
   let spent = 0;
-  const spend = [];
-  for (const task of data.tasks || []) {
-    const hour = Math.floor(at(task) / 3600e3) * 3600e3 + 1800e3;
-    perHour.set(hour, (perHour.get(hour) || 0) + 1);
-    spent += task.cost_usd || 0;
-    spend.push([at(task), spent]);
-  }
-  const bars = [...perHour.entries()];
-  const most = Math.max(1, ...bars.map((b) => b[1]));
-  const scaled = spend.map(([t, v]) => [t, spent ? (v / spent) * most : 0]);
-  drawChart('chart-spend', t0, t1, [{ cls: 'spend', points: scaled }], bars);
-  const label = $('chart-spend').querySelector('.label');
-  if (label && (bars.length || spend.length)) label.textContent = `${data.tasks.length} delegations · $${spent.toFixed(2)}`;
+  const totals = tasks.map((t) => (spent += t.cost_usd || 0));
+  const from = tasks.length ? [span.t0] : [];
+  plot('chart-spend', tasks.length, [...from, ...tasks.map(at)], [...from.map(() => 0), ...totals]);
+  $('spend-summary').textContent = `${tasks.length} delegation${tasks.length === 1 ? '' : 's'}, ${dollars(spent)} in all`;
 }
 
 // ---------------------------------------------------------------- tell
