@@ -44,6 +44,9 @@ def test_a_question_gets_its_answer_and_a_vague_ask_a_question_back(tmp_path: Pa
         assert asked.returncode == 0, asked.stderr
         assert "From the journal and memory, about 'what did we decide about the cache?'" in asked.stdout
         assert "300 seconds, decided with Ana" in asked.stdout
+        # Not the question itself, nor the memory agent's own bookkeeping (both were, at first).
+        assert asked.stdout.count("what did we decide about the cache?") == 1
+        assert "agent/succeeded memory#" not in asked.stdout
         vague = tell(daemon, "make it better")
         assert "'make it better' does not say what to change or where" in vague.stdout, vague.stdout + vague.stderr
         journal = Journal(daemon.journal_path)

@@ -41,15 +41,21 @@ class MemoryDelegate:
             lines = [f"#{h['id']} ({h['ts'][:19]}): {h['content'][:300]}" for h in hits]
             return Outcome("succeeded", f"{len(hits)} note(s):\n" + "\n".join(lines))
         if QUESTION.search(command) and not _STORE.match(command):
-            return Outcome("succeeded", self.answer(command))
+            asked = [o.id for o in self.journal.observations(decision_id=task.decision_id) if o.id is not None]
+            return Outcome("succeeded", self.answer(command, before=min(asked, default=None)))
         text = _STORE.sub("", command, count=1) or command
         note_id = self.journal.add_note(text, tags=f"decision:{task.decision_id}")
         return Outcome("succeeded", f"stored note #{note_id}")
 
-    def answer(self, question: str) -> str:
-        """What the journal holds about ``question``, newest and best first, and what runs now.
-        Found, not composed: each line says where it comes from and when."""
-        hits = self.journal.recall(question, ANSWER_HITS)
+    def answer(self, question: str, *, before: int | None = None) -> str:
+        """What the journal holds about ``question`` (seen before ``before``: not the question
+        itself), newest and best first, and what runs now. Found, not composed: each line says
+        where it comes from and when; this agent's own bookkeeping is left out."""
+        hits = [
+            h
+            for h in self.journal.recall(question, ANSWER_HITS + 2, before=before)
+            if not (h["kind"] == "observation" and h["text"].startswith(f"agent/succeeded {self.name}#"))
+        ][:ANSWER_HITS]
         running = self.journal.unfinished_tasks()
         lines = [f"- {_ago(h['ts'])}, {_KINDS.get(h['kind'], h['kind'])}: {h['text']}" for h in hits]
         words = set(search_terms(question, quoted=False))

@@ -151,14 +151,16 @@ class Memory(Store):
         ).fetchall()
         scores, rows = self._window(
             "observations_fts",
-            "SELECT o.id, o.ts, o.source, o.event_type, o.target FROM observations o WHERE o.id IN ({})"
-            " AND o.status='decided' AND o.source != 'self'",
+            "SELECT o.id, o.ts, o.source, o.event_type, o.target, CASE WHEN o.source = 'user' THEN o.details END"
+            " AS said FROM observations o WHERE o.id IN ({}) AND o.status='decided' AND o.source != 'self'",
             terms,
             before,
         )
-        groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+        groups: dict[tuple[str, str, str, str | None], dict[str, Any]] = {}
         for r in rows:  # an observation that happened many times: once, as its newest, at its best score
-            g = groups.setdefault((r["source"], r["event_type"], r["target"]), {"id": 0, "times": 0, "score": 0.0})
+            # A user's words are each their own (every request's target is the inbox).
+            key = (r["source"], r["event_type"], r["target"], r["said"])
+            g = groups.setdefault(key, {"id": 0, "times": 0, "score": 0.0})
             g["times"] += 1
             g["score"] = max(g["score"], scores[r["id"]])
             if r["id"] > g["id"]:
