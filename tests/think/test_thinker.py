@@ -196,7 +196,7 @@ async def test_a_question_the_journal_answers_is_decided_by_code_without_a_call(
             Options(candidates([request(words)], agents=agents)),
         )
         assert (thought.decision.target_agent, thought.decision.command) == ("memory", command)
-        assert thought.requested and thought.decision.metadata["confidence_from"] == "code"
+        assert thought.requested and thought.decision.metadata["confidence_from"] == "code" and thought.origin == "code"
         assert t.window.turns[-1].content == f"→ delegated to memory: {thought.decision.metadata['basis']}"
     assert backend.calls == 0
     # A request a paid agent would take is the model's to judge.
@@ -205,4 +205,4 @@ async def test_a_question_the_journal_answers_is_decided_by_code_without_a_call(
         "1 observation(s):\n1. [INFO] user/request inbox: fix the upload test",
         Options(candidates([request("fix the upload test")], agents=agents)),
     )
-    assert backend.calls == 1 and thought.decision.target_agent == "claude-code"
+    assert backend.calls == 1 and thought.decision.target_agent == "claude-code" and thought.origin == "llm"

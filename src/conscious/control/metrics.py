@@ -93,7 +93,7 @@ class Metrics:
             self.observations.labels(d.get("source", "?"), d.get("severity", "info")).inc()
         elif event.type == "decision":
             self.decisions.labels(d["action"], d["verdict"], d["origin"]).inc()
-            if d.get("latency_ms") is not None and d["origin"] != "rule":
+            if d.get("latency_ms") is not None and d["origin"] not in ("rule", "code"):
                 self.latency.observe(d["latency_ms"] / 1000)
             if d.get("first_token_ms") is not None:
                 self.first_token.observe(d["first_token_ms"] / 1000)

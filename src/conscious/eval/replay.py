@@ -90,7 +90,7 @@ class ReplayResult:
     observations: int = 0
 
     def summary(self) -> dict[str, Any]:
-        by_model = [d for d in self.decisions if d["origin"] != "rule"]
+        by_model = [d for d in self.decisions if d["origin"] not in ("rule", "code")]
         latencies = sorted(d["latency_ms"] for d in by_model if d["latency_ms"] is not None)
         processed = [d["prompt_tokens_processed"] for d in by_model if d["prompt_tokens_processed"] is not None]
         return {

@@ -269,7 +269,7 @@ async def run_suite(
                 final.target_agent if verdict.action == "delegate" else None,
                 final.priority,
                 verdict.label,
-                "fallback" if thought.error else "llm",
+                "fallback" if thought.error else thought.origin,
             )
             usage = thought.usage
             processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens

@@ -109,7 +109,7 @@ class Committer:
         ids = covered_ids(batch)
         usage = thought.usage
         processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens
-        origin = "fallback" if thought.error else "llm"
+        origin = "fallback" if thought.error else thought.origin
         entry = LogEntry(
             decision,
             ids,

@@ -50,6 +50,11 @@ class Thought:
     options: Options | None = None
     """What the model chose among (None in compose mode)."""
 
+    @property
+    def origin(self) -> str:
+        """``code`` when no model was asked (``Options.answered_here``), else ``llm``."""
+        return "code" if self.decision.metadata.get("confidence_from") == "code" else "llm"
+
 
 @dataclass
 class Compaction:
