@@ -134,6 +134,13 @@ def test_asking_again_after_the_agent_could_not_start_is_not_blocked() -> None:
     assert Policy().judge(decision(), History(recent=(ran,)), requested=True).label == "recently-done"
 
 
+def test_notes_and_answers_of_the_memory_agent_do_not_spend_the_hour_s_delegations() -> None:
+    asked = tuple(past(60 + i, command=f"what did we decide about {i}?", agent="memory") for i in range(30))
+    assert Policy(delegations_per_hour=5).judge(decision(), History(recent=asked)).delegates
+    one_more = (*asked[:4], past(30, command="fix the flaky test"))
+    assert Policy(delegations_per_hour=1).judge(decision(), History(recent=one_more)).label == "budget"
+
+
 def test_delegations_per_hour_and_daily_spend_are_budgeted() -> None:
     busy = tuple(past(700 + i, command=f"task {i}") for i in range(5))
     assert Policy(delegations_per_hour=5).judge(decision(), History(recent=busy)).label == "budget"

@@ -146,11 +146,20 @@ class History:
         return sum(t.cost_usd or 0.0 for t in self.recent if t.age_s <= within_s and agent in (None, t.agent))
 
     def delegations(self, within_s: float, agent: str | None = None) -> int:
-        """Delegations decided within the window that were (or may still be) started."""
+        """Delegations decided within the window that were (or may still be) started. Of all
+        agents (``agent`` None), the memory agent's are not counted: notes and answers cost
+        nothing, and twenty questions in an hour must not hold back the work."""
         return sum(
-            1 for t in self.recent if t.age_s <= within_s and t.state not in NEVER_STARTED and agent in (None, t.agent)
+            1
+            for t in self.recent
+            if t.age_s <= within_s
+            and t.state not in NEVER_STARTED
+            and (t.agent == agent if agent is not None else t.agent != FREE_AGENT)
         )
 
+
+FREE_AGENT = "memory"
+"""In-process, instant, paid by nobody: outside the budget of delegations (its own still applies)."""
 
 _STRICTNESS: dict[ApprovalMode, int] = {"auto": 0, "ask": 1, "never": 2}
 

@@ -306,7 +306,8 @@ class Orchestrator:
         self.outage.llm_back()
         if not self.connection.info.loaded and await refresh_model(self.connection, self.thinker.window, self.config):
             self.publish_state()  # a JIT-loaded model (LM Studio) tells its real context once loaded
-        self.state.confidence_from = thought.decision.metadata.get("confidence_from", self.state.confidence_from)
+        if thought.origin == "llm":  # what the model's confidence is measured by, not code's
+            self.state.confidence_from = thought.decision.metadata.get("confidence_from", self.state.confidence_from)
         await self.commit.thought(batch, thought, self._new_turns())
         self.resume_note = None  # said, and journaled with the decision
         self.publish_state(every=PUBLISH_INTERVAL)
