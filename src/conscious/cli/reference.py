@@ -10,6 +10,7 @@ import inspect
 import itertools
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -75,6 +76,9 @@ def _shown(value: Any) -> str:
         text = json.dumps(value, default=str)
     except TypeError:
         text = str(value)
+    # Defaults made where it runs (the folder watched is the current one): said, not shown.
+    text = text.replace(json.dumps(str(Path.cwd()))[1:-1], "<the current folder>")
+    text = text.replace(json.dumps(str(Path.home()))[1:-1], "~")
     return text.replace("|", "\\|") if len(text) <= 60 else text[:57].replace("|", "\\|") + "…"
 
 
