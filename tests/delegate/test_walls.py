@@ -279,7 +279,9 @@ async def test_nothing_an_agent_does_in_its_cell_reaches_outside_it(
     assert fingerprint(w) == before
 
     # A later task's clone, then its discard: the planted config and hooks run nowhere.
-    monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", "[]")
+    # (It commits something: one that changes nothing has its clone removed as it ends.)
+    later_work = [{"name": "Bash", "input": {"command": "echo x > later.txt && git add -A && git commit -qm later"}}]
+    monkeypatch.setenv("CONSCIOUS_FAKE_TOOLS", json.dumps(later_work))
     later = delegation(journal, "claude-code", "another thing")
     d.start(later)
     await settle(d)
