@@ -142,7 +142,10 @@ def test_observers_brains_and_a_worker_keep_every_guarantee(net: Net, tmp_path: 
 
     observer = role("obs", ["observer"])
     brains = [role("brain1", ["brain"], **SCRIPTED), role("brain2", ["brain"], **SCRIPTED)]
-    worker = role("work", ["worker"], CONSCIOUS_FAKE_MODE="slow", CONSCIOUS_FAKE_SLEEP="0.5")
+    # The stand-in leaves a file behind: each task has a commit, so a branch to point the user to.
+    worker = role(
+        "work", ["worker"], CONSCIOUS_FAKE_MODE="slow", CONSCIOUS_FAKE_SLEEP="0.5", CONSCIOUS_FAKE_EDIT="notes.txt"
+    )
     everyone = [observer, *brains, worker]
     try:
         brains[0].start()
@@ -227,7 +230,7 @@ def test_observers_brains_and_a_worker_keep_every_guarantee(net: Net, tmp_path: 
     # The leader's log tells the user where each task's branch is: in the worker's checkout.
     shown = subprocess.run(
         [sys.executable, "-m", "conscious", "log"],
-        env={**os.environ, "CONSCIOUS_HOME": str(brains[1].home)},
+        env={**os.environ, "CONSCIOUS_HOME": str(brains[1].home), "COLUMNS": "400"},
         capture_output=True,
         text=True,
         timeout=60,

@@ -132,7 +132,9 @@ def _show_task(task: dict[str, Any]) -> None:
     if changed := task.get("files_changed"):
         examples = ", ".join(changed["examples"])
         out.print(f"    [dim]its own changes: {changed['files']} file(s): {escape(examples)}[/]")
-    if branch := task.get("branch"):
+    if task.get("workspace"):  # it changed nothing: its clone and branch were removed as it ended
+        out.print(f"    [dim]workspace {escape(str(task['workspace']))}: nothing to merge[/]")
+    elif branch := task.get("branch"):
         commits = task.get("commits") or []
         state = task.get("worktree_state") or "ready"
         where, n = "", task["id"]

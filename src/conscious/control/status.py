@@ -70,6 +70,7 @@ RESULT_KEYS = (
     "denials",
     "worker",
     "worker_task_id",
+    "workspace",
 )
 """What `conscious log` shows of a task's result (``worker``: the host of the cluster that ran it)."""
 
