@@ -23,7 +23,7 @@ TOOLS := .tools
 # and bubblewrap (the agents' sandbox).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint clean tools sysdeps walls
+.PHONY: setup run test lint clean tools sysdeps walls floors
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,10 +78,24 @@ endif
 
 test: setup tools sysdeps
 	$(BIN)/python -m pytest -q
+	$(MAKE) floors
+
+# The declared floors are true: the lowest versions pyproject.toml allows (uv's lowest-direct),
+# then the suites the floors touch (settings, CLI, journal, thinking, gate, API, loop, control).
+# llama-server and the model are borrowed from the main environment: nothing is compiled twice.
+FLOOR := .venv-floor
+LLAMA_BIN = $(shell $(BIN)/python -c "import conscious.think.backends.embedded as e; print(e.find_llama_server().parent)")
+MODELS = $(shell $(BIN)/python -c "import conscious.think.backends.bundled as b; print(b.find_model().parent)")
+floors: setup
+	$(BIN)/pip install -q uv
+	$(BIN)/uv venv -q --seed --allow-existing -p $(BIN)/python $(FLOOR)
+	$(BIN)/uv pip install -q --python $(FLOOR)/bin/python --resolution lowest-direct -e '.[dev]'
+	PATH="$(LLAMA_BIN):$$PATH" CONSCIOUS_MODELS="$(MODELS)" $(FLOOR)/bin/python -m pytest -q -p no:cacheprovider \
+		tests/config tests/cli tests/journal tests/think tests/gate tests/api tests/loop tests/control
 
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(TOOLS)
+	rm -rf $(VENV) $(TOOLS) $(FLOOR)
