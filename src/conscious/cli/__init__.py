@@ -16,8 +16,9 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     # A reader that stops early (`conscious log | head`) ends us as it ends any Unix tool: by
-    # SIGPIPE, quietly — not "Broken pipe" and exit 1.
-    if hasattr(signal, "SIGPIPE"):
+    # SIGPIPE, quietly — not "Broken pipe" and exit 1. Never in the commands that serve: there a
+    # browser closing its event stream would kill the daemon outright, without a word.
+    if hasattr(signal, "SIGPIPE") and sys.argv[1:2] not in (["run"], ["mcp"], ["watch"]):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if sys.argv[1:] == ["--version"]:
         import conscious
