@@ -28,6 +28,9 @@ def main() -> None:
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="conscious-startup-")
     env = {**os.environ, "CONSCIOUS_HOME": home, "CONSCIOUS_PROBE_LMSTUDIO": "false"}
+    # As an installed tool runs: pip and pipx compile the bytecode at install time, so a command
+    # never compiles its modules (a shell with PYTHONDONTWRITEBYTECODE would measure that instead).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     conscious = str(BIN / "conscious")
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
@@ -35,6 +38,8 @@ def main() -> None:
         "conscious tell …": [conscious, "tell", "please fix the flaky upload test"],
         "conscious status": [conscious, "status"],
     }
+    for argv in commands.values():
+        subprocess.run(argv, env=env, capture_output=True, check=False)  # writes the bytecode once
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.runs):
         for name in random.sample(list(commands), len(commands)):

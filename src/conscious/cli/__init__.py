@@ -2,8 +2,9 @@
 ``tell``, ``log`` and ``status`` work the same whether or not anything else is up; when a
 daemon's control API answers, they go through it instead.
 
-The commands are registered by ``conscious.cli.commands``, imported when a command runs: this
-package itself imports nothing heavy, so ``conscious --version`` answers at once."""
+Each command is registered by its own module, imported when that command runs
+(``conscious.cli.commands``): this package itself imports nothing heavy, so ``conscious
+--version`` answers at once."""
 
 from __future__ import annotations
 
@@ -25,14 +26,14 @@ def main() -> None:
 
         print(f"conscious {conscious.__version__}")
         return
-    from conscious.cli.commands import app
+    from conscious.cli.commands import load
 
-    app()
+    load(sys.argv[1:2])()
 
 
 def __getattr__(name: str) -> Any:
     if name == "app":
-        from conscious.cli.commands import app
+        from conscious.cli.commands import everything
 
-        return app
+        return everything()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

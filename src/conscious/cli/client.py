@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
-
 from conscious.api.token import read_token
 from conscious.errors import ApiUnavailable, ConsciousError
 from conscious.journal import Journal
@@ -25,6 +23,9 @@ TIMEOUT = 10.0
 
 class DaemonClient:
     def __init__(self, url: str, token: str, *, timeout: float = TIMEOUT) -> None:
+        # Imported here: `tell` with no daemon up (the journal takes it) never pays for httpx.
+        import httpx
+
         self.url = url
         self._http = httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout, trust_env=False
@@ -57,6 +58,8 @@ class DaemonClient:
         self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:

@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
+from conscious.cli import common
 from conscious.cli.common import friendly
 
 app = typer.Typer(
     help="The bundled model (SmolLM2-135M-Instruct) the embedded llama-server runs.", no_args_is_help=True
 )
+common.app.add_typer(app, name="model")
 
 
 @app.command()

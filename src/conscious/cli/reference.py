@@ -16,6 +16,7 @@ from typing import Any
 import typer
 from pydantic import BaseModel
 
+from conscious.cli.commands import everything
 from conscious.cli.common import app
 from conscious.config import Config
 from conscious.config import ranges as ranges_module
@@ -39,7 +40,7 @@ def render() -> str:
     parts = [HEADER, "## Kinds of values\n", *_ranges(), "\n## Settings\n"]
     parts += _settings(Config, "")
     parts.append("\n## Commands\n")
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(everything())
     parts += _commands(command, "conscious")
     return "\n".join(parts).rstrip("\n") + "\n"
 

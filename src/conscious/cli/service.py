@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from conscious.cli import common
 from conscious.cli.common import err, friendly
 from conscious.control import systemd as service
 from conscious.errors import ConsciousError
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+common.app.add_typer(app, name="service")
 # soft_wrap: paths and commands stay whole, for copying.
 out = Console(highlight=False, soft_wrap=True)
 

@@ -1,24 +1,18 @@
-"""Talking to the loop: `tell`, `approve`, `deny`, `approvals`, `release`."""
+"""Talking to the loop: `tell` (and waiting for the answer to a question), `release`."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from conscious.cli.client import DaemonClient
-from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, journal_at, out
-from conscious.cli.show import waiting_line
-from conscious.config import Config
+from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
 from conscious.errors import ApiUnavailable, ConsciousError
-from conscious.gate.answers import Answered, answer
-from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal
 from conscious.model import Observation, request
 from conscious.paths import Paths
@@ -76,94 +70,6 @@ def release(
         )
     )
     out.print(f"released #{quarantine_id}: {escape(entry['agent'])}: {escape(entry['command'][:120])}")
-
-
-ReasonArg = Annotated[str | None, typer.Argument(help="Why (told to the model).")]
-AlwaysOpt = Annotated[
-    bool, typer.Option("--always", help="Keep the answer as a rule in the config file: not asked again.")
-]
-PatternOpt = Annotated[
-    str | None,
-    typer.Option("--pattern", help="With --always: the rule's regular expression (default: this exact command)."),
-]
-ApprovalArg = Annotated[int, typer.Argument(metavar="ID", help="The request (see `conscious approvals`).")]
-
-
-def _answer(
-    given: Answer,
-    approval_id: int,
-    reason: str | None,
-    always: bool,
-    pattern: str | None,
-    home: Path | None,
-    config_file: Path | None,
-) -> None:
-    if pattern is not None and not always:
-        raise ConsciousError("--pattern goes with --always")
-    paths = Paths.resolve(home)
-    done: Answered | None = None
-    client = DaemonClient.find(paths) if config_file is None else None
-    if client is not None:
-        # The daemon answers, and keeps an --always rule in the config file it runs with.
-        with client, contextlib.suppress(ApiUnavailable):
-            verb = "approve" if given == "approved" else "deny"
-            reply = client.post(
-                f"/api/approvals/{approval_id}/{verb}", {"reason": reason, "always": always, "pattern": pattern}
-            )
-            done = Answered(reply["request"], reply["pattern"], reply["also"])
-            rules = Path(reply["kept_in"]) if reply.get("kept_in") else None
-    if done is None:
-        journal = journal_at(home)
-        rules = Config.load(paths, config_file).file if always else None
-        done = answer(journal, approval_id, given, reason=reason, always=rules, pattern=pattern)
-    r = done.request
-    out.print(f"{given} #{approval_id}: {escape(r['agent'])}: {escape(r['command'][:120])}")
-    if done.pattern is not None:
-        kept = "approval.always_allow" if given == "approved" else "deny_commands"
-        out.print(f"[dim]kept in {rules} ({kept}): {escape(done.pattern)}[/]")
-    for other in done.also:
-        out.print(f"{given} #{other['id']} too: {escape(other['agent'])}: {escape(other['command'][:120])}")
-
-
-@app.command()
-@friendly
-def approve(
-    approval_id: ApprovalArg,
-    always: AlwaysOpt = False,
-    pattern: PatternOpt = None,
-    home: HomeOpt = None,
-    config_file: ConfigOpt = None,
-) -> None:
-    """Let a delegation that waits for your approval start."""
-    _answer("approved", approval_id, None, always, pattern, home, config_file)
-
-
-@app.command()
-@friendly
-def deny(
-    approval_id: ApprovalArg,
-    reason: ReasonArg = None,
-    always: AlwaysOpt = False,
-    pattern: PatternOpt = None,
-    home: HomeOpt = None,
-    config_file: ConfigOpt = None,
-) -> None:
-    """Refuse a delegation that waits for your approval (the model is told, with your reason)."""
-    _answer("denied", approval_id, reason, always, pattern, home, config_file)
-
-
-@app.command()
-@friendly
-def approvals(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOpt = None) -> None:
-    """Delegations waiting for your approval."""
-    waiting = Approvals(journal_at(home)).waiting()  # a read: the journal answers as the API would
-    if as_json:
-        print(json.dumps(waiting, default=str))
-        return
-    if not waiting:
-        out.print("[dim]nothing waits for your approval[/]")
-    for w in waiting:
-        out.print(waiting_line(w))
 
 
 def await_reply(paths: Paths, obs_id: int, wait: float) -> str | None:
