@@ -16,10 +16,10 @@ from conscious.config import Config
 from conscious.errors import ConfigError
 from conscious.eval.runner import run_suite
 from conscious.eval.suite import load_suite, parse_suite
-from conscious.think.backends.base import Limits
+from conscious.think.backends.base import ModelInfo
 from conscious.think.backends.embedded import EmbeddedServer
 from conscious.think.backends.scripted import ScriptedBackend
-from conscious.think.decision import DECISION_SCHEMA
+from conscious.think.connect import Connection
 
 
 def scenario(name: str, expect: dict[str, Any], **obs: Any) -> str:
@@ -37,12 +37,24 @@ SUITE = "\n".join(
 )
 
 
+def connected(backend: ScriptedBackend) -> Connection:
+    return Connection(backend, ModelInfo(model="scripted", context_length=4096), 4096)
+
+
+@pytest.fixture
+def decides(config: Config, tmp_path: Path) -> Config:
+    """The daemon's config with a one-line system prompt (the requests are easy to read)."""
+    prompt = tmp_path / "prompt.md"
+    prompt.write_text("You decide.")
+    return config.model_copy(update={"system_prompt_file": prompt, "max_tokens": 100})
+
+
 def reply(**kw: Any) -> str:
     base = {"action_type": "observe", "reasoning": "r", "target_agent": None, "command": None}
     return json.dumps({**base, "priority": "low", "confidence": 0.9, "metadata": {}, **kw})
 
 
-async def test_scores_count_what_the_model_got_right(config: Config) -> None:
+async def test_scores_count_what_the_model_got_right(decides: Config) -> None:
     backend = ScriptedBackend()
     backend.enqueue(
         reply(),
@@ -52,13 +64,9 @@ async def test_scores_count_what_the_model_got_right(config: Config) -> None:
     )
     seen: list[str] = []
     score = await run_suite(
-        backend,
+        connected(backend),
         parse_suite(SUITE, "test"),
-        config=config.model_copy(update={"decide": "compose"}),  # the scripted brain writes whole decisions
-        system_prompt="You decide.",
-        budget=2000,
-        limits=Limits(max_tokens=100),
-        schema=DECISION_SCHEMA,
+        config=decides.model_copy(update={"decide": "compose"}),  # the scripted brain writes whole decisions
         label="scripted",
         on_outcome=lambda o: seen.append(o.scenario.name),
     )
@@ -73,7 +81,10 @@ async def test_scores_count_what_the_model_got_right(config: Config) -> None:
     summary = score.summary()
     assert summary["delegations"] == 2 and summary["scenarios"] == 4
     # Each scenario is decided alone: the same system prompt, one user turn.
-    assert all(len(r) == 2 and r[0]["content"] == "You decide." for r in backend.requests)
+    # Each is the daemon's first thought in its own world (its own journal): the system prompt,
+    # its memory block, one user turn.
+    assert all(len(r) == 2 and r[0]["content"].startswith("You decide.\n\n# MEMORY") for r in backend.requests)
+    assert all("first start" not in r[1]["content"] for r in backend.requests)  # mid-life, not a first start
     # What the daemon would do: the gate lets the delegations through, the unusable reply observes.
     assert [o.done.action_type for o in score.everything if o.done] == ["observe", "delegate", "delegate", "observe"]
     assert [o.system_right for o in score.everything] == [True, True, False, True]
@@ -84,19 +95,15 @@ def choose(letter: str) -> str:
     return json.dumps({"choice": letter, "reasoning": "r", "confidence": 0.9})
 
 
-async def test_the_daemon_is_scored_rules_candidates_choice_and_gate(config: Config) -> None:
+async def test_the_daemon_is_scored_rules_candidates_choice_and_gate(decides: Config) -> None:
     """Default (choose) mode: the quiet rule decides the routine scenarios without the model; the
     model chooses among the candidates for the others; the gate judges the choice."""
     backend = ScriptedBackend()
     backend.enqueue(choose("A"), choose("B"), choose("A"))
     score = await run_suite(
-        backend,
+        connected(backend),
         parse_suite(SUITE, "test"),
-        config=config,
-        system_prompt="You decide.",
-        budget=2000,
-        limits=Limits(max_tokens=100),
-        schema=DECISION_SCHEMA,
+        config=decides,
         label="scripted",
     )
     origins = [o.done.origin for o in score.everything if o.done]
@@ -112,17 +119,13 @@ async def test_the_daemon_is_scored_rules_candidates_choice_and_gate(config: Con
     assert "OPTIONS:" in prompt and "A) delegate to claude-code (high), the failing tests: " in prompt
 
 
-async def test_sequential_runs_keep_one_context(config: Config) -> None:
+async def test_sequential_runs_keep_one_context(decides: Config) -> None:
     backend = ScriptedBackend()
     backend.enqueue(choose("A"), choose("A"), choose("A"))
     await run_suite(
-        backend,
+        connected(backend),
         parse_suite(SUITE, "test"),
-        config=config,
-        system_prompt="You decide.",
-        budget=4000,
-        limits=Limits(max_tokens=100),
-        schema=DECISION_SCHEMA,
+        config=decides,
         sequential=True,
     )
     assert [len(r) for r in backend.requests] == [2, 4, 6]  # each turn sees the ones before it
@@ -171,3 +174,28 @@ def test_eval_on_the_real_model_side_by_side(llama_server: EmbeddedServer, home:
     # The README save is decided by rule (nothing to choose); the failing report by the model.
     assert [r["system"]["origin"] for r in per_scenario] == ["rule", "llm", "rule", "llm"]
     assert all(r["prompt_tokens"] is not None for r in per_scenario if r["system"]["origin"] == "llm")
+
+
+async def test_a_failure_a_running_task_already_fixes_is_observed(decides: Config) -> None:
+    """The running work the daemon knows of decides too: the same report failing while a task
+    fixes it is observed by rule (no model call); another report failing is still the model's."""
+    fixing = "2 of 40 tests fail in reports/junit.xml (first: tests.test_cart.test_total). Find the cause, fix it."
+    line = json.loads(SUITE.splitlines()[1])
+    running = [{"agent": "claude-code", "command": fixing}]
+    same = {**line, "name": "same", "running": running}
+    other = {
+        **line,
+        "name": "other",
+        "running": running,
+        "observations": [{**line["observations"][0], "target": "build/other.xml"}],
+    }
+    backend = ScriptedBackend()
+    backend.enqueue(choose("A"))
+    score = await run_suite(
+        connected(backend), parse_suite(f"{json.dumps(same)}\n{json.dumps(other)}", "t"), config=decides
+    )
+    first, second = score.everything
+    assert first.done is not None and (first.done.origin, first.done.action_type) == ("rule", "observe")
+    assert "already being worked on" in first.decision.reasoning
+    assert second.done is not None and (second.done.origin, second.done.action_type) == ("llm", "delegate")
+    assert len(backend.requests) == 1 and "running tasks 1" in backend.requests[0][-1]["content"]

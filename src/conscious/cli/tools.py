@@ -151,7 +151,7 @@ def eval_(
     from conscious.control.logs import setup_logging
     from conscious.eval.command import arms, evaluate
     from conscious.eval.report import table
-    from conscious.eval.runner import Outcome
+    from conscious.eval.score import Outcome
     from conscious.eval.suite import load_suite
 
     scenarios = load_suite(suite)[:limit] if limit else load_suite(suite)

@@ -15,7 +15,7 @@ from conscious.delegate.memory import MemoryDelegate
 from conscious.delegate.proxy import Proxy
 from conscious.delegate.sandbox import sandbox_for
 from conscious.delegate.workspace import Clones, InPlace, Workspace
-from conscious.errors import ConfigError, ConsciousError
+from conscious.errors import ConfigError
 from conscious.gate.tools import ToolPolicy
 from conscious.journal import Journal
 from conscious.loop.ledger import Ledger
@@ -29,15 +29,8 @@ from conscious.paths import Paths
 from conscious.system.git import toplevel
 from conscious.system.process import Limits
 from conscious.think import profiles
+from conscious.think.assembly import thinker_for
 from conscious.think.connect import Connection
-from conscious.think.context import ContextWindow
-from conscious.think.decision import decision_schema
-from conscious.think.prompt import load_system_prompt
-from conscious.think.thinker import Thinker, limits_from
-
-PROMPT_SHARE = 0.5
-"""Most of the token budget the system prompt may take; the rest is for the memory block and
-the turns (whatever ``low_water`` is: compaction evicts turns, never the prompt)."""
 
 
 def delegates_for(config: Config, journal: Journal) -> dict[str, Delegate]:
@@ -167,35 +160,10 @@ async def build(
     itself); a brain on several machines brings its own ``dispatcher`` and ``ledger``; ``stop``
     is the daemon's one stop, handed to every part as it is made."""
     config = profiles.apply(config, connection.profile)
-    system_prompt = load_system_prompt(config.system_prompt_file, config.decide_mode)
-    if config.command_agents:
-        # Part of the static prompt: fixed for the daemon's life, so the cached prefix holds.
-        lines = [f"   - {name}: runs `{' '.join(argv)}`" for name, argv in config.command_agents.items()]
-        system_prompt += "\n\n# MORE AGENTS YOU MAY DELEGATE TO\n\n" + "\n".join(lines)
-    budget = connection.context_length - config.reserve_tokens - config.max_tokens
-    if budget < 256:
-        raise ConsciousError(
-            f"context length {connection.context_length} leaves no room for a prompt "
-            f"(reserve_tokens {config.reserve_tokens} + max_tokens {config.max_tokens})"
-        )
-    window = ContextWindow(
-        system_prompt,
-        await connection.backend.tokenize(system_prompt),
-        budget,
-        high_water=config.high_water,
-        low_water=config.low_water,
-    )
-    if window.used > PROMPT_SHARE * budget:
-        raise ConsciousError(
-            f"the system prompt ({window.system_tokens} tokens) leaves too little of the {budget}-token "
-            "context budget for observations: use a shorter prompt or a longer context"
-        )
-    thinker = Thinker(
+    thinker = await thinker_for(
+        config,
         connection.backend,
-        window,
-        limits_from(config),
-        decision_schema(config.agent_names()),
-        summary_tokens=config.summary_tokens,
+        connection.context_length,
         strip_think=connection.profile.profile.strip_think if connection.profile else True,
     )
     dispatcher = dispatcher or dispatcher_for(config, paths, journal, reporter)

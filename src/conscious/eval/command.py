@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conscious.config import Config
-from conscious.errors import ConsciousError
-from conscious.eval.runner import Outcome, Score, run_suite
+from conscious.eval.runner import run_suite
+from conscious.eval.score import Outcome, Score
 from conscious.eval.suite import Scenario
 from conscious.think import profiles
 from conscious.think.connect import Connection, connect
-from conscious.think.decision import decision_schema
-from conscious.think.prompt import load_system_prompt
-from conscious.think.thinker import limits_from
 
 
 @dataclass
@@ -66,21 +63,12 @@ async def evaluate(
 ) -> list[Score]:
     scores = []
     for arm in arms_:
-        config = arm.config
-        budget = arm.connection.context_length - config.reserve_tokens - config.max_tokens
-        if budget < 256:
-            raise ConsciousError(f"{arm.label}: context {arm.connection.context_length} leaves no room for a prompt")
-        honours = arm.chosen is None or arm.chosen.profile.honours_schema
         scores.append(
             await run_suite(
-                arm.connection.backend,
+                arm.connection,
                 scenarios,
-                config=config,
+                config=arm.config,
                 sequential=sequential,
-                system_prompt=load_system_prompt(config.system_prompt_file, config.decide_mode),
-                budget=budget,
-                limits=limits_from(config),
-                schema=decision_schema(config.agent_names()) if honours else None,
                 strip_think=arm.chosen.profile.strip_think if arm.chosen else True,
                 label=arm.label,
                 on_outcome=(lambda o, arm=arm: on_outcome(arm, o)) if on_outcome else None,  # type: ignore[misc]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from conscious.eval.runner import Score
+from conscious.eval.score import Score
 
 
 def _pct(value: float | None) -> str:

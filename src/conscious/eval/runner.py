@@ -1,214 +1,51 @@
-"""Running a suite through the real thinker, and scoring it.
+"""Running a suite through the daemon's own step, and scoring it.
 
-What is scored is what the daemon would do (``system``): the shortcut rules, the candidates
-composed from the evidence, the model's choice, the priority escalation and the gate's
-verdict — the steps of the loop itself (``loop/``), so there is no second pipeline to drift.
-The model's own decision, before escalation and the gate, is scored beside it.
+Each scenario is given to a real ``Orchestrator`` — its journal on a throwaway file, its
+dispatcher a dry run whose agents start nothing — exactly as the daemon would meet it: the
+observations are accepted, then one ``step`` decides them (the rules, the candidates, the
+model's choice, the escalation, the gate with what the journal knows). The tasks a scenario says
+are running are running in that dispatcher (agents that wait until stopped), so the journal's
+history and the running work decide too. There is no second pipeline to drift from the daemon.
+What the daemon did is read back from the journal; the model's own decision, before escalation
+and the gate, from the thinker.
 
-Each scenario is decided on its own (a fresh window holding only the static system prompt,
-so the server's cached prefix is shared by all of them), or, ``sequential``, one after another
-in one running context, as the daemon meets them: the mode that shows whether the model copies
-its previous answers.
+Each scenario is decided on its own (a fresh window holding only the static system prompt, so
+the server's cached prefix is shared by all of them), or, ``sequential``, one after another in
+one running context, as the daemon meets them: the mode that shows whether the model copies
+its previous answers. Each scenario has its own journal either way: it is its own world.
 """
 
 from __future__ import annotations
 
-import statistics
+import dataclasses
+import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from conscious.config import Config
+from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.scripted import ScriptedDelegate
+from conscious.errors import LLMUnavailable
+from conscious.eval.score import Done, Outcome, Score
 from conscious.eval.suite import Scenario
-from conscious.gate.gatekeeper import policy_from
-from conscious.gate.policy import History
-from conscious.loop.batch import coalesce, take_batch
-from conscious.loop.commit import escalate
-from conscious.loop.shortcuts import shortcut
-from conscious.loop.turn import compose_turn, evidence_test
-from conscious.model import PRIORITY_RANK, Decision
-from conscious.think.backends.base import Limits, LLMBackend
-from conscious.think.context import ContextWindow
+from conscious.journal import Journal
+from conscious.loop.orchestrator import Orchestrator
+from conscious.loop.reporter import Silent
+from conscious.model import Decision, Task
+from conscious.think.assembly import thinker_for
+from conscious.think.connect import Connection
+from conscious.think.context import Turn
 from conscious.think.thinker import Thinker
 
-FACTS: dict[str, Any] = {"turn": 1, "time": "2026-01-05 10:00:00Z", "uptime": "2h00m", "context": "3%"}
-"""Fixed, so that runs compare like with like."""
+RUNNING_FOR = 24 * 3600.0
+"""How long a scenario's running task waits: until the scenario is over (it is stopped then)."""
+LET_THROUGH = frozenset({"accepted", "dry-run", "awaiting-approval"})
+"""Verdicts under which the decision is done (a dry run's delegation would have started)."""
+MAX_STEPS = 6
+"""Steps (each a back-off while the server is away) before a scenario is given up."""
 
-
-@dataclass(frozen=True)
-class Done:
-    """What the daemon would do: the action after the gate, its agent, its priority, and how."""
-
-    action_type: str
-    target_agent: str | None
-    priority: str
-    verdict: str
-    origin: str
-    """``rule`` (no model call), ``llm`` or ``fallback``."""
-
-
-@dataclass
-class Outcome:
-    """One scenario's decision and how it scored."""
-
-    scenario: Scenario
-    decision: Decision
-    error: str | None
-    """Why the reply was not a schema-valid decision (the safe fallback was used)."""
-    latency_ms: float
-    prompt_tokens: int | None
-    """Prompt tokens the server evaluated (cached ones aside, where it says)."""
-    completion_tokens: int | None
-    done: Done | None = None
-
-    @property
-    def by_model(self) -> bool:
-        """The model was asked (not decided by rule)."""
-        return self.done is None or self.done.origin != "rule"
-
-    @property
-    def system_right(self) -> bool:
-        """Right in every respect, for what the daemon would do."""
-        if self.done is None:
-            return False
-        expect = self.scenario.expect
-        return (
-            self.done.action_type in expect.action_types
-            and (self.done.action_type != "delegate" or self.done.target_agent in expect.agents)
-            and PRIORITY_RANK[self.done.priority] >= PRIORITY_RANK[expect.min_priority]
-        )
-
-    @property
-    def valid(self) -> bool:
-        return self.error is None
-
-    @property
-    def action_ok(self) -> bool:
-        return self.valid and self.decision.action_type in self.scenario.expect.action_types
-
-    @property
-    def agent_ok(self) -> bool | None:
-        """For a delegation: to an acceptable agent (None when the model did not delegate)."""
-        if not self.valid or self.decision.action_type != "delegate":
-            return None
-        return self.decision.target_agent in self.scenario.expect.agents
-
-    @property
-    def priority_ok(self) -> bool:
-        return self.valid and PRIORITY_RANK[self.decision.priority] >= PRIORITY_RANK[self.scenario.expect.min_priority]
-
-    @property
-    def right(self) -> bool:
-        """Right in every respect the scenario asks about: what a user needs from a decision."""
-        return self.action_ok and self.agent_ok is not False and self.priority_ok
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario.name,
-            "kind": self.scenario.kind,
-            "action_type": self.decision.action_type,
-            "target_agent": self.decision.target_agent,
-            "priority": self.decision.priority,
-            "confidence": self.decision.confidence,
-            "valid": self.valid,
-            "error": self.error,
-            "action_ok": self.action_ok,
-            "agent_ok": self.agent_ok,
-            "priority_ok": self.priority_ok,
-            "right": self.right,
-            "system": vars(self.done) if self.done is not None else None,
-            "system_right": self.system_right,
-            "latency_ms": round(self.latency_ms, 1),
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-        }
-
-
-def _rate(hits: Sequence[bool]) -> float | None:
-    return sum(hits) / len(hits) if hits else None
-
-
-def _percentile(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-@dataclass
-class Score:
-    """The daemon's figures over every scenario; the model's over those it was asked about."""
-
-    label: str
-    everything: list[Outcome] = field(default_factory=list)
-
-    @property
-    def outcomes(self) -> list[Outcome]:
-        """The scenarios the model decided (the others were decided by rule)."""
-        return [o for o in self.everything if o.by_model]
-
-    @property
-    def n(self) -> int:
-        return len(self.everything)
-
-    @property
-    def valid_rate(self) -> float | None:
-        return _rate([o.valid for o in self.outcomes])
-
-    @property
-    def action_accuracy(self) -> float | None:
-        return _rate([o.action_ok for o in self.outcomes])
-
-    @property
-    def agent_accuracy(self) -> float | None:
-        """Of the delegations the model made, those to an acceptable agent."""
-        return _rate([ok for o in self.outcomes if (ok := o.agent_ok) is not None])
-
-    @property
-    def priority_accuracy(self) -> float | None:
-        return _rate([o.priority_ok for o in self.outcomes])
-
-    @property
-    def right_rate(self) -> float | None:
-        return _rate([o.right for o in self.outcomes])
-
-    @property
-    def system_rate(self) -> float | None:
-        return _rate([o.system_right for o in self.everything])
-
-    @property
-    def model_calls(self) -> int:
-        return len(self.outcomes)
-
-    def latency(self, q: float) -> float | None:
-        return _percentile([o.latency_ms for o in self.outcomes], q)
-
-    @property
-    def tokens_per_decision(self) -> float | None:
-        counted = [
-            (o.prompt_tokens or 0) + (o.completion_tokens or 0)
-            for o in self.outcomes
-            if o.prompt_tokens is not None or o.completion_tokens is not None
-        ]
-        return statistics.fmean(counted) if counted else None
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "scenarios": self.n,
-            "valid": self.valid_rate,
-            "action": self.action_accuracy,
-            "agent": self.agent_accuracy,
-            "delegations": sum(1 for o in self.outcomes if o.agent_ok is not None),
-            "priority": self.priority_accuracy,
-            "right": self.right_rate,
-            "system_right": self.system_rate,
-            "model_calls": self.model_calls,
-            "p50_ms": self.latency(0.5),
-            "p90_ms": self.latency(0.9),
-            "tokens_per_decision": self.tokens_per_decision,
-        }
+__all__ = ["Done", "Outcome", "Score", "run_suite"]
 
 
 def _watching(config: Config, scenario: Scenario) -> Config:
@@ -225,58 +62,110 @@ def _watching(config: Config, scenario: Scenario) -> Config:
 
 
 async def run_suite(
-    backend: LLMBackend,
+    connection: Connection,
     scenarios: Sequence[Scenario],
     *,
     config: Config,
-    system_prompt: str,
-    budget: int,
-    limits: Limits,
-    schema: dict[str, Any] | None,
     strip_think: bool = True,
     label: str = "",
     sequential: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Score:
-    """Decide every scenario once, as the daemon would; the score keeps each outcome."""
+    """Decide every scenario once, as the daemon would (``config``: with the model's profile
+    applied); the score keeps each outcome."""
     score = Score(label)
-    system_tokens = await backend.tokenize(system_prompt)
-    thinker = None
-    for turn, scenario in enumerate(scenarios, start=1):
-        if thinker is None or not sequential:
-            window = ContextWindow(
-                system_prompt, system_tokens, budget, high_water=config.high_water, low_water=config.low_water
-            )
-            thinker = Thinker(backend, window, limits, schema, strip_think=strip_think)
-        observations = [o.model_copy(update={"id": i}) for i, o in enumerate(scenario.observations, start=1)]
-        here = _watching(config, scenario)
-        # The daemon's first decision on these observations: its batch (one thing to act on at most).
-        actionable = evidence_test(here)
-        batch = take_batch(coalesce(observations), here.batch_max, actionable)
-        rules = shortcut(batch, here.shortcuts, lambda _: False, actionable)
-        if rules is not None:
-            decision = Decision(action_type="observe", reasoning="rule", priority="low", confidence=1.0)
-            done = Done("observe", None, "low", "accepted", "rule")
-            outcome = Outcome(scenario, decision, None, 0.0, None, None, done)
-        else:
-            facts = {**FACTS, "turn": turn if sequential else 1}
-            prompt, options = compose_turn(batch, facts, here)
-            thought = await thinker.think(prompt, options)
-            final = escalate(thought.decision, batch, here.priority_escalation)
-            verdict = policy_from(here).judge(final, History(), requested=thought.requested, evident=thought.evident)
-            done = Done(
-                verdict.action,
-                final.target_agent if verdict.action == "delegate" else None,
-                final.priority,
-                verdict.label,
-                "fallback" if thought.error else thought.origin,
-            )
-            usage = thought.usage
-            processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens
-            outcome = Outcome(
-                scenario, thought.decision, thought.error, thought.latency_ms, processed, usage.completion_tokens, done
-            )
-        score.everything.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
+    thinker: Thinker | None = None
+    with tempfile.TemporaryDirectory(prefix="conscious-eval-") as tmp:
+        for n, scenario in enumerate(scenarios, start=1):
+            if thinker is None or not sequential:
+                thinker = await thinker_for(
+                    config, connection.backend, connection.context_length, strip_think=strip_think
+                )
+            # The running context carries over (sequential); the world is each scenario's own:
+            # its turns are journaled again, in this scenario's journal, with its decision.
+            carried = [dataclasses.replace(t, id=None) for t in thinker.window.turns]
+            journal = Journal(Path(tmp) / f"{n}.db")
+            try:
+                outcome = await _decide(scenario, _watching(config, scenario), journal, connection, thinker, carried)
+            finally:
+                journal.close()
+            score.everything.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
     return score
+
+
+async def _decide(
+    scenario: Scenario,
+    config: Config,
+    journal: Journal,
+    connection: Connection,
+    thinker: Thinker,
+    carried: list[Turn],
+) -> Outcome:
+    config = config.model_copy(update={"dry_run": True})
+    agents = {name: ScriptedDelegate(name, delay=RUNNING_FOR) for name in config.agent_names()}
+    dispatcher = Dispatcher(journal, agents, cwd=config.watch[0])
+    loop = Orchestrator(config, journal, connection, thinker, dispatcher, [], Silent())
+    dispatcher.on_event = loop.on_task
+    await loop.startup()
+    try:
+        while journal.pending_count():  # the start-up notice, decided by rule
+            await loop.step()
+        loop.resume_note = None  # a scenario is met mid-life, not as the first thought after a start
+        thinker.window.turns = carried  # the start-up restored this journal's turns: none
+        for running in scenario.running:
+            _start(journal, dispatcher, running.agent, running.command)
+        seen = max((d["id"] for d in journal.decisions(1)), default=0)
+        thinker.last = None
+        ids = {loop.accept(o.model_copy(update={"id": None})) for o in scenario.observations}
+        for _ in range(MAX_STEPS):
+            await loop.step()
+            for row in journal.decisions_after(seen):
+                if ids & {o.id for o in journal.observations(decision_id=row["id"])}:
+                    return _outcome(scenario, row, thinker)
+        raise LLMUnavailable(f"the LLM server at {connection.backend.url} stopped answering; eval abandoned")
+    finally:
+        await loop.shutdown(0.0)
+
+
+def _start(journal: Journal, dispatcher: Dispatcher, agent: str, command: str) -> None:
+    """A task already running when the scenario begins: decided before, started, not finished."""
+    decision = Decision(
+        action_type="delegate",
+        reasoning="running before the scenario began",
+        target_agent=agent,
+        command=command,
+        priority="medium",
+        confidence=1.0,
+    )
+    task = Task(decision_id=0, agent=agent, command=command, state="pending")
+    journal.record_decision(decision, [], verdict="accepted", origin="rule", task=task)
+    dispatcher.start(task)
+
+
+def _outcome(scenario: Scenario, row: dict[str, Any], thinker: Thinker) -> Outcome:
+    did = row["action_type"] if row["verdict"] in LET_THROUGH else "observe"
+    done = Done(
+        did,
+        row["target_agent"] if did == "delegate" else None,
+        row["priority"],
+        row["verdict"],
+        row["origin"],
+    )
+    thought = thinker.last
+    if row["origin"] in ("rule", "code") or thought is None:
+        decision = Decision(
+            action_type=row["action_type"],
+            reasoning=row["reasoning"],
+            target_agent=row["target_agent"],
+            command=row["command"],
+            priority=row["priority"],
+            confidence=row["confidence"],
+        )
+        return Outcome(scenario, decision, None, 0.0, None, None, done)
+    usage = thought.usage
+    processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens
+    return Outcome(
+        scenario, thought.decision, thought.error, thought.latency_ms, processed, usage.completion_tokens, done
+    )

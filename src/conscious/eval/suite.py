@@ -2,6 +2,7 @@
 would be acceptable for it.
 
     {"name": "pytest-fails", "kind": "test-failed", "root": "/home/dev/app",
+     "running": [{"agent": "claude-code", "command": "..."}],    (optional)
      "observations": [{"source": "tests", "event_type": "failed", "target": "reports/junit.xml",
                        "severity": "error", "details": {...}}],
      "expect": {"action_types": ["delegate", "reflect"], "agents": ["claude-code"],
@@ -28,11 +29,19 @@ class Expect(BaseModel):
     min_priority: Priority = "low"
 
 
+class Running(BaseModel):
+    """A task the daemon knows is running when the scenario's observations arrive."""
+
+    agent: str
+    command: str = Field(min_length=1)
+
+
 class Scenario(BaseModel):
     name: str
     kind: str = ""
     root: str | None = None
     """The watched folder of the scenario's project (its paths are inside it)."""
+    running: list[Running] = Field(default_factory=list)
     observations: list[Observation] = Field(min_length=1)
     expect: Expect
 

@@ -35,7 +35,8 @@ def escalate(decision: Decision, batch: Sequence[Entry], escalation: Mapping[str
         if PRIORITY_RANK.get(wanted, 0) > PRIORITY_RANK[floor]:
             floor = wanted
     if PRIORITY_RANK[decision.priority] < PRIORITY_RANK[floor]:
-        return decision.model_copy(update={"priority": floor})
+        said = {**decision.metadata, "priority_chosen": decision.priority}
+        return decision.model_copy(update={"priority": floor, "metadata": said})
     return decision
 
 

@@ -50,3 +50,51 @@ class Reporter(Protocol):
         """A running agent's tool call, as the gate judged it (``call``: ``Tool: input``)."""
 
     def health(self, status: str, checks: dict[str, Any]) -> None: ...
+
+
+class Silent:
+    """A reporter that tells no one: for running the loop where nobody watches (``conscious
+    eval`` scores what the journal and the thinker kept)."""
+
+    def info(self, text: str) -> None:
+        pass
+
+    def warn(self, text: str) -> None:
+        pass
+
+    def observation(self, obs: Observation) -> None:
+        pass
+
+    def thinking(self, turn: int, observations: list[int]) -> None:
+        pass
+
+    def token(self, turn: int, text: str) -> None:
+        pass
+
+    def decision(
+        self,
+        decision_id: int,
+        decision: Decision,
+        verdict: Verdict,
+        *,
+        covers: int,
+        latency_ms: float | None,
+        origin: str,
+        first_token_ms: float | None = None,
+        prompt_tokens: int | None = None,
+        cached_tokens: int | None = None,
+        turn: int | None = None,
+    ) -> None:
+        pass
+
+    def task(self, what: str, task: Task, outcome: Outcome | None) -> None:
+        pass
+
+    def approval(self, what: str, request: dict[str, Any]) -> None:
+        pass
+
+    def tool_call(self, task: Task, call: str, allowed: bool, reason: str) -> None:
+        pass
+
+    def health(self, status: str, checks: dict[str, Any]) -> None:
+        pass

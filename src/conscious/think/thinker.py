@@ -127,6 +127,8 @@ class Thinker:
         self.on_token: Callable[[str], None] | None = None
         """Called with each piece of a decision's reply as it streams (the live view)."""
         self._first_token_ms: float | None = None
+        self.last: Thought | None = None
+        """The newest thought, whole (``conscious eval`` scores the model's own decision by it)."""
 
     async def _complete(
         self,
@@ -211,7 +213,8 @@ class Thinker:
             decision = own.decision(f"{own.basis}: decided by code, no model call", 1.0, confidence_from="code")
             reply = recap(decision)
             self.window.turns.append(Turn("assistant", reply, await self.backend.tokenize(reply)))
-            return Thought(decision, reply, 0.0, requested=True, options=options)
+            self.last = Thought(decision, reply, 0.0, requested=True, options=options)
+            return self.last
         schema, limits = self.schema, self.limits
         if options is not None:
             schema = options.schema() if schema is not None else None
@@ -246,7 +249,7 @@ class Thinker:
         # The reply always fits (the budget leaves room for max_tokens); compaction waits
         # for the next turn, so one exchange is never split.
         self.window.turns.append(Turn("assistant", reply, reply_tokens))
-        return Thought(
+        self.last = Thought(
             decision,
             raw,
             latency_ms,
@@ -257,3 +260,4 @@ class Thinker:
             evident=evident,
             options=options,
         )
+        return self.last
