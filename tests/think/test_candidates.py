@@ -289,6 +289,8 @@ def test_questions_the_journal_answers_and_vague_asks_go_to_no_paid_agent() -> N
         "did we ever fix the flaky upload test?",
         "what is running right now?",
         "what are you working on?",
+        "what are the agents working on right now?",
+        "What is claude doing?",
         "What happened overnight?",
         "when did the nightly build last fail?",
     ):
@@ -301,7 +303,12 @@ def test_questions_the_journal_answers_and_vague_asks_go_to_no_paid_agent() -> N
         delegations = [(c.target_agent, c.command) for c in offered if c.action_type == "delegate"]
         assert delegations == [("memory", f"clarify: {words}")], words
     # A question that asks for work is still work; so is an ask that names what to change.
-    for words in ("why does the upload test fail?", "make the upload test pass", "fix it in src/upload.py"):
+    for words in (
+        "why does the upload test fail?",
+        "make the upload test pass",
+        "fix it in src/upload.py",
+        "what is the cache doing wrong in upload()?",
+    ):
         assert candidates([request(words)], agents=AGENTS)[0].target_agent == "claude-code", words
 
 

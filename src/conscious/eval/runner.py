@@ -118,7 +118,10 @@ async def _decide(
             _start(journal, dispatcher, running.agent, running.command)
         seen = max((d["id"] for d in journal.decisions(1)), default=0)
         thinker.last = None
-        ids = {loop.accept(o.model_copy(update={"id": None})) for o in scenario.observations}
+        arrived = [o.model_copy(update={"id": None}) for o in scenario.observations]
+        ids = {loop.accept(o) for o in arrived}
+        if all(o.status == "attributed" for o in arrived):
+            return _theirs(scenario)  # changes made where a task works: the task's, not news
         for _ in range(MAX_STEPS):
             await loop.step()
             for row in journal.decisions_after(seen):
@@ -142,6 +145,12 @@ def _start(journal: Journal, dispatcher: Dispatcher, agent: str, command: str) -
     task = Task(decision_id=0, agent=agent, command=command, state="pending")
     journal.record_decision(decision, [], verdict="accepted", origin="rule", task=task)
     dispatcher.start(task)
+
+
+def _theirs(scenario: Scenario) -> Outcome:
+    reason = "changed where a running task works: the task's own doing, not news"
+    decision = Decision(action_type="observe", reasoning=reason, priority="low", confidence=1.0)
+    return Outcome(scenario, decision, None, 0.0, None, None, Done("observe", None, "low", "attributed", "rule"))
 
 
 def _outcome(scenario: Scenario, row: dict[str, Any], thinker: Thinker) -> Outcome:

@@ -27,7 +27,8 @@ CHAT = re.compile(
 )
 """Words to the orchestrator that ask for nothing: no paid agent is offered them."""
 STATE = re.compile(
-    r"\b(what('s| is| are)? (is )?(running|going on|in progress|pending|waiting)|what are you (doing|working on)|"
+    r"\b(what('s| is| are)? (is )?(running|going on|in progress|pending|waiting)|"
+    r"what (are|is) (the |our |my )?(you|they|agents?|tasks?|workers?|claude( code| flow)?) (doing|working on)|"
     r"what (has )?happened|what (was|got|have you) (done|changed|merged|delegated)|status of|"
     r"(did|have|has) (we|you|it|anyone|anybody)\b|when did|which (tasks?|agents?))",
     re.IGNORECASE,
