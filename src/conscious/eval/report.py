@@ -17,6 +17,15 @@ def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value / 1000:.2f} s"
 
 
+def _threshold(value: float | None) -> str:
+    return "too few delegations" if value is None else f"{value:.1f}"
+
+
+def _bin(score: Score, low: float) -> str:
+    k, right = next((k, right) for lo, _, k, _, right in score.calibration() if lo == low)
+    return "—" if not k else f"{_pct(right)} of {k}"
+
+
 def table(scores: Sequence[Score]) -> Table:
     t = Table(title="decision quality")
     t.add_column("")
@@ -40,7 +49,11 @@ def table(scores: Sequence[Score]) -> Table:
             "tokens per decision",
             ["—" if (v := s.tokens_per_decision) is None else f"{v:.0f}" for s in scores],
         ),
+        ("confidence: calibration error", [_pct(s.calibration_error) for s in scores]),
+        ("confidence: threshold it supports", [_threshold(s.supported_threshold) for s in scores]),
     ]
+    for low, high, *_ in scores[0].calibration() if scores else []:
+        rows.append((f"  right at confidence {low:.1f} to {high:.1f}", [_bin(s, low) for s in scores]))
     for name, cells in rows:
         t.add_row(name, *cells)
     return t

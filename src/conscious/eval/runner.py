@@ -41,7 +41,8 @@ from conscious.think.thinker import Thinker
 RUNNING_FOR = 24 * 3600.0
 """How long a scenario's running task waits: until the scenario is over (it is stopped then)."""
 LET_THROUGH = frozenset({"accepted", "dry-run", "awaiting-approval"})
-"""Verdicts under which the decision is done (a dry run's delegation would have started)."""
+"""Verdicts under which the decision is done (a dry run's delegation would have started); under
+``low-confidence`` the daemon reflects, under any other it observes."""
 MAX_STEPS = 6
 """Steps (each a back-off while the server is away) before a scenario is given up."""
 
@@ -154,12 +155,13 @@ def _theirs(scenario: Scenario) -> Outcome:
 
 
 def _outcome(scenario: Scenario, row: dict[str, Any], thinker: Thinker) -> Outcome:
-    did = row["action_type"] if row["verdict"] in LET_THROUGH else "observe"
+    verdict = row["verdict"]
+    did = row["action_type"] if verdict in LET_THROUGH else "reflect" if verdict == "low-confidence" else "observe"
     done = Done(
         did,
         row["target_agent"] if did == "delegate" else None,
         row["priority"],
-        row["verdict"],
+        verdict,
         row["origin"],
     )
     thought = thinker.last

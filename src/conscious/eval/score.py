@@ -3,6 +3,7 @@ the figures over all of them."""
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -101,6 +102,15 @@ class Outcome:
         }
 
 
+CONFIDENCE_BINS = (0.0, 0.3, 0.5, 0.7, 0.9, 1.0)
+"""Edges of the bins a model's confidence is sorted into to see how often it is right in each."""
+PRECISION = 0.9
+"""How often the delegations a threshold lets through must be right for it to be supported."""
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+MIN_DELEGATIONS = 10
+"""Fewer model delegations than this support no threshold: too few to say."""
+
+
 def _rate(hits: Sequence[bool]) -> float | None:
     return sum(hits) / len(hits) if hits else None
 
@@ -169,6 +179,48 @@ class Score:
         ]
         return statistics.fmean(counted) if counted else None
 
+    @property
+    def judged(self) -> list[Outcome]:
+        """The model's usable decisions, whose confidence can be held against whether they were right."""
+        return [o for o in self.outcomes if o.valid]
+
+    def calibration(self) -> list[tuple[float, float, int, float | None, float | None]]:
+        """Per confidence bin (low, high): how many decisions, their mean confidence, how often right."""
+        bins = []
+        for low, high in itertools.pairwise(CONFIDENCE_BINS):
+            inside = [
+                o for o in self.judged if low <= o.decision.confidence < high or (high == 1.0 == o.decision.confidence)
+            ]
+            mean = statistics.fmean(o.decision.confidence for o in inside) if inside else None
+            bins.append((low, high, len(inside), mean, _rate([o.right for o in inside])))
+        return bins
+
+    @property
+    def calibration_error(self) -> float | None:
+        """Expected calibration error: how far, on average over decisions, the model's confidence
+        is from how often it is right at that confidence (0: its confidence means what it says)."""
+        n = len(self.judged)
+        if not n:
+            return None
+        return sum(
+            k / n * abs(right - mean)
+            for _, _, k, mean, right in self.calibration()
+            if k and mean is not None and right is not None
+        )
+
+    @property
+    def supported_threshold(self) -> float | None:
+        """The lowest ``min_confidence_to_delegate`` whose delegations (the model's, at or above it)
+        were right at least ``PRECISION`` of the time; None when too few delegations say."""
+        delegations = [o for o in self.judged if o.decision.action_type == "delegate"]
+        if len(delegations) < MIN_DELEGATIONS:
+            return None
+        for t in THRESHOLDS:
+            through = [o.right for o in delegations if o.decision.confidence >= t]
+            if len(through) >= MIN_DELEGATIONS and (_rate(through) or 0.0) >= PRECISION:
+                return t
+        return None
+
     def summary(self) -> dict[str, Any]:
         return {
             "label": self.label,
@@ -184,4 +236,10 @@ class Score:
             "p50_ms": self.latency(0.5),
             "p90_ms": self.latency(0.9),
             "tokens_per_decision": self.tokens_per_decision,
+            "calibration_error": self.calibration_error,
+            "supported_threshold": self.supported_threshold,
+            "calibration": [
+                {"confidence": [low, high], "decisions": k, "mean": mean, "right": right}
+                for low, high, k, mean, right in self.calibration()
+            ],
         }
