@@ -37,6 +37,18 @@ def test_what_the_user_set_wins_over_the_profile(paths: Paths, watched: Path) ->
     assert applied.file == config.file
 
 
+def test_a_profile_s_measured_threshold_applies_unless_you_set_one(paths: Paths, watched: Path) -> None:
+    config = Config.load(paths, watch=[watched])
+    smol = profiles.choose(config, "SmolLM2-135M-Instruct")
+    applied = profiles.apply(config, smol)
+    assert (applied.min_confidence_to_delegate, applied.reflection_confidence_threshold) == (0.1, 0.1)
+    assert profiles.apply(config, profiles.choose(config, "qwen3-8b")).min_confidence_to_delegate == 0.7
+    paths.config_file.write_text("reflection_confidence_threshold = 0.3\n")
+    mine = Config.load(paths, watch=[watched])
+    kept = profiles.apply(mine, profiles.choose(mine, "SmolLM2-135M-Instruct"))
+    assert (kept.min_confidence_to_delegate, kept.reflection_confidence_threshold) == (0.7, 0.3)
+
+
 def test_a_named_profile_and_your_own(paths: Paths, watched: Path) -> None:
     paths.config_file.write_text(
         'profile = "mine"\n[profiles.mine]\ntemperature = 0.05\nhonours_schema = false\n'

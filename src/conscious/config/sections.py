@@ -150,6 +150,9 @@ class Profile(BaseModel):
     context_length: Count | None = None
     """The context to load this family with (``lms load --context-length``) when the config sets
     none; a model already loaded keeps the context it was loaded with."""
+    min_confidence_to_delegate: Fraction | None = None
+    """The delegation threshold this family's confidence supports, as ``conscious eval`` measures
+    it ("threshold it supports"); the reflection threshold is lowered with it. Unset: the config's."""
 
 
 class AgentBudget(BaseModel):
