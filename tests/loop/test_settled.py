@@ -88,3 +88,16 @@ def test_a_watched_command_that_succeeded_when_run_again_is_settled(tmp_path: Pa
     again.timestamp = again.timestamp + timedelta(seconds=5)
     journal.append(again)
     assert why(failed) == "`pytest -q` succeeded when run again since"
+
+
+def test_a_failed_unit_active_again_is_settled(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    why = settled_by(journal.newer, lambda: [], [ROOT])
+    failed = Observation(source="systemd", event_type="failed", target="user:api.service", severity="error")
+    failed.id = journal.append(failed)
+    assert why(failed) is None
+    back = Observation(
+        source="systemd", event_type="recovered", target="user:api.service", timestamp=utcnow() + timedelta(seconds=5)
+    )
+    journal.append(back)
+    assert why(failed) == "user:api.service is active again since"

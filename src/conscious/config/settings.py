@@ -164,6 +164,9 @@ class Config(BaseSettings):
     debounce_ms: Quantity = 500
     processes: list[str] = Field(default_factory=list)
     """Process names or command-line substrings to watch."""
+    units: list[str] = Field(default_factory=list)
+    """systemd units whose results to watch: ``api.service`` (the system's), ``user:api.service``
+    (your user manager's). A failure comes with its exit status and the tail of its journal."""
     cpu_threshold: Amount = 90.0
     memory_threshold_mb: Amount = 4096.0
     observation_interval: Seconds = 5.0

@@ -25,6 +25,7 @@ from conscious.observe.base import Observer
 from conscious.observe.clock import ClockObserver
 from conscious.observe.files import FileObserver
 from conscious.observe.processes import ProcessObserver
+from conscious.observe.units import UnitObserver
 from conscious.paths import Paths
 from conscious.system.git import toplevel
 from conscious.system.process import Limits
@@ -141,6 +142,7 @@ def outside_observers(config: Config, paths: Paths) -> list[Observer]:
             cpu_threshold=config.cpu_threshold,
             memory_threshold_mb=config.memory_threshold_mb,
         ),
+        UnitObserver(config.units, interval=config.observation_interval),
     ]
 
 

@@ -1,11 +1,11 @@
 """Evidence the journal has already answered: acted on, it would be work for nothing.
 
 A test report that failed and has passed since (green on the rerun: a flaky test, or fixed in the
-meantime), a watched command that failed and has exited 0 since, and a failure or a vanished
-process that a running task is already working on (its command names the same report, the same
-test, the same process) are observed, not delegated — each was delegated again before, a second
-agent paid to redo what the first was doing. The reason is said on the decision
-(``Committer.by_rule``).
+meantime), a watched command that failed and has exited 0 since, a systemd unit active again,
+and a failure or a vanished process that a running task is already working on (its command names
+the same report, the same test, the same process) are observed, not delegated — each was
+delegated again before, a second agent paid to redo what the first was doing. The reason is said
+on the decision (``Committer.by_rule``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ Newer = Callable[[str, str, str, datetime], bool]
 def settled_by(newer: Newer, running: Callable[[], Iterable[tuple[str, str]]], roots: list[str]) -> Settled:
     def why(obs: Observation) -> str | None:
         kind = obs.key[:2]
-        if kind not in (("tests", "failed"), ("process", "vanished"), ("process", "failed")):
+        if kind not in (("tests", "failed"), ("process", "vanished"), ("process", "failed"), ("systemd", "failed")):
             return None
         where = relative(obs.target, roots)
         since = obs.last_ts or obs.timestamp
@@ -33,6 +33,8 @@ def settled_by(newer: Newer, running: Callable[[], Iterable[tuple[str, str]]], r
             return f"the tests in {where} pass again since (green on the rerun)"
         if kind == ("process", "failed") and newer("process", "exited", obs.target, since):
             return f"`{where}` succeeded when run again since"
+        if kind == ("systemd", "failed") and newer("systemd", "recovered", obs.target, since):
+            return f"{where} is active again since"
         names = _named(obs) | {f"fail in {where}", f"process {where}"}
         for agent, command in running():
             if any(name in command for name in names):
