@@ -62,11 +62,16 @@ def llm_server(config: Config) -> Check:
         if config.model and config.model not in models:
             return Check("model server", False, f"{config.model} is not among {', '.join(models[:5])}", "load it")
         return Check("model server", True, f"{url}: {', '.join(models[:3])}")
-    from conscious.think.backends.bundled import bundled_model  # only here: they are heavy
+    from conscious.think.backends.bundled import bundled_model, find_model, models_dir  # heavy: only here
     from conscious.think.backends.embedded import find_llama_server
 
     try:
-        binary, model = find_llama_server(), bundled_model()
+        binary = find_llama_server()
+        if find_model() is None and config.fetch_model and config.model_path is None:
+            # Not a fault: `run` fetches it on first use, as the README says.
+            detail = f"embedded: {binary.name}; the bundled model is fetched by the first `conscious run` (93 MB)"
+            return Check("model server", False, detail, f"or now: conscious model fetch (into {models_dir()})", False)
+        model = config.model_path or bundled_model()
     except (EmbeddedServerError, ConsciousError) as exc:
         return Check("model server", False, str(exc), "or start LM Studio, or set llm_url")
     return Check(

@@ -109,6 +109,9 @@ class Config(BaseSettings):
     bundled 135M model decides as well on 4,096 (BENCHMARKS.md: sequential eval 90 % against
     92 % at 8,192, p50 4.5 s against 6.7 s); give a larger model more."""
     embedded_threads: Count | None = None
+    """Threads of the embedded server; unset: half the machine's cores (at least one). It shares
+    the machine with your builds and tests, and llama.cpp's threads wait on one another when a
+    core is busy: with two threads on two cores, one busy core made each decision 7 times slower."""
     embedded_start_timeout: Seconds = 120.0
 
     # -- behaviour (seed thresholds)
@@ -157,6 +160,8 @@ class Config(BaseSettings):
             ".claude-flow/",
             ".hive-mind/",
             ".swarm/",
+            # What tools write and rename at once (pytest's cache is made under this name first).
+            "pytest-cache-files-*/",
         ]
     )
     report_globs: list[str] = Field(default_factory=lambda: list(REPORT_GLOBS))

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 from conscious.config import Config
 from conscious.errors import ConfigError, LLMError, LLMRejected, LLMUnavailable
@@ -45,6 +47,11 @@ class Connection:
         await self.backend.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
+
+
+def half_the_cores() -> int:
+    cores = psutil.cpu_count(logical=False) or os.cpu_count() or 2
+    return max(1, cores // 2)
 
 
 async def is_lmstudio(url: str, timeout: float = 2.0, api_key: str | None = None) -> bool | None:
@@ -167,7 +174,7 @@ async def connect(config: Config, log_dir: Path | None = None, say: Callable[[st
         binary=binary,
         model=config.model_path or await _model(config, say),
         context_length=config.embedded_context_length,
-        threads=config.embedded_threads,
+        threads=config.embedded_threads or half_the_cores(),
         log_file=(log_dir / "llama-server.log") if log_dir else None,
     )
     await server.start(config.embedded_start_timeout)
