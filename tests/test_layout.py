@@ -145,3 +145,15 @@ def test_tests_mirror_the_source_folders() -> None:
     test_rooms = {p.name for p in TESTS.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert source_rooms <= test_rooms, f"no tests/ folder for {sorted(source_rooms - test_rooms)}"
     assert test_rooms - source_rooms <= {"fakes"}, f"tests/ folders with no source room: {test_rooms - source_rooms}"
+
+
+def test_no_two_classes_share_a_name() -> None:
+    """One meaning per name: two ``Memory`` (the journal's notes and the window's durable copy)
+    or two ``Outcome`` (an agent's and an eval scenario's) read as one thing and are not."""
+    where: dict[str, list[str]] = {}
+    for module, path in ALL.items():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, []).append(module)
+    shared = {name: modules for name, modules in where.items() if len(modules) > 1}
+    assert not shared, f"classes with one name in several modules: {shared}"

@@ -18,7 +18,7 @@ from conscious.cluster.relay import Relay
 from conscious.config import ClusterConfig
 from conscious.errors import Fenced
 from conscious.journal import Journal
-from conscious.loop.ledger import Entry
+from conscious.loop.ledger import DecisionRecord
 from conscious.model import Decision, Observation, Task
 from tests.cluster.conftest import NatsServer
 
@@ -47,10 +47,10 @@ async def brains(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[tuple
         b.journal.close()
 
 
-def delegation(covers: list[int]) -> Entry:
+def delegation(covers: list[int]) -> DecisionRecord:
     decision = Decision(action_type="delegate", reasoning="fix it", target_agent="claude-code", command="fix a.py")
     task = Task(decision_id=0, agent="claude-code", command="fix a.py")
-    return Entry(decision, covers, "accepted", None, "llm", task)
+    return DecisionRecord(decision, covers, "accepted", None, "llm", task)
 
 
 async def test_the_leader_s_decisions_reach_the_standby(brains: tuple[Brain, Brain]) -> None:

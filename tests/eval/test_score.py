@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conscious.eval.score import Done, Outcome, Score
+from conscious.eval.score import Done, Score, Scored
 from conscious.eval.suite import Expect, Scenario
 from conscious.model import Decision
 
@@ -15,7 +15,7 @@ FIX = Scenario(
 )
 
 
-def delegated(confidence: float, *, right: bool) -> Outcome:
+def delegated(confidence: float, *, right: bool) -> Scored:
     agent = "claude-code" if right else "claude-flow"
     decision = Decision(
         action_type="delegate",
@@ -25,7 +25,7 @@ def delegated(confidence: float, *, right: bool) -> Outcome:
         priority="high",
         confidence=confidence,
     )
-    return Outcome(FIX, decision, None, 10.0, 100, 10, Done("delegate", agent, "high", "dry-run", "llm"))
+    return Scored(FIX, decision, None, 10.0, 100, 10, Done("delegate", agent, "high", "dry-run", "llm"))
 
 
 def test_a_model_whose_confidence_means_what_it_says_has_no_calibration_error() -> None:

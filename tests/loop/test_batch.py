@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from conscious.loop.batch import Entry, coalesce, covered_ids, take_batch
+from conscious.loop.batch import BatchEntry, coalesce, covered_ids, take_batch
 from conscious.loop.shortcuts import shortcut
 from conscious.model import Observation
 
@@ -50,7 +50,7 @@ def test_every_id_is_covered_exactly_once() -> None:
 
 
 def test_heartbeats_alone_do_not_need_the_llm() -> None:
-    def needs_llm(batch: list[Entry]) -> bool:
+    def needs_llm(batch: list[BatchEntry]) -> bool:
         return shortcut(batch, ("routine",), lambda o: False) is None
 
     beats = coalesce([obs(1, source="clock", event="heartbeat", target="orchestrator")])

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from conscious.journal import Journal
-from conscious.loop.batch import Entry
+from conscious.loop.batch import BatchEntry
 from conscious.loop.reflection import age, question, recalled, subject
 from conscious.model import Decision, Observation, utcnow
 from conscious.think.candidates import candidates
@@ -32,16 +32,21 @@ def test_a_hesitant_delegation_reflects_on_the_evidences_question_not_on_its_com
     asked = question(decision, options)
     assert asked == "What do we know about: process/vanished uvicorn"
     # The command is in the options offered again; it is not what the journal is searched by.
-    batch = [Entry(vanished(), [1]), Entry(Observation(source="clock", event_type="heartbeat", target="tick"), [2])]
+    batch = [
+        BatchEntry(vanished(), [1]),
+        BatchEntry(Observation(source="clock", event_type="heartbeat", target="tick"), [2]),
+    ]
     assert subject(decision, batch, options) == "process vanished uvicorn"
 
 
 def test_a_composed_decision_is_searched_by_what_the_model_wrote_too() -> None:
     decision = Decision(action_type="reflect", reasoning="it keeps dying", command="is uvicorn out of memory?")
     assert question(decision, None) == "is uvicorn out of memory?"
-    assert subject(decision, [Entry(vanished(), [1])], None) == "process vanished uvicorn is uvicorn out of memory?"
+    assert (
+        subject(decision, [BatchEntry(vanished(), [1])], None) == "process vanished uvicorn is uvicorn out of memory?"
+    )
     chain = Observation(source="self", event_type="reflection", target="What do we know about: process/vanished x")
-    assert subject(Decision(action_type="reflect", reasoning="r"), [Entry(chain, [3])], None) == chain.target
+    assert subject(Decision(action_type="reflect", reasoning="r"), [BatchEntry(chain, [3])], None) == chain.target
 
 
 def test_recall_by_the_evidence_does_not_bring_back_every_question_that_asked_why(tmp_path: Path) -> None:
@@ -58,7 +63,7 @@ def test_recall_by_the_evidence_does_not_bring_back_every_question_that_asked_wh
         decision = hesitant_delegation(options)
         by_command = journal.recall(decision.command or "", 5, before=now)
         assert any("build slow" in h["text"] for h in by_command)  # what searching by the command did
-        hits = journal.recall(subject(decision, [Entry(vanished(), [now])], options), 5, before=now)
+        hits = journal.recall(subject(decision, [BatchEntry(vanished(), [now])], options), 5, before=now)
         lines = recalled(hits, utcnow())
         assert len(lines) == 2 and not any("build slow" in line for line in lines)
         assert lines[0].startswith("note ") and lines[0].endswith(" ago: uvicorn needs 2 GB of memory")

@@ -4,7 +4,7 @@ brain that records every call."""
 from __future__ import annotations
 
 from conscious.config import Config
-from conscious.loop.batch import Entry
+from conscious.loop.batch import BatchEntry
 from conscious.loop.shortcuts import BOOKKEEPING, REPEAT, ROUTINE, shortcut
 from conscious.model import Observation
 from conscious.paths import Paths
@@ -14,9 +14,9 @@ from tests.loop.test_orchestrator import drain, make
 ALL = ("routine", "bookkeeping", "repeat")
 
 
-def entry(i: int, **kw: object) -> Entry:
+def entry(i: int, **kw: object) -> BatchEntry:
     base: dict[str, object] = {"source": "filesystem", "event_type": "modified", "target": "a.py"}
-    return Entry(Observation.model_validate({**base, **kw, "id": i}), [i])
+    return BatchEntry(Observation.model_validate({**base, **kw, "id": i}), [i])
 
 
 def test_every_observation_must_be_covered() -> None:

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from conscious.errors import CommandNotFound
-from conscious.system.process import Limits, run_process
+from conscious.system.process import ProcessLimits, run_process
 
 PY = sys.executable
 
@@ -81,9 +81,11 @@ def test_children_die_with_a_killed_daemon(tmp_path: Path) -> None:
 
 async def test_memory_beyond_the_limit_is_refused_to_the_process_and_node_still_runs() -> None:
     hog = [sys.executable, "-c", "x = bytearray(400 * 1024 * 1024); print('allocated')"]
-    limited = await run_process(hog, timeout=60, limits=Limits(memory_mb=200))
+    limited = await run_process(hog, timeout=60, limits=ProcessLimits(memory_mb=200))
     assert limited.exit_code != 0 and "MemoryError" in limited.stderr
     free = await run_process(hog, timeout=60)
     assert free.exit_code == 0 and "allocated" in free.stdout
-    node = await run_process(["node", "-e", "console.log('node runs')"], timeout=60, limits=Limits(memory_mb=512))
+    node = await run_process(
+        ["node", "-e", "console.log('node runs')"], timeout=60, limits=ProcessLimits(memory_mb=512)
+    )
     assert node.exit_code == 0 and "node runs" in node.stdout, node.stderr

@@ -68,7 +68,7 @@ class Control(Protocol):
     def worktree(self, task_id: int, action: str) -> dict[str, Any]: ...
 
 
-class Inbox(BaseModel):
+class TellBody(BaseModel):
     text: str
     """What you want done or known: the same as ``conscious tell``."""
 
@@ -217,7 +217,7 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
         return listing("tasks", limit, before, after, agent=agent, state=state)
 
     @app.post("/api/inbox", dependencies=auth, status_code=201)
-    async def inbox(body: Inbox) -> dict[str, Any]:
+    async def inbox(body: TellBody) -> dict[str, Any]:
         return {"id": control.tell(body.text)}
 
     @app.get("/api/approvals", dependencies=auth)

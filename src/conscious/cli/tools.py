@@ -151,7 +151,7 @@ def eval_(
     from conscious.control.logs import setup_logging
     from conscious.eval.command import arms, evaluate
     from conscious.eval.report import table
-    from conscious.eval.score import Outcome
+    from conscious.eval.score import Scored
     from conscious.eval.suite import load_suite
 
     scenarios = load_suite(suite)[:limit] if limit else load_suite(suite)
@@ -160,7 +160,7 @@ def eval_(
         paths, config_file, llm_url=llm_url, model=model, profile=profile, system_prompt_file=system_prompt
     )
 
-    def show(arm: Any, o: Outcome) -> None:
+    def show(arm: Any, o: Scored) -> None:
         if as_json:
             print(json.dumps({"model": arm.label, **o.record()}), flush=True)
             return

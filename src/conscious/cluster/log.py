@@ -27,7 +27,7 @@ from conscious.cluster.broker import DECISIONS, DECISIONS_STREAM, Broker, said
 from conscious.cluster.wire import Logged, Sent
 from conscious.errors import BrokerError, Fenced
 from conscious.journal import Journal
-from conscious.loop.ledger import Entry
+from conscious.loop.ledger import DecisionRecord
 from conscious.model import Task
 
 log = logging.getLogger("conscious")
@@ -57,13 +57,13 @@ class ClusterLog:
     def leads(self) -> bool:
         return self.leading and not self.behind
 
-    async def append(self, entry: Entry) -> int:
+    async def append(self, entry: DecisionRecord) -> int:
         """Its sequence in the log. The caller commits it to the journal before its next await:
         the lock is released on return, and a catch-up waiting for it resumes only after that."""
         async with self._turn:
             return await self._append(entry)
 
-    async def _append(self, entry: Entry) -> int:
+    async def _append(self, entry: DecisionRecord) -> int:
         if not self.leading:
             raise Fenced("this brain does not hold the lease")
         keyed = self.journal.keyed(entry.covers, self.host)

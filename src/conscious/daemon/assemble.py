@@ -28,7 +28,7 @@ from conscious.observe.processes import ProcessObserver
 from conscious.observe.units import UnitObserver
 from conscious.paths import Paths
 from conscious.system.git import toplevel
-from conscious.system.process import Limits
+from conscious.system.process import ProcessLimits
 from conscious.think import profiles
 from conscious.think.assembly import thinker_for
 from conscious.think.connect import Connection
@@ -111,7 +111,7 @@ def dispatcher_for(config: Config, paths: Paths, journal: Journal, reporter: Rep
         proxy=proxy,
         hidden=[paths.config_dir, paths.data_dir, paths.state_dir, *extra_hidden(config, paths)],
         scratch=paths.state_dir / "tasks",
-        limits=Limits(config.sandbox.processes, config.sandbox.memory_mb),
+        limits=ProcessLimits(config.sandbox.processes, config.sandbox.memory_mb),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from conscious.delegate.sandbox import Cell
 from conscious.model import Task, TaskState, utcnow
-from conscious.system.process import Limits
+from conscious.system.process import ProcessLimits
 
 
 @dataclass
@@ -51,7 +51,7 @@ class RunContext:
     """Whether the agent may load the repository's own agent settings (hooks, MCP servers)."""
     cell: Cell = field(default_factory=Cell)
     """The wall every process of the task starts in (``sandbox.py``)."""
-    limits: Limits = field(default_factory=Limits)
+    limits: ProcessLimits = field(default_factory=ProcessLimits)
     """What its processes may take."""
 
 

@@ -25,7 +25,7 @@ from conscious.delegate.workspace import InPlace, Place, Workspace
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
 from conscious.model import Observation, Severity, Task, utcnow
-from conscious.system.process import Limits, signal_group
+from conscious.system.process import ProcessLimits, signal_group
 
 RESULT_LIMIT = 500
 """Characters of an agent's result shown back to the model; the journal keeps more."""
@@ -53,7 +53,7 @@ class Dispatcher:
         proxy: Proxy | None = None,
         hidden: Sequence[Path] = (),
         scratch: Path | None = None,
-        limits: Limits | None = None,
+        limits: ProcessLimits | None = None,
     ) -> None:
         self.journal = journal
         self.delegates = dict(delegates)

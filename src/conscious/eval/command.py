@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conscious.config import Config
 from conscious.eval.runner import run_suite
-from conscious.eval.score import Outcome, Score
+from conscious.eval.score import Score, Scored
 from conscious.eval.suite import Scenario
 from conscious.think import profiles
 from conscious.think.connect import Connection, connect
@@ -57,7 +57,7 @@ async def arms(config: Config, compare: str | None, log_dir: Path | None = None)
 async def evaluate(
     arms_: Sequence[Arm],
     scenarios: Sequence[Scenario],
-    on_outcome: Callable[[Arm, Outcome], None] | None = None,
+    on_outcome: Callable[[Arm, Scored], None] | None = None,
     *,
     sequential: bool = False,
 ) -> list[Score]:

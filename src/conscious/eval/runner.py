@@ -27,7 +27,7 @@ from conscious.config import Config
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.scripted import ScriptedDelegate
 from conscious.errors import LLMUnavailable
-from conscious.eval.score import Done, Outcome, Score
+from conscious.eval.score import Done, Score, Scored
 from conscious.eval.suite import Scenario
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
@@ -46,7 +46,7 @@ LET_THROUGH = frozenset({"accepted", "dry-run", "awaiting-approval"})
 MAX_STEPS = 6
 """Steps (each a back-off while the server is away) before a scenario is given up."""
 
-__all__ = ["Done", "Outcome", "Score", "run_suite"]
+__all__ = ["Done", "Score", "Scored", "run_suite"]
 
 
 def _watching(config: Config, scenario: Scenario) -> Config:
@@ -70,7 +70,7 @@ async def run_suite(
     strip_think: bool = True,
     label: str = "",
     sequential: bool = False,
-    on_outcome: Callable[[Outcome], None] | None = None,
+    on_outcome: Callable[[Scored], None] | None = None,
 ) -> Score:
     """Decide every scenario once, as the daemon would (``config``: with the model's profile
     applied); the score keeps each outcome."""
@@ -103,7 +103,7 @@ async def _decide(
     connection: Connection,
     thinker: Thinker,
     carried: list[Turn],
-) -> Outcome:
+) -> Scored:
     config = config.model_copy(update={"dry_run": True})
     agents = {name: ScriptedDelegate(name, delay=RUNNING_FOR) for name in config.agent_names()}
     dispatcher = Dispatcher(journal, agents, cwd=config.watch[0])
@@ -148,13 +148,13 @@ def _start(journal: Journal, dispatcher: Dispatcher, agent: str, command: str) -
     dispatcher.start(task)
 
 
-def _theirs(scenario: Scenario) -> Outcome:
+def _theirs(scenario: Scenario) -> Scored:
     reason = "changed where a running task works: the task's own doing, not news"
     decision = Decision(action_type="observe", reasoning=reason, priority="low", confidence=1.0)
-    return Outcome(scenario, decision, None, 0.0, None, None, Done("observe", None, "low", "attributed", "rule"))
+    return Scored(scenario, decision, None, 0.0, None, None, Done("observe", None, "low", "attributed", "rule"))
 
 
-def _outcome(scenario: Scenario, row: dict[str, Any], thinker: Thinker) -> Outcome:
+def _outcome(scenario: Scenario, row: dict[str, Any], thinker: Thinker) -> Scored:
     verdict = row["verdict"]
     did = row["action_type"] if verdict in LET_THROUGH else "reflect" if verdict == "low-confidence" else "observe"
     done = Done(
@@ -174,9 +174,9 @@ def _outcome(scenario: Scenario, row: dict[str, Any], thinker: Thinker) -> Outco
             priority=row["priority"],
             confidence=row["confidence"],
         )
-        return Outcome(scenario, decision, None, 0.0, None, None, done)
+        return Scored(scenario, decision, None, 0.0, None, None, done)
     usage = thought.usage
     processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens
-    return Outcome(
+    return Scored(
         scenario, thought.decision, thought.error, thought.latency_ms, processed, usage.completion_tokens, done
     )

@@ -26,7 +26,7 @@ class Done:
 
 
 @dataclass
-class Outcome:
+class Scored:
     """One scenario's decision and how it scored."""
 
     scenario: Scenario
@@ -127,10 +127,10 @@ class Score:
     """The daemon's figures over every scenario; the model's over those it was asked about."""
 
     label: str
-    everything: list[Outcome] = field(default_factory=list)
+    everything: list[Scored] = field(default_factory=list)
 
     @property
-    def outcomes(self) -> list[Outcome]:
+    def outcomes(self) -> list[Scored]:
         """The scenarios the model decided (the others were decided by rule or by code)."""
         return [o for o in self.everything if o.by_model]
 
@@ -180,7 +180,7 @@ class Score:
         return statistics.fmean(counted) if counted else None
 
     @property
-    def judged(self) -> list[Outcome]:
+    def judged(self) -> list[Scored]:
         """The model's usable decisions, whose confidence can be held against whether they were right."""
         return [o for o in self.outcomes if o.valid]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from conscious.journal.approvals import ApprovalRequests
 from conscious.journal.cluster import Cluster, Key
 from conscious.journal.decisions import Decisions
-from conscious.journal.memory import Memory, search_terms
+from conscious.journal.memory import Recall, search_terms
 from conscious.journal.observations import Observations
 from conscious.journal.pages import FILTERS, Kind, Pages
 from conscious.journal.quarantine import Quarantine
@@ -25,7 +25,7 @@ from conscious.journal.worktrees import Worktrees
 
 
 class Journal(
-    Observations, Decisions, Tasks, Memory, Quarantine, ApprovalRequests, Pages, Worktrees, Series, Cluster, Retention
+    Observations, Decisions, Tasks, Recall, Quarantine, ApprovalRequests, Pages, Worktrees, Series, Cluster, Retention
 ):
     """A journal file with every concern's statements. Cheap to open; one per process (and one per thread)."""
 

@@ -84,7 +84,7 @@ RECALL_WINDOW = 2000
 """How many of the newest full-text matches of each kind recall ranks."""
 
 
-class Memory(Store):
+class Recall(Store):
     """Turns, summaries, notes and recall."""
 
     def append_turn(self, role: str, content: str, tokens: int) -> int:

@@ -44,7 +44,7 @@ rewrote (its figures are for ``conscious log``, not for a choice)."""
 
 
 @dataclass
-class Entry:
+class BatchEntry:
     """One line of a batch: a representative observation and every journal id it stands for."""
 
     observation: Observation
@@ -57,19 +57,19 @@ BURST_EXAMPLES = 3
 BURST_KINDS = 5
 
 
-def coalesce(pending: Iterable[Observation]) -> list[Entry]:
+def coalesce(pending: Iterable[Observation]) -> list[BatchEntry]:
     return sorted(_subtrees(_repeats(pending)), key=_order)
 
 
-def _repeats(pending: Iterable[Observation]) -> list[Entry]:
-    by_key: dict[tuple[str, str, str], Entry] = {}
+def _repeats(pending: Iterable[Observation]) -> list[BatchEntry]:
+    by_key: dict[tuple[str, str, str], BatchEntry] = {}
     for obs in pending:
         assert obs.id is not None
         entry = by_key.get(obs.key)
         if entry is None:
             rep = obs.model_copy()
             rep.last_ts = obs.last_ts or obs.timestamp
-            by_key[obs.key] = Entry(rep, [obs.id])
+            by_key[obs.key] = BatchEntry(rep, [obs.id])
             continue
         rep = entry.observation
         entry.ids.append(obs.id)
@@ -81,7 +81,7 @@ def _repeats(pending: Iterable[Observation]) -> list[Entry]:
     return list(by_key.values())
 
 
-def _top(entry: Entry) -> str | None:
+def _top(entry: BatchEntry) -> str | None:
     """The top-level folder a file change is under ("" at the top), or None for anything else."""
     obs = entry.observation
     relative = obs.details.get("relative")
@@ -92,8 +92,8 @@ def _top(entry: Entry) -> str | None:
     return relative.partition("/")[0] if "/" in relative else ""
 
 
-def _subtrees(entries: list[Entry]) -> list[Entry]:
-    groups: dict[str, list[Entry]] = {}
+def _subtrees(entries: list[BatchEntry]) -> list[BatchEntry]:
+    groups: dict[str, list[BatchEntry]] = {}
     for entry in entries:
         if (top := _top(entry)) is not None:
             groups.setdefault(top, []).append(entry)
@@ -104,7 +104,7 @@ def _subtrees(entries: list[Entry]) -> list[Entry]:
     return [e for e in entries if id(e) not in merged] + [_burst(group) for group in bursts.values()]
 
 
-def _burst(group: Sequence[Entry]) -> Entry:
+def _burst(group: Sequence[BatchEntry]) -> BatchEntry:
     """One observation for many files changed together under one folder."""
     observations = [e.observation for e in group]
     relatives = [str(o.details["relative"]) for o in observations]
@@ -132,10 +132,10 @@ def _burst(group: Sequence[Entry]) -> Entry:
         count=sum(o.count for o in observations),
     )
     rep.last_ts = max(o.last_ts or o.timestamp for o in observations)
-    return Entry(rep, sorted(i for e in group for i in e.ids))
+    return BatchEntry(rep, sorted(i for e in group for i in e.ids))
 
 
-def _order(entry: Entry) -> tuple[int, int, int]:
+def _order(entry: BatchEntry) -> tuple[int, int, int]:
     obs = entry.observation
     return (-SEVERITY_RANK[obs.severity], 0 if obs.source == "user" else 1, entry.ids[0])
 
@@ -155,13 +155,13 @@ def needs_own(obs: Observation, actionable: Actionable | None) -> bool:
     return actionable(obs)
 
 
-def take_batch(entries: Sequence[Entry], limit: int, actionable: Actionable | None = None) -> list[Entry]:
+def take_batch(entries: Sequence[BatchEntry], limit: int, actionable: Actionable | None = None) -> list[BatchEntry]:
     """The next batch: at most ``limit`` entries, of which at most one needs a decision of its
     own (the most severe first); the routine ones ride along. One decision is one option chosen,
     so four requests told together in one batch were four requests and one delegation: the
     others were covered, marked decided, and never reached an agent. The rest stay pending for
     the next steps."""
-    batch: list[Entry] = []
+    batch: list[BatchEntry] = []
     taken = False
     for entry in entries:
         if len(batch) >= max(1, limit):
@@ -174,5 +174,5 @@ def take_batch(entries: Sequence[Entry], limit: int, actionable: Actionable | No
     return batch
 
 
-def covered_ids(batch: Sequence[Entry]) -> list[int]:
+def covered_ids(batch: Sequence[BatchEntry]) -> list[int]:
     return [i for e in batch for i in e.ids]

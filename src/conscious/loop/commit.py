@@ -13,9 +13,8 @@ from conscious.gate.gatekeeper import Gatekeeper
 from conscious.gate.policy import Verdict
 from conscious.journal import Journal
 from conscious.loop import reflection
-from conscious.loop.batch import QUIET_EVENTS, Entry, covered_ids
-from conscious.loop.ledger import Entry as LogEntry
-from conscious.loop.ledger import Ledger
+from conscious.loop.batch import QUIET_EVENTS, BatchEntry, covered_ids
+from conscious.loop.ledger import DecisionRecord, Ledger
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import Rule
 from conscious.loop.state import LoopState
@@ -27,7 +26,7 @@ UNREFUSED = frozenset({"accepted", "low-confidence", "below-threshold", "dry-run
 """Verdicts that are not a rule refusing the model (anything else is told back as ``policy/refused``)."""
 
 
-def escalate(decision: Decision, batch: Sequence[Entry], escalation: Mapping[str, str]) -> Decision:
+def escalate(decision: Decision, batch: Sequence[BatchEntry], escalation: Mapping[str, str]) -> Decision:
     """The seed's priority escalation by severity: never below what the worst observation calls for."""
     floor = "low"
     for e in batch:
@@ -66,11 +65,11 @@ class Committer:
         """Where a decision is made final first (several brains); None: the journal alone."""
         self.reflect_depth = 0
 
-    async def _final(self, entry: LogEntry) -> int | None:
+    async def _final(self, entry: DecisionRecord) -> int | None:
         """Its place in the cluster's log (None on one machine); ``Fenced`` if another brain leads."""
         return await self.ledger.append(entry) if self.ledger is not None else None
 
-    async def by_rule(self, batch: Sequence[Entry], rules: Sequence[Rule], why: Sequence[str] = ()) -> None:
+    async def by_rule(self, batch: Sequence[BatchEntry], rules: Sequence[Rule], why: Sequence[str] = ()) -> None:
         """``why``: what the journal knew that settled some of it (said on the decision)."""
         said = f" {'; '.join(why)}." if why else ""
         decision = Decision(
@@ -84,7 +83,7 @@ class Committer:
         # Routine: journaled (every observation is covered by a decision), not shown live;
         # `conscious log --all` lists them.
         ids = covered_ids(batch)
-        seq = await self._final(LogEntry(decision, ids, "accepted", "rule", "rule", None))
+        seq = await self._final(DecisionRecord(decision, ids, "accepted", "rule", "rule", None))
         decision_id = self.journal.record_decision(
             decision, ids, verdict="accepted", verdict_reason="rule", origin="rule", cluster_seq=seq
         )
@@ -97,7 +96,7 @@ class Committer:
             origin="rule",
         )
 
-    async def thought(self, batch: Sequence[Entry], thought: Thought, new_turns: Sequence[Turn]) -> None:
+    async def thought(self, batch: Sequence[BatchEntry], thought: Thought, new_turns: Sequence[Turn]) -> None:
         decision = escalate(thought.decision, batch, self.config.priority_escalation)
         verdict = self.gate.judge(
             decision, stopping=self.stopping(), requested=thought.requested, evident=thought.evident
@@ -111,7 +110,7 @@ class Committer:
         usage = thought.usage
         processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens
         origin = "fallback" if thought.error else thought.origin
-        entry = LogEntry(
+        entry = DecisionRecord(
             decision,
             ids,
             verdict.label,
@@ -201,7 +200,7 @@ class Committer:
                 )
             )
 
-    def _reflect(self, decision: Decision, batch: Sequence[Entry], thought: Thought) -> None:
+    def _reflect(self, decision: Decision, batch: Sequence[BatchEntry], thought: Thought) -> None:
         # Heartbeats and the loop's own bookkeeping beside a reflection do not start a new chain.
         only_reflection = all(e.observation.key[:2] in {("self", "reflection"), *QUIET_EVENTS} for e in batch)
         self.reflect_depth = self.reflect_depth + 1 if only_reflection else 1

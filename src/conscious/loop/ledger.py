@@ -16,7 +16,7 @@ from conscious.model import Decision, Task
 
 
 @dataclass(frozen=True)
-class Entry:
+class DecisionRecord:
     """A decision as the log keeps it: everything needed to commit it anywhere."""
 
     decision: Decision
@@ -37,6 +37,6 @@ class Ledger(Protocol):
     def leads(self) -> bool:
         """Whether this process may decide now."""
 
-    async def append(self, entry: Entry) -> int:
+    async def append(self, entry: DecisionRecord) -> int:
         """Make the decision final in the shared log: its sequence there. Raises ``Fenced``
         when another brain appended first (the decision must then be dropped)."""

@@ -22,7 +22,7 @@ from conscious.delegate.dispatcher import Dispatcher
 from conscious.errors import BrokerError, ContextOverflow, Fenced, JournalError, LLMError, LLMUnavailable, ModelNotFound
 from conscious.gate.gatekeeper import Gatekeeper
 from conscious.journal import Journal
-from conscious.loop.batch import Entry, coalesce, covered_ids, take_batch
+from conscious.loop.batch import BatchEntry, coalesce, covered_ids, take_batch
 from conscious.loop.commit import Committer
 from conscious.loop.feed import feed
 from conscious.loop.hands import Hands
@@ -321,7 +321,7 @@ class Orchestrator:
         self._seen = max(self._seen, max(o.id or 0 for o in pending))
         self._shown = {i for i in self._shown if i > self._seen}
 
-    async def _think(self, batch: Sequence[Entry], *, waiting: int) -> Thought | None:
+    async def _think(self, batch: Sequence[BatchEntry], *, waiting: int) -> Thought | None:
         """The model's thought on the batch; None when the server (or its model) is gone."""
         if any(e.observation.source not in ("clock", "self") for e in batch):
             self.state.last_activity = time.monotonic()

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from conscious.loop.batch import QUIET_EVENTS, Entry
+from conscious.loop.batch import QUIET_EVENTS, BatchEntry
 from conscious.model import Decision, Observation
 from conscious.think.candidates import cut
 from conscious.think.choice import Options
@@ -36,7 +36,7 @@ def question(decision: Decision, options: Options | None) -> str:
     return decision.command or decision.reasoning
 
 
-def subject(decision: Decision, batch: Sequence[Entry], options: Options | None) -> str:
+def subject(decision: Decision, batch: Sequence[BatchEntry], options: Options | None) -> str:
     """The words to search the journal with: the evidence first, then (composed) the model's command."""
     words = [_head(e.observation) for e in batch if e.observation.key[:2] not in QUIET_EVENTS]
     if options is None and decision.command:

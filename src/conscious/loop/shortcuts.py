@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from conscious.config import SHORTCUTS
-from conscious.loop.batch import QUIET_EVENTS, Actionable, Entry
+from conscious.loop.batch import QUIET_EVENTS, Actionable, BatchEntry
 from conscious.loop.settled import Settled
 from conscious.model import SEVERITY_RANK, Observation
 
@@ -97,7 +97,7 @@ def covering(
 
 
 def shortcut(
-    batch: Sequence[Entry],
+    batch: Sequence[BatchEntry],
     enabled: Sequence[str],
     seen_recently: SeenRecently,
     actionable: Actionable | None = None,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from conscious.config import Config
-from conscious.loop.batch import UNSHOWN_EVENTS, Entry
+from conscious.loop.batch import UNSHOWN_EVENTS, BatchEntry
 from conscious.loop.state import LoopState
 from conscious.model import Observation, utcnow
 from conscious.think.candidates import actionable, candidates
@@ -47,7 +47,7 @@ def evidence_test(config: Config) -> Callable[[Observation], bool] | None:
     return lambda obs: actionable(obs, roots=roots, patterns=config.candidates)
 
 
-def compose_turn(batch: Sequence[Entry], facts: Mapping[str, Any], config: Config) -> tuple[str, Options | None]:
+def compose_turn(batch: Sequence[BatchEntry], facts: Mapping[str, Any], config: Config) -> tuple[str, Options | None]:
     """The prompt for this batch, and the options it offers (None in ``compose`` mode: the
     prompt asks for a decision). The options are not in the prompt: the thinker asks them
     with it, and the window keeps the prompt alone."""

@@ -41,7 +41,7 @@ def die_with_parent(parent: int | None = None) -> None:
 
 
 @dataclass(frozen=True)
-class Limits:
+class ProcessLimits:
     """What an agent's processes may take (0: no limit)."""
 
     processes: int = 0
@@ -51,7 +51,7 @@ class Limits:
     a JavaScript engine reserves, so Node runs under it)."""
 
 
-def _child_setup(limits: Limits, parent: int) -> None:
+def _child_setup(limits: ProcessLimits, parent: int) -> None:
     die_with_parent(parent)
     if limits.processes:
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
@@ -142,7 +142,7 @@ async def run_process(
     on_start: Callable[[int], None] | None = None,
     on_line: Callable[[str], bool] | None = None,
     on_output: Callable[[], None] | None = None,
-    limits: Limits = Limits(),
+    limits: ProcessLimits = ProcessLimits(),
 ) -> ProcessResult:
     """Run to completion, timeout, or (``on_line`` returning True for a line of stdout) a stop."""
     try:
