@@ -32,6 +32,8 @@ TaskState = Literal[
     "denied",
     "expired",
 ]
+UNFINISHED: tuple[TaskState, ...] = ("pending", "awaiting-approval", "approved", "running")
+"""A task in one of these states has not ended (it may still start, or is running)."""
 ApprovalMode = Literal["auto", "ask", "never"]
 """A delegation the gate accepted starts at once, waits for the user, or is refused."""
 NEVER_STARTED: frozenset[str] = frozenset({"refused", "denied", "expired"})

@@ -14,7 +14,7 @@ from conscious.cli.client import DaemonClient
 from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
 from conscious.errors import ApiUnavailable, ConsciousError
 from conscious.journal import Journal
-from conscious.model import Observation, request
+from conscious.model import UNFINISHED, Observation, request
 from conscious.paths import Paths
 from conscious.think import asks
 
@@ -82,7 +82,7 @@ def await_reply(paths: Paths, obs_id: int, wait: float) -> str | None:
             reply = journal.reply_to(obs_id)
             if reply is not None and reply["agent"] != "memory":
                 return None  # decided otherwise: `conscious log` says how
-            if reply is not None and reply["state"] not in ("pending", "awaiting-approval", "approved", "running"):
+            if reply is not None and reply["state"] not in UNFINISHED:
                 return str(reply["result"] or "")
             time.sleep(0.2)
         return None

@@ -23,9 +23,8 @@ from typing import Any
 from conscious.delegate.review import held
 from conscious.errors import ConsciousError, GitError
 from conscious.journal import Journal
+from conscious.model import UNFINISHED
 from conscious.system.git import Git
-
-UNFINISHED = ("pending", "awaiting-approval", "approved", "running")
 
 
 def _row(journal: Journal, task_id: int) -> dict[str, Any]:
