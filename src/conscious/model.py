@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -158,3 +159,28 @@ def request(text: str) -> Observation:
     if len(text) > REQUEST_LIMIT:
         raise BadRequest(f"a request is at most {REQUEST_LIMIT:,} characters; this one has {len(text):,}")
     return Observation(source="user", event_type="request", target="inbox", details={"text": text})
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecisionRecord:
+    """A decision as it is made final: made once by the loop's step and handed whole to the
+    cluster's log (``Ledger``), the journal and whoever watches (``Reporter``)."""
+
+    decision: Decision
+    covers: Sequence[int]
+    """The observations it decides (this journal's ids)."""
+    action: ActionType
+    """What happens: a delegation the gate refused is observed, one held as unsure reflected."""
+    verdict: str
+    verdict_reason: str | None
+    origin: str
+    """``rule`` or ``code`` (no model call), ``llm``, ``fallback``, ``cluster``."""
+    task: Task | None = None
+    approval_expires: datetime | None = None
+    raw_reply: str | None = None
+    latency_ms: float | None = None
+    first_token_ms: float | None = None
+    prompt_tokens: int | None = None
+    """What the server processed for it (cached tokens aside, where it says)."""
+    cached_tokens: int | None = None
+    turn: int | None = None

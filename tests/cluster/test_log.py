@@ -18,8 +18,7 @@ from conscious.cluster.relay import Relay
 from conscious.config import ClusterConfig
 from conscious.errors import Fenced
 from conscious.journal import Journal
-from conscious.loop.ledger import DecisionRecord
-from conscious.model import Decision, Observation, Task
+from conscious.model import Decision, DecisionRecord, Observation, Task
 from tests.cluster.conftest import NatsServer
 
 
@@ -50,7 +49,15 @@ async def brains(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[tuple
 def delegation(covers: list[int]) -> DecisionRecord:
     decision = Decision(action_type="delegate", reasoning="fix it", target_agent="claude-code", command="fix a.py")
     task = Task(decision_id=0, agent="claude-code", command="fix a.py")
-    return DecisionRecord(decision, covers, "accepted", None, "llm", task)
+    return DecisionRecord(
+        decision=decision,
+        covers=covers,
+        action="delegate",
+        verdict="accepted",
+        verdict_reason=None,
+        origin="llm",
+        task=task,
+    )
 
 
 async def test_the_leader_s_decisions_reach_the_standby(brains: tuple[Brain, Brain]) -> None:

@@ -9,8 +9,7 @@ import json
 from conscious.control.events import QUEUE, Broadcast, EventBus
 from conscious.control.terminal import Terminal
 from conscious.delegate.base import Outcome
-from conscious.gate.policy import Verdict
-from conscious.model import Decision, Observation, Task
+from conscious.model import Decision, DecisionRecord, Observation, Task
 
 
 async def test_subscribers_get_events_in_order_and_listeners_see_them_synchronously() -> None:
@@ -84,7 +83,16 @@ async def test_broadcast_publishes_what_the_reporter_reports() -> None:
     live.thinking(1, [3])
     live.token(1, '{"action')
     decision = Decision(action_type="observe", reasoning="fine", priority="low", confidence=0.8)
-    live.decision(4, decision, Verdict("observe", "accepted", "observing"), covers=1, latency_ms=12.5, origin="llm")
+    record = DecisionRecord(
+        decision=decision,
+        covers=[3],
+        action="observe",
+        verdict="accepted",
+        verdict_reason="observing",
+        origin="llm",
+        latency_ms=12.5,
+    )
+    live.decision(4, record)
     task = Task(id=9, decision_id=4, agent="memory", command="remember this", state="running")
     live.task("started", task, None)
     live.task("finished", task, Outcome("succeeded", "stored", cost_usd=0.01))

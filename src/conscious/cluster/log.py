@@ -27,8 +27,7 @@ from conscious.cluster.broker import DECISIONS, DECISIONS_STREAM, Broker, said
 from conscious.cluster.wire import Logged, Sent
 from conscious.errors import BrokerError, Fenced
 from conscious.journal import Journal
-from conscious.loop.ledger import DecisionRecord
-from conscious.model import Task
+from conscious.model import DecisionRecord, Task
 
 log = logging.getLogger("conscious")
 

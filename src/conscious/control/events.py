@@ -22,9 +22,8 @@ from typing import Any, Literal
 
 from conscious.control.terminal import Terminal
 from conscious.delegate.base import Outcome
-from conscious.gate.policy import Verdict
 from conscious.loop.reporter import Reporter
-from conscious.model import Decision, Observation, Task
+from conscious.model import DecisionRecord, Observation, Task
 
 log = logging.getLogger("conscious")
 
@@ -175,52 +174,29 @@ class Broadcast:
         self.bus.publish("token", turn=turn, text=text)
         self.inner.token(turn, text)
 
-    def decision(
-        self,
-        decision_id: int,
-        decision: Decision,
-        verdict: Verdict,
-        *,
-        covers: int,
-        latency_ms: float | None,
-        origin: str,
-        first_token_ms: float | None = None,
-        prompt_tokens: int | None = None,
-        cached_tokens: int | None = None,
-        turn: int | None = None,
-    ) -> None:
+    def decision(self, decision_id: int, record: DecisionRecord) -> None:
+        decision = record.decision
         self.bus.publish(
             "decision",
             id=decision_id,
-            turn=turn,
+            turn=record.turn,
             action_type=decision.action_type,
-            action=verdict.action,
-            verdict=verdict.label,
-            verdict_reason=verdict.reason,
+            action=record.action,
+            verdict=record.verdict,
+            verdict_reason=record.verdict_reason,
             target_agent=decision.target_agent,
             command=decision.command,
             priority=decision.priority,
             confidence=decision.confidence,
             reasoning=decision.reasoning,
-            covers=covers,
-            latency_ms=latency_ms,
-            first_token_ms=first_token_ms,
-            prompt_tokens=prompt_tokens,
-            cached_tokens=cached_tokens,
-            origin=origin,
+            covers=len(record.covers),
+            latency_ms=record.latency_ms,
+            first_token_ms=record.first_token_ms,
+            prompt_tokens=record.prompt_tokens,
+            cached_tokens=record.cached_tokens,
+            origin=record.origin,
         )
-        self.inner.decision(
-            decision_id,
-            decision,
-            verdict,
-            covers=covers,
-            latency_ms=latency_ms,
-            origin=origin,
-            first_token_ms=first_token_ms,
-            prompt_tokens=prompt_tokens,
-            cached_tokens=cached_tokens,
-            turn=turn,
-        )
+        self.inner.decision(decision_id, record)
 
     def task(self, what: str, task: Task, outcome: Outcome | None) -> None:
         data = {**_task(task), "what": what}

@@ -12,8 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from conscious.delegate.base import Outcome
-from conscious.gate.policy import Verdict
-from conscious.model import Decision, Observation, Task
+from conscious.model import DecisionRecord, Observation, Task
 
 _SEVERITY_STYLE = {"debug": "dim", "info": "cyan", "warning": "yellow", "error": "red", "critical": "bold red"}
 _ACTION_STYLE = {"delegate": "bold green", "observe": "blue", "reflect": "magenta"}
@@ -47,30 +46,18 @@ class Terminal:
         style = _SEVERITY_STYLE.get(obs.severity, "")
         self._print(f"[{style}]◇ {escape(obs.source)}/{escape(obs.event_type)}[/] {escape(obs.target)}")
 
-    def decision(
-        self,
-        decision_id: int,
-        decision: Decision,
-        verdict: Verdict,
-        *,
-        covers: int,
-        latency_ms: float | None,
-        origin: str,
-        first_token_ms: float | None = None,
-        prompt_tokens: int | None = None,
-        cached_tokens: int | None = None,
-        turn: int | None = None,
-    ) -> None:
-        if origin == "rule":
+    def decision(self, decision_id: int, record: DecisionRecord) -> None:
+        if record.origin == "rule":
             return  # routine: `conscious log --all` lists them
-        style = _ACTION_STYLE.get(verdict.action, "")
-        head = f"[{style}]◆ #{decision_id} {verdict.action}[/]"
-        if verdict.action == "delegate":
+        decision, action = record.decision, record.action
+        style = _ACTION_STYLE.get(action, "")
+        head = f"[{style}]◆ #{decision_id} {action}[/]"
+        if action == "delegate":
             head += f" → {escape(decision.target_agent or '')}: {escape((decision.command or '')[:120])}"
-        elif verdict.label != "accepted":
-            head += f" [dim](proposed {decision.action_type}: {escape(verdict.reason)})[/]"
-        timing = f"{latency_ms / 1000:.1f}s" if latency_ms is not None else origin
-        self._print(f"{head} [dim]({covers} obs, conf {decision.confidence:.2f}, {timing})[/]")
+        elif record.verdict != "accepted":
+            head += f" [dim](proposed {decision.action_type}: {escape(record.verdict_reason or '')})[/]"
+        timing = f"{record.latency_ms / 1000:.1f}s" if record.latency_ms is not None else record.origin
+        self._print(f"{head} [dim]({len(record.covers)} obs, conf {decision.confidence:.2f}, {timing})[/]")
         self._print(f"  [dim]{escape(decision.reasoning[:200])}[/]")
 
     def thinking(self, turn: int, observations: list[int]) -> None:

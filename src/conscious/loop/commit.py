@@ -14,11 +14,11 @@ from conscious.gate.policy import Verdict
 from conscious.journal import Journal
 from conscious.loop import reflection
 from conscious.loop.batch import QUIET_EVENTS, BatchEntry, covered_ids
-from conscious.loop.ledger import DecisionRecord, Ledger
+from conscious.loop.ledger import Ledger
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import Rule
 from conscious.loop.state import LoopState
-from conscious.model import PRIORITY_RANK, Decision, Observation, Task, TaskState, utcnow
+from conscious.model import PRIORITY_RANK, Decision, DecisionRecord, Observation, Task, TaskState, utcnow
 from conscious.think.context import Turn
 from conscious.think.thinker import Thought
 
@@ -83,18 +83,14 @@ class Committer:
         # Routine: journaled (every observation is covered by a decision), not shown live;
         # `conscious log --all` lists them.
         ids = covered_ids(batch)
-        seq = await self._final(DecisionRecord(decision, ids, "accepted", "rule", "rule", None))
+        record = DecisionRecord(
+            decision=decision, covers=ids, action="observe", verdict="accepted", verdict_reason="rule", origin="rule"
+        )
+        seq = await self._final(record)
         decision_id = self.journal.record_decision(
             decision, ids, verdict="accepted", verdict_reason="rule", origin="rule", cluster_seq=seq
         )
-        self.reporter.decision(
-            decision_id,
-            decision,
-            Verdict("observe", "accepted", "rule"),
-            covers=len(ids),
-            latency_ms=None,
-            origin="rule",
-        )
+        self.reporter.decision(decision_id, record)
 
     async def thought(self, batch: Sequence[BatchEntry], thought: Thought, new_turns: Sequence[Turn]) -> None:
         decision = escalate(thought.decision, batch, self.config.priority_escalation)
@@ -108,49 +104,39 @@ class Committer:
             task = Task(decision_id=0, agent=decision.target_agent, command=decision.command, state=state)
         ids = covered_ids(batch)
         usage = thought.usage
-        processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens
-        origin = "fallback" if thought.error else thought.origin
-        entry = DecisionRecord(
-            decision,
-            ids,
-            verdict.label,
-            verdict.reason,
-            origin,
-            task,
+        record = DecisionRecord(
+            decision=decision,
+            covers=ids,
+            action=verdict.action,
+            verdict=verdict.label,
+            verdict_reason=verdict.reason,
+            origin="fallback" if thought.error else thought.origin,
+            task=task,
             approval_expires=self.gate.expiry() if verdict.awaits else None,
             raw_reply=thought.raw,
             latency_ms=round(thought.latency_ms, 1),
-            prompt_tokens=processed,
-            cached_tokens=usage.cached_tokens,
-        )
-        seq = await self._final(entry)
-        decision_id = self.journal.record_decision(
-            decision,
-            ids,
-            verdict=entry.verdict,
-            verdict_reason=entry.verdict_reason,
-            origin=origin,
-            raw_reply=entry.raw_reply,
-            latency_ms=entry.latency_ms,
-            prompt_tokens=processed,
-            cached_tokens=usage.cached_tokens,
-            task=task,
-            turns=new_turns,
-            approval_expires=entry.approval_expires,
-            cluster_seq=seq,
-        )
-        self.reporter.decision(
-            decision_id,
-            decision,
-            verdict,
-            covers=len(ids),
-            latency_ms=thought.latency_ms,
-            origin=origin,
             first_token_ms=thought.first_token_ms,
-            prompt_tokens=processed,
+            prompt_tokens=usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens,
             cached_tokens=usage.cached_tokens,
             turn=self.state.turn,
         )
+        seq = await self._final(record)
+        decision_id = self.journal.record_decision(
+            decision,
+            ids,
+            verdict=record.verdict,
+            verdict_reason=record.verdict_reason,
+            origin=record.origin,
+            raw_reply=record.raw_reply,
+            latency_ms=record.latency_ms,
+            prompt_tokens=record.prompt_tokens,
+            cached_tokens=record.cached_tokens,
+            task=task,
+            turns=new_turns,
+            approval_expires=record.approval_expires,
+            cluster_seq=seq,
+        )
+        self.reporter.decision(decision_id, record)
         self._told(decision_id, decision, verdict, thought)
         if task is not None and verdict.awaits:
             self.gate.requested(task, decision)

@@ -7,30 +7,9 @@ only if nothing was appended since this brain last read it, so two brains never 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
-from conscious.model import Decision, Task
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    """A decision as the log keeps it: everything needed to commit it anywhere."""
-
-    decision: Decision
-    covers: Sequence[int]
-    """The observations it decides (this journal's ids)."""
-    verdict: str
-    verdict_reason: str | None
-    origin: str
-    task: Task | None
-    approval_expires: datetime | None = None
-    raw_reply: str | None = None
-    latency_ms: float | None = None
-    prompt_tokens: int | None = None
-    cached_tokens: int | None = None
+from conscious.model import DecisionRecord
 
 
 class Ledger(Protocol):

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from conscious.delegate.base import Outcome
-from conscious.gate.policy import Verdict
-from conscious.model import Decision, Observation, Task
+from conscious.model import DecisionRecord, Observation, Task
 
 
 class Reporter(Protocol):
@@ -27,20 +26,8 @@ class Reporter(Protocol):
     def token(self, turn: int, text: str) -> None:
         """A piece of the thought being streamed."""
 
-    def decision(
-        self,
-        decision_id: int,
-        decision: Decision,
-        verdict: Verdict,
-        *,
-        covers: int,
-        latency_ms: float | None,
-        origin: str,
-        first_token_ms: float | None = None,
-        prompt_tokens: int | None = None,
-        cached_tokens: int | None = None,
-        turn: int | None = None,
-    ) -> None: ...
+    def decision(self, decision_id: int, record: DecisionRecord) -> None:
+        """A decision made final (journaled as ``decision_id``)."""
 
     def task(self, what: str, task: Task, outcome: Outcome | None) -> None: ...
 
@@ -71,20 +58,7 @@ class Silent:
     def token(self, turn: int, text: str) -> None:
         pass
 
-    def decision(
-        self,
-        decision_id: int,
-        decision: Decision,
-        verdict: Verdict,
-        *,
-        covers: int,
-        latency_ms: float | None,
-        origin: str,
-        first_token_ms: float | None = None,
-        prompt_tokens: int | None = None,
-        cached_tokens: int | None = None,
-        turn: int | None = None,
-    ) -> None:
+    def decision(self, decision_id: int, record: DecisionRecord) -> None:
         pass
 
     def task(self, what: str, task: Task, outcome: Outcome | None) -> None:
