@@ -6,8 +6,8 @@ observations are accepted, then one ``step`` decides them (the rules, the candid
 model's choice, the escalation, the gate with what the journal knows). The tasks a scenario says
 are running are running in that dispatcher (agents that wait until stopped), so the journal's
 history and the running work decide too. There is no second pipeline to drift from the daemon.
-What the daemon did is read back from the journal; the model's own decision, before escalation
-and the gate, from the thinker.
+What the daemon did is what it reported (the decision record); the model's own decision, before
+escalation and the gate, is the thinker's.
 
 Each scenario is decided on its own (a fresh window holding only the static system prompt, so
 the server's cached prefix is shared by all of them), or, ``sequential``, one after another in
@@ -21,7 +21,6 @@ import dataclasses
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from conscious.config import Config
 from conscious.delegate.dispatcher import Dispatcher
@@ -32,7 +31,7 @@ from conscious.eval.suite import Scenario
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
 from conscious.loop.reporter import Silent
-from conscious.model import Decision, Task
+from conscious.model import Decision, DecisionRecord, Task
 from conscious.think.assembly import thinker_for
 from conscious.think.connect import Connection
 from conscious.think.context import Turn
@@ -40,9 +39,6 @@ from conscious.think.thinker import Thinker
 
 RUNNING_FOR = 24 * 3600.0
 """How long a scenario's running task waits: until the scenario is over (it is stopped then)."""
-LET_THROUGH = frozenset({"accepted", "dry-run", "awaiting-approval"})
-"""Verdicts under which the decision is done (a dry run's delegation would have started); under
-``low-confidence`` the daemon reflects, under any other it observes."""
 MAX_STEPS = 6
 """Steps (each a back-off while the server is away) before a scenario is given up."""
 
@@ -107,7 +103,8 @@ async def _decide(
     config = config.model_copy(update={"dry_run": True})
     agents = {name: ScriptedDelegate(name, delay=RUNNING_FOR) for name in config.agent_names()}
     dispatcher = Dispatcher(journal, agents, cwd=config.watch[0])
-    loop = Orchestrator(config, journal, connection, thinker, dispatcher, [], Silent())
+    told = Silent()
+    loop = Orchestrator(config, journal, connection, thinker, dispatcher, [], told)
     dispatcher.on_event = loop.on_task
     await loop.startup()
     try:
@@ -117,7 +114,6 @@ async def _decide(
         thinker.window.turns = carried  # the start-up restored this journal's turns: none
         for running in scenario.running:
             _start(journal, dispatcher, running.agent, running.command)
-        seen = max((d["id"] for d in journal.decisions(1)), default=0)
         thinker.last = None
         arrived = [o.model_copy(update={"id": None}) for o in scenario.observations]
         ids = {loop.accept(o) for o in arrived}
@@ -125,9 +121,8 @@ async def _decide(
             return _theirs(scenario)  # changes made where a task works: the task's, not news
         for _ in range(MAX_STEPS):
             await loop.step()
-            for row in journal.decisions_after(seen):
-                if ids & {o.id for o in journal.observations(decision_id=row["id"])}:
-                    return _outcome(scenario, row, thinker)
+            if made := [record for _, record in told.decisions if ids & set(record.covers)]:
+                return _outcome(scenario, made[0], thinker)
         raise LLMUnavailable(f"the LLM server at {connection.backend.url} stopped answering; eval abandoned")
     finally:
         await loop.shutdown(0.0)
@@ -154,26 +149,15 @@ def _theirs(scenario: Scenario) -> Scored:
     return Scored(scenario, decision, None, 0.0, None, None, Done("observe", None, "low", "attributed", "rule"))
 
 
-def _outcome(scenario: Scenario, row: dict[str, Any], thinker: Thinker) -> Scored:
-    verdict = row["verdict"]
-    did = row["action_type"] if verdict in LET_THROUGH else "reflect" if verdict == "low-confidence" else "observe"
+def _outcome(scenario: Scenario, record: DecisionRecord, thinker: Thinker) -> Scored:
+    decision = record.decision
+    # A dry run's delegation is observed by the gate; it is what the daemon would have started.
+    did = decision.action_type if record.verdict == "dry-run" else record.action
     done = Done(
-        did,
-        row["target_agent"] if did == "delegate" else None,
-        row["priority"],
-        verdict,
-        row["origin"],
+        did, decision.target_agent if did == "delegate" else None, decision.priority, record.verdict, record.origin
     )
     thought = thinker.last
-    if row["origin"] in ("rule", "code") or thought is None:
-        decision = Decision(
-            action_type=row["action_type"],
-            reasoning=row["reasoning"],
-            target_agent=row["target_agent"],
-            command=row["command"],
-            priority=row["priority"],
-            confidence=row["confidence"],
-        )
+    if record.origin in ("rule", "code") or thought is None:
         return Scored(scenario, decision, None, 0.0, None, None, done)
     usage = thought.usage
     processed = usage.processed_tokens if usage.processed_tokens is not None else usage.prompt_tokens

@@ -40,8 +40,11 @@ class Reporter(Protocol):
 
 
 class Silent:
-    """A reporter that tells no one: for running the loop where nobody watches (``conscious
-    eval`` scores what the journal and the thinker kept)."""
+    """A reporter that tells no one and keeps the decisions it was told: for running the loop
+    where nobody watches (``conscious eval`` scores them)."""
+
+    def __init__(self) -> None:
+        self.decisions: list[tuple[int, DecisionRecord]] = []
 
     def info(self, text: str) -> None:
         pass
@@ -59,7 +62,7 @@ class Silent:
         pass
 
     def decision(self, decision_id: int, record: DecisionRecord) -> None:
-        pass
+        self.decisions.append((decision_id, record))
 
     def task(self, what: str, task: Task, outcome: Outcome | None) -> None:
         pass
