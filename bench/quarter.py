@@ -47,7 +47,7 @@ import psutil
 from conscious.api.token import read_token
 from conscious.control.status import page
 from conscious.journal import Journal
-from conscious.model import Decision, Observation, Task, request, utcnow
+from conscious.model import Decision, DecisionRecord, Observation, Task, request, utcnow
 
 RECALL_QUERY = "tests failed test_foo AssertionError"
 JUNIT = "/home/dev/project/build/test-results/junit.xml"
@@ -152,7 +152,9 @@ def make_fresh(path: Path, rounds: int = 120, seed: int = 27) -> None:
                 priority="low",
                 confidence=1.0,
             )
-            j.record_decision(decision, covers, verdict="accepted", verdict_reason="rule", origin="rule")
+            j.record_decision(
+                DecisionRecord.of(decision, covers, verdict="accepted", verdict_reason="rule", origin="rule")
+            )
             continue
         if kind == "delegate":
             command = f"Fix the failing test tests.test_core.test_foo (round {r}): AssertionError: assert 41 == 42"
@@ -177,18 +179,20 @@ def make_fresh(path: Path, rounds: int = 120, seed: int = 27) -> None:
             task = None
         reply = json.dumps(decision.model_dump(mode="json"))
         turns = [Turn("user", seen, len(seen) // 4), Turn("assistant", reply, len(reply) // 4)]
-        j.record_decision(
-            decision,
-            covers,
-            verdict="accepted",
-            origin="llm",
-            raw_reply=reply,
-            latency_ms=rng.uniform(800, 4000),
-            prompt_tokens=rng.randrange(1500, 6000),
-            cached_tokens=rng.randrange(1000, 1500),
-            task=task,
+        task = j.record_decision(
+            DecisionRecord.of(
+                decision,
+                covers,
+                verdict="accepted",
+                origin="llm",
+                raw_reply=reply,
+                latency_ms=rng.uniform(800, 4000),
+                prompt_tokens=rng.randrange(1500, 6000),
+                cached_tokens=rng.randrange(1000, 1500),
+                task=task,
+            ),
             turns=turns,
-        )
+        ).task
         if task is not None and task.id is not None:
             j.update_task(task.id, state="running", started=utcnow(), pgid=40_000 + r)
             result = "Fixed the off-by-one in core.total(); test_foo passes, 412 tests run."
@@ -221,11 +225,15 @@ def make_fresh(path: Path, rounds: int = 120, seed: int = 27) -> None:
     pending = [o.id for o in j.pending() if o.id is not None]
     if pending:  # nothing left undecided: the daemon would start by deciding it
         j.record_decision(
-            Decision(action_type="observe", reasoning="No judgement needed (rule quiet); no LLM call.", confidence=1.0),
-            pending,
-            verdict="accepted",
-            verdict_reason="rule",
-            origin="rule",
+            DecisionRecord.of(
+                Decision(
+                    action_type="observe", reasoning="No judgement needed (rule quiet); no LLM call.", confidence=1.0
+                ),
+                pending,
+                verdict="accepted",
+                verdict_reason="rule",
+                origin="rule",
+            )
         )
     live = [t["id"] for t in j.live_turns()]
     j.archive_turn_ids(live[:-8])  # as compaction leaves it: the window's last turns live

@@ -184,3 +184,9 @@ class DecisionRecord:
     """What the server processed for it (cached tokens aside, where it says)."""
     cached_tokens: int | None = None
     turn: int | None = None
+
+    @classmethod
+    def of(cls, decision: Decision, covers: Sequence[int] = (), **fields: Any) -> DecisionRecord:
+        """The decision as made, accepted (``fields`` say otherwise where it was not)."""
+        made: dict[str, Any] = {"action": decision.action_type, "verdict": "accepted", "verdict_reason": None}
+        return cls(decision=decision, covers=covers, **{"origin": "llm", **made, **fields})

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conscious.journal import Journal
-from conscious.model import Decision, Observation, Task, utcnow
+from conscious.model import Decision, DecisionRecord, Observation, Task, utcnow
 from conscious.think.backends.embedded import free_port
 
 
@@ -87,7 +87,8 @@ def test_tell_log_status_through_the_journal(home: Path) -> None:
         priority="medium",
     )
     task = Task(decision_id=0, agent="claude-code", command="run the tests")
-    did = journal.record_decision(decision, [obs.id or 0], verdict="accepted", task=task)
+    done = journal.record_decision(DecisionRecord.of(decision, [obs.id or 0], verdict="accepted", task=task))
+    did, task = done.decision_id, done.task or task
     journal.update_task(task.id or 0, state="succeeded", result="all 12 tests pass", cost_usd=0.0123)
     journal.append(Observation(source="filesystem", event_type="modified", target="x.py"))
 
@@ -120,10 +121,14 @@ def test_log_hides_routine_decisions_unless_asked(home: Path) -> None:
     journal = Journal(home / "journal.db")
     beat = journal.append(Observation(source="clock", event_type="heartbeat", target="orchestrator"))
     journal.record_decision(
-        Decision(action_type="observe", reasoning="Routine only"), [beat], verdict="accepted", origin="rule"
+        DecisionRecord.of(
+            Decision(action_type="observe", reasoning="Routine only"), [beat], verdict="accepted", origin="rule"
+        )
     )
     edit = journal.append(Observation(source="filesystem", event_type="modified", target="a.py"))
-    journal.record_decision(Decision(action_type="observe", reasoning="small edit"), [edit], verdict="accepted")
+    journal.record_decision(
+        DecisionRecord.of(Decision(action_type="observe", reasoning="small edit"), [edit], verdict="accepted")
+    )
     default = conscious("log", home=home)
     assert "small edit" in default.stdout and "Routine only" not in default.stdout
     assert "Routine only" in conscious("log", "--all", home=home).stdout
@@ -193,10 +198,11 @@ def waiting_request(journal: Journal, command: str) -> Task:
         priority="high",
         confidence=0.9,
     )
-    journal.record_decision(
-        d, [], verdict="awaiting-approval", task=task, approval_expires=utcnow() + timedelta(hours=1)
-    )
-    return task
+    made = journal.record_decision(
+        DecisionRecord.of(d, [], verdict="awaiting-approval", task=task, approval_expires=utcnow() + timedelta(hours=1))
+    ).task
+    assert made is not None
+    return made
 
 
 def test_waiting_approvals_are_listed_answered_and_kept(home: Path) -> None:
@@ -240,9 +246,11 @@ def test_log_follow_prints_what_happens_as_it_happens(home: Path) -> None:
     journal = Journal(home / "journal.db")
     old = journal.append(Observation(source="user", event_type="request", target="inbox", details={"text": "old"}))
     journal.record_decision(
-        Decision(action_type="observe", reasoning="the old one", priority="low", confidence=0.9),
-        [old],
-        verdict="accepted",
+        DecisionRecord.of(
+            Decision(action_type="observe", reasoning="the old one", priority="low", confidence=0.9),
+            [old],
+            verdict="accepted",
+        )
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSCIOUS_")}
     env.update({"CONSCIOUS_HOME": str(home), "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
@@ -261,16 +269,18 @@ def test_log_follow_prints_what_happens_as_it_happens(home: Path) -> None:
             Observation(source="filesystem", event_type="modified", target="calc.py", details={"size": 10})
         )
         journal.record_decision(
-            Decision(
-                action_type="delegate",
-                reasoning="calc.py changed under its tests",
-                target_agent="claude-code",
-                command="run the tests of calc.py",
-                priority="medium",
-                confidence=0.8,
-            ),
-            [new],
-            verdict="dry-run",
+            DecisionRecord.of(
+                Decision(
+                    action_type="delegate",
+                    reasoning="calc.py changed under its tests",
+                    target_agent="claude-code",
+                    command="run the tests of calc.py",
+                    priority="medium",
+                    confidence=0.8,
+                ),
+                [new],
+                verdict="dry-run",
+            )
         )
         seen = ""
         deadline = time.monotonic() + 20

@@ -13,7 +13,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from conscious.journal import Journal
-from conscious.model import Decision, Task, utcnow
+from conscious.model import Decision, DecisionRecord, Task, utcnow
 from conscious.paths import Paths
 
 
@@ -53,8 +53,11 @@ async def test_every_tool_through_the_sdk_s_own_client(home: Path) -> None:
         )
         task = Task(decision_id=0, agent="claude-code", command="profile the login view", state="awaiting-approval")
         expires = utcnow() + timedelta(hours=1)
-        journal.record_decision(decision, [], verdict="awaiting-approval", task=task, approval_expires=expires)
-        request = task.approval_id
+        made = journal.record_decision(
+            DecisionRecord.of(decision, [], verdict="awaiting-approval", task=task, approval_expires=expires)
+        ).task
+        assert made is not None
+        request = made.approval_id
         waiting = await client.call_tool("approvals", {})
         assert "profile the login view" in text(waiting) and "1 waiting for an answer" in text(waiting)
         denied = await client.call_tool("deny", {"approval_id": request, "reason": "not now"})

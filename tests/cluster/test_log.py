@@ -71,7 +71,7 @@ async def test_the_leader_s_decisions_reach_the_standby(brains: tuple[Brain, Bra
     one.log.leading = True
     entry = delegation(covers)
     seq = await one.log.append(entry)
-    one.journal.record_decision(entry.decision, covers, verdict="accepted", task=entry.task, cluster_seq=seq)
+    one.journal.record_decision(entry, cluster_seq=seq)  # the very record the log took
 
     assert await two.log.catch_up() == 1
     assert two.journal.pending() == []  # both covered: the remote one and the leader's own
@@ -162,7 +162,9 @@ async def test_the_leaders_own_catch_up_never_applies_what_it_is_appending(brain
         task = Task(decision_id=0, agent=entry.task.agent, command=f"fix r{i}")
         seq = await one.log.append(entry)
         # The loop commits right after the append returns, before its next await (Committer).
-        one.journal.record_decision(entry.decision, [obs], verdict="accepted", task=task, cluster_seq=seq)
+        one.journal.record_decision(
+            DecisionRecord.of(entry.decision, [obs], verdict="accepted", task=task), cluster_seq=seq
+        )
     stop.set()
     await rounds  # a catch-up that raised would raise here
     assert one.journal.applied_seq() == 60 and one.journal.pending() == []

@@ -13,7 +13,7 @@ from conscious.delegate.base import Outcome
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.delegate.scripted import ScriptedDelegate
 from conscious.journal import Journal
-from conscious.model import Decision, Observation, Task
+from conscious.model import Decision, DecisionRecord, Observation, Task
 
 
 def delegation(journal: Journal, agent: str, command: str) -> Task:
@@ -21,8 +21,9 @@ def delegation(journal: Journal, agent: str, command: str) -> Task:
         action_type="delegate", reasoning="test", target_agent=agent, command=command, priority="high", confidence=0.9
     )
     task = Task(decision_id=0, agent=agent, command=command, state="pending")
-    journal.record_decision(decision, [], verdict="accepted", task=task)
-    return task
+    made = journal.record_decision(DecisionRecord.of(decision, [], verdict="accepted", task=task)).task
+    assert made is not None
+    return made
 
 
 async def settle(dispatcher: Dispatcher) -> None:

@@ -3,7 +3,7 @@ from pathlib import Path
 from conscious.delegate.base import RunContext
 from conscious.delegate.memory import MemoryDelegate
 from conscious.journal import Journal
-from conscious.model import Task
+from conscious.model import DecisionRecord, Task
 
 
 async def test_store_then_recall(tmp_path: Path) -> None:
@@ -35,12 +35,14 @@ async def test_a_question_is_answered_from_the_journal_and_never_stored_as_a_not
     journal.db.execute("UPDATE observations SET status='decided' WHERE id=?", (seen,))
     fixing = Task(decision_id=0, agent="claude-code", command="make the cache expire entries", state="running")
     journal.record_decision(
-        Decision(
-            action_type="delegate", reasoning="r", target_agent="claude-code", command=fixing.command, confidence=1
-        ),
-        [],
-        verdict="accepted",
-        task=fixing,
+        DecisionRecord.of(
+            Decision(
+                action_type="delegate", reasoning="r", target_agent="claude-code", command=fixing.command, confidence=1
+            ),
+            [],
+            verdict="accepted",
+            task=fixing,
+        )
     )
     asked = await memory.run(
         Task(decision_id=9, agent="memory", command="what did we decide about the cache?"), ctx, lambda p: None

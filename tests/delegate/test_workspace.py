@@ -23,7 +23,7 @@ from conscious.delegate.scripted import ScriptedDelegate
 from conscious.delegate.workspace import Clones, InPlace
 from conscious.errors import ConfigError, GitError
 from conscious.journal import Journal
-from conscious.model import Decision, Observation, Task
+from conscious.model import Decision, DecisionRecord, Observation, Task
 from conscious.paths import Paths
 from conscious.system.git import Git
 from tests.conftest import FAKES_BIN, git
@@ -255,7 +255,7 @@ async def test_a_retry_the_candidates_composed_names_the_task_it_continues(
         metadata={"continues": first.id},
     )
     second = Task(decision_id=0, agent="claude-code", command=retry, state="pending")
-    journal.record_decision(decision, [], verdict="accepted", task=second)
+    second = journal.record_decision(DecisionRecord.of(decision, [], verdict="accepted", task=second)).task or second
     d.start(second)
     await settle(d)
     one, two = invocations(agent_log)

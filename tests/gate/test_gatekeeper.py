@@ -19,7 +19,7 @@ from conscious.config import Config
 from conscious.gate.answers import answer
 from conscious.gate.approvals import Approvals
 from conscious.journal import Journal
-from conscious.model import Decision, Observation, Task, utcnow
+from conscious.model import Decision, DecisionRecord, Observation, Task, utcnow
 from conscious.paths import Paths
 from conscious.think.backends.scripted import ScriptedBackend
 from tests.loop.test_orchestrator import drain, make, reply
@@ -117,9 +117,9 @@ async def test_approved_but_over_budget_by_now_is_refused(paths: Paths, watched:
     # While it waits, another task reports what it cost: the day's budget is spent.
     other = Task(decision_id=0, agent="claude-code", command="something else", state="succeeded")
     d = Decision(action_type="delegate", reasoning="r", target_agent="claude-code", command="something else")
-    journal.record_decision(d, [], verdict="accepted", task=other)
-    assert other.id is not None
-    journal.update_task(other.id, cost_usd=1.5)
+    made = journal.record_decision(DecisionRecord.of(d, [], verdict="accepted", task=other)).task
+    assert made is not None and made.id is not None
+    journal.update_task(made.id, cost_usd=1.5)
     Approvals(Journal(paths.journal)).answer(Approvals(journal).waiting()[0]["id"], "approved")
     await drain(orch, lambda: journal.tasks()[0]["state"] == "refused")
     refused = [o for o in journal.observations(100) if (o.source, o.event_type) == ("policy", "refused")]
@@ -158,7 +158,9 @@ def test_deny_always_becomes_a_deny_rule_and_answers_the_others_it_matches(paths
         task = Task(decision_id=0, agent="claude-code", command=command, state="awaiting-approval")
         d = Decision(action_type="delegate", reasoning="r", target_agent="claude-code", command=command, confidence=0.9)
         journal.record_decision(
-            d, [], verdict="awaiting-approval", task=task, approval_expires=utcnow() + timedelta(hours=1)
+            DecisionRecord.of(
+                d, [], verdict="awaiting-approval", task=task, approval_expires=utcnow() + timedelta(hours=1)
+            )
         )
     done = answer(journal, 1, "denied", reason="never deploy", always=config.file)
     assert [a["id"] for a in done.also] == [2]

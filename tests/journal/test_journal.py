@@ -7,7 +7,7 @@ import pytest
 from conscious.errors import JournalError
 from conscious.journal import Journal
 from conscious.journal.schema import MIGRATIONS, statements
-from conscious.model import Decision, Observation, Task
+from conscious.model import Decision, DecisionRecord, Observation, Task
 
 
 def test_migrates_a_new_file_and_reopens_it(tmp_path: Path) -> None:
@@ -57,8 +57,10 @@ def test_a_decision_covers_its_observations_and_task_atomically(tmp_path: Path) 
     ids = [j.append(Observation(source="filesystem", event_type="modified", target=f"f{i}")) for i in range(3)]
     task = Task(decision_id=0, agent="claude-code", command="do it")
     d = Decision(action_type="delegate", reasoning="r", target_agent="claude-code", command="do it", confidence=0.9)
-    did = j.record_decision(d, ids[:2], verdict="accepted", task=task)
-    assert task.id is not None and task.decision_id == did
+    done = j.record_decision(DecisionRecord.of(d, ids[:2], verdict="accepted", task=task))
+    did = done.decision_id
+    assert done.task is not None and done.task.id is not None and done.task.decision_id == did
+    assert task.id is None  # the caller's task is not changed: the journal hands back the ids
     assert [o.id for o in j.pending()] == [ids[2]]
     assert {o.id for o in j.observations(decision_id=did)} == set(ids[:2])
     assert j.counts()["delegations"] == 1
@@ -67,7 +69,9 @@ def test_a_decision_covers_its_observations_and_task_atomically(tmp_path: Path) 
 def test_a_task_starts_at_most_once_per_decision(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
     d = Decision(action_type="delegate", reasoning="r")
-    did = j.record_decision(d, [], verdict="accepted", task=Task(decision_id=0, agent="memory", command="x"))
+    did = j.record_decision(
+        DecisionRecord.of(d, [], verdict="accepted", task=Task(decision_id=0, agent="memory", command="x"))
+    ).decision_id
     try:
         with j.transaction() as db:
             db.execute(
@@ -127,7 +131,7 @@ def test_a_version_1_journal_migrates_and_its_history_becomes_searchable(tmp_pat
 def test_recall_searches_archived_turns_decided_observations_and_notes(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
     old = j.append(Observation(source="process", event_type="vanished", target="uvicorn", details={"exit": 137}))
-    j.record_decision(Decision(action_type="observe", reasoning="r"), [old], verdict="accepted")
+    j.record_decision(DecisionRecord.of(Decision(action_type="observe", reasoning="r"), [old], verdict="accepted"))
     live = j.append(Observation(source="process", event_type="vanished", target="uvicorn"))  # still pending
     j.append_turn("user", "1. [WARNING] process/vanished uvicorn", 8)  # the observation, recalled as itself
     t1 = j.append_turn("assistant", "→ delegated to claude-code: why uvicorn vanished", 8)
@@ -154,7 +158,7 @@ def test_recall_lets_no_kind_crowd_out_the_others(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
     for _ in range(30):
         oid = j.append(Observation(source="process", event_type="vanished", target="payments"))
-        j.record_decision(Decision(action_type="observe", reasoning="r"), [oid], verdict="accepted")
+        j.record_decision(DecisionRecord.of(Decision(action_type="observe", reasoning="r"), [oid], verdict="accepted"))
     j.add_note("payments needs REDIS_URL set")
     hits = j.recall("payments vanished", limit=5)
     assert [h["kind"] for h in hits] == ["note", "observation"]
@@ -236,9 +240,9 @@ def test_a_task_that_failed_before_its_agent_ran_is_told_from_one_that_ran(tmp_p
         d = Decision(
             action_type="delegate", reasoning="r", target_agent="claude-code", command=f"fix {n}", confidence=1
         )
-        j.record_decision(d, [], verdict="accepted", task=task)
-        assert task.id is not None
-        ids.append(task.id)
+        made = j.record_decision(DecisionRecord.of(d, [], verdict="accepted", task=task)).task
+        assert made is not None and made.id is not None
+        ids.append(made.id)
     j.update_task(ids[1], pgid=4242)  # its process started
     for task_id in ids:
         obs = Observation(source="agent", event_type="failed", target=f"claude-code#{task_id}")

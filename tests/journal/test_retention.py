@@ -12,7 +12,7 @@ from pathlib import Path
 from conscious.daemon.housekeeping import keep_house, tidy
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.journal import Journal
-from conscious.model import Decision, Observation, Task, utcnow
+from conscious.model import Decision, DecisionRecord, Observation, Task, utcnow
 
 OLD = (utcnow() - timedelta(days=60)).isoformat()
 
@@ -22,11 +22,13 @@ def aged(tmp_path: Path) -> tuple[Journal, dict[str, int]]:
     routine = [
         j.append(Observation(source="filesystem", event_type="modified", target=f"old{i}.py")) for i in range(30)
     ]
-    j.record_decision(Decision(action_type="observe", reasoning="nothing to do"), routine, verdict="accepted")
+    j.record_decision(
+        DecisionRecord.of(Decision(action_type="observe", reasoning="nothing to do"), routine, verdict="accepted")
+    )
     evidence = j.append(Observation(source="tests", event_type="failed", target="tests/test_cache.py"))
     task = Task(decision_id=0, agent="claude-code", command="fix the cache tests")
     d = Decision(action_type="delegate", reasoning="r", target_agent="claude-code", command=task.command, confidence=1)
-    kept_decision = j.record_decision(d, [evidence], verdict="accepted", task=task)
+    kept_decision = j.record_decision(DecisionRecord.of(d, [evidence], verdict="accepted", task=task)).decision_id
     turn = j.append_turn("assistant", "observe: cache churn again", 8)
     j.archive_turn_ids([turn])
     note = j.add_note("we use uv, not pip")

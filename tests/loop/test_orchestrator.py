@@ -21,7 +21,7 @@ from conscious.daemon.assemble import build
 from conscious.errors import ConsciousError, ContextOverflow, LLMUnavailable
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
-from conscious.model import Decision, Observation, Task, utcnow
+from conscious.model import Decision, DecisionRecord, Observation, Task, utcnow
 from conscious.paths import Paths
 from conscious.think.backends.scripted import ScriptedBackend, delegate_first
 from conscious.think.connect import Connection
@@ -280,8 +280,13 @@ async def test_after_a_crash_unfinished_tasks_are_reported_and_their_processes_k
     leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     started = Task(decision_id=0, agent="claude-code", command="long job")
     never = Task(decision_id=0, agent="claude-flow", command="queued job")
-    for task in (started, never):
-        journal.record_decision(Decision(action_type="delegate", reasoning="r"), [], verdict="accepted", task=task)
+    started, never = (
+        journal.record_decision(
+            DecisionRecord.of(Decision(action_type="delegate", reasoning="r"), [], verdict="accepted", task=task)
+        ).task
+        or task
+        for task in (started, never)
+    )
     journal.update_task(started.id or 0, state="running", pgid=leftover.pid, started=utcnow() - timedelta(seconds=5))
     try:
         orch, journal = await make(config, paths, ScriptedBackend())

@@ -9,7 +9,7 @@ from pathlib import Path
 from conscious.journal import Journal
 from conscious.loop.batch import BatchEntry
 from conscious.loop.reflection import age, question, recalled, subject
-from conscious.model import Decision, Observation, utcnow
+from conscious.model import Decision, DecisionRecord, Observation, utcnow
 from conscious.think.candidates import candidates
 from conscious.think.choice import Options
 
@@ -56,7 +56,9 @@ def test_recall_by_the_evidence_does_not_bring_back_every_question_that_asked_wh
             Observation(source="user", event_type="request", target="inbox", details={"text": "why is the build slow?"})
         )
         before = journal.append(vanished())
-        journal.record_decision(Decision(action_type="observe", reasoning="r"), [asked, before], verdict="accepted")
+        journal.record_decision(
+            DecisionRecord.of(Decision(action_type="observe", reasoning="r"), [asked, before], verdict="accepted")
+        )
         journal.add_note("uvicorn needs 2 GB of memory")
         now = journal.append(vanished())
         options = Options(candidates([vanished()], agents=AGENTS))

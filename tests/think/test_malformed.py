@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from conscious.errors import DecisionParseError
 from conscious.journal import Journal
-from conscious.model import Decision
+from conscious.model import Decision, DecisionRecord
 from conscious.think.backends.base import Limits
 from conscious.think.backends.scripted import ScriptedBackend
 from conscious.think.context import ContextWindow
@@ -77,7 +77,7 @@ async def test_a_thought_on_any_reply_is_a_decision_or_a_safe_fallback_and_journ
             thought = await thinker.think("1. [INFO] filesystem/modified a.py")
             if thought.error is not None:
                 assert thought.decision.action_type == "observe" and thought.decision.confidence == 0.0
-            journal.record_decision(thought.decision, [], verdict="accepted", raw_reply=thought.raw)
+            journal.record_decision(DecisionRecord.of(thought.decision, [], verdict="accepted", raw_reply=thought.raw))
     finally:
         journal.close()
     assert len(thinker.window.turns) % 2 == 0  # every question kept with its answer

@@ -27,7 +27,7 @@ from conscious.cluster.broker import DECISIONS, DECISIONS_STREAM, Broker, said
 from conscious.cluster.wire import Logged, Sent
 from conscious.errors import BrokerError, Fenced
 from conscious.journal import Journal
-from conscious.model import DecisionRecord, Task
+from conscious.model import DecisionRecord
 
 log = logging.getLogger("conscious")
 
@@ -76,6 +76,7 @@ class ClusterLog:
             ],
             verdict=entry.verdict,
             verdict_reason=entry.verdict_reason,
+            action=entry.action,
             origin=entry.origin,
             task_agent=task.agent if task else None,
             task_command=task.command if task else None,
@@ -137,20 +138,5 @@ class ClusterLog:
         ids = self.journal.local_ids(logged.covers, self.host)
         if len(ids) < len(logged.covers):
             return False
-        task = None
-        if logged.task_agent and logged.task_command and logged.task_state:
-            task = Task(decision_id=0, agent=logged.task_agent, command=logged.task_command, state=logged.task_state)
-        self.journal.record_decision(
-            logged.decision,
-            list(ids.values()),
-            verdict=logged.verdict,
-            verdict_reason=logged.verdict_reason,
-            origin=logged.origin,
-            latency_ms=logged.latency_ms,
-            prompt_tokens=logged.prompt_tokens,
-            cached_tokens=logged.cached_tokens,
-            task=task,
-            approval_expires=logged.approval_expires,
-            cluster_seq=seq,
-        )
+        self.journal.record_decision(logged.record(list(ids.values())), cluster_seq=seq)
         return True

@@ -6,11 +6,12 @@ reported and set aside (terminated), never retried for ever and never half-appli
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from conscious.model import Decision, Observation, TaskState
+from conscious.model import ActionType, Decision, DecisionRecord, Observation, Task, TaskState
 
 
 class Sent(BaseModel):
@@ -64,6 +65,8 @@ class Logged(BaseModel):
     """The covered observations themselves: a follower need not wait for them to arrive."""
     verdict: str
     verdict_reason: str | None = None
+    action: ActionType | None = None
+    """What happens (None from a brain before it was sent: the decision's own when accepted)."""
     origin: str
     task_agent: str | None = None
     task_command: str | None = None
@@ -72,3 +75,23 @@ class Logged(BaseModel):
     latency_ms: float | None = None
     prompt_tokens: int | None = None
     cached_tokens: int | None = None
+
+    def record(self, covers: Sequence[int]) -> DecisionRecord:
+        """The decision record to commit here (``covers``: this journal's ids of what it covers)."""
+        task = None
+        if self.task_agent and self.task_command and self.task_state:
+            task = Task(decision_id=0, agent=self.task_agent, command=self.task_command, state=self.task_state)
+        accepted = self.verdict in ("accepted", "awaiting-approval")
+        return DecisionRecord(
+            decision=self.decision,
+            covers=covers,
+            action=self.action or (self.decision.action_type if accepted else "observe"),
+            verdict=self.verdict,
+            verdict_reason=self.verdict_reason,
+            origin=self.origin,
+            task=task,
+            approval_expires=self.approval_expires,
+            latency_ms=self.latency_ms,
+            prompt_tokens=self.prompt_tokens,
+            cached_tokens=self.cached_tokens,
+        )

@@ -35,7 +35,7 @@ from conscious.cluster.wire import Assignment
 from conscious.delegate.dispatcher import Dispatcher
 from conscious.errors import BrokerError
 from conscious.journal import Journal
-from conscious.model import Decision, Observation, Task
+from conscious.model import Decision, DecisionRecord, Observation, Task
 
 log = logging.getLogger("conscious")
 
@@ -139,14 +139,14 @@ class Worker:
             confidence=1.0,
             metadata={"cluster_task": assignment.seq, "brain": assignment.brain},
         )
-        self.journal.record_decision(
-            decision, [], verdict="accepted", verdict_reason="cluster", origin="cluster", task=task
-        )
-        assert task.id is not None
-        self.seqs[task.id] = assignment.seq
+        made = self.journal.record_decision(
+            DecisionRecord.of(decision, verdict_reason="cluster", origin="cluster", task=task)
+        ).task
+        assert made is not None and made.id is not None
+        self.seqs[made.id] = assignment.seq
         self.started += 1
-        self.dispatcher.start(task)
-        self.alive[task.id] = asyncio.create_task(self._keep_alive(task.id, msg), name=f"keep-alive-{task.id}")
+        self.dispatcher.start(made)
+        self.alive[made.id] = asyncio.create_task(self._keep_alive(made.id, msg), name=f"keep-alive-{made.id}")
 
     async def _keep_alive(self, task_id: int, msg: Msg) -> None:
         """In-progress acks while the agent runs; the ack once its outcome is journaled."""

@@ -139,8 +139,9 @@ def _start(journal: Journal, dispatcher: Dispatcher, agent: str, command: str) -
         confidence=1.0,
     )
     task = Task(decision_id=0, agent=agent, command=command, state="pending")
-    journal.record_decision(decision, [], verdict="accepted", origin="rule", task=task)
-    dispatcher.start(task)
+    started = journal.record_decision(DecisionRecord.of(decision, origin="rule", task=task)).task
+    assert started is not None
+    dispatcher.start(started)
 
 
 def _theirs(scenario: Scenario) -> Scored:

@@ -4,41 +4,38 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from conscious.journal.rows import JournaledTurn, insert_turn, iso
 from conscious.journal.store import Store
-from conscious.model import Decision, Task
+from conscious.model import Decision, DecisionRecord, Task
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a committed decision was given: its id, its task as journaled (with its ids) and
+    the ids of the turns that made it (set on them by their owner, once committed: a
+    rolled-back id is reused by SQLite)."""
+
+    decision_id: int
+    task: Task | None = None
+    turn_ids: tuple[int, ...] = ()
 
 
 class Decisions(Store):
     """The decisions table."""
 
     def record_decision(
-        self,
-        decision: Decision,
-        covers: Sequence[int],
-        *,
-        verdict: str,
-        verdict_reason: str | None = None,
-        origin: str = "llm",
-        raw_reply: str | None = None,
-        latency_ms: float | None = None,
-        prompt_tokens: int | None = None,
-        cached_tokens: int | None = None,
-        task: Task | None = None,
-        turns: Sequence[JournaledTurn] = (),
-        approval_expires: datetime | None = None,
-        cluster_seq: int | None = None,
-    ) -> int:
+        self, record: DecisionRecord, *, turns: Sequence[JournaledTurn] = (), cluster_seq: int | None = None
+    ) -> Recorded:
         """Commit a decision, the observations it covers, its task (if any; with
-        ``approval_expires``, a request for the user's approval, whose id is set on the task)
-        and the exchange that produced it (new context-window turns, whose ``id`` is set) together.
+        ``approval_expires``, a request for the user's approval) and the exchange that produced
+        it (new context-window turns) together; the ids they were given come back.
         ``cluster_seq``: its place in the cluster's decision log (several machines)."""
-        turn_ids: list[int] = []
+        decision, task = record.decision, record.task
         with self.transaction() as db:
-            turn_ids = [insert_turn(db, t.role, t.content, t.tokens) for t in turns]
+            turn_ids = tuple(insert_turn(db, t.role, t.content, t.tokens) for t in turns)
             cur = db.execute(
                 "INSERT INTO decisions (ts, action_type, reasoning, target_agent, command, priority,"
                 " confidence, metadata, raw_reply, latency_ms, prompt_tokens, cached_tokens, verdict,"
@@ -52,13 +49,13 @@ class Decisions(Store):
                     decision.priority,
                     decision.confidence,
                     json.dumps(decision.metadata, default=str),
-                    raw_reply,
-                    latency_ms,
-                    prompt_tokens,
-                    cached_tokens,
-                    verdict,
-                    verdict_reason,
-                    origin,
+                    record.raw_reply,
+                    record.latency_ms,
+                    record.prompt_tokens,
+                    record.cached_tokens,
+                    record.verdict,
+                    record.verdict_reason,
+                    record.origin,
                     cluster_seq,
                 ),
             )
@@ -66,24 +63,24 @@ class Decisions(Store):
             assert decision_id is not None
             db.executemany(
                 "UPDATE observations SET status='decided', decision_id=? WHERE id=? AND status='pending'",
-                [(decision_id, oid) for oid in covers],
+                [(decision_id, oid) for oid in record.covers],
             )
+            made = None
             if task is not None:
-                task.decision_id = decision_id
                 tcur = db.execute(
                     "INSERT INTO tasks (decision_id, agent, command, state) VALUES (?,?,?,?)",
                     (decision_id, task.agent, task.command, task.state),
                 )
-                task.id = tcur.lastrowid
-                if approval_expires is not None:
+                approval_id = None
+                if record.approval_expires is not None:
                     acur = db.execute(
                         "INSERT INTO approvals (task_id, requested, expires) VALUES (?,?,?)",
-                        (task.id, iso(), iso(approval_expires)),
+                        (tcur.lastrowid, iso(), iso(record.approval_expires)),
                     )
-                    task.approval_id = acur.lastrowid
-        for turn, turn_id in zip(turns, turn_ids, strict=True):
-            turn.id = turn_id  # only once committed: a rolled-back id is reused by SQLite
-        return decision_id
+                    approval_id = acur.lastrowid
+                ids = {"id": tcur.lastrowid, "decision_id": decision_id, "approval_id": approval_id}
+                made = task.model_copy(update=ids)
+        return Recorded(decision_id, made, turn_ids)
 
     def decisions(self, limit: int = 50, *, include_rule: bool = True) -> list[dict[str, Any]]:
         """The most recent decisions, oldest first; ``include_rule=False`` leaves out the routine

@@ -83,14 +83,9 @@ class Committer:
         # Routine: journaled (every observation is covered by a decision), not shown live;
         # `conscious log --all` lists them.
         ids = covered_ids(batch)
-        record = DecisionRecord(
-            decision=decision, covers=ids, action="observe", verdict="accepted", verdict_reason="rule", origin="rule"
-        )
+        record = DecisionRecord.of(decision, ids, verdict_reason="rule", origin="rule")
         seq = await self._final(record)
-        decision_id = self.journal.record_decision(
-            decision, ids, verdict="accepted", verdict_reason="rule", origin="rule", cluster_seq=seq
-        )
-        self.reporter.decision(decision_id, record)
+        self.reporter.decision(self.journal.record_decision(record, cluster_seq=seq).decision_id, record)
 
     async def thought(self, batch: Sequence[BatchEntry], thought: Thought, new_turns: Sequence[Turn]) -> None:
         decision = escalate(thought.decision, batch, self.config.priority_escalation)
@@ -121,21 +116,10 @@ class Committer:
             turn=self.state.turn,
         )
         seq = await self._final(record)
-        decision_id = self.journal.record_decision(
-            decision,
-            ids,
-            verdict=record.verdict,
-            verdict_reason=record.verdict_reason,
-            origin=record.origin,
-            raw_reply=record.raw_reply,
-            latency_ms=record.latency_ms,
-            prompt_tokens=record.prompt_tokens,
-            cached_tokens=record.cached_tokens,
-            task=task,
-            turns=new_turns,
-            approval_expires=record.approval_expires,
-            cluster_seq=seq,
-        )
+        done = self.journal.record_decision(record, turns=new_turns, cluster_seq=seq)
+        for turn, turn_id in zip(new_turns, done.turn_ids, strict=True):
+            turn.id = turn_id  # the window's own turns: journaled now
+        decision_id, task = done.decision_id, done.task
         self.reporter.decision(decision_id, record)
         self._told(decision_id, decision, verdict, thought)
         if task is not None and verdict.awaits:
