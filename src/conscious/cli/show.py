@@ -6,6 +6,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,7 +20,6 @@ from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
 from conscious.control.status import page, status_report
 from conscious.errors import ApiUnavailable
 from conscious.gate.approvals import Approvals
-from conscious.gate.budget import budget_lines
 from conscious.journal import Journal
 from conscious.loop.batch import coalesce
 from conscious.model import Observation
@@ -312,3 +312,27 @@ def waiting_line(w: dict[str, Any]) -> str:
         f"{escape(w['command'][:100])} [dim]expires {_when(w['expires'])}; "
         f"`conscious approve {w['id']}` / `conscious deny {w['id']}`[/]"
     )
+
+
+def _of(used: float, cap: float | None, money: bool = False) -> str:
+    def fmt(v: float) -> str:
+        return f"${v:.2f}" if money else f"{v:g}"
+
+    return fmt(used) + (f"/{fmt(cap)}" if cap is not None else "")
+
+
+def budget_lines(use: dict[str, Any]) -> Iterator[tuple[str | None, str]]:
+    """(agent or None for overall, line)."""
+    limits = use["limits"]
+    yield (
+        None,
+        f"{_of(use['delegations_last_hour'], limits.get('delegations_per_hour'))} delegations this hour · "
+        f"{_of(use['spent_today_usd'], limits.get('max_spend_usd_per_day'), money=True)} spent today",
+    )
+    for agent, figures in use["by_agent"].items():
+        own = limits.get("budgets", {}).get(agent, {})
+        yield (
+            agent,
+            f"{_of(figures['delegations_last_hour'], own.get('delegations_per_hour'))} this hour · "
+            f"{_of(figures['spent_today_usd'], own.get('max_spend_usd_per_day'), money=True)} today",
+        )
