@@ -22,11 +22,16 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from conscious.errors import LLMUnavailable
+from conscious.errors import ConsciousError
 from conscious.think.backends.base import Limits, LLMBackend, Message, ModelInfo, Usage
 from conscious.think.backends.wrapper import WrapperBackend
 
 log = logging.getLogger("conscious")
+
+
+def _retryable(exc: BaseException) -> bool:
+    """What the error says of itself (``errors.py``): an outage may pass, a refusal will not."""
+    return isinstance(exc, ConsciousError) and exc.retryable
 
 
 class RetryingBackend(WrapperBackend):
@@ -38,7 +43,7 @@ class RetryingBackend(WrapperBackend):
 
     def _retrying(self, retryable: Any = None) -> AsyncRetrying:
         return AsyncRetrying(
-            retry=retry_if_exception(retryable or (lambda e: isinstance(e, LLMUnavailable))),
+            retry=retry_if_exception(retryable or _retryable),
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential_jitter(multiplier=self.initial, max=self.max_wait, jitter=self.initial),
             reraise=True,
@@ -51,7 +56,7 @@ class RetryingBackend(WrapperBackend):
         started = False
 
         def retryable(exc: BaseException) -> bool:
-            return isinstance(exc, LLMUnavailable) and not started
+            return _retryable(exc) and not started
 
         async for attempt in self._retrying(retryable):
             with attempt:
