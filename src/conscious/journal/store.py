@@ -25,7 +25,7 @@ log = logging.getLogger("conscious")
 
 BUSY_TIMEOUT = 10.0
 """Seconds a write waits for another process's lock (SQLite's busy handler) before it fails;
-the daemon then retries with back-off (``Orchestrator._journal_failing``)."""
+the daemon then retries with back-off (``loop.outage.Outage.journal_failing``)."""
 
 
 class _Checkpointer(threading.Thread):
