@@ -67,3 +67,22 @@ async def test_a_vague_ask_is_asked_back(tmp_path: Path) -> None:
     back = await memory.run(Task(decision_id=1, agent="memory", command="clarify: make it better"), ctx, lambda p: None)
     assert back.state == "succeeded" and "'make it better' does not say what to change" in back.result
     assert "Which file, test, page or behaviour" in back.result
+
+
+async def test_what_runs_when_nothing_does_is_answered_with_what_ran_last(tmp_path: Path) -> None:
+    """Tried on a real checkout: "what are the agents working on right now?" with the fix done
+    was answered "Nothing in the journal or in memory answers …" — that nothing runs is the answer."""
+    from conscious.model import Decision
+
+    journal = Journal(tmp_path / "j.db")
+    fix = Task(decision_id=0, agent="claude-code", command="29 of 664 tests fail in reports/junit.xml")
+    decision = Decision(action_type="delegate", reasoning="r", target_agent="claude-code", command=fix.command)
+    made = journal.record_decision(DecisionRecord.of(decision, task=fix)).task
+    assert made is not None and made.id is not None
+    journal.update_task(made.id, state="succeeded")
+    memory = MemoryDelegate(journal)
+    ctx = RunContext(cwd=tmp_path, timeout=5, grace=1)
+    asked = Task(decision_id=9, agent="memory", command="what are the agents working on right now?")
+    said = (await memory.run(asked, ctx, lambda pid: None)).result
+    assert "running now: no task" in said and f"task {made.id} (claude-code, succeeded" in said, said
+    assert "29 of 664 tests fail" in said

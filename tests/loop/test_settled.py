@@ -10,7 +10,7 @@ from conscious.journal import Journal
 from conscious.loop.batch import coalesce
 from conscious.loop.settled import settled_by
 from conscious.loop.shortcuts import shortcut
-from conscious.model import Observation, utcnow
+from conscious.model import Decision, DecisionRecord, Observation, utcnow
 
 ROOT = "/home/dev/shop"
 REPORT = f"{ROOT}/reports/junit.xml"
@@ -101,3 +101,35 @@ def test_a_failed_unit_active_again_is_settled(tmp_path: Path) -> None:
     )
     journal.append(back)
     assert why(failed) == "user:api.service is active again since"
+
+
+def test_a_test_run_seen_twice_is_acted_on_once(tmp_path: Path) -> None:
+    """`conscious watch -- pytest --junitxml=…` fails: its exit and the report it wrote arrive
+    within a second, and were two delegations — two agents on one failure. Tried on a real
+    checkout (more-itertools, a bug put into take()): tasks #1 and #2 both fixing it."""
+    from conscious.observe.command import ended
+
+    journal = Journal(tmp_path / "j.db")
+    why = settled_by(journal.newer, lambda: [], [ROOT], journal.decided_between)
+    report = failing()
+    report.id = journal.append(report)
+    run = ended(["pytest", "-q", "--junitxml=reports/junit.xml"], 1, ["1 failed, 39 passed"], 4.0, ROOT)
+    assert why(report) is None and why(run) is None  # neither decided yet: the first to be decided acts
+    journal.record_decision(DecisionRecord.of(Decision(action_type="delegate", reasoning="fix"), [report.id]))
+    assert why(run) == "the same test run's failure was decided already (its report reports/junit.xml)"
+    # Another command failing meanwhile is another failure.
+    lint = ended(["make", "lint"], 2, ["src/cart.py:3:1: F401 'os' imported but unused"], 2.0, ROOT)
+    assert why(lint) is None
+
+
+def test_the_report_of_a_run_already_decided_is_its_twin_by_the_tests_its_output_names(tmp_path: Path) -> None:
+    from conscious.observe.command import ended
+
+    journal = Journal(tmp_path / "j.db")
+    why = settled_by(journal.newer, lambda: [], [ROOT], journal.decided_between)
+    tail = ["FAILED tests/test_cart.py::test_total - assert 41 == 42", "1 failed, 39 passed"]
+    run = ended(["make", "test"], 2, tail, 6.0, ROOT)  # the report path is in its config, not its argv
+    run.id = journal.append(run)
+    journal.record_decision(DecisionRecord.of(Decision(action_type="delegate", reasoning="fix"), [run.id]))
+    assert why(failing(seconds=1)) == "the same test run's failure was decided already (`make test`)"
+    assert why(failing(seconds=60)) is None  # a later run is a later failure

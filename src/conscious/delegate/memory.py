@@ -20,6 +20,8 @@ from conscious.model import CLARIFY, QUESTION, Task, utcnow
 _RECALL = re.compile(r"^\s*(recall|search|find|retrieve|look\s*up|lookup|query)\b[:\s]*", re.IGNORECASE)
 _STORE = re.compile(r"^\s*(store|remember|save|note|record)\b[:\s]*", re.IGNORECASE)
 ANSWER_HITS = 5
+LAST_TASKS = 3
+"""Tasks that ran last, told when the question is what runs now and nothing does."""
 
 
 class MemoryDelegate:
@@ -60,11 +62,20 @@ class MemoryDelegate:
         lines = [f"- {_ago(h['ts'])}, {_KINDS.get(h['kind'], h['kind'])}: {h['text']}" for h in hits]
         words = set(search_terms(question, quoted=False))
         now = bool(_NOW.search(question))  # "what is running?": every task; else those it names
-        lines += [
+        runs = [
             f"- running now: task {t.id} ({t.agent}): {t.command[:160]}"
             for t in running
             if t.agent != self.name and (now or words & set(search_terms(t.command, quoted=False)))
         ]
+        if now and not runs:
+            # "Nothing answers" said nothing: that no task runs is the answer, and what ran last.
+            done = [t for t in self.journal.tasks(LAST_TASKS + 3) if t["agent"] != self.name][-LAST_TASKS:]
+            runs = ["- running now: no task"] + [
+                f"- task {t['id']} ({t['agent']}, {t['state']}{', ' + _ago(t['ended']) if t['ended'] else ''}): "
+                f"{t['command'][:160]}"
+                for t in reversed(done)
+            ]
+        lines += runs
         if not lines:
             return f"Nothing in the journal or in memory answers {question!r} yet."
         return f"From the journal and memory, about {question!r}:\n" + "\n".join(lines)

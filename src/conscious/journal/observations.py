@@ -27,6 +27,19 @@ class Observations(Store):
     def pending_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM observations WHERE status='pending'").fetchone()[0])
 
+    def decided_between(
+        self, source: str, event_type: str, since: datetime, until: datetime, *, recent: int = 5000
+    ) -> list[Observation]:
+        """Observations of (source, event) first seen between ``since`` and ``until`` and decided
+        already, newest first, among the newest ``recent`` rows: what is asked for is recent, so
+        the primary key's range is read, not an index on time."""
+        rows = self.db.execute(
+            f"SELECT {OBS_COLS} FROM observations WHERE id > (SELECT coalesce(max(id), 0) FROM observations) - ?"
+            " AND source=? AND event_type=? AND status='decided' AND ts BETWEEN ? AND ? ORDER BY id DESC LIMIT 20",
+            (recent, source, event_type, iso(since), iso(until)),
+        )
+        return [observation_from_row(r) for r in rows]
+
     def decided_alike(self, obs: Observation, within_s: float) -> bool:
         """Whether an observation identical to ``obs`` (source, event, target, details) was
         decided within the last ``within_s`` seconds."""

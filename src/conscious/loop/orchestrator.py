@@ -118,7 +118,7 @@ class Orchestrator:
         )
         self._actionable = evidence_test(config)
         roots = [str(p.resolve()) for p in config.watch]
-        self._settled = settled_by(self.journal.newer, dispatcher.active, roots)
+        self._settled = settled_by(self.journal.newer, dispatcher.active, roots, self.journal.decided_between)
         self.hands = Hands(dispatcher.working)
         dispatcher.changes = self.hands.summary
         self._sync()
