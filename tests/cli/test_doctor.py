@@ -28,6 +28,16 @@ def test_a_ready_machine_passes_with_one_line_per_check(home: Path, repo: Path) 
     assert "Traceback" not in done.stdout + done.stderr
 
 
+def test_units_it_cannot_read_are_a_warning_with_the_reason(home: Path, repo: Path) -> None:
+    """The real systemctl, where no systemd runs (these machines): said, not fatal."""
+    done = conscious(
+        "doctor", home=home, env=env(CONSCIOUS_WATCH=f'["{repo}"]', CONSCIOUS_UNITS='["user:api.service"]')
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if "systemd units" in line]
+    assert line.startswith("! systemd units: user:api.service: ") and "fix `units`" in line, line
+
+
 def test_a_logged_out_claude_or_a_dead_model_server_fails_and_says_the_fix(home: Path, watched: Path) -> None:
     logged_out = conscious("doctor", home=home, env=env(CONSCIOUS_FAKE_LOGGED_IN="0"))
     assert logged_out.returncode == 1

@@ -205,6 +205,19 @@ def sandbox(config: Config) -> Check:
     return Check("sandbox", True, wall.describe())
 
 
+def units(config: Config) -> Check:
+    """The systemd units to watch, read as the daemon reads them."""
+    from conscious.observe.units import UnitObserver
+
+    if not config.units:
+        return Check("systemd units", True, "none watched (`units` in the config)", needed=False)
+    said = UnitObserver(config.units).poll()
+    if problems := [f"{o.target}: {o.details['error']}" for o in said if o.event_type == "unreadable"]:
+        return Check("systemd units", False, "; ".join(problems), "fix `units` in the config", needed=False)
+    states = ", ".join(f"{o.target} {o.event_type}" for o in said) or "none failed"
+    return Check("systemd units", True, f"{len(config.units)} watched ({states})", needed=False)
+
+
 CHECKS: list[Callable[[Config], Check]] = [
     llm_server,
     claude_code,
@@ -215,6 +228,7 @@ CHECKS: list[Callable[[Config], Check]] = [
     file_watches,
     linger,
     notifications,
+    units,
 ]
 
 
