@@ -240,6 +240,7 @@ def test_deny_with_a_reason_tells_the_loop(home: Path) -> None:
 
 
 def test_log_follow_prints_what_happens_as_it_happens(home: Path) -> None:
+    import selectors
     import signal
     import time
 
@@ -284,13 +285,27 @@ def test_log_follow_prints_what_happens_as_it_happens(home: Path) -> None:
         )
         seen = ""
         deadline = time.monotonic() + 20
-        while "calc.py changed under its tests" not in seen and time.monotonic() < deadline:
-            seen += follower.stdout.readline()
-        assert f"◇ #{new} filesystem/modified" in seen  # the observation, as it arrived
-        assert "delegate" in seen and "→ claude-code: run the tests of calc.py" in seen
+        with selectors.DefaultSelector() as ready:
+            # Read what is there as it comes: what never comes fails at the deadline (a bare
+            # readline() waited forever), and nothing sits unread in a buffer select cannot see.
+            ready.register(follower.stdout.fileno(), selectors.EVENT_READ)
+            while "calc.py changed under its tests" not in seen and (left := deadline - time.monotonic()) > 0:
+                if not ready.select(left):
+                    continue
+                chunk = os.read(follower.stdout.fileno(), 65536)
+                if not chunk:
+                    break  # it ended
+                seen += chunk.decode(errors="replace")
+        assert f"◇ #{new} filesystem/modified" in seen, seen  # the observation, as it arrived
+        assert "delegate" in seen and "→ claude-code: run the tests of calc.py" in seen, seen
     finally:
         follower.send_signal(signal.SIGINT)
-        _, err = follower.communicate(timeout=20)
+        try:
+            _, err = follower.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            follower.kill()
+            follower.communicate()
+            raise AssertionError("`conscious log -f` did not end on Ctrl-C within 20 s") from None
     assert follower.returncode == 0 and "Traceback" not in err
 
 
