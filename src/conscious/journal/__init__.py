@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from conscious.journal.approvals import ApprovalRequests
 from conscious.journal.cluster import Cluster, Key
-from conscious.journal.decisions import Decisions, Recorded
+from conscious.journal.decisions import Committed, Decisions
 from conscious.journal.memory import Recall, search_terms
 from conscious.journal.observations import Observations
 from conscious.journal.pages import FILTERS, Kind, Pages
@@ -33,12 +33,12 @@ class Journal(
 __all__ = [
     "BUSY_TIMEOUT",
     "FILTERS",
+    "Committed",
     "Compacted",
     "Journal",
     "JournaledTurn",
     "Key",
     "Kind",
-    "Recorded",
     "insert_observation",
     "observation_from_row",
     "search_terms",

@@ -13,7 +13,7 @@ from conscious.model import Decision, DecisionRecord, Task
 
 
 @dataclass(frozen=True)
-class Recorded:
+class Committed:
     """What a committed decision was given: its id, its task as journaled (with its ids) and
     the ids of the turns that made it (set on them by their owner, once committed: a
     rolled-back id is reused by SQLite)."""
@@ -28,7 +28,7 @@ class Decisions(Store):
 
     def record_decision(
         self, record: DecisionRecord, *, turns: Sequence[JournaledTurn] = (), cluster_seq: int | None = None
-    ) -> Recorded:
+    ) -> Committed:
         """Commit a decision, the observations it covers, its task (if any; with
         ``approval_expires``, a request for the user's approval) and the exchange that produced
         it (new context-window turns) together; the ids they were given come back.
@@ -80,7 +80,7 @@ class Decisions(Store):
                     approval_id = acur.lastrowid
                 ids = {"id": tcur.lastrowid, "decision_id": decision_id, "approval_id": approval_id}
                 made = task.model_copy(update=ids)
-        return Recorded(decision_id, made, turn_ids)
+        return Committed(decision_id, made, turn_ids)
 
     def decisions(self, limit: int = 50, *, include_rule: bool = True) -> list[dict[str, Any]]:
         """The most recent decisions, oldest first; ``include_rule=False`` leaves out the routine
