@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, status
 from fastapi import Path as InPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -108,34 +108,54 @@ Id = Annotated[int, InPath(ge=0, le=ROW_ID_MAX)]
 
 
 def create_app(control: Control, token: str, *, host: str | None = None) -> FastAPI:
-    """``host``: the configured ``api_host``, a name the API answers to besides the loopback ones."""
+    """``host``: the configured ``api_host``, a name the API answers to besides the loopback ones.
+    Every route but the page's and the hooks' wants the API's token."""
     app = FastAPI(title="conscious", version="1", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.add_middleware(Admission, token=token, hosts=[host] if host else [])
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    auth = [Depends(_authorised(token))]
+    app.include_router(_page())
+    app.include_router(_hooks(control))
+    for routes in (_lists(control), _asks(control), _work(control), _live(control)):
+        app.include_router(routes, dependencies=auth)
+    return app
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # One line, and never the input echoed back (a 100 KB request came back whole).
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-        message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
-        return JSONResponse({"detail": f"{where}: {message}"[:300]}, status_code=422)
 
+async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    # One line, and never the input echoed back (a 100 KB request came back whole).
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+    return JSONResponse({"detail": f"{where}: {message}"[:300]}, status_code=422)
+
+
+def _authorised(token: str) -> Callable[..., Awaitable[None]]:
     async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
         if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
             # Admission has refused it already; this stays for a route mounted without it.
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, NEEDS_TOKEN, headers={"WWW-Authenticate": "Bearer"})
 
-    auth = [Depends(authorised)]
-    # Every route is ``async``: it runs on the daemon's own thread, where its journal
-    # connections and state live (a sync route would run in a worker thread).
+    return authorised
+
+
+# Every action is ``async``: it runs on the daemon's own thread, where its journal connections
+# and state live (a sync route would run in a worker thread). Reads are plain functions: FastAPI
+# runs them in its worker threads, each with a journal connection of its own
+# (``control.reader()``), so a slow one never holds the loop's thread.
+
+
+def _page() -> APIRouter:
+    """The live page and its files (no token: the page reads it from the URL fragment)."""
+    router = APIRouter()
+
     static = files("conscious.api") / "static"
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def live_page() -> str:
         # No data in the page itself: it reads the token from the URL fragment and asks the API.
         return (static / "index.html").read_text(encoding="utf-8")
 
-    @app.get("/static/{name}", include_in_schema=False)
+    @router.get("/static/{name}", include_in_schema=False)
     async def asset(name: str) -> Response:
         kinds = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
         suffix = name[name.rfind(".") :] if "." in name else ""
@@ -144,9 +164,29 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
             raise HTTPException(404, "no such file")
         return Response(item.read_bytes(), media_type=kinds[suffix])
 
-    # Reads are plain functions: FastAPI runs them in its worker threads, each with a journal
-    # connection of its own (`control.reader()`), so a slow one never holds the loop's thread.
-    @app.get("/api/status", dependencies=auth)
+    return router
+
+
+def _hooks(control: Control) -> APIRouter:
+    """What Claude Code's hooks in a task ask (each task's own token, not the API's)."""
+    router = APIRouter()
+
+    @router.post("/api/hooks/{task_id}")
+    async def hook(task_id: Id, body: HookBody, x_conscious_hook: Annotated[str, Header()] = "") -> dict[str, Any]:
+        # Not the API's token: each running task has its own, good for this route only.
+        answer = control.hook(task_id, x_conscious_hook, body.event, body.payload)
+        if answer is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, NOT_A_HOOK)
+        return answer
+
+    return router
+
+
+def _lists(control: Control) -> APIRouter:
+    """The journal, page by page: status, observations, decisions, tasks."""
+    router = APIRouter()
+
+    @router.get("/api/status")
     def get_status() -> dict[str, Any]:
         return control.status()
 
@@ -160,7 +200,7 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
         except BadQuery as exc:
             raise HTTPException(422, str(exc)) from None
 
-    @app.get("/api/observations", dependencies=auth)
+    @router.get("/api/observations")
     def observations(
         limit: Limit = 50,
         before: Cursor = None,
@@ -183,7 +223,7 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
             decision_id=decision_id,
         )
 
-    @app.get("/api/decisions", dependencies=auth)
+    @router.get("/api/decisions")
     def decisions(
         limit: Limit = 20,
         before: Cursor = None,
@@ -206,7 +246,7 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
             target_agent=target_agent,
         )
 
-    @app.get("/api/tasks", dependencies=auth)
+    @router.get("/api/tasks")
     def tasks(
         limit: Limit = 50,
         before: Cursor = None,
@@ -216,11 +256,18 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
     ) -> dict[str, Any]:
         return listing("tasks", limit, before, after, agent=agent, state=state)
 
-    @app.post("/api/inbox", dependencies=auth, status_code=201)
+    return router
+
+
+def _asks(control: Control) -> APIRouter:
+    """What you tell the loop, and your answers to what waits for you."""
+    router = APIRouter()
+
+    @router.post("/api/inbox", status_code=201)
     async def inbox(body: TellBody) -> dict[str, Any]:
         return {"id": control.tell(body.text)}
 
-    @app.get("/api/approvals", dependencies=auth)
+    @router.get("/api/approvals")
     async def approvals() -> dict[str, Any]:
         return {"items": Approvals(control.journal).waiting()}
 
@@ -241,29 +288,28 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
             "kept_in": kept_in,
         }
 
-    @app.post("/api/approvals/{approval_id}/approve", dependencies=auth)
+    @router.post("/api/approvals/{approval_id}/approve")
     async def approve(approval_id: Id, body: AnswerBody | None = None) -> dict[str, Any]:
         return answer(approval_id, "approved", body or AnswerBody())
 
-    @app.post("/api/approvals/{approval_id}/deny", dependencies=auth)
+    @router.post("/api/approvals/{approval_id}/deny")
     async def deny(approval_id: Id, body: AnswerBody | None = None) -> dict[str, Any]:
         return answer(approval_id, "denied", body or AnswerBody())
 
-    @app.post("/api/hooks/{task_id}")
-    async def hook(task_id: Id, body: HookBody, x_conscious_hook: Annotated[str, Header()] = "") -> dict[str, Any]:
-        # Not the API's token: each running task has its own, good for this route only.
-        answer = control.hook(task_id, x_conscious_hook, body.event, body.payload)
-        if answer is None:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, NOT_A_HOOK)
-        return answer
+    return router
 
-    @app.get("/api/charts", dependencies=auth)
+
+def _work(control: Control) -> APIRouter:
+    """What the agents changed, and the charts of what they and the model did."""
+    router = APIRouter()
+
+    @router.get("/api/charts")
     def charts(hours: Annotated[float, Query(gt=0, le=24 * 30)] = 24.0) -> dict[str, Any]:
         """The series the live page draws: the model's decisions and the agents' tasks."""
         since = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
         return {"since": since, **control.reader().series(since)}
 
-    @app.get("/api/worktrees", dependencies=auth)
+    @router.get("/api/worktrees")
     def worktrees() -> dict[str, Any]:
         return {"items": control.reader().worktrees()}
 
@@ -273,20 +319,27 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
         except ConsciousError as exc:
             raise HTTPException(409 if control.reader().worktree(task_id) else 404, str(exc)) from None
 
-    @app.get("/api/tasks/{task_id}/diff", dependencies=auth)
+    @router.get("/api/tasks/{task_id}/diff")
     def task_diff(task_id: Id) -> dict[str, Any]:
         return on_worktree(task_id, "diff")
 
-    @app.post("/api/tasks/{task_id}/merge", dependencies=auth)
+    @router.post("/api/tasks/{task_id}/merge")
     async def task_merge(task_id: Id, sensitive: bool = False) -> dict[str, Any]:
         # `sensitive`: a person read what the branch holds for review (`conscious diff`).
         return on_worktree(task_id, "merge-sensitive" if sensitive else "merge")
 
-    @app.post("/api/tasks/{task_id}/discard", dependencies=auth)
+    @router.post("/api/tasks/{task_id}/discard")
     async def task_discard(task_id: Id) -> dict[str, Any]:
         return on_worktree(task_id, "discard")
 
-    @app.get("/api/events", dependencies=auth)
+    return router
+
+
+def _live(control: Control) -> APIRouter:
+    """The live stream and the metrics."""
+    router = APIRouter()
+
+    @router.get("/api/events")
     async def events(request: Request, after: Cursor = None) -> StreamingResponse:
         since = after if after is not None else _event_id(request.headers.get("last-event-id"))
         return StreamingResponse(
@@ -295,11 +348,11 @@ def create_app(control: Control, token: str, *, host: str | None = None) -> Fast
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    @app.get("/metrics", dependencies=auth, include_in_schema=False)
+    @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(control.metrics(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    return app
+    return router
 
 
 async def _stream(control: Control, after: int | None) -> AsyncIterator[str]:
