@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from conscious.errors import LLMUnavailable, ReplayError
+from conscious.eval.score import percentile
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
 from conscious.model import Observation
@@ -99,8 +100,7 @@ class ReplayResult:
             "llm_decisions": len(by_model),
             "schema_valid": sum(1 for d in by_model if d["origin"] == "llm"),
             "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
-            # The nearest rank (rounded, as eval's): truncating made p90 of two the smaller one.
-            "latency_ms_p90": round(latencies[round(0.9 * (len(latencies) - 1))], 1) if latencies else None,
+            "latency_ms_p90": round(p90, 1) if (p90 := percentile(latencies, 0.9)) is not None else None,
             "prompt_tokens_processed_mean": round(statistics.fmean(processed), 1) if processed else None,
         }
 

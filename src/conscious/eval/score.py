@@ -115,7 +115,7 @@ def _rate(hits: Sequence[bool]) -> float | None:
     return sum(hits) / len(hits) if hits else None
 
 
-def _percentile(values: Sequence[float], q: float) -> float | None:
+def percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
@@ -168,7 +168,7 @@ class Score:
         return len(self.outcomes)
 
     def latency(self, q: float) -> float | None:
-        return _percentile([o.latency_ms for o in self.outcomes], q)
+        return percentile([o.latency_ms for o in self.outcomes], q)
 
     @property
     def tokens_per_decision(self) -> float | None:

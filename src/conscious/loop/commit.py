@@ -34,8 +34,7 @@ def escalate(decision: Decision, batch: Sequence[BatchEntry], escalation: Mappin
         if PRIORITY_RANK.get(wanted, 0) > PRIORITY_RANK[floor]:
             floor = wanted
     if PRIORITY_RANK[decision.priority] < PRIORITY_RANK[floor]:
-        said = {**decision.metadata, "priority_chosen": decision.priority}
-        return decision.model_copy(update={"priority": floor, "metadata": said})
+        return decision.model_copy(update={"priority": floor})
     return decision
 
 
