@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -111,6 +112,14 @@ class Task(BaseModel):
     session_id: str | None = None
     approval_id: int | None = None
     """Set when the task waits (or waited) for the user's approval."""
+
+
+@dataclass(frozen=True)
+class RunningTask:
+    """A delegation not finished, and the folder it works in (a clone of its own, or the watched one)."""
+
+    task: Task
+    folder: Path
 
 
 @dataclass(frozen=True)

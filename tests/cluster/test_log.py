@@ -37,7 +37,7 @@ async def brains(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[tuple
     for host in ("brain1", "brain2"):
         journal = Journal(tmp_path / f"{host}.db")
         broker = await Broker.connect(ClusterConfig(broker=[nats_server.url], lease_s=2.0), host)
-        relay = Relay(journal, broker, host, "proj", cwd=tmp_path, max_concurrent=2)
+        relay = Relay(journal, broker, host, "proj", cwd=tmp_path)
         made.append(Brain(host, journal, broker, ClusterLog(journal, broker, host, "proj"), relay))
     yield made[0], made[1]
     for b in made:

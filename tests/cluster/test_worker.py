@@ -16,7 +16,8 @@ from conscious.cluster.wire import Assignment
 from conscious.cluster.worker import Worker
 from conscious.config import ClaudeCodeConfig, ClusterConfig
 from conscious.delegate.claude_code import ClaudeCodeDelegate
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import RecordedEvents
+from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.journal import Journal
 from conscious.model import Observation
 from tests.cluster.conftest import NatsServer
@@ -25,7 +26,7 @@ from tests.conftest import FAKES_BIN
 
 def worker(journal: Journal, broker: Broker, cwd: Path, host: str, seen: list[Observation]) -> Worker:
     agents = {"claude-code": ClaudeCodeDelegate(ClaudeCodeConfig(binary=str(FAKES_BIN / "claude")))}
-    dispatcher = Dispatcher(journal, agents, cwd=cwd, on_observation=seen.append)
+    dispatcher = LocalDispatcher(journal, agents, cwd=cwd, events=RecordedEvents(observations=seen))
 
     def accept(obs: Observation) -> None:
         journal.append(obs)

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from conscious.delegate.base import Outcome
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import RecordedEvents, TaskEvent
+from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.delegate.scripted import ScriptedDelegate
 from conscious.journal import Journal
-from conscious.model import Decision, DecisionRecord, Observation, Task
+from conscious.model import Decision, DecisionRecord, RunningTask, Task
 
 
 def delegation(journal: Journal, agent: str, command: str) -> Task:
@@ -26,29 +27,24 @@ def delegation(journal: Journal, agent: str, command: str) -> Task:
     return made
 
 
-async def settle(dispatcher: Dispatcher) -> None:
+async def settle(dispatcher: LocalDispatcher) -> None:
     async with asyncio.timeout(10):
-        while dispatcher.running:
+        while dispatcher.running():
             await asyncio.sleep(0.01)
 
 
 async def test_an_outcome_is_journaled_and_reported(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "journal.db")
     agent = ScriptedDelegate("coder", Outcome("succeeded", "fixed it", cost_usd=0.02))
-    events: list[tuple[str, int | None, str | None]] = []
-    seen: list[Observation] = []
-    dispatcher = Dispatcher(
-        journal,
-        {"coder": agent},
-        cwd=tmp_path,
-        on_event=lambda what, task, outcome: events.append((what, task.id, outcome and outcome.state)),
-        on_observation=seen.append,
-    )
+    told = RecordedEvents()
+    dispatcher = LocalDispatcher(journal, {"coder": agent}, cwd=tmp_path, events=told)
     task = delegation(journal, "coder", "fix the test")
     dispatcher.start(task)
     await settle(dispatcher)
     assert [t.command for t in agent.tasks] == ["fix the test"]
-    assert events == [("started", task.id, None), ("finished", task.id, "succeeded")]
+    events = [(what, run.task.id, run.folder, outcome and outcome.state) for what, run, outcome in told.events]
+    assert events == [("started", task.id, tmp_path, None), ("finished", task.id, tmp_path, "succeeded")]
+    seen = told.observations
     [row] = journal.tasks()
     assert (row["state"], row["result"], row["cost_usd"]) == ("succeeded", "fixed it", 0.02)
     [obs] = seen
@@ -58,7 +54,7 @@ async def test_an_outcome_is_journaled_and_reported(tmp_path: Path) -> None:
 
 async def test_a_delegate_that_raises_is_a_failure_and_an_unknown_agent_is_not_installed(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "journal.db")
-    dispatcher = Dispatcher(journal, {"coder": ScriptedDelegate("coder", RuntimeError("bug"))}, cwd=tmp_path)
+    dispatcher = LocalDispatcher(journal, {"coder": ScriptedDelegate("coder", RuntimeError("bug"))}, cwd=tmp_path)
     dispatcher.start(delegation(journal, "coder", "a"))
     dispatcher.start(delegation(journal, "nobody", "b"))
     await settle(dispatcher)
@@ -74,11 +70,12 @@ async def test_the_slots_bound_how_many_run_at_once(tmp_path: Path) -> None:
     agent = ScriptedDelegate("coder", delay=0.2)
     most: dict[str, Any] = {"now": 0, "max": 0}
 
-    def on_event(what: str, task: Task, outcome: Outcome | None) -> None:
-        most["now"] += 1 if what == "started" else -1
-        most["max"] = max(most["max"], most["now"])
+    class Counting(RecordedEvents):
+        def task_event(self, what: TaskEvent, run: RunningTask, outcome: Outcome | None) -> None:
+            most["now"] += 1 if what == "started" else -1
+            most["max"] = max(most["max"], most["now"])
 
-    dispatcher = Dispatcher(journal, {"coder": agent}, cwd=tmp_path, max_concurrent=2, on_event=on_event)
+    dispatcher = LocalDispatcher(journal, {"coder": agent}, cwd=tmp_path, max_concurrent=2, events=Counting())
     for i in range(5):
         dispatcher.start(delegation(journal, "coder", f"task {i}"))
     await settle(dispatcher)

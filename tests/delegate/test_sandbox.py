@@ -10,7 +10,8 @@ import pytest
 
 from conscious.config import SandboxConfig
 from conscious.delegate.command import CommandDelegate
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import RecordedEvents
+from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.delegate.memory import MemoryDelegate
 from conscious.delegate.sandbox import INSTALL, Bubblewrap, Cell, Rooms, Unwalled
 from conscious.errors import CommandNotFound
@@ -68,7 +69,9 @@ async def test_no_wall_no_task_and_the_memory_agent_goes_on(tmp_path: Path) -> N
     agent = CommandDelegate("sh", ["sh", "-c", f"touch {marker}"])
     seen: list[Observation] = []
     agents = {"sh": agent, "memory": MemoryDelegate(journal)}
-    d = Dispatcher(journal, agents, cwd=tmp_path, sandbox=Missing(SandboxConfig()), on_observation=seen.append)  # type: ignore[arg-type]
+    d = LocalDispatcher(
+        journal, agents, cwd=tmp_path, sandbox=Missing(SandboxConfig()), events=RecordedEvents(observations=seen)
+    )  # type: ignore[arg-type]
     task = delegation(journal, "sh", "anything")
     d.start(task)
     await settle(d)

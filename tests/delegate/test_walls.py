@@ -35,7 +35,8 @@ from conscious.config import ClaudeCodeConfig, SandboxConfig
 from conscious.delegate import branches
 from conscious.delegate.claude_code import ClaudeCodeDelegate
 from conscious.delegate.command import CommandDelegate
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import RecordedEvents
+from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.delegate.guard import ToolGuard
 from conscious.delegate.proxy import Proxy
 from conscious.delegate.sandbox import Bubblewrap
@@ -180,7 +181,7 @@ def fingerprint(w: Path) -> dict[str, str]:
     return seen
 
 
-def _build(w: Path, guarded: bool) -> tuple[Dispatcher, Journal, list[Observation], Proxy]:
+def _build(w: Path, guarded: bool) -> tuple[LocalDispatcher, Journal, list[Observation], Proxy]:
     journal = Journal(w / "state" / "journal.db")
     clones = Clones(journal, w / "repo", w / "repo", w / "state" / "worktrees", agents={"claude-code", "sh"})
     proxy = Proxy(w / "state" / "tasks" / "proxy.sock", ["pypi.org", "files.pythonhosted.org"])
@@ -192,7 +193,7 @@ def _build(w: Path, guarded: bool) -> tuple[Dispatcher, Journal, list[Observatio
         "claude-code": ClaudeCodeDelegate(ClaudeCodeConfig(binary=str(FAKES_BIN / "claude"), loop_repeats=0)),
         "sh": CommandDelegate("sh", ["sh", "-c", "{command}"]),
     }
-    d = Dispatcher(
+    d = LocalDispatcher(
         journal,
         agents,  # type: ignore[arg-type]
         cwd=w / "repo",
@@ -202,19 +203,19 @@ def _build(w: Path, guarded: bool) -> tuple[Dispatcher, Journal, list[Observatio
         proxy=proxy,
         hidden=[w / "state"],
         scratch=w / "state" / "tasks",
-        on_observation=seen.append,
+        events=RecordedEvents(observations=seen),
         timeout=120,
     )
     return d, journal, seen, proxy
 
 
-Built = tuple[Dispatcher, Journal, list[Observation], Proxy]
+Built = tuple[LocalDispatcher, Journal, list[Observation], Proxy]
 
 
 @pytest.fixture
 async def build() -> AsyncIterator[Callable[..., Built]]:
     """``_build``, and each dispatcher made shut down (its proxy closed) however the test ends."""
-    made: list[Dispatcher] = []
+    made: list[LocalDispatcher] = []
 
     def make(w: Path, guarded: bool) -> Built:
         built = _build(w, guarded)
@@ -226,10 +227,10 @@ async def build() -> AsyncIterator[Callable[..., Built]]:
         await d.shutdown()
 
 
-async def settle(dispatcher: Dispatcher) -> None:
+async def settle(dispatcher: LocalDispatcher) -> None:
     """Until its tasks end: dozens of real tool calls, each in a real cell, on a busy machine."""
     async with asyncio.timeout(180):
-        while dispatcher.running:
+        while dispatcher.running():
             await asyncio.sleep(0.05)
 
 

@@ -17,7 +17,8 @@ from conscious.daemon.assemble import workspace_for
 from conscious.delegate import branches
 from conscious.delegate.base import Outcome
 from conscious.delegate.claude_code import ClaudeCodeDelegate
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import RecordedEvents
+from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.delegate.sandbox import Unwalled
 from conscious.delegate.scripted import ScriptedDelegate
 from conscious.delegate.workspace import Clones, InPlace
@@ -44,10 +45,12 @@ def worktrees(journal: Journal, repo: Path, paths: Paths, **kwargs: object) -> C
 
 def dispatcher(
     journal: Journal, repo: Path, workspace: Clones, **delegates: object
-) -> tuple[Dispatcher, list[Observation]]:
+) -> tuple[LocalDispatcher, list[Observation]]:
     seen: list[Observation] = []
     agents = {"claude-code": ClaudeCodeDelegate(ClaudeCodeConfig(binary=str(FAKES_BIN / "claude"))), **delegates}
-    return Dispatcher(journal, agents, cwd=repo, workspace=workspace, on_observation=seen.append), seen  # type: ignore[arg-type]
+    return LocalDispatcher(
+        journal, agents, cwd=repo, workspace=workspace, events=RecordedEvents(observations=seen)
+    ), seen  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -115,7 +118,9 @@ async def test_when_clean_a_succeeded_task_with_passing_checks_is_fast_forwarded
     assert journal.worktree(task.id or 0)["state"] == "merged"  # type: ignore[index]
 
 
-async def a_failed_task(repo: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch) -> tuple[Journal, Dispatcher, Task]:
+async def a_failed_task(
+    repo: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Journal, LocalDispatcher, Task]:
     """A task that failed in its worktree; the stand-in succeeds from now on."""
     journal = Journal(paths.journal)
     d, _ = dispatcher(journal, repo, worktrees(journal, repo, paths))
@@ -332,7 +337,7 @@ async def test_a_task_s_own_folder_goes_with_it_and_a_retry_takes_over_its_cell(
 ) -> None:
     journal, scratch = Journal(paths.journal), paths.state_dir / "tasks"
     agents = {"claude-code": ClaudeCodeDelegate(ClaudeCodeConfig(binary=str(FAKES_BIN / "claude")))}
-    d = Dispatcher(
+    d = LocalDispatcher(
         journal, agents, cwd=repo, workspace=worktrees(journal, repo, paths), sandbox=DrawnWall(), scratch=scratch
     )
     monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "error")  # fails, with a session a retry resumes
@@ -348,7 +353,7 @@ async def test_a_task_s_own_folder_goes_with_it_and_a_retry_takes_over_its_cell(
     assert (scratch / f"task-{second.id}" / "cell" / "tmp" / "planted").read_text() == "left by the first attempt"
     (scratch / "task-999").mkdir()  # another run's, or one a kill -9 left
     (scratch / "task-x").mkdir()  # not ours to judge
-    assert await d.sweep() == 1
+    assert await d.sweep() == ["1 task folder(s) no task needs removed"]
     assert sorted(p.name for p in scratch.iterdir()) == [f"task-{second.id}", "task-x"]  # a retry may still resume it
     monkeypatch.setenv("CONSCIOUS_FAKE_MODE", "success")
     third = delegation(journal, "claude-code", "fix add in calc.py")

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from conscious.daemon.housekeeping import keep_house, tidy
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.journal import Journal
 from conscious.model import Decision, DecisionRecord, Observation, Task, utcnow
 
@@ -86,7 +86,7 @@ async def test_the_daemon_lets_old_rows_go_while_it_runs(tmp_path: Path) -> None
     keeper = asyncio.create_task(
         keep_house(
             j.path,
-            Dispatcher(j, {}, cwd=tmp_path, scratch=tmp_path / "tasks"),
+            LocalDispatcher(j, {}, cwd=tmp_path, scratch=tmp_path / "tasks"),
             told,
             stop,
             every=0.05,

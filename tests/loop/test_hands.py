@@ -13,7 +13,7 @@ from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import build
 from conscious.journal import Journal
 from conscious.loop.hands import Hands
-from conscious.model import Observation
+from conscious.model import Observation, RunningTask, Task
 from conscious.observe.files import FileObserver
 from conscious.paths import Paths
 from conscious.think.backends.scripted import ScriptedBackend
@@ -21,7 +21,8 @@ from conscious.think.connect import Connection
 
 
 def test_a_change_under_a_running_or_just_ended_tasks_folder_is_its_own(tmp_path: Path) -> None:
-    running: list[tuple[int, Path]] = [(7, tmp_path)]
+    task = Task(id=7, decision_id=1, agent="claude-code", command="fix a.py")
+    running = [RunningTask(task, tmp_path)]
     hands = Hands(lambda: running, grace=60)
     inside = Observation(
         source="filesystem", event_type="modified", target=str(tmp_path / "a.py"), details={"relative": "a.py"}

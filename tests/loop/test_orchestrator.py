@@ -355,7 +355,7 @@ async def test_a_runaway_item_stops_at_the_retry_cap(
 
     def capped() -> bool:
         verdicts = [d["verdict"] for d in journal.decisions(100)]
-        return "retry-cap" in verdicts and journal.pending_count() == 0 and not orch.dispatcher.running
+        return "retry-cap" in verdicts and journal.pending_count() == 0 and not orch.dispatcher.running()
 
     await drain(orch, capped, timeout=60)
     tasks = journal.tasks()
@@ -591,7 +591,7 @@ async def test_an_item_that_keeps_failing_is_quarantined_until_released(
 ) -> None:
     orch, journal, backend, ask = await runaway(config, paths, monkeypatch, asks=6)
     await drain(
-        orch, lambda: bool(journal.quarantined()) and journal.pending_count() == 0 and not orch.dispatcher.running, 60
+        orch, lambda: bool(journal.quarantined()) and journal.pending_count() == 0 and not orch.dispatcher.running(), 60
     )
     [entry] = journal.quarantined()
     assert (entry["agent"], entry["command"]) == ("claude-code", "fix the flaky test")
@@ -607,7 +607,7 @@ async def test_an_item_that_keeps_failing_is_quarantined_until_released(
     backend.enqueue(ask, ask, ask)
     journal.append(Observation(source="user", event_type="request", target="inbox"))
     await drain(
-        orch, lambda: bool(journal.quarantined()) and journal.pending_count() == 0 and not orch.dispatcher.running, 60
+        orch, lambda: bool(journal.quarantined()) and journal.pending_count() == 0 and not orch.dispatcher.running(), 60
     )
     assert len(journal.tasks()) == failures + 2
     assert journal.release(entry["id"]) is None  # already released: a clear no
@@ -629,7 +629,7 @@ async def test_spend_stops_at_the_budget_with_an_agent_that_always_fails(
     orch, journal = await make(config, paths, backend)
     for i in range(10):
         journal.append(Observation(source="user", event_type="request", target=f"inbox-{i}"))
-        await drain(orch, lambda: journal.pending_count() == 0 and not orch.dispatcher.running, 30)
+        await drain(orch, lambda: journal.pending_count() == 0 and not orch.dispatcher.running(), 30)
     tasks = journal.tasks()
     spent = sum(t["cost_usd"] or 0 for t in tasks)
     assert tasks and all(t["state"] == "failed" for t in tasks)

@@ -10,7 +10,7 @@ from conscious.journal import Journal
 from conscious.loop.batch import coalesce
 from conscious.loop.settled import settled_by
 from conscious.loop.shortcuts import shortcut
-from conscious.model import Decision, DecisionRecord, Observation, utcnow
+from conscious.model import Decision, DecisionRecord, Observation, RunningTask, Task, utcnow
 
 ROOT = "/home/dev/shop"
 REPORT = f"{ROOT}/reports/junit.xml"
@@ -49,15 +49,19 @@ def test_a_failure_green_on_the_rerun_is_settled_and_one_failing_again_is_not(tm
 
 def test_a_failure_a_running_task_is_on_is_settled_whatever_its_wording(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.db")
-    running: list[tuple[str, str]] = []
+    running: list[RunningTask] = []
     why = settled_by(journal.newer, lambda: running, [ROOT])
+
+    def task(agent: str, command: str) -> RunningTask:
+        return RunningTask(Task(id=len(running) + 1, decision_id=1, agent=agent, command=command), Path(ROOT))
+
     obs = failing()
     obs.id = journal.append(obs)
-    running.append(("claude-code", "Add pagination to GET /invoices"))
+    running.append(task("claude-code", "Add pagination to GET /invoices"))
     assert why(obs) is None
-    running.append(("claude-code", "3 of 40 tests fail in reports/junit.xml (first: …). Find the cause, fix it."))
+    running.append(task("claude-code", "3 of 40 tests fail in reports/junit.xml (first: …). Find the cause, fix it."))
     assert why(obs) == "already being worked on: claude-code is running on reports/junit.xml"
-    running[-1] = ("claude-flow", "make tests.test_cart.test_total pass again")
+    running[-1] = task("claude-flow", "make tests.test_cart.test_total pass again")
     assert why(obs) == "already being worked on: claude-flow is running on reports/junit.xml"
 
 

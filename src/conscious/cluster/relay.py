@@ -1,10 +1,11 @@
-"""The brain's dispatcher: a delegation goes to the work queue, and its outcome comes back
+"""The brain's ``Dispatcher``: a delegation goes to the work queue, and its outcome comes back
 from the worker that ran it, as an observation.
 
-It keeps the dispatcher's face (``running``, ``active()``, the events), so the gate's budgets,
-duplicates and concurrency count the whole cluster's tasks. A task is sent with the message id
-``task-<seq>``: sent again after a failover, the broker drops it within its duplicate window and
-the workers' started fence after that.
+It answers the loop, the gate and the daemon as the local dispatcher does (``running()``, the
+events), so the gate's budgets, duplicates and concurrency count the whole cluster's tasks; it
+runs nothing itself, and has no folders, stalls or leftovers of its own (the workers report
+theirs). A task is sent with the message id ``task-<seq>``: sent again after a failover, the
+broker drops it within its duplicate window and the workers' started fence after that.
 """
 
 from __future__ import annotations
@@ -16,31 +17,53 @@ from pathlib import Path
 from conscious.cluster.broker import Broker, task_subject
 from conscious.cluster.wire import Assignment
 from conscious.delegate.base import Outcome
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import RecordedEvents, TaskEvent, TaskEvents, ended
 from conscious.errors import BrokerError
 from conscious.journal import Journal
 from conscious.loop.backoff import backoff
-from conscious.model import Observation, Task, utcnow
+from conscious.model import Observation, RunningTask, Task, utcnow
 
 log = logging.getLogger("conscious")
 
 ENDED: frozenset[str] = frozenset({"succeeded", "failed", "timeout", "interrupted"})
 
 
-class Relay(Dispatcher):
-    def __init__(self, journal: Journal, broker: Broker, host: str, project: str, *, cwd: Path, max_concurrent: int):
-        super().__init__(journal, {}, cwd=cwd, max_concurrent=max_concurrent)
+class Relay:
+    def __init__(
+        self, journal: Journal, broker: Broker, host: str, project: str, *, cwd: Path, events: TaskEvents | None = None
+    ) -> None:
+        self.journal = journal
         self.broker = broker
         self.host = host
         self.project = project
+        self.cwd = cwd
+        """Where the brain says its tasks work (each worker has its own checkout)."""
+        self.events: TaskEvents = events or RecordedEvents()
         self.queued = 0
+        self._tasks: dict[int, Task] = {}
+        """Sent or being sent, with no outcome yet."""
+        self._sending: dict[int, asyncio.Task[None]] = {}
 
-    async def _run(self, task: Task) -> None:
-        """Sent to the work queue (``start`` runs this): the task runs on a worker."""
+    def running(self) -> list[RunningTask]:
+        return [RunningTask(task, self.cwd) for task in self._tasks.values()]
+
+    def start(self, task: Task) -> None:
+        assert task.id is not None
+        self._tasks[task.id] = task
+        sending = asyncio.create_task(self._send(task), name=f"task-{task.id}")
+        self._sending[task.id] = sending
+        sending.add_done_callback(lambda _: self._sending.pop(task.id or 0, None))
+
+    async def _send(self, task: Task) -> None:
+        """Sent to the work queue: the task runs on a worker."""
         assert task.id is not None
         seq = self.journal.cluster_seq_of(task.decision_id)
         if seq is None:  # decided before this brain joined a cluster: nobody can run it now
-            self._finish(task, Outcome("interrupted", "decided outside the cluster's log: never sent to a worker"))
+            outcome = Outcome("interrupted", "decided outside the cluster's log: never sent to a worker")
+            obs = ended(task, outcome, {})
+            self.journal.finish_task(task.id, obs, **outcome.row())
+            self._end(task, outcome)
+            self.events.noticed(obs)
             return
         decision = self.journal.decision(task.decision_id)
         assignment = Assignment(
@@ -68,14 +91,14 @@ class Relay(Dispatcher):
         if task.state == "pending":
             task.state = "running"
             self.journal.update_task(task.id, state="running", started=utcnow())
-            self._emit("started", task, None)
+            self._emit("started", task)
 
     def adopt(self) -> int:
         """On taking the lead: the log's tasks with no outcome yet are followed (and sent
         again, in case the last leader died before it could)."""
         found = self.journal.unfinished_cluster_tasks()
         for _, task in found:
-            if task.id is not None and task.id not in self.running:
+            if task.id is not None and task.id not in self._tasks:
                 self.start(task)
         return len(found)
 
@@ -85,9 +108,24 @@ class Relay(Dispatcher):
 
     async def shutdown(self, grace: float | None = None) -> None:
         """The tasks run on, on their workers; only the sending stops."""
-        for _, sending in self.running.values():
+        for sending in list(self._sending.values()):
             sending.cancel()
-        self.running.clear()
+        self._sending.clear()
+        self._tasks.clear()
+
+    def stalls(self, after: float) -> list[Observation]:
+        """None here: a worker reports its own tasks' silences."""
+        return []
+
+    def stalled(self) -> list[dict[str, object]]:
+        return []
+
+    async def sweep(self) -> list[str]:
+        """Nothing here: the task folders and clones are the workers'."""
+        return []
+
+    async def describe(self) -> dict[str, str]:
+        return {"workspace": "on the workers", "sandbox": "on the workers"}
 
     def renamed(self, seq: int, obs: Observation, worker: str) -> Observation | None:
         """A worker's report on task ``seq`` as this journal names it (``agent#<id here>``, the
@@ -126,5 +164,11 @@ class Relay(Dispatcher):
     def _settle(self, task: Task, outcome: Outcome) -> None:
         assert task.id is not None
         self.journal.update_task(task.id, **outcome.row())
-        self.running.pop(task.id, None)
+        self._end(task, outcome)
+
+    def _end(self, task: Task, outcome: Outcome) -> None:
+        self._tasks.pop(task.id or 0, None)
         self._emit("finished", task, outcome)
+
+    def _emit(self, what: TaskEvent, task: Task, outcome: Outcome | None = None) -> None:
+        self.events.task_event(what, RunningTask(task, self.cwd), outcome)

@@ -32,7 +32,7 @@ from conscious.cluster.broker import TASKS_STREAM, Broker, said, task_subject, t
 from conscious.cluster.presence import EVERY_S
 from conscious.cluster.trouble import Trouble, pause
 from conscious.cluster.wire import Assignment
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.errors import BrokerError
 from conscious.journal import Journal
 from conscious.model import Decision, DecisionRecord, Observation, Task
@@ -48,7 +48,7 @@ class Worker:
         self,
         journal: Journal,
         broker: Broker,
-        dispatcher: Dispatcher,
+        dispatcher: LocalDispatcher,
         host: str,
         project: str,
         agents: list[str],
@@ -92,7 +92,7 @@ class Worker:
                     ]
                 took = False
                 for sub in subs:
-                    if len(self.dispatcher.running) >= self.capacity:
+                    if len(self.dispatcher.running()) >= self.capacity:
                         break  # busy: what is queued waits for another worker, or for this one
                     took = await self._take(sub) or took
             except BrokerError as exc:
@@ -151,7 +151,7 @@ class Worker:
     async def _keep_alive(self, task_id: int, msg: Msg) -> None:
         """In-progress acks while the agent runs; the ack once its outcome is journaled."""
         try:
-            while task_id in self.dispatcher.running:
+            while any(run.task.id == task_id for run in self.dispatcher.running()):
                 with contextlib.suppress(TimeoutError, nats.errors.Error):
                     await msg.in_progress()
                 await asyncio.sleep(self.ack_wait / 3)

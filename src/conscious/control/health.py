@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import Dispatcher
 from conscious.errors import JournalError, LLMError
 from conscious.gate.budget import budget_use
 from conscious.gate.policy import DAY

@@ -9,7 +9,8 @@ from conscious.config import Config
 from conscious.delegate.base import Delegate
 from conscious.delegate.claude_code import ClaudeCodeDelegate
 from conscious.delegate.command import CommandDelegate
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import DispatcherFactory, TaskEvents
+from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.delegate.guard import ToolGuard
 from conscious.delegate.memory import MemoryDelegate
 from conscious.delegate.proxy import Proxy
@@ -78,14 +79,31 @@ def workspace_for(config: Config, paths: Paths, journal: Journal) -> Workspace:
     )
 
 
-def dispatcher_for(config: Config, paths: Paths, journal: Journal, reporter: Reporter) -> Dispatcher:
-    """The agents run here: in their workspace and its wall, each tool call before the gate."""
+def guard_for(config: Config, paths: Paths, journal: Journal, reporter: Reporter) -> ToolGuard:
+    """The gate at each tool call of an agent's (its hook asks the control API)."""
+    return ToolGuard(
+        journal,
+        ToolPolicy(
+            deny=tuple(config.tool_gate.deny),
+            allow=tuple(config.tool_gate.allow),
+            paths=tuple(str(p) for p in config.tool_gate.paths),
+        ),
+        paths.state_dir / "tasks",
+        timeout=config.hook_timeout,
+        on_call=lambda task, call, verdict: reporter.tool_call(task, call.text(), verdict.allowed, verdict.reason),
+    )
+
+
+def dispatcher_for(
+    config: Config, paths: Paths, journal: Journal, guard: ToolGuard, events: TaskEvents
+) -> LocalDispatcher:
+    """The agents run here: in their workspace and its wall, each tool call before ``guard``."""
     proxy = (
         Proxy(paths.state_dir / "tasks" / "proxy.sock", config.sandbox.allow_hosts)
         if config.sandbox.mode != "off" and config.sandbox.network == "allowlist"
         else None
     )
-    return Dispatcher(
+    return LocalDispatcher(
         journal,
         delegates_for(config, journal),
         cwd=config.watch[0],
@@ -93,19 +111,9 @@ def dispatcher_for(config: Config, paths: Paths, journal: Journal, reporter: Rep
         timeout=config.task_timeout,
         timeouts={name: b.task_timeout for name, b in config.budgets.items() if b.task_timeout is not None},
         grace=config.kill_grace,
-        on_event=reporter.task,
+        events=events,
         workspace=workspace_for(config, paths, journal),
-        guard=ToolGuard(
-            journal,
-            ToolPolicy(
-                deny=tuple(config.tool_gate.deny),
-                allow=tuple(config.tool_gate.allow),
-                paths=tuple(str(p) for p in config.tool_gate.paths),
-            ),
-            paths.state_dir / "tasks",
-            timeout=config.hook_timeout,
-            on_call=lambda task, call, verdict: reporter.tool_call(task, call.text(), verdict.allowed, verdict.reason),
-        ),
+        guard=guard,
         trust_project=config.trust_repository_settings,
         sandbox=sandbox_for(config.sandbox, proxy=proxy.socket if proxy else None),
         proxy=proxy,
@@ -154,12 +162,14 @@ async def build(
     reporter: Reporter,
     *,
     observe: bool = True,
-    dispatcher: Dispatcher | None = None,
+    dispatcher: DispatcherFactory | None = None,
+    guard: ToolGuard | None = None,
     ledger: Ledger | None = None,
     stop: asyncio.Event | None = None,
 ) -> Orchestrator:
     """The running parts; ``observe=False`` leaves out the observers (replay feeds the loop
-    itself); a brain on several machines brings its own ``dispatcher`` and ``ledger``; ``stop``
+    itself); the ``dispatcher`` made with the loop to be told (else agents here, their tool
+    calls before ``guard``, or a guard of their own); a brain on several machines brings its ``ledger``; ``stop``
     is the daemon's one stop, handed to every part as it is made."""
     config = profiles.apply(config, connection.profile)
     thinker = await thinker_for(
@@ -168,7 +178,9 @@ async def build(
         connection.context_length,
         strip_think=connection.profile.profile.strip_think if connection.profile else True,
     )
-    dispatcher = dispatcher or dispatcher_for(config, paths, journal, reporter)
+    if dispatcher is None:
+        here = guard or guard_for(config, paths, journal, reporter)
+        dispatcher = lambda events: dispatcher_for(config, paths, journal, here, events)  # noqa: E731
     orchestrator: Orchestrator
     clock = ClockObserver(
         heartbeat=config.heartbeat_interval,
@@ -187,7 +199,4 @@ async def build(
         ledger=ledger,
         stop=stop,
     )
-
-    dispatcher.on_observation = orchestrator.noticed
-    dispatcher.on_event = orchestrator.on_task
     return orchestrator

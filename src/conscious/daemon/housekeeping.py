@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import Dispatcher
 from conscious.journal import Journal
 from conscious.loop.reporter import Reporter
 from conscious.model import utcnow
@@ -50,9 +50,7 @@ async def keep_house(
         said = await asyncio.to_thread(tidy, path, retention_days, logs)
         if said:
             reporter.info(said)
-        for note in await dispatcher.workspace.prune():
+        for note in await dispatcher.sweep():
             reporter.info(note)
-        if swept := await dispatcher.sweep():
-            reporter.info(f"{swept} task folder(s) no task needs removed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)

@@ -26,15 +26,17 @@ from conscious.control.events import Broadcast, EventBus
 from conscious.control.logs import log_event, setup_logging, to_stdout
 from conscious.control.metrics import Metrics
 from conscious.control.terminal import Terminal
-from conscious.daemon.assemble import dispatcher_for, outside_observers
+from conscious.daemon.assemble import dispatcher_for, guard_for, outside_observers
 from conscious.daemon.housekeeping import keep_house
 from conscious.daemon.roles import host_name, reach_broker, trouble
 from conscious.daemon.signals import captured
+from conscious.delegate.base import Outcome
+from conscious.delegate.dispatch import TaskEvent
 from conscious.journal import Journal
 from conscious.loop.feed import feed
 from conscious.loop.hands import Hands
 from conscious.loop.reporter import Reporter
-from conscious.model import Observation, utcnow
+from conscious.model import Observation, RunningTask, utcnow
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
 from conscious.system.supervise import Supervisor
@@ -84,10 +86,8 @@ class Node:
         self.host = host
         self.roles = config.cluster.roles
         self.started = utcnow()
-        self.dispatcher = dispatcher_for(config, paths, journal, reporter)
-        self.hands = Hands(self.dispatcher.working)
-        self.dispatcher.changes = self.hands.summary
-        self.dispatcher.on_observation = self.noticed
+        self.dispatcher = dispatcher_for(config, paths, journal, guard_for(config, paths, journal, reporter), self)
+        self.hands = Hands(self.dispatcher.running)
         self.outbox: Outbox | None = None
         self.worker: Worker | None = None
         self.helpers: list[asyncio.Task[None]] = []
@@ -105,6 +105,12 @@ class Node:
         self.reporter.observation(obs)
         if self.outbox is not None:
             self.outbox.wake.set()
+
+    def task_event(self, what: TaskEvent, run: RunningTask, outcome: Outcome | None) -> None:
+        self.reporter.task(what, run.task, outcome)
+
+    def changes(self, task_id: int) -> dict[str, object] | None:
+        return self.hands.summary(task_id)
 
     def observe(self) -> None:
         if "observer" in self.roles:

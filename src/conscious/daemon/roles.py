@@ -14,6 +14,7 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from conscious.cluster.broker import Broker
@@ -25,6 +26,7 @@ from conscious.cluster.presence import Presence, cluster_status
 from conscious.cluster.relay import Relay
 from conscious.cluster.trouble import Trouble, pause
 from conscious.config import Config
+from conscious.delegate.dispatch import TaskEvents
 from conscious.errors import BrokerError, ConfigError
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
@@ -86,7 +88,9 @@ class BrainParts:
     broker: Broker
     host: str
     log: ClusterLog
-    relay: Relay
+    project: str
+    cwd: Path
+    _relay: Relay | None = None
     helpers: list[asyncio.Task[None]] = field(default_factory=list)
     inbox: Inbox | None = None
     outbox: Outbox | None = None
@@ -102,28 +106,29 @@ class BrainParts:
             "observations_taken": lambda: float(inbox.taken if inbox else 0),
             "observations_sent": lambda: float(outbox.sent if outbox else 0),
             "outbox_backlog": lambda: float(self.log.journal.outbox_backlog()),
-            "tasks_running": lambda: float(len(self.relay.running)),
+            "tasks_running": lambda: float(len(self.relay.running())),
         }
+
+    def relay_for(self, events: TaskEvents) -> Relay:
+        """The brain's dispatcher, made by its loop to be told (``DispatcherFactory``)."""
+        self._relay = Relay(self.log.journal, self.broker, self.host, self.project, cwd=self.cwd, events=events)
+        return self._relay
+
+    @property
+    def relay(self) -> Relay:
+        assert self._relay is not None, "the brain's loop makes its relay"
+        return self._relay
 
 
 def brain_parts(config: Config, journal: Journal, broker: Broker) -> BrainParts:
     host = host_name(config)
-    relay = Relay(
-        journal,
-        broker,
-        host,
-        config.cluster.project,
-        cwd=config.watch[0],
-        max_concurrent=config.max_concurrent_tasks,
-    )
-    return BrainParts(broker, host, ClusterLog(journal, broker, host, config.cluster.project), relay)
+    project = config.cluster.project
+    return BrainParts(broker, host, ClusterLog(journal, broker, host, project), project, config.watch[0])
 
 
 def start_brain(config: Config, parts: BrainParts, orchestrator: Orchestrator, stop: asyncio.Event) -> None:
     """The inbox, lease, outbox and presence beside the brain's loop."""
     reporter, journal = orchestrator.reporter, orchestrator.journal
-    parts.relay.on_event = orchestrator.on_task
-    parts.relay.on_observation = orchestrator.noticed
     project = config.cluster.project
     outbox = Outbox(journal, parts.broker, parts.host, project, forwarded=False, on_trouble=trouble(reporter, "outbox"))
     inbox = Inbox(
@@ -155,7 +160,7 @@ def start_brain(config: Config, parts: BrainParts, orchestrator: Orchestrator, s
             "applied": parts.log.applied,
             "taken": inbox.taken,
             "sent": outbox.sent,
-            "running": sorted(parts.relay.running),
+            "running": sorted(run.task.id or 0 for run in parts.relay.running()),
             "model": orchestrator.connection.info.model,
         }
 

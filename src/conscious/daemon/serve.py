@@ -25,7 +25,7 @@ from conscious.control.logs import log_event, setup_logging, to_stdout
 from conscious.control.metrics import Metrics
 from conscious.control.sdnotify import Notifier, watchdog_interval
 from conscious.control.terminal import Terminal
-from conscious.daemon.assemble import build
+from conscious.daemon.assemble import build, guard_for
 from conscious.daemon.housekeeping import keep_house
 from conscious.daemon.roles import (
     BrainParts,
@@ -37,10 +37,9 @@ from conscious.daemon.roles import (
     stop_brain,
 )
 from conscious.daemon.signals import captured
-from conscious.delegate.sandbox import Sandbox
+from conscious.delegate.guard import ToolGuard
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
-from conscious.loop.reporter import Reporter
 from conscious.loop.state import LoopState
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
@@ -89,6 +88,7 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
                 else "looking for LM Studio, else starting the embedded llama-server…"
             ):
                 connection = await connect(config, log_dir=paths.state_dir, say=reporter.info)
+            guard = None if parts else guard_for(config, paths, journal, live)
             try:
                 orchestrator = await build(
                     config,
@@ -97,14 +97,24 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
                     connection,
                     live,
                     observe=parts is None or "observer" in config.cluster.roles,
-                    dispatcher=parts.relay if parts else None,
+                    dispatcher=parts.relay_for if parts else None,
+                    guard=guard,
                     ledger=parts.log if parts else None,
                     stop=stop,
                 )
                 if parts is not None:
                     start_brain(config, parts, orchestrator, stop)
                 await _run(
-                    config, paths, orchestrator, bus, notifier, stop, console=reporter, watchdog=watchdog, parts=parts
+                    config,
+                    paths,
+                    orchestrator,
+                    bus,
+                    notifier,
+                    stop,
+                    console=reporter,
+                    watchdog=watchdog,
+                    parts=parts,
+                    guard=guard,
                 )
             finally:
                 await connection.aclose()
@@ -128,6 +138,7 @@ async def _run(
     console: Terminal,
     watchdog: float | None,
     parts: BrainParts | None = None,
+    guard: ToolGuard | None = None,
 ) -> None:
     reporter = orchestrator.reporter
     metrics = Metrics()
@@ -142,7 +153,7 @@ async def _run(
         used=lambda: window.used,
         budget=lambda: window.budget,
         pending=api_journal.pending_count,
-        running=lambda: len(orchestrator.dispatcher.running),
+        running=lambda: len(orchestrator.dispatcher.running()),
         subscribers=lambda: bus.subscribers,
         checks=lambda: orchestrator.state.checks,
     )
@@ -155,7 +166,7 @@ async def _run(
         reporter=reporter,
         wake=orchestrator.wake,
         rules_file=config.file,
-        guard=orchestrator.dispatcher.guard,
+        guard=guard,
         merged=lambda task_id: orchestrator.hands.ended(task_id, config.watch[0]),
     )
     api, token = None, ""
@@ -164,10 +175,12 @@ async def _run(
             token = ensure_token(paths.state_dir)
             api = await _serve_api(config, control, token)
             orchestrator.state.published["api_url"] = api.url
-            if orchestrator.dispatcher.guard is not None:
-                orchestrator.dispatcher.guard.url = api.url
-        orchestrator.state.published["workspace"] = orchestrator.dispatcher.workspace.describe()
-        orchestrator.state.published["sandbox"] = await _wall(orchestrator.dispatcher.sandbox, reporter)
+            if guard is not None:
+                guard.url = api.url
+        walls = await orchestrator.dispatcher.describe()
+        if walls["sandbox"].startswith(("OFF", "UNAVAILABLE")):
+            reporter.warn(f"sandbox: {walls['sandbox']}")  # loudly: nothing walls the agents in
+        orchestrator.state.published.update(walls)
         orchestrator.state.published["retention_days"] = config.retention_days
         connection = orchestrator.connection
         chosen = connection.profile
@@ -270,13 +283,3 @@ async def _supervise(state: LoopState, notifier: Notifier, stop: asyncio.Event, 
             notifier.watchdog()  # a loop that stopped going round stops the pings: systemd restarts us
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), period)
-
-
-async def _wall(sandbox: Sandbox, reporter: Reporter) -> str:
-    """What walls the agents in, said once at start; loudly when nothing does."""
-    said = sandbox.describe()
-    if (why := await asyncio.to_thread(sandbox.unavailable)) is not None:
-        said = f"UNAVAILABLE — no agent task can start: {why}"
-    if said.startswith(("OFF", "UNAVAILABLE")):
-        reporter.warn(f"sandbox: {said}")
-    return said

@@ -1,4 +1,5 @@
-"""Runs delegations concurrently (bounded), never blocking observing or thinking.
+"""The local ``Dispatcher``: runs delegations here, concurrently (bounded), never blocking
+observing or thinking.
 
 A task is keyed by its decision (``tasks.decision_id`` is UNIQUE), so it starts at most
 once. Every outcome — success, failure, timeout, missing CLI, cancellation — is written to
@@ -13,25 +14,29 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from conscious.delegate.base import Delegate, Outcome, RunContext
+from conscious.delegate.dispatch import RecordedEvents, TaskEvent, TaskEvents, ended
 from conscious.delegate.guard import CALLS, ToolGuard
 from conscious.delegate.proxy import Proxy
 from conscious.delegate.sandbox import Cell, Rooms, Sandbox, Unwalled
 from conscious.delegate.workspace import InPlace, Place, Workspace
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
-from conscious.model import Observation, Severity, Task, utcnow
+from conscious.model import Observation, RunningTask, Task, utcnow
 from conscious.system.process import ProcessLimits, signal_group
 
-RESULT_LIMIT = 500
-"""Characters of an agent's result shown back to the model; the journal keeps more."""
+
+@dataclass
+class _Job:
+    task: Task
+    job: asyncio.Task[None]
 
 
-class Dispatcher:
+class LocalDispatcher:
     def __init__(
         self,
         journal: Journal,
@@ -42,8 +47,7 @@ class Dispatcher:
         timeout: float = 1800.0,
         timeouts: Mapping[str, float] | None = None,
         grace: float = 5.0,
-        on_event: Callable[[str, Task, Outcome | None], None] | None = None,
-        on_observation: Callable[[Observation], None] | None = None,
+        events: TaskEvents | None = None,
         workspace: Workspace | None = None,
         guard: ToolGuard | None = None,
         guarded: Collection[str] = ("claude-code", "claude-flow"),
@@ -77,31 +81,23 @@ class Dispatcher:
         self.timeouts = dict(timeouts or {})
         """Per-agent wall time, where it differs from ``timeout``."""
         self.slots = asyncio.Semaphore(max_concurrent)
-        self.running: dict[int, tuple[Task, asyncio.Task[None]]] = {}
-        self.on_event = on_event
-        self.on_observation = on_observation
-        self.changes: Callable[[int], dict[str, object] | None] = lambda _: None
-        """What a task changed in its folder, for its result (the loop's ``Hands``)."""
+        self._jobs: dict[int, _Job] = {}
+        self.events: TaskEvents = events or RecordedEvents()
         self.last_output: dict[int, float] = {}
         """Running task id → when (monotonic) it last wrote anything, or started."""
         self._stalled: dict[int, float] = {}
         """Tasks reported stalled → since when they have been silent."""
 
-    def folder(self, task: Task) -> Path:
-        """Where the task works."""
+    def _run_of(self, task: Task) -> RunningTask:
         place = self._places.get(task.id or 0)
-        return place.cwd if place is not None else self.ctx.cwd
+        return RunningTask(task, place.cwd if place is not None else self.ctx.cwd)
 
-    def working(self) -> list[tuple[int, Path]]:
-        """(task id, working folder) of the tasks not finished."""
-        return [(task_id, self.folder(task)) for task_id, (task, _) in self.running.items()]
-
-    def active(self) -> set[tuple[str, str]]:
-        return {(t.agent, t.command) for t, _ in self.running.values()}
+    def running(self) -> list[RunningTask]:
+        return [self._run_of(job.task) for job in self._jobs.values()]
 
     def start(self, task: Task) -> None:
         assert task.id is not None
-        self.running[task.id] = (task, asyncio.create_task(self._run(task), name=f"task-{task.id}"))
+        self._jobs[task.id] = _Job(task, asyncio.create_task(self._run(task), name=f"task-{task.id}"))
 
     async def _run(self, task: Task) -> None:
         assert task.id is not None
@@ -177,56 +173,45 @@ class Dispatcher:
 
     def _finish(self, task: Task, outcome: Outcome, extra: Mapping[str, object] | None = None) -> None:
         assert task.id is not None
-        self.running.pop(task.id, None)
+        self._jobs.pop(task.id, None)
         self.last_output.pop(task.id, None)
         self._stalled.pop(task.id, None)
-        details: dict[str, object] = {
-            "task_id": task.id,
-            "decision_id": task.decision_id,
-            "agent": task.agent,
-            "command": task.command[:200],
-            "state": outcome.state,
-            "result": outcome.result[:RESULT_LIMIT],
-        }
-        for key in ("exit_code", "cost_usd", "num_turns", "session_id"):
-            if (value := getattr(outcome, key)) is not None:
-                details[key] = value
-        details.update(extra or {})
+        details = dict(extra or {})
         if self.guard is not None:
             details.update(self.guard.disarm(task.id))
-        if (changed := self.changes(task.id)) is not None:
+        if (changed := self.events.changes(task.id)) is not None:
             details["files_changed"] = changed
-        severity: Severity = {"succeeded": "info", "interrupted": "warning"}.get(outcome.state, "error")  # type: ignore[assignment]
-        obs = Observation(
-            source="agent",
-            event_type=outcome.event or outcome.state,
-            target=f"{task.agent}#{task.id}",
-            severity=severity,
-            details=details,
-        )
+        obs = ended(task, outcome, details)
         self.journal.finish_task(task.id, obs, **outcome.row())
         if not self.journal.needing_folders([task.id]):
             _remove_soon(self.scratch / f"task-{task.id}")
         self._emit("finished", task, outcome)
-        self._places.pop(task.id, None)  # after: whoever hears of the end may ask where it worked
-        if self.on_observation is not None:
-            self.on_observation(obs)
+        self._places.pop(task.id, None)  # after: the event says where it worked
+        self.events.noticed(obs)
 
-    async def sweep(self) -> int:
-        """Task folders no task needs any more removed (those a crash or a retry left, those
-        of another run of the journal); how many. The removal on another thread."""
+    async def sweep(self) -> list[str]:
+        """Old clones with nothing of theirs let go (the workspace's rule), and task folders no
+        task needs any more removed (those a crash or a retry left, those of another run of the
+        journal). The removal on another thread."""
+        notes = await self.workspace.prune()
         found = {int(p.name[5:]): p for p in self.scratch.glob("task-*") if p.name[5:].isdigit()}
-        if not found:
-            return 0
-        keep = self.journal.needing_folders(list(found)) | set(self.running)
-        gone = [path for task_id, path in found.items() if task_id not in keep]
-        await asyncio.to_thread(_remove_all, gone)
-        return len(gone)
+        keep = self.journal.needing_folders(list(found)) | set(self._jobs) if found else set()
+        if gone := [path for task_id, path in found.items() if task_id not in keep]:
+            await asyncio.to_thread(_remove_all, gone)
+            notes.append(f"{len(gone)} task folder(s) no task needs removed")
+        return notes
+
+    async def describe(self) -> dict[str, str]:
+        """The wall said loudly when there is none: no task can start."""
+        wall = self.sandbox.describe()
+        if (why := await asyncio.to_thread(self.sandbox.unavailable)) is not None:
+            wall = f"UNAVAILABLE — no agent task can start: {why}"
+        return {"workspace": self.workspace.describe(), "sandbox": wall}
 
     def _wrote(self, task_id: int) -> None:
         self.last_output[task_id] = time.monotonic()
-        if self._stalled.pop(task_id, None) is not None and task_id in self.running:
-            self._emit("resumed", self.running[task_id][0], None)
+        if self._stalled.pop(task_id, None) is not None and task_id in self._jobs:
+            self._emit("resumed", self._jobs[task_id].task, None)
 
     def stalls(self, after: float) -> list[Observation]:
         """Running tasks silent for ``after`` seconds, each reported once per silence (journaled
@@ -234,10 +219,10 @@ class Dispatcher:
         now = time.monotonic()
         found = []
         for task_id, since in list(self.last_output.items()):
-            if now - since < after or task_id in self._stalled or task_id not in self.running:
+            if now - since < after or task_id in self._stalled or task_id not in self._jobs:
                 continue
             self._stalled[task_id] = since
-            task = self.running[task_id][0]
+            task = self._jobs[task_id].task
             obs = Observation(
                 source="agent",
                 event_type="stalled",
@@ -256,22 +241,21 @@ class Dispatcher:
             found.append(obs)
         return found
 
-    def stalled_report(self) -> list[dict[str, object]]:
+    def stalled(self) -> list[dict[str, object]]:
         now = time.monotonic()
         return [
             {
                 "task_id": task_id,
-                "agent": self.running[task_id][0].agent,
-                "command": self.running[task_id][0].command[:200],
+                "agent": self._jobs[task_id].task.agent,
+                "command": self._jobs[task_id].task.command[:200],
                 "silent_s": round(now - since),
             }
             for task_id, since in self._stalled.items()
-            if task_id in self.running
+            if task_id in self._jobs
         ]
 
-    def _emit(self, what: str, task: Task, outcome: Outcome | None) -> None:
-        if self.on_event is not None:
-            self.on_event(what, task, outcome)
+    def _emit(self, what: TaskEvent, task: Task, outcome: Outcome | None) -> None:
+        self.events.task_event(what, self._run_of(task), outcome)
 
     def recover(self) -> int:
         """After a crash: tasks the journal says were unfinished are reported back as
@@ -280,8 +264,7 @@ class Dispatcher:
         tasks = self.journal.unfinished_tasks()
         for obs in self.workspace.recover():
             self.journal.append(obs)
-            if self.on_observation is not None:
-                self.on_observation(obs)
+            self.events.noticed(obs)
         for task in tasks:
             if task.pgid and task.started:
                 # A task's group outliving its daemon; the time check spares a group that merely
@@ -292,7 +275,7 @@ class Dispatcher:
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Give running tasks ``grace`` seconds, then cancel them (killing their process groups)."""
-        tasks = [t for _, t in self.running.values()]
+        tasks = [job.job for job in self._jobs.values()]
         if tasks and grace:
             await asyncio.wait(tasks, timeout=grace)
         for t in tasks:

@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from conscious.config import Config
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import Dispatcher
+from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.delegate.scripted import ScriptedDelegate
 from conscious.errors import LLMUnavailable
 from conscious.eval.score import Done, Score, Scored
@@ -102,10 +103,16 @@ async def _decide(
 ) -> Scored:
     config = config.model_copy(update={"dry_run": True})
     agents = {name: ScriptedDelegate(name, delay=RUNNING_FOR) for name in config.agent_names()}
-    dispatcher = Dispatcher(journal, agents, cwd=config.watch[0])
     told = Silent()
-    loop = Orchestrator(config, journal, connection, thinker, dispatcher, [], told)
-    dispatcher.on_event = loop.on_task
+    loop = Orchestrator(
+        config,
+        journal,
+        connection,
+        thinker,
+        lambda events: LocalDispatcher(journal, agents, cwd=config.watch[0], events=events),
+        [],
+        told,
+    )
     await loop.startup()
     try:
         while journal.pending_count():  # the start-up notice, decided by rule
@@ -113,7 +120,7 @@ async def _decide(
         loop.resume_note = None  # a scenario is met mid-life, not as the first thought after a start
         thinker.window.turns = carried  # the start-up restored this journal's turns: none
         for running in scenario.running:
-            _start(journal, dispatcher, running.agent, running.command)
+            _start(journal, loop.dispatcher, running.agent, running.command)
         thinker.last = None
         arrived = [o.model_copy(update={"id": None}) for o in scenario.observations]
         ids = {loop.accept(o) for o in arrived}

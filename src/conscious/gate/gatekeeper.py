@@ -24,7 +24,7 @@ from conscious.gate.approvals import Approvals
 from conscious.gate.notify import announce
 from conscious.gate.policy import DAY, DEFAULT_DENY, AgentLimits, Approval, History, Policy, Verdict
 from conscious.journal import Journal
-from conscious.model import Decision, Observation, Task, utcnow
+from conscious.model import Decision, Observation, RunningTask, Task, utcnow
 
 log = logging.getLogger("conscious")
 
@@ -32,8 +32,8 @@ log = logging.getLogger("conscious")
 class Agents(Protocol):
     """What the gate needs of the running delegations (the dispatcher, in the daemon)."""
 
-    def active(self) -> set[tuple[str, str]]:
-        """(agent, command) of the tasks not finished."""
+    def running(self) -> list[RunningTask]:
+        """The tasks not finished."""
 
     def start(self, task: Task) -> None: ...
 
@@ -114,17 +114,20 @@ class Gatekeeper:
     def history(self, *, leaving_out: int | None = None) -> History:
         """What the gate needs from the journal (read only for a delegation: that is when it matters)."""
         return History(
-            frozenset(self.dispatcher.active()),
+            self._active(),
             tuple(t for t in self.journal.recent_tasks(DAY) if t.task_id != leaving_out),
             frozenset((q["agent"], q["command"]) for q in self.journal.quarantined()),
             self.journal.releases(DAY),
             frozenset((w["agent"], w["command"]) for w in self.approvals.waiting() if w["task_id"] != leaving_out),
         )
 
+    def _active(self) -> frozenset[tuple[str, str]]:
+        return frozenset((run.task.agent, run.task.command) for run in self.dispatcher.running())
+
     def judge(
         self, decision: Decision, *, stopping: bool = False, requested: bool = False, evident: bool = False
     ) -> Verdict:
-        history = self.history() if decision.action_type == "delegate" else History(frozenset(self.dispatcher.active()))
+        history = self.history() if decision.action_type == "delegate" else History(self._active())
         verdict = self.policy.judge(decision, history, requested=requested, evident=evident)
         if (verdict.delegates or verdict.awaits) and stopping:
             return Verdict("observe", "stopping", "the orchestrator is shutting down: nothing new is started")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from conscious.config import Config
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import Dispatcher
 from conscious.gate.gatekeeper import Gatekeeper
 from conscious.gate.policy import Verdict
 from conscious.journal import Journal

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from conscious.model import Observation
+from conscious.model import Observation, RunningTask
 
 GRACE = 3.0
 """Seconds after a task ends during which changes under its folder are still its own."""
@@ -24,9 +24,9 @@ EXAMPLES = 5
 
 
 class Hands:
-    def __init__(self, running: Callable[[], Iterable[tuple[int, Path]]], *, grace: float = GRACE) -> None:
+    def __init__(self, running: Callable[[], Iterable[RunningTask]], *, grace: float = GRACE) -> None:
         self.running = running
-        """(task id, working folder) of the tasks running now."""
+        """The tasks running now, with their working folders."""
         self.grace = grace
         self._ended: dict[int, tuple[float, Path]] = {}
         self._changed: dict[int, dict[str, None]] = {}
@@ -40,7 +40,8 @@ class Hands:
             del self._ended[gone]
             self._changed.pop(gone, None)  # its result is written: a daemon running for days keeps nothing
         path = Path(obs.target)
-        for task_id, cwd in [*self.running(), *((t, cwd) for t, (_, cwd) in self._ended.items())]:
+        now_running = ((run.task.id or 0, run.folder) for run in self.running())
+        for task_id, cwd in [*now_running, *((t, cwd) for t, (_, cwd) in self._ended.items())]:
             if path == cwd or cwd in path.parents:
                 self._changed.setdefault(task_id, {})[str(obs.details.get("relative") or path)] = None
                 return task_id

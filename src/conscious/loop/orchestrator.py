@@ -18,7 +18,7 @@ from typing import Any
 
 from conscious.config import Config
 from conscious.delegate.base import Outcome
-from conscious.delegate.dispatcher import Dispatcher
+from conscious.delegate.dispatch import DispatcherFactory, TaskEvent
 from conscious.errors import BrokerError, ContextOverflow, Fenced, JournalError, LLMError, LLMUnavailable, ModelNotFound
 from conscious.gate.gatekeeper import Gatekeeper
 from conscious.journal import Journal
@@ -33,7 +33,7 @@ from conscious.loop.settled import settled_by
 from conscious.loop.shortcuts import shortcut
 from conscious.loop.state import LoopState, share
 from conscious.loop.turn import compose_turn, evidence_test, facts
-from conscious.model import Observation, Task, utcnow
+from conscious.model import Observation, RunningTask, utcnow
 from conscious.observe.base import Observer
 from conscious.think.connect import Connection, refresh_model
 from conscious.think.context import Turn
@@ -58,7 +58,7 @@ class Orchestrator:
         journal: Journal,
         connection: Connection,
         thinker: Thinker,
-        dispatcher: Dispatcher,
+        dispatcher: DispatcherFactory,
         observers: Sequence[Observer],
         reporter: Reporter,
         ledger: Ledger | None = None,
@@ -69,7 +69,8 @@ class Orchestrator:
         self.journal = journal
         self.connection = connection
         self.thinker = thinker
-        self.dispatcher = dispatcher
+        self.dispatcher = dispatcher(self)
+        """Made here, to tell this loop of its tasks (``TaskEvents``)."""
         self.observers = list(observers)
         self.reporter = reporter
         self.state = LoopState(
@@ -77,7 +78,7 @@ class Orchestrator:
             watch=[str(p) for p in config.watch],
             stall_after=2 * (config.request_timeout + config.reply_timeout) + 60,  # a thought, then a summary
         )
-        self.gate = Gatekeeper(config, journal, dispatcher, reporter, accept=self.accept, noticed=self.noticed)
+        self.gate = Gatekeeper(config, journal, self.dispatcher, reporter, accept=self.accept, noticed=self.noticed)
         self.wake = asyncio.Event()
         self.stop = stop or asyncio.Event()
         """The one stop, handed to every part that must see it as they are made."""
@@ -98,7 +99,7 @@ class Orchestrator:
             self.state,
             journal,
             self.gate,
-            dispatcher,
+            self.dispatcher,
             reporter,
             accept=self.accept,
             stopping=self.stop.is_set,
@@ -118,9 +119,8 @@ class Orchestrator:
         )
         self._actionable = evidence_test(config)
         roots = [str(p.resolve()) for p in config.watch]
-        self._settled = settled_by(self.journal.newer, dispatcher.active, roots, self.journal.decided_between)
-        self.hands = Hands(dispatcher.working)
-        dispatcher.changes = self.hands.summary
+        self._settled = settled_by(self.journal.newer, self.dispatcher.running, roots, self.journal.decided_between)
+        self.hands = Hands(self.dispatcher.running)
         self._sync()
 
     # -- start-up / shutdown
@@ -150,24 +150,7 @@ class Orchestrator:
         # The stored memory block states the thresholds: rewritten when they changed.
         restored = await self.memory.restore(fresh=resumption.thresholds_changed is not None)
         self.resume_note = resumption.note(restored, bool(self.thinker.summary))
-        details: dict[str, Any] = {
-            "session": resumption.session,
-            "start": resumption.start,
-            "last_seen": resumption.last_seen,
-            "restored_turns": restored,
-            "summary": bool(self.thinker.summary),
-        }
-        if resumption.thresholds_changed is not None:
-            details["previous_thresholds"] = resumption.thresholds_changed
-        self.journal.append(
-            Observation(
-                source="self",
-                event_type="started" if resumption.start == "first" else "resumed",
-                target=f"session {resumption.session}",
-                severity="warning" if resumption.start == "crash" else "info",
-                details=details,
-            )
-        )
+        self.journal.append(resumption.observation(restored, bool(self.thinker.summary)))
         if resumption.start != "first":
             self.reporter.info(self.resume_note)
 
@@ -200,12 +183,15 @@ class Orchestrator:
         self.reporter.observation(obs)
         self.wake.set()
 
-    def on_task(self, what: str, task: Task, outcome: Outcome | None) -> None:
-        """A delegation started, stalled or ended (the dispatcher's events)."""
-        if outcome is not None and task.id is not None:
-            self.hands.ended(task.id, self.dispatcher.folder(task))
+    def task_event(self, what: TaskEvent, run: RunningTask, outcome: Outcome | None) -> None:
+        """A delegation started, stalled or ended (the dispatcher's ``TaskEvents``)."""
+        if outcome is not None and run.task.id is not None:
+            self.hands.ended(run.task.id, run.folder)
         self._sync()
-        self.reporter.task(what, task, outcome)
+        self.reporter.task(what, run.task, outcome)
+
+    def changes(self, task_id: int) -> dict[str, object] | None:
+        return self.hands.summary(task_id)
 
     # -- main loop
 
@@ -372,7 +358,7 @@ class Orchestrator:
             self.state,
             context=self.thinker.window.fill,
             waiting=waiting,
-            running=len(self.dispatcher.running),
+            running=len(self.dispatcher.running()),
             awaiting=len(self.gate.approvals.waiting()),
             note=self.resume_note,
         )

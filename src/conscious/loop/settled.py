@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from conscious.model import Observation
+from conscious.model import Observation, RunningTask
 from conscious.system.words import relative
 
 Settled = Callable[[Observation], str | None]
@@ -28,7 +28,7 @@ SAME_RUN = timedelta(seconds=5)
 
 def settled_by(
     newer: Newer,
-    running: Callable[[], Iterable[tuple[str, str]]],
+    running: Callable[[], Iterable[RunningTask]],
     roots: list[str],
     decided: Decided = lambda *_: [],
 ) -> Settled:
@@ -47,9 +47,9 @@ def settled_by(
         if (twin := _same_run(obs, decided, roots)) is not None:
             return f"the same test run's failure was decided already ({twin})"
         names = _named(obs) | {f"fail in {where}", f"process {where}"}
-        for agent, command in running():
-            if any(name in command for name in names):
-                return f"already being worked on: {agent} is running on {where}"
+        for run in running():
+            if any(name in run.task.command for name in names):
+                return f"already being worked on: {run.task.agent} is running on {where}"
         return None
 
     return why

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from conscious.delegate.dispatcher import Dispatcher
+    from conscious.delegate.dispatch import Dispatcher
     from conscious.gate.gatekeeper import Gatekeeper
     from conscious.think.connect import Connection
     from conscious.think.context import ContextWindow
@@ -120,6 +120,6 @@ def share(state: LoopState, window: ContextWindow, conn: Connection, dispatcher:
         "context_length": conn.context_length,
         "exact_tokens": conn.backend.exact_tokens,
     }
-    state.running_tasks = len(dispatcher.running)
-    state.stalled = dispatcher.stalled_report()
+    state.running_tasks = len(dispatcher.running())
+    state.stalled = dispatcher.stalled()
     state.limits = gate.limits()

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from conscious.config import Config
+from conscious.model import Observation
 
 Start = Literal["first", "clean", "crash"]
 
@@ -43,6 +44,25 @@ class Resumption:
         how = "a clean stop" if self.start == "clean" else "a crash (the last run did not stop cleanly)"
         kept = f"{restored_turns} recent turns" + (" and the summary of older ones" if has_summary else "")
         return f"resumed: session {self.session} after {how}, last seen {self.last_seen}; {kept} restored"
+
+    def observation(self, restored_turns: int, has_summary: bool) -> Observation:
+        """How this run began, journaled."""
+        details: dict[str, Any] = {
+            "session": self.session,
+            "start": self.start,
+            "last_seen": self.last_seen,
+            "restored_turns": restored_turns,
+            "summary": has_summary,
+        }
+        if self.thresholds_changed is not None:
+            details["previous_thresholds"] = self.thresholds_changed
+        return Observation(
+            source="self",
+            event_type="started" if self.start == "first" else "resumed",
+            target=f"session {self.session}",
+            severity="warning" if self.start == "crash" else "info",
+            details=details,
+        )
 
 
 def begin_session(identity: Mapping[str, Any], config: Config, now: datetime) -> tuple[Resumption, dict[str, Any]]:
