@@ -26,46 +26,38 @@ from pydantic import BaseModel, Field, field_validator
 
 from conscious.api.admission import NEEDS_TOKEN, NOT_A_HOOK, Admission
 from conscious.control.events import EventBus
-from conscious.control.status import page
+from conscious.control.facade import Answer, Daemon, Kind
 from conscious.errors import BadQuery, BadRequest, ConsciousError
-from conscious.gate.answers import Answered
-from conscious.gate.approvals import Answer, Approvals
-from conscious.journal import Journal, Kind
 from conscious.model import request as user_request
 
 KEEPALIVE = 15.0
 """Seconds between SSE comments on a quiet stream (proxies and browsers close idle ones)."""
 
 
-class Control(Protocol):
-    """What the API needs from the running daemon."""
+class Control(Daemon, Protocol):
+    """What the API needs from the running daemon: the facade, and what only the API serves."""
 
-    journal: Journal
     bus: EventBus
     stopping: asyncio.Event
-
-    def reader(self) -> Journal:
-        """The calling thread's own connection to the journal, for reads."""
 
     @property
     def rules_file(self) -> Path:
         """Where an answer given ``always`` is kept (the daemon's config file)."""
         ...
 
-    def status(self) -> dict[str, Any]: ...
+    def known(self, approval_id: int) -> bool:
+        """Whether the approval was ever asked for."""
 
-    def tell(self, text: str) -> int: ...
+    def series(self, since: str) -> dict[str, Any]: ...
 
-    def answer(
-        self, approval_id: int, given: Answer, *, reason: str | None, always: bool, pattern: str | None
-    ) -> Answered: ...
+    def worktrees(self) -> list[dict[str, Any]]: ...
+
+    def has_worktree(self, task_id: int) -> bool: ...
 
     def metrics(self) -> bytes: ...
 
     def hook(self, task_id: int, token: str, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """An agent's hook asks about one of its tool calls (None: not this task's token)."""
-
-    def worktree(self, task_id: int, action: str) -> dict[str, Any]: ...
 
 
 class TellBody(BaseModel):
@@ -194,9 +186,7 @@ def _lists(control: Control) -> APIRouter:
         kind: Kind, limit: int, before: int | None, after: int | None, routine: bool = True, **filters: Any
     ) -> dict[str, Any]:
         try:
-            return page(
-                control.reader(), kind, limit=limit, before=before, after=after, filters=filters, routine=routine
-            )
+            return control.page(kind, limit=limit, before=before, after=after, filters=filters, routine=routine)
         except BadQuery as exc:
             raise HTTPException(422, str(exc)) from None
 
@@ -269,7 +259,7 @@ def _asks(control: Control) -> APIRouter:
 
     @router.get("/api/approvals")
     async def approvals() -> dict[str, Any]:
-        return {"items": Approvals(control.journal).waiting()}
+        return {"items": control.waiting()}
 
     def answer(approval_id: int, given: Answer, body: AnswerBody) -> dict[str, Any]:
         if body.pattern is not None and not body.always:
@@ -277,8 +267,7 @@ def _asks(control: Control) -> APIRouter:
         try:
             done = control.answer(approval_id, given, reason=body.reason, always=body.always, pattern=body.pattern)
         except ConsciousError as exc:
-            known = control.journal.approval(approval_id)
-            raise HTTPException(409 if known else 404, str(exc)) from None
+            raise HTTPException(409 if control.known(approval_id) else 404, str(exc)) from None
         kept_in = str(control.rules_file) if done.pattern is not None else None
         return {
             "answer": given,
@@ -307,17 +296,17 @@ def _work(control: Control) -> APIRouter:
     def charts(hours: Annotated[float, Query(gt=0, le=24 * 30)] = 24.0) -> dict[str, Any]:
         """The series the live page draws: the model's decisions and the agents' tasks."""
         since = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
-        return {"since": since, **control.reader().series(since)}
+        return {"since": since, **control.series(since)}
 
     @router.get("/api/worktrees")
     def worktrees() -> dict[str, Any]:
-        return {"items": control.reader().worktrees()}
+        return {"items": control.worktrees()}
 
     def on_worktree(task_id: int, action: str) -> dict[str, Any]:
         try:
             return control.worktree(task_id, action)
         except ConsciousError as exc:
-            raise HTTPException(409 if control.reader().worktree(task_id) else 404, str(exc)) from None
+            raise HTTPException(409 if control.has_worktree(task_id) else 404, str(exc)) from None
 
     @router.get("/api/tasks/{task_id}/diff")
     def task_diff(task_id: Id) -> dict[str, Any]:

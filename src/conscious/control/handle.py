@@ -1,4 +1,5 @@
-"""The running daemon as the control API sees it: what it may read and the little it may write.
+"""The running daemon as the control API sees it: what it may read and the little it may write
+(the ``Daemon`` facade of ``facade.py``, and what only the API serves: hooks, metrics, the stream).
 
 The API reads in its worker threads, each through a journal connection of its own
 (``reader``): a read, however long on an aged journal, never holds the loop's thread, and the
@@ -18,12 +19,12 @@ from typing import Any
 
 from conscious.control.events import EventBus
 from conscious.control.metrics import Metrics
-from conscious.control.status import status_report
+from conscious.control.status import page, status_report
 from conscious.delegate import branches
 from conscious.delegate.guard import ToolGuard
 from conscious.gate.answers import Answered, answer
-from conscious.gate.approvals import Answer
-from conscious.journal import Journal
+from conscious.gate.approvals import Answer, Approvals
+from conscious.journal import Journal, Kind
 from conscious.loop.reporter import Reporter
 from conscious.loop.state import LoopState
 from conscious.model import Observation, request
@@ -69,8 +70,37 @@ class DaemonControl:
         # Live figures from the loop itself, not the state it last published (up to a second old).
         return {**status_report(self.reader()), **self.state.status(), "running": True}
 
+    def page(
+        self,
+        kind: Kind,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+        routine: bool = True,
+        filters: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return page(self.reader(), kind, limit=limit, before=before, after=after, filters=filters, routine=routine)
+
     def tell(self, text: str) -> int:
         return self._accept(request(text))
+
+    def waiting(self) -> list[dict[str, Any]]:
+        return Approvals(self.journal).waiting()
+
+    def known(self, approval_id: int) -> bool:
+        """Whether the approval was ever asked for (an answer refused: answered already, or never asked)."""
+        return self.journal.approval(approval_id) is not None
+
+    def series(self, since: str) -> dict[str, Any]:
+        """The live page's charts since then."""
+        return self.reader().series(since)
+
+    def worktrees(self) -> list[dict[str, Any]]:
+        return self.reader().worktrees()
+
+    def has_worktree(self, task_id: int) -> bool:
+        return self.reader().worktree(task_id) is not None
 
     def answer(
         self, approval_id: int, given: Answer, *, reason: str | None, always: bool, pattern: str | None
