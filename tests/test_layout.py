@@ -17,23 +17,36 @@ TESTS = Path(__file__).parent
 FOUNDATION = {"errors", "model", "paths", "config", "system"}
 """Importable from anywhere; imports only itself."""
 
-MAY_IMPORT: dict[str, set[str]] = {
-    "foundation": set(),
-    "journal": set(),
-    "observe": set(),
-    "think": {"journal"},
-    "gate": {"journal"},
-    "delegate": {"journal", "gate"},
-    "loop": {"journal", "observe", "think", "gate", "delegate"},
-    "control": {"journal", "observe", "think", "gate", "delegate", "loop"},
-    "eval": {"journal", "observe", "think", "gate", "delegate", "loop"},
-    "cluster": {"journal", "observe", "think", "gate", "delegate", "loop"},
-    "api": {"journal", "gate", "control"},
-    "daemon": {"journal", "observe", "think", "gate", "delegate", "loop", "control", "api", "cluster"},
-    "cli": {"journal", "observe", "think", "gate", "delegate", "loop", "control", "api", "eval", "daemon", "cluster"},
-}
+ARCHITECTURE = Path(__file__).parents[1] / "docs" / "architecture.md"
+ROW = re.compile(r"^\|([^|]+)\|([^|]+)\|")
+
+
+def table(heading: str) -> dict[str, set[str]]:
+    """The first column → the second's names, of the architecture page's table whose headers
+    begin ``| heading |``; a row may name several rooms or modules (``a/``, ``b/``)."""
+    found: dict[str, set[str]] = {}
+    lines = iter(ARCHITECTURE.read_text().splitlines())
+    for line in lines:
+        if line.startswith(f"| {heading} |"):
+            break
+    else:
+        raise AssertionError(f"docs/architecture.md has no table headed {heading!r}")
+    next(lines)  # |---|---|
+    for line in lines:
+        if not (match := ROW.match(line)):
+            break
+        names = {n.strip() for n in match[2].split(",") if n.strip() not in ("", "—")}
+        for key in re.findall(r"`([^`]+)`", match[1]):
+            found[key.removesuffix("/").removesuffix(".py").replace("/", ".")] = names
+    return found
+
+
+MAY_IMPORT: dict[str, set[str]] = {"foundation": set(), **table("room | may also import")}
 """Room → the rooms it may import besides the foundation and itself (the loop's stages
-downward; nothing imports upward)."""
+downward; nothing imports upward): the table of docs/architecture.md, read from it."""
+BESIDES = {f"conscious.{module}": rooms for module, rooms in table("module | may also import").items()}
+"""Module → the rooms it may import besides its room's: the CLI's commands that are not about
+the running daemon (the page's second table)."""
 
 MAX_LINES = 400
 
@@ -82,12 +95,22 @@ def test_the_rules_know_every_room() -> None:
     rooms = {room(m) for m in ALL}
     assert rooms <= set(MAY_IMPORT), rooms - set(MAY_IMPORT)
     assert {"journal", "observe", "think", "gate", "delegate", "loop", "control", "api", "cli"} <= rooms
+    assert set(BESIDES) <= set(ALL), f"the page names modules that are not there: {set(BESIDES) - set(ALL)}"
+    named = {r for allowed in [*MAY_IMPORT.values(), *BESIDES.values()] for r in allowed}
+    assert named <= rooms, f"the page names rooms that are not there: {named - rooms}"
+
+
+def test_the_cli_and_the_api_import_no_stage_but_where_the_page_says() -> None:
+    """Through the facade (control/facade.py), not around it: the page's rule, kept."""
+    stages = {"journal", "observe", "think", "gate", "delegate", "loop"}
+    assert not MAY_IMPORT["api"] & stages and not MAY_IMPORT["cli"] & stages
+    assert {m.rpartition(".")[2] for m in BESIDES} <= {"doctor", "model", "tools", "watching"}
 
 
 @pytest.mark.parametrize("module", sorted(ALL))
 def test_imports_go_only_down(module: str) -> None:
     here = room(module)
-    allowed = MAY_IMPORT[here] | {"foundation", here}
+    allowed = MAY_IMPORT[here] | BESIDES.get(module, set()) | {"foundation", here}
     wrong = sorted(t for t in imports(module, ALL[module]) if room(t) not in allowed)
     assert not wrong, f"{module} ({here}) imports upward or sideways: {wrong}"
 

@@ -14,7 +14,6 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
-from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, status
@@ -39,11 +38,6 @@ class Control(Daemon, Protocol):
 
     bus: EventBus
     stopping: asyncio.Event
-
-    @property
-    def rules_file(self) -> Path:
-        """Where an answer given ``always`` is kept (the daemon's config file)."""
-        ...
 
     def known(self, approval_id: int) -> bool:
         """Whether the approval was ever asked for."""
@@ -268,7 +262,7 @@ def _asks(control: Control) -> APIRouter:
             done = control.answer(approval_id, given, reason=body.reason, always=body.always, pattern=body.pattern)
         except ConsciousError as exc:
             raise HTTPException(409 if control.known(approval_id) else 404, str(exc)) from None
-        kept_in = str(control.rules_file) if done.pattern is not None else None
+        kept_in = str(done.kept_in) if done.kept_in is not None else None
         return {
             "answer": given,
             "request": done.request,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -10,13 +9,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from conscious.cli.client import DaemonClient
-from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, journal_at, out
+from conscious.cli.client import Reached
+from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, out
 from conscious.cli.show import waiting_line
 from conscious.config import Config
-from conscious.errors import ApiUnavailable, ConsciousError
-from conscious.gate.answers import Answered, answer
-from conscious.gate.approvals import Answer, Approvals
+from conscious.control.facade import Answer, journal_of
+from conscious.errors import ConsciousError
 from conscious.paths import Paths
 
 ReasonArg = Annotated[str | None, typer.Argument(help="Why (told to the model).")]
@@ -42,26 +40,14 @@ def _answer(
     if pattern is not None and not always:
         raise ConsciousError("--pattern goes with --always")
     paths = Paths.resolve(home)
-    done: Answered | None = None
-    client = DaemonClient.find(paths) if config_file is None else None
-    if client is not None:
-        # The daemon answers, and keeps an --always rule in the config file it runs with.
-        with client, contextlib.suppress(ApiUnavailable):
-            verb = "approve" if given == "approved" else "deny"
-            reply = client.post(
-                f"/api/approvals/{approval_id}/{verb}", {"reason": reason, "always": always, "pattern": pattern}
-            )
-            done = Answered(reply["request"], reply["pattern"], reply["also"])
-            rules = Path(reply["kept_in"]) if reply.get("kept_in") else None
-    if done is None:
-        journal = journal_at(home)
-        rules = Config.load(paths, config_file).file if always else None
-        done = answer(journal, approval_id, given, reason=reason, always=rules, pattern=pattern)
+    # A config file given: the rule goes there, so the journal answers (the daemon keeps its own).
+    with Reached(paths, rules_file=lambda: Config.load(paths, config_file).file, api=config_file is None) as daemon:
+        done = daemon.answer(approval_id, given, reason=reason, always=always, pattern=pattern)
     r = done.request
     out.print(f"{given} #{approval_id}: {escape(r['agent'])}: {escape(r['command'][:120])}")
     if done.pattern is not None:
         kept = "approval.always_allow" if given == "approved" else "deny_commands"
-        out.print(f"[dim]kept in {rules} ({kept}): {escape(done.pattern)}[/]")
+        out.print(f"[dim]kept in {done.kept_in} ({kept}): {escape(done.pattern)}[/]")
     for other in done.also:
         out.print(f"{given} #{other['id']} too: {escape(other['agent'])}: {escape(other['command'][:120])}")
 
@@ -97,7 +83,11 @@ def deny(
 @friendly
 def approvals(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOpt = None) -> None:
     """Delegations waiting for your approval."""
-    waiting = Approvals(journal_at(home)).waiting()  # a read: the journal answers as the API would
+    journal = journal_of(Paths.resolve(home))
+    try:
+        waiting = journal.waiting()  # a read: the journal answers as the API would
+    finally:
+        journal.close()
     if as_json:
         print(json.dumps(waiting, default=str))
         return

@@ -1,4 +1,5 @@
-"""The CLI's way to a running daemon: its control API, found through the journal.
+"""The CLI's way to the daemon: ``Reached``, the ``Daemon`` facade through the control API
+when a daemon runs and answers there, else through its journal.
 
 A daemon publishes its API address in the journal; the token is in the state directory.
 When no daemon runs, or its API does not answer, the CLI reads and writes the journal
@@ -8,13 +9,18 @@ directly (``ApiUnavailable`` tells it to), so every command works either way.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from conscious.api.token import read_token
+from conscious.control.facade import Answer, JournalDaemon, Kind, answered, journal_of
 from conscious.errors import ApiUnavailable, ConsciousError
-from conscious.journal import Journal
 from conscious.paths import Paths
 from conscious.system.lock import daemon_running
+
+if TYPE_CHECKING:
+    from conscious.control.facade import Answered
 
 log = logging.getLogger("conscious")
 
@@ -32,7 +38,7 @@ class DaemonClient:
         )
 
     @classmethod
-    def find(cls, paths: Paths, journal: Journal | None = None) -> DaemonClient | None:
+    def find(cls, paths: Paths, journal: JournalDaemon | None = None) -> DaemonClient | None:
         """The running daemon's API, if one runs on this home's journal and serves one
         (``journal``: that journal, when the caller has it open already)."""
         if not paths.journal.exists() or not daemon_running(paths.journal):
@@ -40,9 +46,9 @@ class DaemonClient:
         token = read_token(paths.state_dir)
         if token is None:
             return None
-        reader = journal or Journal(paths.journal)
+        reader = journal or journal_of(paths)
         try:
-            url = reader.identity().get("daemon", {}).get("api_url")
+            url = reader.published().get("api_url")
         finally:
             if journal is None:
                 reader.close()
@@ -82,14 +88,91 @@ class DaemonClient:
         return self._call("POST", path, json=body)
 
 
-def through_daemon(paths: Paths, method: str, path: str, body: dict[str, Any] | None = None) -> Any | None:
-    """The running daemon's answer to one call, or None when no daemon answers (the caller then
-    uses the journal itself)."""
-    client = DaemonClient.find(paths)
-    if client is None:
-        return None
-    with client:
-        try:
-            return client.get(path) if method == "GET" else client.post(path, body)
-        except ApiUnavailable:
+class Reached:
+    """The daemon as the CLI reaches it: what the facade offers through the running daemon's
+    API (live status, what is told, answers, worktrees), falling back call by call to its
+    journal when no daemon answers; the journal's own reads (the log, the lists) always there."""
+
+    def __init__(
+        self, paths: Paths, *, make: bool = False, rules_file: Callable[[], Path] | None = None, api: bool = True
+    ) -> None:
+        """``make``: the journal made if there is none yet (else one line saying how to make it);
+        ``api=False``: the journal alone."""
+        self.paths = paths
+        self.journal = JournalDaemon.at(paths) if make else journal_of(paths)
+        self.journal.rules_file = rules_file
+        self._client = DaemonClient.find(paths, self.journal) if api else None
+
+    @property
+    def live(self) -> bool:
+        """Whether a running daemon answered (or has not failed to yet)."""
+        return self._client is not None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self.journal.close()
+
+    def __enter__(self) -> Reached:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _api(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any | None:
+        if self._client is None:
             return None
+        try:
+            return self._client.get(path, **params) if method == "GET" else self._client.post(path, body)
+        except ApiUnavailable:
+            self._client.close()
+            self._client = None  # gone: the journal from now on
+            return None
+
+    def status(self) -> dict[str, Any]:
+        live: dict[str, Any] | None = self._api("GET", "/api/status")
+        return live if live is not None else self.journal.status()
+
+    def page(
+        self,
+        kind: Kind,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+        routine: bool = True,
+        filters: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        live: dict[str, Any] | None = self._api(
+            "GET", f"/api/{kind}", limit=limit, before=before, after=after, routine=routine, **(filters or {})
+        )
+        if live is not None:
+            return live
+        return self.journal.page(kind, limit=limit, before=before, after=after, routine=routine, filters=filters)
+
+    def tell(self, text: str) -> int:
+        live = self._api("POST", "/api/inbox", {"text": text})
+        return int(live["id"]) if live is not None else self.journal.tell(text)
+
+    def waiting(self) -> list[dict[str, Any]]:
+        return self.journal.waiting()
+
+    def answer(
+        self, approval_id: int, given: Answer, *, reason: str | None, always: bool, pattern: str | None
+    ) -> Answered:
+        """The daemon answers, and keeps an ``always`` rule in the config file it runs with
+        (``kept_in``); else the journal, in ``rules_file``."""
+        verb = "approve" if given == "approved" else "deny"
+        body = {"reason": reason, "always": always, "pattern": pattern}
+        if (reply := self._api("POST", f"/api/approvals/{approval_id}/{verb}", body)) is not None:
+            kept = Path(reply["kept_in"]) if reply.get("kept_in") else None
+            return answered(reply["request"], reply["pattern"], reply["also"], kept)
+        return self.journal.answer(approval_id, given, reason=reason, always=always, pattern=pattern)
+
+    def worktree(self, task_id: int, action: str) -> dict[str, Any]:
+        if action == "diff":
+            live = self._api("GET", f"/api/tasks/{task_id}/diff")
+        else:
+            query = "?sensitive=true" if action == "merge-sensitive" else ""
+            live = self._api("POST", f"/api/tasks/{task_id}/{action.removesuffix('-sensitive')}{query}")
+        return live if live is not None else self.journal.worktree(task_id, action)

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from conscious.cli.common import ConfigOpt, HomeOpt, app, friendly, out
 from conscious.config import ClusterConfig, Config
+from conscious.control.facade import journal_of
 from conscious.errors import BrokerError, ConsciousError
-from conscious.journal import Journal
 from conscious.paths import Paths
 
 TIMEOUT_S = 8.0
@@ -48,9 +48,9 @@ def configured(home: Any, config_file: Any = None) -> ClusterConfig | None:
         return config.cluster
     if not paths.journal.exists():
         return None
-    journal = Journal(paths.journal)
+    journal = journal_of(paths)
     try:
-        daemon = journal.identity().get("daemon", {})
+        daemon = journal.published()
         published = daemon.get("node") or daemon.get("cluster") or {}  # an observer or worker; a brain
     finally:
         journal.close()

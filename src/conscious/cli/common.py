@@ -16,8 +16,6 @@ from rich.markup import escape
 
 import conscious
 from conscious.errors import ConsciousError
-from conscious.journal import Journal
-from conscious.paths import Paths
 
 app = typer.Typer(
     help="A local LLM as a continuous orchestrator: it observes, decides, and delegates to agents.",
@@ -81,10 +79,3 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(70) from None
 
     return wrapper
-
-
-def journal_at(home: Path | None) -> Journal:
-    paths = Paths.resolve(home)
-    if not paths.journal.exists():
-        raise ConsciousError(f"no journal at {paths.journal} yet: start `conscious run` first")
-    return Journal(paths.journal)

@@ -13,19 +13,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import conscious
-from conscious.cli.client import through_daemon
+from conscious.cli.client import Reached
 from conscious.cli.common import HomeOpt, app, friendly
 from conscious.cli.show import recent_decisions
-from conscious.cli.talk import await_reply
-from conscious.control.status import status_report
-from conscious.delegate import branches
+from conscious.control.facade import Answer, asks_back
 from conscious.errors import ConsciousError
-from conscious.gate.answers import answer
-from conscious.gate.approvals import Answer, Approvals
-from conscious.journal import Journal
 from conscious.model import request
 from conscious.paths import Paths
-from conscious.think import asks
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -67,57 +61,45 @@ def build_server(paths: Paths) -> MCPServer:
 
     server = MCPServer("conscious", instructions=INSTRUCTIONS, version=conscious.__version__)
 
-    def daemon(method: str, path: str, body: dict[str, Any] | None = None) -> Any | None:
-        return through_daemon(paths, method, path, body)
-
-    def journal() -> Journal:
-        if not paths.journal.exists():
-            raise ConsciousError(f"no journal at {paths.journal} yet: start `conscious run` first")
-        return Journal(paths.journal)
-
     @server.tool()
     @said
     def tell(text: str) -> str:
         """Give the orchestrator a request or a fact, as `conscious tell` does."""
-        obs = request(text)
-        if (told := daemon("POST", "/api/inbox", {"text": obs.details["text"]})) is not None:
-            queued = f"queued as observation #{told['id']}"
-            if asks.kind(obs.details["text"]) not in ("question", "vague"):
+        said = str(request(text).details["text"])
+        with Reached(paths, make=True) as daemon:
+            queued = f"queued as observation #{(obs_id := daemon.tell(said))}"
+            if not daemon.live or not asks_back(said):
                 return queued
-            said = await_reply(paths, told["id"], ANSWER_WAIT)
-            return f"{queued}\n{said}" if said is not None else f"{queued}; no answer yet: see the `log` tool"
-        paths.ensure()
-        return f"queued as observation #{Journal(paths.journal).append(obs)}"
+            reply = daemon.journal.reply(obs_id, ANSWER_WAIT)
+        return f"{queued}\n{reply}" if reply is not None else f"{queued}; no answer yet: see the `log` tool"
 
     @server.tool()
     @said
     def status() -> dict[str, Any]:
         """The daemon's status: running or not, model, context, budget, waiting approvals, counts."""
-        live: dict[str, Any] | None = daemon("GET", "/api/status")
-        return live if live is not None else _plain(status_report(journal()))
+        with Reached(paths) as daemon:
+            return _plain(daemon.status())
 
     @server.tool()
     @said
     def log(limit: int = 10) -> list[dict[str, Any]]:
         """The latest decisions, oldest first: what was seen, what was decided and why, the task and its result."""
-        found = recent_decisions(paths, journal(), max(1, min(limit, 100)), False)
-        return _plain(found)
+        with Reached(paths) as daemon:
+            return _plain(recent_decisions(daemon, max(1, min(limit, 100)), False))
 
     @server.tool()
     @said
     def approvals() -> dict[str, Any]:
         """Delegations waiting for a person's answer."""
-        waiting = _plain(Approvals(journal()).waiting())
+        with Reached(paths, api=False) as daemon:
+            waiting = _plain(daemon.waiting())
         # Never empty content: a client shows nothing at all for an empty list.
         said = f"{len(waiting)} waiting for an answer" if waiting else "nothing is waiting for an answer"
         return {"said": said, "waiting": waiting}
 
     def answered(approval_id: int, given: Answer, reason: str | None) -> str:
-        verb = "approve" if given == "approved" else "deny"
-        reply = daemon("POST", f"/api/approvals/{approval_id}/{verb}", {"reason": reason})
-        request = (
-            reply["request"] if reply is not None else answer(journal(), approval_id, given, reason=reason).request
-        )
+        with Reached(paths) as daemon:
+            request = daemon.answer(approval_id, given, reason=reason, always=False, pattern=None).request
         return f"{given} #{approval_id}: {request['agent']}: {request['command'][:200]}"
 
     @server.tool()
@@ -136,8 +118,8 @@ def build_server(paths: Paths) -> MCPServer:
     @said
     def diff(task_id: int) -> str:
         """What a task changed in its worktree: its branch against where it began."""
-        reply = daemon("GET", f"/api/tasks/{task_id}/diff")
-        text: str = reply["diff"] if reply is not None else branches.diff(journal(), task_id)
+        with Reached(paths) as daemon:
+            text: str = daemon.worktree(task_id, "diff")["diff"]
         return text or "no changes"
 
     return server

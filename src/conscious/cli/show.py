@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import time
@@ -14,15 +13,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from conscious.cli.client import DaemonClient
+from conscious.cli.client import Reached
 from conscious.cli.cluster import configured, report_for, rows
-from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
-from conscious.control.status import page, status_report
-from conscious.errors import ApiUnavailable
-from conscious.gate.approvals import Approvals
-from conscious.journal import Journal
-from conscious.loop.batch import coalesce
-from conscious.model import Observation
+from conscious.cli.common import HomeOpt, app, friendly, out
+from conscious.control.facade import Daemon, JournalDaemon, as_seen
 from conscious.paths import Paths
 
 
@@ -56,31 +50,26 @@ def log_(
     home: HomeOpt = None,
 ) -> None:
     """Show recent decisions with the observations they covered and their delegations."""
-    paths = Paths.resolve(home)
-    journal = journal_at(home)
-    if list_observations:
-        _log_observations(journal, limit, as_json, show_all)
-        return
-    records = recent_decisions(paths, journal, limit or 20, show_all)
-    for record in records:
-        _show_decision(record, as_json)
-    if follow:
-        _follow(journal, max((r["id"] for r in records), default=0), as_json, show_all)
-        return
-    pending = journal.pending_count()
-    if pending and not as_json:
-        out.print(f"[yellow]{pending} observation(s) pending[/]")
-    if (waiting := len(Approvals(journal).waiting())) and not as_json:
-        out.print(f"[yellow]{waiting} delegation(s) waiting for your approval: `conscious approvals`[/]")
+    with Reached(Paths.resolve(home), api=not list_observations) as daemon:
+        journal = daemon.journal
+        if list_observations:
+            _log_observations(journal, limit, as_json, show_all)
+            return
+        records = recent_decisions(daemon, limit or 20, show_all)
+        for record in records:
+            _show_decision(record, as_json)
+        if follow:
+            _follow(journal, max((r["id"] for r in records), default=0), as_json, show_all)
+            return
+        if (pending := journal.pending()) and not as_json:
+            out.print(f"[yellow]{pending} observation(s) pending[/]")
+        if (waiting := len(journal.waiting())) and not as_json:
+            out.print(f"[yellow]{waiting} delegation(s) waiting for your approval: `conscious approvals`[/]")
 
 
-def recent_decisions(paths: Paths, journal: Journal, limit: int, show_all: bool) -> list[dict[str, Any]]:
+def recent_decisions(daemon: Daemon, limit: int, show_all: bool) -> list[dict[str, Any]]:
     """Oldest first: from the running daemon's API, else from the journal (the same records)."""
-    if (client := DaemonClient.find(paths, journal)) is not None:
-        with client, contextlib.suppress(ApiUnavailable):
-            items: list[dict[str, Any]] = client.get("/api/decisions", limit=limit, routine=show_all)["items"]
-            return items[::-1]
-    found: list[dict[str, Any]] = page(journal, "decisions", limit=limit, routine=show_all)["items"]
+    found: list[dict[str, Any]] = daemon.page("decisions", limit=limit, routine=show_all)["items"]
     return found[::-1]
 
 
@@ -88,8 +77,7 @@ def _show_decision(record: dict[str, Any], as_json: bool) -> None:
     if as_json:
         out.print_json(data=record) if sys.stdout.isatty() else print(json.dumps(record, default=str), flush=True)
         return
-    # As the model saw them: repeats and bursts coalesced.
-    seen = [e.observation.model_dump(mode="json") for e in coalesce(_models(record["observations"]))]
+    seen = as_seen(record["observations"])
     obs_text = "; ".join(_seen(o) for o in seen[:4])
     if len(seen) > 4:
         obs_text += f"; +{len(seen) - 4} more"
@@ -105,10 +93,6 @@ def _show_decision(record: dict[str, Any], as_json: bool) -> None:
     out.print(f"    [dim]why: {escape(record['reasoning'][:160])}[/]")
     if task := record["task"]:
         _show_task(task)
-
-
-def _models(observations: list[dict[str, Any]]) -> list[Observation]:
-    return [Observation.model_validate(o) for o in observations]
 
 
 def _seen(o: dict[str, Any]) -> str:
@@ -154,21 +138,21 @@ def _show_task(task: dict[str, Any]) -> None:
 FOLLOW_INTERVAL = 0.5
 
 
-def _follow(journal: Journal, last_decision: int, as_json: bool, show_all: bool) -> None:
+def _follow(journal: JournalDaemon, last_decision: int, as_json: bool, show_all: bool) -> None:
     """Print new decisions (and, as text, the observations between them, agents' results among
     them) as the journal receives them, whether the daemon runs or not; Ctrl-C ends it."""
-    last_obs = journal.last_observation_id()
+    last_obs = journal.newest()
     version = None
     try:
         while True:
-            if (now := journal.data_version()) != version:
+            if (now := journal.changed()) != version:
                 version = now
                 if not as_json:
-                    for o in page(journal, "observations", after=last_obs, limit=500)["items"]:
+                    for o in journal.page("observations", after=last_obs, limit=500)["items"]:
                         last_obs = o["id"]
                         if show_all or (o["source"], o["event_type"]) != ("clock", "heartbeat"):
                             _show_observation(o)
-                for record in page(journal, "decisions", after=last_decision, limit=500, routine=show_all)["items"]:
+                for record in journal.page("decisions", after=last_decision, limit=500, routine=show_all)["items"]:
                     last_decision = record["id"]
                     _show_decision(record, as_json)
             time.sleep(FOLLOW_INTERVAL)
@@ -185,10 +169,10 @@ def _show_observation(o: dict[str, Any]) -> None:
     )
 
 
-def _log_observations(journal: Journal, limit: int | None, as_json: bool, show_all: bool) -> None:
+def _log_observations(journal: JournalDaemon, limit: int | None, as_json: bool, show_all: bool) -> None:
     """What the orchestrator saw; its own feedback (reflections, refusals, outages) only with
     ``--all``, so that a replay of the export does not see it twice."""
-    for o in journal.stream_observations(limit):
+    for o in journal.observations(limit):
         if o.source in ("self", "system", "policy") and not show_all:
             continue
         if as_json:
@@ -220,13 +204,9 @@ def status(
         said = {"running": False, "journal": str(paths.journal), "error": "no journal yet: start `conscious run`"}
         print(json.dumps(said))
         raise typer.Exit(1)
-    journal = journal_at(home)
-    report: dict[str, Any] | None = None
-    if (client := DaemonClient.find(paths, journal)) is not None:
-        with client, contextlib.suppress(ApiUnavailable):
-            report = client.get("/api/status")
-    if report is None:
-        report = status_report(journal)
+    with Reached(paths) as reached:
+        report = reached.status()
+        size = f"{reached.journal.size() / 1e6:,.1f} MB"
     daemon, counts, alive = report, report["counts"], report["running"]
     if (in_cluster := configured(home)) is not None:
         report["cluster"] = report_for(in_cluster)  # from the broker: the same on every host
@@ -296,9 +276,8 @@ def status(
         f"{counts['observations']} observations · {counts['decisions']} decisions · "
         f"{counts['delegations']} delegations ({counts['running']} running) · {counts['notes']} notes",
     )
-    size = f"{journal.size() / 1e6:,.1f} MB"
     horizon = f", rows older than {daemon['retention_days']:g} days let go" if daemon.get("retention_days") else ""
-    table.add_row("journal", f"{journal.path} ({size}{horizon})")
+    table.add_row("journal", f"{report['journal']} ({size}{horizon})")
     if alive and daemon.get("api_url"):
         table.add_row("api", f"{daemon['api_url']} (`conscious page` for the live page)")
     for key, value in rows(report["cluster"]) if in_cluster is not None else []:

@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 
 from conscious.cli.common import HomeOpt, app, err, friendly
+from conscious.control.facade import JournalDaemon
 from conscious.errors import ConsciousError
-from conscious.journal import Journal
 from conscious.observe.command import TAIL_LINES, ended
 from conscious.paths import Paths
 
@@ -26,7 +26,6 @@ def watch(
 ) -> None:
     """Run a command (its output as usual) and tell the loop its exit code and the tail of its output."""
     paths = Paths.resolve(home)
-    paths.ensure()
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     began = time.monotonic()
     try:
@@ -44,9 +43,9 @@ def watch(
         proc.terminate()
         code = proc.wait()
     obs = ended(command, code, list(tail), time.monotonic() - began, os.getcwd())
-    journal = Journal(paths.journal)
+    journal = JournalDaemon.at(paths)
     try:
-        obs_id = journal.append(obs)
+        obs_id = journal.observed(obs)
     finally:
         journal.close()
     err.print(f"conscious: {obs.event_type} with exit code {code}; told the loop (observation #{obs_id})")

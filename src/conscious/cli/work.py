@@ -9,24 +9,28 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from conscious.cli.client import through_daemon
-from conscious.cli.common import HomeOpt, app, friendly, journal_at, out
-from conscious.delegate import branches
+from conscious.cli.client import Reached
+from conscious.cli.common import HomeOpt, app, friendly, out
+from conscious.control.facade import journal_of
 from conscious.paths import Paths
 
 TaskArg = Annotated[int, typer.Argument(metavar="ID", help="The task (see `conscious worktrees`).")]
 
 
-def _ask(home: Path | None, method: str, path: str) -> dict[str, Any] | None:
-    reply: dict[str, Any] | None = through_daemon(Paths.resolve(home), method, path)
-    return reply
+def _on(home: Path | None, task_id: int, action: str) -> dict[str, Any]:
+    with Reached(Paths.resolve(home)) as daemon:
+        return daemon.worktree(task_id, action)
 
 
 @app.command()
 @friendly
 def worktrees(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOpt = None) -> None:
     """Tasks' worktrees not merged or discarded yet."""
-    rows = journal_at(home).worktrees(("ready",))
+    journal = journal_of(Paths.resolve(home))
+    try:
+        rows = journal.worktrees()
+    finally:
+        journal.close()
     if as_json:
         out.print_json(json.dumps(rows, default=str))
         return
@@ -43,8 +47,7 @@ def worktrees(as_json: Annotated[bool, typer.Option("--json")] = False, home: Ho
 @friendly
 def diff(task_id: TaskArg, home: HomeOpt = None) -> None:
     """A task's changes: its branch against where it began."""
-    reply = _ask(home, "GET", f"/api/tasks/{task_id}/diff")
-    text = reply["diff"] if reply is not None else branches.diff(journal_at(home), task_id)
+    text = _on(home, task_id, "diff")["diff"]
     out.print(escape(text) if text else "no changes", end="" if text else "\n", soft_wrap=True)
 
 
@@ -64,9 +67,7 @@ def merge(
 ) -> None:
     """Merge a task's branch into the branch checked out in your repository (a fast-forward
     when it can be; a conflict leaves everything untouched)."""
-    query = "?sensitive=true" if sensitive else ""
-    reply = _ask(home, "POST", f"/api/tasks/{task_id}/merge{query}")
-    how = reply["merged"] if reply is not None else branches.merge(journal_at(home), task_id, sensitive=sensitive)
+    how = _on(home, task_id, "merge-sensitive" if sensitive else "merge")["merged"]
     out.print(f"task {task_id} merged: {how}")
 
 
@@ -74,6 +75,5 @@ def merge(
 @friendly
 def discard(task_id: TaskArg, home: HomeOpt = None) -> None:
     """Throw a task's worktree and branch away."""
-    if _ask(home, "POST", f"/api/tasks/{task_id}/discard") is None:
-        branches.discard(journal_at(home), task_id)
+    _on(home, task_id, "discard")
     out.print(f"task {task_id} discarded: its worktree and branch are removed")

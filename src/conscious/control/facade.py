@@ -5,28 +5,28 @@ or its API does not answer: every command works either way); the daemon's own ``
 (``handle.py``) answers it in its process, for the API; the CLI's ``Reached``
 (``cli/client.py``) through the API when a daemon answers there, else through a
 ``JournalDaemon``. The names they speak in are given here too, so that neither the CLI nor the
-API imports a stage of the loop.
+API imports a stage of the loop. What only some calls need is imported by them: `conscious tell`
+should not pay for the gate's rules or git.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from conscious.control.status import page, status_report
-from conscious.delegate import branches
 from conscious.errors import ConsciousError
-from conscious.gate.answers import Answered, answer
 from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal, Kind
-from conscious.loop.batch import coalesce
 from conscious.model import UNFINISHED, Observation, request
 from conscious.paths import Paths
 from conscious.think import asks
 
-__all__ = ["Answer", "Answered", "Daemon", "JournalDaemon", "Kind", "as_seen", "asks_back", "journal_of"]
+if TYPE_CHECKING:
+    from conscious.gate.answers import Answered
+
+__all__ = ["Answer", "Answered", "Daemon", "JournalDaemon", "Kind", "answered", "as_seen", "asks_back", "journal_of"]
 
 WORKTREE_ACTIONS = ("diff", "merge", "merge-sensitive", "discard")
 
@@ -69,8 +69,19 @@ def asks_back(text: str) -> bool:
     return asks.kind(text) in ("question", "vague")
 
 
+def answered(
+    request: dict[str, Any], pattern: str | None, also: list[dict[str, Any]], kept_in: Path | None
+) -> Answered:
+    """An answer as the API reported it."""
+    from conscious.gate.answers import Answered
+
+    return Answered(request, pattern, also, kept_in)
+
+
 def as_seen(observations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """A decision's observations as the model saw them: repeats and bursts coalesced."""
+    from conscious.loop.batch import coalesce
+
     models = [Observation.model_validate(o) for o in observations]
     return [e.observation.model_dump(mode="json") for e in coalesce(models)]
 
@@ -85,10 +96,10 @@ def journal_of(paths: Paths) -> JournalDaemon:
 class JournalDaemon:
     """The daemon as its journal holds it: read and written there, whether it runs or not."""
 
-    def __init__(self, journal: Journal, *, rules_file: Path | None = None) -> None:
+    def __init__(self, journal: Journal, *, rules_file: Callable[[], Path] | None = None) -> None:
         self.journal = journal
         self.rules_file = rules_file
-        """Where an ``always`` answer is kept (the config file)."""
+        """Where an ``always`` answer is kept (the config file), found when one is given."""
 
     @classmethod
     def at(cls, paths: Paths) -> JournalDaemon:
@@ -104,6 +115,8 @@ class JournalDaemon:
         self.journal.close()
 
     def status(self) -> dict[str, Any]:
+        from conscious.control.status import status_report
+
         return status_report(self.journal)
 
     def page(
@@ -116,6 +129,8 @@ class JournalDaemon:
         routine: bool = True,
         filters: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        from conscious.control.status import page
+
         return page(self.journal, kind, limit=limit, before=before, after=after, filters=filters, routine=routine)
 
     def tell(self, text: str) -> int:
@@ -131,12 +146,16 @@ class JournalDaemon:
     def answer(
         self, approval_id: int, given: Answer, *, reason: str | None, always: bool, pattern: str | None
     ) -> Answered:
+        from conscious.gate.answers import answer
+
         if always and self.rules_file is None:
             raise ConsciousError("an answer kept as a rule needs the config file to keep it in")
-        rules = self.rules_file if always else None
+        rules = self.rules_file() if always and self.rules_file is not None else None
         return answer(self.journal, approval_id, given, reason=reason, always=rules, pattern=pattern)
 
     def worktree(self, task_id: int, action: str) -> dict[str, Any]:
+        from conscious.delegate import branches
+
         if action == "diff":
             return {"task_id": task_id, "diff": branches.diff(self.journal, task_id)}
         if action in ("merge", "merge-sensitive"):

@@ -24,6 +24,8 @@ class Answered:
     """The rule saved, with ``--always``."""
     also: list[dict[str, Any]] = field(default_factory=list)
     """Other waiting requests the saved rule answered."""
+    kept_in: Path | None = None
+    """The config file the rule was saved in."""
 
 
 def exact(command: str) -> str:
@@ -60,7 +62,7 @@ def answer(
     done = Answered(request)
     if always is None:
         return done
-    done.pattern = pattern or exact(request["command"])
+    done.pattern, done.kept_in = pattern or exact(request["command"]), always
     save_pattern(always, request["agent"], done.pattern, allow=given == "approved")
     for other in approvals.waiting():
         if given == "approved" and other["agent"] != request["agent"]:
