@@ -23,6 +23,7 @@ def health_of(orch: Orchestrator, interval: float) -> Health:
     """The health loop as the daemon wires it to its loop."""
     return Health(
         orch.state,
+        orch.published,
         orch.connection,
         orch.journal,
         orch.dispatcher,
@@ -59,7 +60,8 @@ async def test_all_checks_pass_on_a_sound_daemon(config: Config, paths: Paths) -
     assert set(checks) == {"llm", "model", "journal", "observers", "budget"}
     assert all(c["ok"] for c in checks.values()), checks
     assert health_observations(journal) == []  # nothing changed: nothing to say
-    assert orch.state.status()["health"] == "ok" and orch.state.status()["checks"] == checks
+    said = orch.published.status(orch.state)
+    assert said["health"] == "ok" and said["checks"] == checks
 
 
 async def test_an_unreachable_server_then_its_return_are_observations(config: Config, paths: Paths) -> None:
@@ -82,7 +84,7 @@ async def test_a_model_not_loaded_fails_the_model_check(config: Config, paths: P
     checks = await health_of(orch, 1.0).round()
     assert checks["llm"]["ok"] and not checks["model"]["ok"]
     assert checks["model"]["detail"] == "qwen3-8b is not loaded"
-    assert any(p.startswith("model:") for p in orch.state.status()["problems"])
+    assert any(p.startswith("model:") for p in orch.published.status(orch.state)["problems"])
 
 
 async def test_a_journal_locked_by_another_process_fails_the_journal_check(config: Config, paths: Paths) -> None:
@@ -183,6 +185,6 @@ async def test_the_health_loop_runs_until_stopped(config: Config, paths: Paths, 
     stop = asyncio.Event()
     runner = asyncio.create_task(health.run(stop))
     await asyncio.sleep(0.3)
-    assert orch.state.checks  # at least one round
+    assert orch.published.checks  # at least one round
     stop.set()
     await asyncio.wait_for(runner, 2)

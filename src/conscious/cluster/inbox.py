@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import nats
 from nats.aio.msg import Msg
@@ -22,7 +23,7 @@ from conscious.cluster.relay import Relay
 from conscious.cluster.trouble import Trouble
 from conscious.cluster.wire import Sent
 from conscious.errors import BrokerError
-from conscious.journal import Journal
+from conscious.journal.cluster import Key
 from conscious.model import Observation
 
 log = logging.getLogger("conscious")
@@ -31,10 +32,16 @@ FETCH = 200
 WAIT_S = 0.5
 
 
+class InboxJournal(Protocol):
+    """The journal as a brain's inbox uses it: what the other hosts sent, taken once each."""
+
+    def ingest_many(self, items: Iterable[tuple[Observation, Key]]) -> list[Observation]: ...
+
+
 class Inbox:
     def __init__(
         self,
-        journal: Journal,
+        journal: InboxJournal,
         broker: Broker,
         host: str,
         clog: ClusterLog,

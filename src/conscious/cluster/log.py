@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import nats
 from pydantic import ValidationError
@@ -26,16 +28,36 @@ from pydantic import ValidationError
 from conscious.cluster.broker import DECISIONS, DECISIONS_STREAM, Broker, said
 from conscious.cluster.wire import Logged, Sent
 from conscious.errors import BrokerError, Fenced
-from conscious.journal import Journal
-from conscious.model import DecisionRecord
+from conscious.journal.cluster import Key
+from conscious.journal.decisions import Committed
+from conscious.journal.rows import JournaledTurn
+from conscious.model import DecisionRecord, Observation
 
 log = logging.getLogger("conscious")
+
+
+class LogJournal(Protocol):
+    """The journal as the decision log uses it: where it stands in the log, and what it applies."""
+
+    def applied_seq(self) -> int: ...
+
+    def holds_seq(self, seq: int) -> bool: ...
+
+    def ingest(self, obs: Observation, key: Key) -> int | None: ...
+
+    def keyed(self, ids: Iterable[int], me: str) -> list[tuple[Key, Observation, bool]]: ...
+
+    def local_ids(self, keys: Iterable[Key], me: str) -> dict[Key, int]: ...
+
+    def record_decision(
+        self, record: DecisionRecord, *, turns: Sequence[JournaledTurn] = (), cluster_seq: int | None = None
+    ) -> Committed: ...
 
 
 class ClusterLog:
     """The ``Ledger`` of a brain on several machines."""
 
-    def __init__(self, journal: Journal, broker: Broker, host: str, project: str) -> None:
+    def __init__(self, journal: LogJournal, broker: Broker, host: str, project: str) -> None:
         self.journal = journal
         self.broker = broker
         self.host = host

@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from conscious.cluster.broker import Broker, obs_subject
 from conscious.cluster.trouble import Trouble
 from conscious.cluster.wire import Sent
 from conscious.errors import BrokerError
-from conscious.journal import Journal
 from conscious.model import Observation
 
 log = logging.getLogger("conscious")
@@ -26,10 +26,20 @@ POLL_S = 0.2
 """How often the journal is looked at without a nudge (rows another process wrote)."""
 
 
+class OutboxJournal(Protocol):
+    """The journal as the outbox uses it: what is not sent yet, marked once sent."""
+
+    def unsent(self, limit: int = 500) -> list[Observation]: ...
+
+    def sent(self, up_to: int, *, forwarded: bool) -> None: ...
+
+    def cluster_task_of(self, task_id: int) -> int | None: ...
+
+
 class Outbox:
     def __init__(
         self,
-        journal: Journal,
+        journal: OutboxJournal,
         broker: Broker,
         host: str,
         project: str,

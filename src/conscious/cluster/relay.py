@@ -13,24 +13,47 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any, Protocol
 
 from conscious.cluster.broker import Broker, task_subject
 from conscious.cluster.wire import Assignment
 from conscious.delegate.base import Outcome
 from conscious.delegate.dispatch import RecordedEvents, TaskEvent, TaskEvents, ended
 from conscious.errors import BrokerError
-from conscious.journal import Journal
 from conscious.loop.backoff import backoff
-from conscious.model import Observation, RunningTask, Task, utcnow
+from conscious.model import Decision, Observation, RunningTask, Task, utcnow
 
 log = logging.getLogger("conscious")
 
 ENDED: frozenset[str] = frozenset({"succeeded", "failed", "timeout", "interrupted"})
 
 
+class RelayJournal(Protocol):
+    """The journal as the relay uses it: the cluster's tasks, their decisions and ends."""
+
+    def cluster_seq_of(self, decision_id: int) -> int | None: ...
+
+    def task_at(self, seq: int) -> Task | None: ...
+
+    def unfinished_cluster_tasks(self) -> list[tuple[int, Task]]: ...
+
+    def decision(self, decision_id: int) -> Decision | None: ...
+
+    def update_task(self, task_id: int, **fields: Any) -> None: ...
+
+    def finish_task(self, task_id: int, outcome: Observation, **fields: Any) -> int: ...
+
+
 class Relay:
     def __init__(
-        self, journal: Journal, broker: Broker, host: str, project: str, *, cwd: Path, events: TaskEvents | None = None
+        self,
+        journal: RelayJournal,
+        broker: Broker,
+        host: str,
+        project: str,
+        *,
+        cwd: Path,
+        events: TaskEvents | None = None,
     ) -> None:
         self.journal = journal
         self.broker = broker

@@ -22,7 +22,8 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 import nats
 from nats.aio.msg import Msg
@@ -34,7 +35,8 @@ from conscious.cluster.trouble import Trouble, pause
 from conscious.cluster.wire import Assignment
 from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.errors import BrokerError
-from conscious.journal import Journal
+from conscious.journal.decisions import Committed
+from conscious.journal.rows import JournaledTurn
 from conscious.model import Decision, DecisionRecord, Observation, Task
 
 log = logging.getLogger("conscious")
@@ -43,10 +45,20 @@ STALE_S = 2 * EVERY_S + 1.0
 """Seconds after which a presence entry nobody rewrote says nothing: its host is gone."""
 
 
+class WorkerJournal(Protocol):
+    """The journal as a worker uses it: an assignment taken once, as a decision of its own."""
+
+    def worker_task(self, seq: int) -> dict[str, Any] | None: ...
+
+    def record_decision(
+        self, record: DecisionRecord, *, turns: Sequence[JournaledTurn] = (), cluster_seq: int | None = None
+    ) -> Committed: ...
+
+
 class Worker:
     def __init__(
         self,
-        journal: Journal,
+        journal: WorkerJournal,
         broker: Broker,
         dispatcher: LocalDispatcher,
         host: str,

@@ -26,7 +26,7 @@ from conscious.gate.answers import Answered, answer
 from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal, Kind
 from conscious.loop.reporter import Reporter
-from conscious.loop.state import LoopState
+from conscious.loop.state import LoopState, Published
 from conscious.model import Observation, request
 
 
@@ -34,6 +34,7 @@ class DaemonControl:
     def __init__(
         self,
         state: LoopState,
+        published: Published,
         journal: Journal,
         bus: EventBus,
         metrics: Metrics,
@@ -46,6 +47,7 @@ class DaemonControl:
         merged: Callable[[int], None] = lambda _: None,
     ) -> None:
         self.state = state
+        self.published = published
         self.journal = journal
         self.bus = bus
         self._metrics = metrics
@@ -68,7 +70,7 @@ class DaemonControl:
 
     def status(self) -> dict[str, Any]:
         # Live figures from the loop itself, not the state it last published (up to a second old).
-        return {**status_report(self.reader()), **self.state.status(), "running": True}
+        return {**status_report(self.reader()), **self.published.status(self.state), "running": True}
 
     def page(
         self,

@@ -19,16 +19,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from conscious.delegate.dispatch import Dispatcher
 from conscious.errors import JournalError, LLMError
 from conscious.gate.budget import budget_use
 from conscious.gate.policy import DAY
-from conscious.journal import Journal
 from conscious.loop.reporter import Reporter
-from conscious.loop.state import LoopState
-from conscious.model import Observation
+from conscious.loop.state import LoopState, Published
+from conscious.model import Observation, PastTask
 from conscious.think.connect import Connection
 
 log = logging.getLogger("conscious")
@@ -64,14 +63,28 @@ def over_budget(use: dict[str, Any]) -> list[str]:
     return found
 
 
+class HealthJournal(Protocol):
+    """The journal as the health loop uses it: whether it can be written, and the tasks' costs."""
+
+    @property
+    def writing(self) -> bool:
+        """This connection holds the write lock (a probe now would only wait on itself)."""
+
+    def probe_write(self, wait: float) -> str | None: ...
+
+    def recent_tasks(self, within_s: float) -> list[PastTask]: ...
+
+
 class Health:
-    """Reads and writes the loop's ``LoopState``; probes the parts it is handed."""
+    """Reads the loop's ``LoopState``, probes the parts it is handed, and writes what it finds
+    where the daemon publishes it (``Published.checks``)."""
 
     def __init__(
         self,
         state: LoopState,
+        published: Published,
         connection: Connection,
-        journal: Journal,
+        journal: HealthJournal,
         dispatcher: Dispatcher,
         reporter: Reporter,
         *,
@@ -82,6 +95,7 @@ class Health:
         stall_after: float | None,
     ) -> None:
         self.state = state
+        self.published = published
         self.connection = connection
         self.journal = journal
         self.dispatcher = dispatcher
@@ -110,7 +124,7 @@ class Health:
                 self.noticed(obs)
         checks = {**await self._llm(), "journal": self._journal(), "observers": self._observers()}
         checks["budget"] = self._budget()
-        self.state.checks = checks
+        self.published.checks = checks
         status = overall(checks)
         if status != self.status:
             self._changed(status, checks)

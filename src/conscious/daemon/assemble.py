@@ -22,6 +22,7 @@ from conscious.journal import Journal
 from conscious.loop.ledger import Ledger
 from conscious.loop.orchestrator import Orchestrator
 from conscious.loop.reporter import Reporter
+from conscious.loop.state import Published
 from conscious.observe.base import Observer
 from conscious.observe.clock import ClockObserver
 from conscious.observe.files import FileObserver
@@ -166,6 +167,7 @@ async def build(
     guard: ToolGuard | None = None,
     ledger: Ledger | None = None,
     stop: asyncio.Event | None = None,
+    published: Published | None = None,
 ) -> Orchestrator:
     """The running parts; ``observe=False`` leaves out the observers (replay feeds the loop
     itself); the ``dispatcher`` made with the loop to be told (else agents here, their tool
@@ -198,5 +200,6 @@ async def build(
         reporter,
         ledger=ledger,
         stop=stop,
+        published=published,
     )
     return orchestrator

@@ -31,6 +31,7 @@ from conscious.errors import BrokerError, ConfigError
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
 from conscious.loop.reporter import Reporter
+from conscious.loop.state import Published
 from conscious.system.supervise import Supervisor
 
 log = logging.getLogger("conscious")
@@ -88,6 +89,7 @@ class BrainParts:
     broker: Broker
     host: str
     log: ClusterLog
+    journal: Journal
     project: str
     cwd: Path
     _relay: Relay | None = None
@@ -105,13 +107,13 @@ class BrainParts:
             "log_position": lambda: float(self.log.applied),
             "observations_taken": lambda: float(inbox.taken if inbox else 0),
             "observations_sent": lambda: float(outbox.sent if outbox else 0),
-            "outbox_backlog": lambda: float(self.log.journal.outbox_backlog()),
+            "outbox_backlog": lambda: float(self.journal.outbox_backlog()),
             "tasks_running": lambda: float(len(self.relay.running())),
         }
 
     def relay_for(self, events: TaskEvents) -> Relay:
         """The brain's dispatcher, made by its loop to be told (``DispatcherFactory``)."""
-        self._relay = Relay(self.log.journal, self.broker, self.host, self.project, cwd=self.cwd, events=events)
+        self._relay = Relay(self.journal, self.broker, self.host, self.project, cwd=self.cwd, events=events)
         return self._relay
 
     @property
@@ -123,10 +125,12 @@ class BrainParts:
 def brain_parts(config: Config, journal: Journal, broker: Broker) -> BrainParts:
     host = host_name(config)
     project = config.cluster.project
-    return BrainParts(broker, host, ClusterLog(journal, broker, host, project), project, config.watch[0])
+    return BrainParts(broker, host, ClusterLog(journal, broker, host, project), journal, project, config.watch[0])
 
 
-def start_brain(config: Config, parts: BrainParts, orchestrator: Orchestrator, stop: asyncio.Event) -> None:
+def start_brain(
+    config: Config, parts: BrainParts, orchestrator: Orchestrator, stop: asyncio.Event, published: Published
+) -> None:
     """The inbox, lease, outbox and presence beside the brain's loop."""
     reporter, journal = orchestrator.reporter, orchestrator.journal
     project = config.cluster.project
@@ -170,7 +174,7 @@ def start_brain(config: Config, parts: BrainParts, orchestrator: Orchestrator, s
     async def publish_cluster() -> None:
         while not stop.is_set():
             with contextlib.suppress(BrokerError):
-                orchestrator.state.published["cluster"] = await cluster_status(parts.broker, config.cluster)
+                published.facts["cluster"] = await cluster_status(parts.broker, config.cluster)
             await pause(stop, 3.0)
 
     def giving_up() -> None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from dataclasses import dataclass
 
 from conscious.api.app import create_app
 from conscious.api.server import ApiServer, bind
@@ -40,7 +41,7 @@ from conscious.daemon.signals import captured
 from conscious.delegate.guard import ToolGuard
 from conscious.journal import Journal
 from conscious.loop.orchestrator import Orchestrator
-from conscious.loop.state import LoopState
+from conscious.loop.state import LoopState, Published
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
 from conscious.system.net import is_loopback
@@ -89,6 +90,7 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
             ):
                 connection = await connect(config, log_dir=paths.state_dir, say=reporter.info)
             guard = None if parts else guard_for(config, paths, journal, live)
+            published = Published()
             try:
                 orchestrator = await build(
                     config,
@@ -101,21 +103,12 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
                     guard=guard,
                     ledger=parts.log if parts else None,
                     stop=stop,
+                    published=published,
                 )
                 if parts is not None:
-                    start_brain(config, parts, orchestrator, stop)
-                await _run(
-                    config,
-                    paths,
-                    orchestrator,
-                    bus,
-                    notifier,
-                    stop,
-                    console=reporter,
-                    watchdog=watchdog,
-                    parts=parts,
-                    guard=guard,
-                )
+                    start_brain(config, parts, orchestrator, stop, published)
+                around = Around(config, paths, bus, notifier, stop, reporter, watchdog, published, guard, parts)
+                await _run(orchestrator, around)
             finally:
                 await connection.aclose()
         finally:
@@ -127,109 +120,45 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
             parts.supervisor.raise_if_fatal()  # after a whole shutdown: non-zero, for systemd to restart us
 
 
-async def _run(
-    config: Config,
-    paths: Paths,
-    orchestrator: Orchestrator,
-    bus: EventBus,
-    notifier: Notifier,
-    stop: asyncio.Event,
-    *,
-    console: Terminal,
-    watchdog: float | None,
-    parts: BrainParts | None = None,
-    guard: ToolGuard | None = None,
-) -> None:
+@dataclass
+class Around:
+    """What the daemon runs around its loop, and what those parts share (as uvicorn's server
+    shares a small ``ServerState`` rather than itself)."""
+
+    config: Config
+    paths: Paths
+    bus: EventBus
+    notifier: Notifier
+    stop: asyncio.Event
+    console: Terminal
+    watchdog: float | None
+    published: Published
+    guard: ToolGuard | None = None
+    parts: BrainParts | None = None
+
+
+async def _run(orchestrator: Orchestrator, around: Around) -> None:
+    """The API, the health loop, sd-notify and housekeeping around the loop, until it stops."""
+    config, stop = around.config, around.stop
     reporter = orchestrator.reporter
-    metrics = Metrics()
-    if parts is not None:
-        metrics.cluster("brain", parts.levels())
-    bus.listen(metrics.on_event)
-    alerts = Alerts(config.approval)
-    bus.listen(alerts.on_event)
-    window = orchestrator.thinker.window
-    api_journal = Journal(orchestrator.journal.path)
-    metrics.levels(
-        used=lambda: window.used,
-        budget=lambda: window.budget,
-        pending=api_journal.pending_count,
-        running=lambda: len(orchestrator.dispatcher.running()),
-        subscribers=lambda: bus.subscribers,
-        checks=lambda: orchestrator.state.checks,
-    )
-    control = DaemonControl(
-        orchestrator.state,
-        api_journal,
-        bus,
-        metrics,
-        accept=orchestrator.accept,
-        reporter=reporter,
-        wake=orchestrator.wake,
-        rules_file=config.file,
-        guard=guard,
-        merged=lambda task_id: orchestrator.hands.ended(task_id, config.watch[0]),
-    )
-    api, token = None, ""
+    metrics, alerts = _watchers(orchestrator, around)
+    control = _control(orchestrator, around, metrics)
+    api, token = await _start_api(around, control)
     try:
-        if config.api:
-            token = ensure_token(paths.state_dir)
-            api = await _serve_api(config, control, token)
-            orchestrator.state.published["api_url"] = api.url
-            if guard is not None:
-                guard.url = api.url
         walls = await orchestrator.dispatcher.describe()
         if walls["sandbox"].startswith(("OFF", "UNAVAILABLE")):
             reporter.warn(f"sandbox: {walls['sandbox']}")  # loudly: nothing walls the agents in
-        orchestrator.state.published.update(walls)
-        orchestrator.state.published["retention_days"] = config.retention_days
-        connection = orchestrator.connection
-        chosen = connection.profile
-        reporter.info(
-            f"model {connection.info.model} on {connection.backend.url} ({connection.info.server}, "
-            f"context {connection.context_length}, profile "
-            f"{f'{chosen.name} ({chosen.how})' if chosen else 'none'}); "
-            f"watching {', '.join(map(str, config.watch))}"
-        )
-        if api is not None:
-            # The token only on the terminal: never in the event stream or a log.
-            console.info(f"live page: {api.url}/#token={token}")
-            log.info("control API and live page on %s (`conscious page` prints the page's address)", api.url)
-        health = Health(
-            orchestrator.state,
-            orchestrator.connection,
-            orchestrator.journal,
-            orchestrator.dispatcher,
-            reporter,
-            accept=orchestrator.accept,
-            noticed=orchestrator.noticed,
-            publish=orchestrator.publish_state,
-            interval=config.health_interval,
-            stall_after=config.stall_after or None,
-        )
+        around.published.facts.update(walls, retention_days=config.retention_days)
+        _announce(orchestrator, around, api, token)
         supervisor = Supervisor(reporter, stop)
-        helpers = [
-            supervisor.start("health loop", lambda: health.run(stop)),
-            supervisor.start("sd-notify", lambda: _supervise(orchestrator.state, notifier, stop, watchdog)),
-            supervisor.start(
-                "housekeeping",
-                lambda: keep_house(
-                    paths.journal,
-                    orchestrator.dispatcher,
-                    reporter,
-                    stop,
-                    every=config.housekeeping_every,
-                    retention_days=config.retention_days,
-                    logs=[paths.state_dir / "llama-server.log"],
-                ),
-            ),
-        ]
+        helpers = _helpers(orchestrator, around, supervisor)
         if api is not None:
             helpers.append(asyncio.create_task(_api_alive(api, supervisor, stop), name="api-alive"))
         try:
             with captured(stop, asyncio.current_task()):
                 await orchestrator.run()
         finally:
-            notifier.stopping("stopping")
+            around.notifier.stopping("stopping")
             control.stopping.set()
             for helper in helpers:
                 helper.cancel()
@@ -240,7 +169,107 @@ async def _run(
     finally:
         if api is not None:
             await api.stop()
-        api_journal.close()
+        control.journal.close()
+
+
+def _watchers(orchestrator: Orchestrator, around: Around) -> tuple[Metrics, Alerts]:
+    """``/metrics`` and the alerts, listening to the event bus."""
+    metrics = Metrics()
+    if around.parts is not None:
+        metrics.cluster("brain", around.parts.levels())
+    around.bus.listen(metrics.on_event)
+    alerts = Alerts(around.config.approval)
+    around.bus.listen(alerts.on_event)
+    return metrics, alerts
+
+
+def _control(orchestrator: Orchestrator, around: Around, metrics: Metrics) -> DaemonControl:
+    """The daemon as the API sees it, with a journal connection of the API's own."""
+    window, bus, published = orchestrator.thinker.window, around.bus, around.published
+    api_journal = Journal(orchestrator.journal.path)
+    metrics.levels(
+        used=lambda: window.used,
+        budget=lambda: window.budget,
+        pending=api_journal.pending_count,
+        running=lambda: len(orchestrator.dispatcher.running()),
+        subscribers=lambda: bus.subscribers,
+        checks=lambda: published.checks,
+    )
+    return DaemonControl(
+        orchestrator.state,
+        published,
+        api_journal,
+        bus,
+        metrics,
+        accept=orchestrator.accept,
+        reporter=orchestrator.reporter,
+        wake=orchestrator.wake,
+        rules_file=around.config.file,
+        guard=around.guard,
+        merged=orchestrator.merged,
+    )
+
+
+async def _start_api(around: Around, control: DaemonControl) -> tuple[ApiServer | None, str]:
+    """The control API, if configured; its address published, and given to the tool gate's hooks."""
+    if not around.config.api:
+        return None, ""
+    token = ensure_token(around.paths.state_dir)
+    api = await _serve_api(around.config, control, token)
+    around.published.facts["api_url"] = api.url
+    if around.guard is not None:
+        around.guard.url = api.url
+    return api, token
+
+
+def _announce(orchestrator: Orchestrator, around: Around, api: ApiServer | None, token: str) -> None:
+    connection, config = orchestrator.connection, around.config
+    chosen = connection.profile
+    orchestrator.reporter.info(
+        f"model {connection.info.model} on {connection.backend.url} ({connection.info.server}, "
+        f"context {connection.context_length}, profile "
+        f"{f'{chosen.name} ({chosen.how})' if chosen else 'none'}); "
+        f"watching {', '.join(map(str, config.watch))}"
+    )
+    if api is not None:
+        # The token only on the terminal: never in the event stream or a log.
+        around.console.info(f"live page: {api.url}/#token={token}")
+        log.info("control API and live page on %s (`conscious page` prints the page's address)", api.url)
+
+
+def _helpers(orchestrator: Orchestrator, around: Around, supervisor: Supervisor) -> list[asyncio.Task[None]]:
+    """The long-lived parts beside the loop, each restarted with back-off when it raises."""
+    config, paths, stop = around.config, around.paths, around.stop
+    health = Health(
+        orchestrator.state,
+        around.published,
+        orchestrator.connection,
+        orchestrator.journal,
+        orchestrator.dispatcher,
+        orchestrator.reporter,
+        accept=orchestrator.accept,
+        noticed=orchestrator.noticed,
+        publish=orchestrator.publish_state,
+        interval=config.health_interval,
+        stall_after=config.stall_after or None,
+    )
+    notify = around.notifier, around.watchdog
+    return [
+        supervisor.start("health loop", lambda: health.run(stop)),
+        supervisor.start("sd-notify", lambda: _supervise(orchestrator.state, around.published, *notify, stop)),
+        supervisor.start(
+            "housekeeping",
+            lambda: keep_house(
+                paths.journal,
+                orchestrator.dispatcher,
+                orchestrator.reporter,
+                stop,
+                every=config.housekeeping_every,
+                retention_days=config.retention_days,
+                logs=[paths.state_dir / "llama-server.log"],
+            ),
+        ),
+    ]
 
 
 async def _api_alive(api: ApiServer, supervisor: Supervisor, stop: asyncio.Event) -> None:
@@ -261,7 +290,9 @@ async def _serve_api(config: Config, control: DaemonControl, token: str) -> ApiS
     return api
 
 
-async def _supervise(state: LoopState, notifier: Notifier, stop: asyncio.Event, ping: float | None) -> None:
+async def _supervise(
+    state: LoopState, published: Published, notifier: Notifier, ping: float | None, stop: asyncio.Event
+) -> None:
     """sd_notify: READY once the loop runs, STATUS when the activity changes, WATCHDOG while
     the decision loop goes round (a wedged event loop, or a decision loop stuck in one step for
     longer than any step may take, stops the pings, and systemd restarts us)."""
@@ -273,7 +304,7 @@ async def _supervise(state: LoopState, notifier: Notifier, stop: asyncio.Event, 
             notifier.ready()
             ready = True
         text = (
-            f"{state.activity}; health {'degraded' if state.problems() else 'ok'}; "
+            f"{state.activity}; health {'degraded' if published.problems(state) else 'ok'}; "
             f"context {state.context.get('fill', 0.0):.0%}; {state.running_tasks} running"
         )
         if text != said:

@@ -18,30 +18,38 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from conscious.delegate.review import held
 from conscious.errors import ConsciousError, GitError
-from conscious.journal import Journal
+from conscious.journal.worktrees import WorktreeState
 from conscious.model import UNFINISHED
 from conscious.system.git import Git
 
 
-def _row(journal: Journal, task_id: int) -> dict[str, Any]:
+class BranchesJournal(Protocol):
+    """The journal as a branch's commands use it: the task's worktree row."""
+
+    def worktree(self, task_id: int) -> dict[str, Any] | None: ...
+
+    def set_worktree(self, task_id: int, state: WorktreeState, note: str | None = None) -> None: ...
+
+
+def _row(journal: BranchesJournal, task_id: int) -> dict[str, Any]:
     row = journal.worktree(task_id)
     if row is None:
         raise ConsciousError(f"task {task_id} has no worktree (it ran in place, or does not exist)")
     return row
 
 
-def _ended(journal: Journal, task_id: int, *, ending: bool = False) -> dict[str, Any]:
+def _ended(journal: BranchesJournal, task_id: int, *, ending: bool = False) -> dict[str, Any]:
     row = _row(journal, task_id)
     if row["task_state"] in UNFINISHED and not ending:
         raise ConsciousError(f"task {task_id} is still {row['task_state']}: wait until it ends")
     return row
 
 
-def diff(journal: Journal, task_id: int) -> str:
+def diff(journal: BranchesJournal, task_id: int) -> str:
     """The task's changes since it began (its branch against its base), what must be seen
     before a merge listed first."""
     row = _row(journal, task_id)
@@ -53,7 +61,7 @@ def diff(journal: Journal, task_id: int) -> str:
     return text
 
 
-def merge(journal: Journal, task_id: int, *, automatic: bool = False, sensitive: bool = False) -> str:
+def merge(journal: BranchesJournal, task_id: int, *, automatic: bool = False, sensitive: bool = False) -> str:
     """Merge the task's branch into the repository's checked-out branch; how it merged.
     ``automatic``: as the task ends, without you — a fast-forward into a clean tree, or nothing.
     ``sensitive``: a person saw what ``review.held`` lists and merges it anyway."""
@@ -90,7 +98,7 @@ def merge(journal: Journal, task_id: int, *, automatic: bool = False, sensitive:
     return how
 
 
-def discard(journal: Journal, task_id: int) -> None:
+def discard(journal: BranchesJournal, task_id: int) -> None:
     """Remove the task's workspace and branch (its changes are gone)."""
     row = _ended(journal, task_id)
     if row["state"] in ("merged", "discarded"):

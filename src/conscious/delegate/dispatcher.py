@@ -17,6 +17,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Protocol
 
 from conscious.delegate.base import Delegate, Outcome, RunContext
 from conscious.delegate.dispatch import RecordedEvents, TaskEvent, TaskEvents, ended
@@ -25,9 +26,23 @@ from conscious.delegate.proxy import Proxy
 from conscious.delegate.sandbox import Cell, Rooms, Sandbox, Unwalled
 from conscious.delegate.workspace import InPlace, Place, Workspace
 from conscious.errors import ConsciousError
-from conscious.journal import Journal
 from conscious.model import Observation, RunningTask, Task, utcnow
 from conscious.system.process import ProcessLimits, signal_group
+
+
+class DispatcherJournal(Protocol):
+    """The journal as the dispatcher uses it: the tasks' rows and what they report."""
+
+    def append(self, obs: Observation) -> int: ...
+
+    def update_task(self, task_id: int, **fields: Any) -> None: ...
+
+    def finish_task(self, task_id: int, outcome: Observation, **fields: Any) -> int: ...
+
+    def unfinished_tasks(self) -> list[Task]: ...
+
+    def needing_folders(self, task_ids: Sequence[int]) -> set[int]:
+        """Of these tasks, those whose folder a retry may still resume in."""
 
 
 @dataclass
@@ -39,7 +54,7 @@ class _Job:
 class LocalDispatcher:
     def __init__(
         self,
-        journal: Journal,
+        journal: DispatcherJournal,
         delegates: Mapping[str, Delegate],
         *,
         cwd: Path,

@@ -24,10 +24,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from conscious.gate.tools import ToolCall, ToolPolicy, ToolVerdict, call_of
-from conscious.journal import Journal
 from conscious.model import Task
 
 DENIALS_SHOWN = 5
@@ -35,6 +34,12 @@ LOCAL = "local"
 """The hook's address when it judges by itself."""
 CALLS = "calls.jsonl"
 """Refusals quoted in a task's result (all are in the journal)."""
+
+
+class GuardJournal(Protocol):
+    """The journal as the tool gate uses it: each call an agent made, and the verdict."""
+
+    def record_tool_call(self, task_id: int, tool: str, tool_input: object, verdict: str, reason: str) -> int: ...
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Armed:
 class ToolGuard:
     def __init__(
         self,
-        journal: Journal,
+        journal: GuardJournal,
         policy: ToolPolicy,
         folder: Path,
         *,

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any, Protocol
 
 from conscious.delegate.base import Outcome, PgidCallback, RunContext
-from conscious.journal import Journal
 from conscious.journal.memory import search_terms
-from conscious.model import CLARIFY, QUESTION, Task, utcnow
+from conscious.model import CLARIFY, QUESTION, Observation, Task, utcnow
 
 _RECALL = re.compile(r"^\s*(recall|search|find|retrieve|look\s*up|lookup|query)\b[:\s]*", re.IGNORECASE)
 _STORE = re.compile(r"^\s*(store|remember|save|note|record)\b[:\s]*", re.IGNORECASE)
@@ -24,11 +24,27 @@ LAST_TASKS = 3
 """Tasks that ran last, told when the question is what runs now and nothing does."""
 
 
+class NotesJournal(Protocol):
+    """The journal as the memory agent uses it: notes, what it recalls, the tasks."""
+
+    def add_note(self, content: str, tags: str = "") -> int: ...
+
+    def search_notes(self, query: str, limit: int = 5) -> list[dict[str, Any]]: ...
+
+    def recall(self, query: str, limit: int = 5, *, before: int | None = None) -> list[dict[str, Any]]: ...
+
+    def observations(self, limit: int = 50, decision_id: int | None = None) -> list[Observation]: ...
+
+    def tasks(self, limit: int = 50, state: str | None = None) -> list[dict[str, Any]]: ...
+
+    def unfinished_tasks(self) -> list[Task]: ...
+
+
 class MemoryDelegate:
     name = "memory"
     confined = False
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: NotesJournal) -> None:
         self.journal = journal
 
     async def run(self, task: Task, ctx: RunContext, on_start: PgidCallback) -> Outcome:

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from conscious.delegate.base import Outcome, tail
-from conscious.delegate.branches import merge, remove
+from conscious.delegate.branches import BranchesJournal, merge, remove
 from conscious.delegate.clone import commit_left, tampered, unrecordable
 from conscious.delegate.review import held
 from conscious.delegate.sandbox import Cell
 from conscious.errors import CommandNotFound, ConsciousError, GitError
-from conscious.journal import Journal
-from conscious.model import Observation, Task, utcnow
+from conscious.journal.worktrees import LIVE, WorktreeState
+from conscious.model import Decision, Observation, Task, utcnow
 from conscious.system.git import Git
 from conscious.system.process import run_process
 
@@ -94,10 +94,22 @@ class InPlace:
         return []
 
 
+class WorkspaceJournal(BranchesJournal, Protocol):
+    """The journal as the clones use it: each task's worktree, and what its decision said."""
+
+    def decision(self, decision_id: int) -> Decision | None: ...
+
+    def add_worktree(self, task_id: int, repo: str, path: str, branch: str, base: str) -> None: ...
+
+    def continued_worktree(self, agent: str, command: str, task_id: int | None = None) -> dict[str, Any] | None: ...
+
+    def worktrees(self, states: tuple[WorktreeState, ...] = LIVE) -> list[dict[str, Any]]: ...
+
+
 class Clones:
     def __init__(
         self,
-        journal: Journal,
+        journal: WorkspaceJournal,
         watched: Path,
         repo: Path,
         folder: Path,

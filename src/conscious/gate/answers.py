@@ -13,8 +13,7 @@ from typing import Any
 
 from conscious.config import save_pattern
 from conscious.errors import ConsciousError
-from conscious.gate.approvals import Answer, Approvals
-from conscious.journal import Journal
+from conscious.gate.approvals import Answer, Approvals, ApprovalsJournal
 
 
 @dataclass
@@ -34,7 +33,7 @@ def exact(command: str) -> str:
 
 
 def answer(
-    journal: Journal,
+    journal: ApprovalsJournal,
     approval_id: int,
     given: Answer,
     *,

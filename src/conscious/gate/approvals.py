@@ -14,18 +14,38 @@ claims it, once) → ``running`` …; or → ``denied`` (user) / ``expired`` (da
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from conscious.journal import Journal
+from conscious.journal.approvals import Tell
 from conscious.model import Observation, Task, utcnow
 
 Answer = Literal["approved", "denied"]
 
 
+class ApprovalsJournal(Protocol):
+    """The journal as approvals use it: the requests and their answers."""
+
+    def requests(self, state: str = "awaiting-approval") -> list[dict[str, Any]]: ...
+
+    def approval(self, approval_id: int) -> dict[str, Any] | None: ...
+
+    def answer_request(
+        self, approval_id: int, state: str, reason: str | None, answered: datetime, tell: Tell
+    ) -> dict[str, Any] | None: ...
+
+    def claim_approved(self, task_id: int) -> bool: ...
+
+    def refuse_approved(self, task_id: int, ended: datetime, reason: str, obs: Observation) -> None: ...
+
+    def expire_requests(self, now: datetime, tell: Tell) -> list[Observation]: ...
+
+    def next_expiry(self) -> datetime | None: ...
+
+
 class Approvals:
     """The journal's waiting requests (one per task), for the daemon and the CLI alike."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: ApprovalsJournal) -> None:
         self.journal = journal
 
     def waiting(self) -> list[dict[str, Any]]:

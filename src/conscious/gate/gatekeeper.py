@@ -20,11 +20,10 @@ from typing import Any, Protocol
 
 from conscious.config import Config
 from conscious.errors import ConfigError
-from conscious.gate.approvals import Approvals
+from conscious.gate.approvals import Approvals, ApprovalsJournal
 from conscious.gate.notify import announce
 from conscious.gate.policy import DAY, DEFAULT_DENY, AgentLimits, Approval, History, Policy, Verdict
-from conscious.journal import Journal
-from conscious.model import Decision, Observation, RunningTask, Task, utcnow
+from conscious.model import Decision, Observation, PastTask, RunningTask, Task, utcnow
 
 log = logging.getLogger("conscious")
 
@@ -84,11 +83,23 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
+class GateJournal(ApprovalsJournal, Protocol):
+    """The journal as the gate uses it: the approvals, and the history a verdict weighs."""
+
+    def decision(self, decision_id: int) -> Decision | None: ...
+
+    def recent_tasks(self, within_s: float) -> list[PastTask]: ...
+
+    def quarantined(self) -> list[dict[str, Any]]: ...
+
+    def releases(self, within_s: float) -> dict[tuple[str, str], float]: ...
+
+
 class Gatekeeper:
     def __init__(
         self,
         config: Config,
-        journal: Journal,
+        journal: GateJournal,
         dispatcher: Agents,
         reporter: Notices,
         *,

@@ -31,7 +31,7 @@ from conscious.loop.outage import Outage
 from conscious.loop.reporter import Reporter
 from conscious.loop.settled import settled_by
 from conscious.loop.shortcuts import shortcut
-from conscious.loop.state import LoopState, share
+from conscious.loop.state import LoopState, Published, share
 from conscious.loop.turn import compose_turn, evidence_test, facts
 from conscious.model import Observation, RunningTask, utcnow
 from conscious.observe.base import Observer
@@ -63,6 +63,7 @@ class Orchestrator:
         reporter: Reporter,
         ledger: Ledger | None = None,
         stop: asyncio.Event | None = None,
+        published: Published | None = None,
     ) -> None:
         self.config = config
         self.ledger = ledger
@@ -80,6 +81,8 @@ class Orchestrator:
         )
         self.gate = Gatekeeper(config, journal, self.dispatcher, reporter, accept=self.accept, noticed=self.noticed)
         self.wake = asyncio.Event()
+        self.published = published or Published()
+        """What the daemon's other parts say of it, published with the loop's state."""
         self.stop = stop or asyncio.Event()
         """The one stop, handed to every part that must see it as they are made."""
         self._published = 0.0
@@ -192,6 +195,10 @@ class Orchestrator:
 
     def changes(self, task_id: int) -> dict[str, object] | None:
         return self.hands.summary(task_id)
+
+    def merged(self, task_id: int) -> None:
+        """A task's branch merged into the watched tree: the changes it brings are the task's."""
+        self.hands.ended(task_id, self.config.watch[0])
 
     # -- main loop
 
@@ -376,7 +383,7 @@ class Orchestrator:
         if every and now - self._published < every:
             return
         self._published = now
-        self.journal.set_identity(daemon=self.state.status(running))
+        self.journal.set_identity(daemon=self.published.status(self.state, running))
 
 
 async def _follow(theirs: asyncio.Event, ours: asyncio.Event) -> None:

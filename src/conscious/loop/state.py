@@ -46,8 +46,6 @@ class LoopState:
     """Observer name → failures in a row (it is restarted with back-off meanwhile)."""
     observer_errors: dict[str, str] = field(default_factory=dict)
     """Observer name → what its last failure said."""
-    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """The health loop's latest findings (``control/health.py``)."""
     model: dict[str, Any] = field(default_factory=dict)
     """The server and model in use, as ``status`` shows them."""
     context: dict[str, Any] = field(default_factory=dict)
@@ -58,11 +56,9 @@ class LoopState:
     stalled: list[dict[str, object]] = field(default_factory=list)
     limits: dict[str, Any] = field(default_factory=dict)
     """The budgets in force."""
-    published: dict[str, Any] = field(default_factory=dict)
-    """More to show in the status (the control API's address)."""
 
     def problems(self) -> list[str]:
-        """What is wrong now, one line each (empty: healthy)."""
+        """What is wrong with the loop now, one line each (empty: healthy)."""
         found = []
         if self.llm != "ok":
             found.append(f"LLM server unavailable ({self.failures} failures)")
@@ -70,7 +66,7 @@ class LoopState:
             found.append(f"journal: {self.journal_trouble}")
         if (quiet := self.since_beat()) > self.stall_after:
             found.append(f"loop: no progress for {quiet:.0f} s")
-        return found + [f"{n}: {c['detail']}" for n, c in self.checks.items() if not c["ok"] and n != "llm"]
+        return found
 
     def since_beat(self) -> float:
         return time.monotonic() - self.beat
@@ -80,15 +76,12 @@ class LoopState:
         return self.since_beat() > self.stall_after
 
     def status(self, running: bool = True) -> dict[str, Any]:
-        """The running daemon's own part of ``conscious status`` (published in the journal, served live)."""
-        problems = self.problems()
+        """The loop's own part of ``conscious status``."""
         return {
             "running": running,
             "pid": os.getpid(),
             "started": self.started.isoformat(),
             "updated": datetime.now().astimezone().isoformat(),
-            "health": "degraded" if problems else "ok",
-            "problems": problems,
             **self.model,
             **{k: v for k, v in self.context.items() if k != "fill"},
             "watch": self.watch,
@@ -97,10 +90,30 @@ class LoopState:
             "limits": self.limits,
             "session": self.session,
             "activity": self.activity,
-            "checks": self.checks,
             "stalled": self.stalled,
-            **self.published,
         }
+
+
+@dataclass
+class Published:
+    """What the daemon's other parts say of it beside the loop — the health loop's checks, the
+    control API's address, the walls, the cluster — theirs to write. The loop only reads it, to
+    publish it with its own state (in the journal, and live through the API)."""
+
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The health loop's latest findings (``control/health.py``)."""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def problems(self, state: LoopState) -> list[str]:
+        """What is wrong now, one line each (empty: healthy)."""
+        failing = [f"{n}: {c['detail']}" for n, c in self.checks.items() if not c["ok"] and n != "llm"]
+        return state.problems() + failing
+
+    def status(self, state: LoopState, running: bool = True) -> dict[str, Any]:
+        """The running daemon's part of ``conscious status``: the loop's state, then the rest."""
+        problems = self.problems(state)
+        health = {"health": "degraded" if problems else "ok", "problems": problems, "checks": self.checks}
+        return {**state.status(running), **health, **self.facts}
 
 
 def share(state: LoopState, window: ContextWindow, conn: Connection, dispatcher: Dispatcher, gate: Gatekeeper) -> None:

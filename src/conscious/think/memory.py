@@ -9,11 +9,11 @@ stand for them — so the window can be rebuilt from the journal at any time: af
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from conscious.config import Config
 from conscious.errors import LLMError, LLMUnavailable
-from conscious.journal import Journal
 from conscious.model import Observation
 from conscious.think.backends.base import LLMBackend, estimate_tokens
 from conscious.think.context import Turn
@@ -22,9 +22,34 @@ from conscious.think.summary import memory_block
 from conscious.think.thinker import Compaction, Thinker
 
 
+class MemoryJournal(Protocol):
+    """The journal as the window's durable copy uses it: turns, summaries, the memory block."""
+
+    def identity(self) -> dict[str, Any]: ...
+
+    def totals(self) -> dict[str, int]: ...
+
+    def latest_summary(self) -> str: ...
+
+    def live_turns(self) -> list[dict[str, Any]]: ...
+
+    def archive_turn_ids(self, ids: Sequence[int]) -> None: ...
+
+    def record_compaction(
+        self,
+        up_to_id: int | None,
+        summary: str,
+        *,
+        memory: str,
+        evicted: int,
+        error: str | None,
+        observation: Observation | None,
+    ) -> None: ...
+
+
 class Memory:
     def __init__(
-        self, journal: Journal, thinker: Thinker, backend: LLMBackend, config: Config, *, first_start: str
+        self, journal: MemoryJournal, thinker: Thinker, backend: LLMBackend, config: Config, *, first_start: str
     ) -> None:
         self.journal = journal
         self.thinker = thinker
