@@ -28,7 +28,7 @@ from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import build
 from conscious.journal import Journal
 from conscious.model import Observation
-from conscious.think.connect import connect
+from conscious.think.connection import connect
 
 
 async def metrics(root: str) -> dict[str, float]:

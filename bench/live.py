@@ -35,7 +35,7 @@ from conscious.daemon.assemble import build
 from conscious.daemon.serve import serve
 from conscious.journal import Journal
 from conscious.think.backends.scripted import ScriptedBackend
-from conscious.think.connect import Connection
+from conscious.think.connection import Connection
 
 BLOCK = 500
 """Observations per block; blocks of the two configurations alternate."""

@@ -31,7 +31,7 @@ from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import build
 from conscious.journal import Journal
 from conscious.think.backends.scripted import ScriptedBackend
-from conscious.think.connect import Connection
+from conscious.think.connection import Connection
 
 
 async def main() -> None:

@@ -49,7 +49,7 @@ from conscious.eval.replay import read_observations, replay
 from conscious.journal import Journal
 from conscious.model import Observation
 from conscious.think.choice import choice_schema
-from conscious.think.connect import connect
+from conscious.think.connection import connect
 from conscious.think.decision import DECISION_SCHEMA, parse_decision
 from conscious.think.prompt import default_system_prompt
 

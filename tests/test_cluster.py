@@ -24,8 +24,8 @@ import nats
 import pytest
 
 from conscious.cluster.broker import DECISIONS_STREAM, Broker
+from conscious.cluster.messages import Logged
 from conscious.cluster.presence import cluster_status
-from conscious.cluster.wire import Logged
 from conscious.config import ClusterConfig
 from conscious.journal import Journal
 from tests.cluster.conftest import NatsServer, free_port

@@ -19,7 +19,7 @@ AgentName = str
 Priority = Literal["low", "medium", "high", "critical"]
 Severity = Literal["debug", "info", "warning", "error", "critical"]
 ObservationStatus = Literal["pending", "decided", "attributed", "forwarded"]
-"""``attributed``: a change made by one of the loop's own tasks (never decided; see ``loop/hands.py``);
+"""``attributed``: a change made by one of the loop's own tasks (never decided; see ``loop/attribution.py``);
 ``forwarded``: sent to the cluster's brain, which decides it (``cluster/outbox.py``)."""
 TaskState = Literal[
     "pending",
@@ -173,7 +173,7 @@ def request(text: str) -> Observation:
 @dataclass(frozen=True, kw_only=True)
 class DecisionRecord:
     """A decision as it is made final: made once by the loop's step and handed whole to the
-    cluster's log (``Ledger``), the journal and whoever watches (``Reporter``)."""
+    cluster's log (``DecisionLog``), the journal and whoever watches (``Reporter``)."""
 
     decision: Decision
     covers: Sequence[int]

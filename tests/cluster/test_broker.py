@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conscious.cluster.broker import DECISIONS, DECISIONS_STREAM, Broker, obs_subject, task_subject, token
+from conscious.cluster.broker import DECISIONS, DECISIONS_STREAM, Broker, obs_subject, subject_part, task_subject
 from conscious.config import ClusterConfig
 from conscious.errors import BrokerError, Fenced
 from tests.cluster.conftest import NatsServer, free_port
@@ -41,7 +41,7 @@ async def test_duplicates_dropped_and_fence(nats_server: NatsServer) -> None:
 
 
 def test_names_become_subject_tokens() -> None:
-    assert token("laptop.local") == "laptop_local"
+    assert subject_part("laptop.local") == "laptop_local"
     assert obs_subject("a b", "user") == "conscious.obs.a_b.user"
     assert task_subject("my.proj", "claude-code") == "conscious.tasks.my_proj.claude-code"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import nats
 
 from conscious.cluster.broker import OBS_STREAM, Broker
+from conscious.cluster.messages import Sent
 from conscious.cluster.outbox import Outbox
-from conscious.cluster.wire import Sent
 from conscious.config import ClusterConfig
 from conscious.errors import BrokerError
 from conscious.journal import Journal

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conscious.cluster.broker import Broker, task_subject
+from conscious.cluster.messages import Assignment
 from conscious.cluster.outbox import Outbox
-from conscious.cluster.wire import Assignment
 from conscious.cluster.worker import Worker
 from conscious.config import ClaudeCodeConfig, ClusterConfig
 from conscious.delegate.claude_code import ClaudeCodeDelegate

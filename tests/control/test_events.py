@@ -81,7 +81,7 @@ async def test_broadcast_publishes_what_the_reporter_reports() -> None:
     live = Broadcast(bus, Terminal(quiet=True))
     live.observation(Observation(id=3, source="user", event_type="request", target="inbox", details={"text": "hi"}))
     live.thinking(1, [3])
-    live.token(1, '{"action')
+    live.streamed(1, '{"action')
     decision = Decision(action_type="observe", reasoning="fine", priority="low", confidence=0.8)
     record = DecisionRecord(
         decision=decision,

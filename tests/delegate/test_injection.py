@@ -19,7 +19,7 @@ from conscious.model import Observation
 from conscious.paths import Paths
 from conscious.think.backends.embedded import EmbeddedServer
 from conscious.think.backends.scripted import ScriptedBackend
-from conscious.think.connect import Connection, connect
+from conscious.think.connection import Connection, connect
 from tests.delegate.injection_corpus import CASES
 
 

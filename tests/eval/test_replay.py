@@ -18,7 +18,7 @@ from conscious.journal import Journal
 from conscious.paths import Paths
 from conscious.think.backends.embedded import EmbeddedServer
 from conscious.think.backends.scripted import ScriptedBackend
-from conscious.think.connect import Connection
+from conscious.think.connection import Connection
 from tests.cli.test_cli import conscious, one_clear_line
 
 

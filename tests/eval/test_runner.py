@@ -19,7 +19,7 @@ from conscious.eval.suite import load_suite, parse_suite
 from conscious.think.backends.base import ModelInfo
 from conscious.think.backends.embedded import EmbeddedServer
 from conscious.think.backends.scripted import ScriptedBackend
-from conscious.think.connect import Connection
+from conscious.think.connection import Connection
 
 
 def scenario(name: str, expect: dict[str, Any], **obs: Any) -> str:

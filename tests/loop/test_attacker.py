@@ -12,7 +12,7 @@ from conscious.config import Config
 from conscious.model import Observation
 from conscious.paths import Paths
 from conscious.think.backends.scripted import ScriptedBackend
-from tests.gate.test_intent import ATTACKER
+from tests.gate.test_destructive import ATTACKER
 from tests.loop.test_orchestrator import drain, make, reply
 
 

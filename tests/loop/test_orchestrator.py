@@ -24,7 +24,7 @@ from conscious.loop.orchestrator import Orchestrator
 from conscious.model import Decision, DecisionRecord, Observation, Task, utcnow
 from conscious.paths import Paths
 from conscious.think.backends.scripted import ScriptedBackend, delegate_first
-from conscious.think.connect import Connection
+from conscious.think.connection import Connection
 
 
 def reply(**kw: Any) -> dict[str, Any]:

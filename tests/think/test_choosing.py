@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from conscious.config import Config
+from conscious.loop.asking import compose_prompt
 from conscious.loop.batch import coalesce
-from conscious.loop.turn import compose_turn
 from conscious.observe.junit import parse_junit
 from conscious.think.backends.embedded import EmbeddedServer
 from conscious.think.backends.openai_compat import OpenAICompatBackend
@@ -50,14 +50,14 @@ async def test_a_real_failing_run_is_chosen_with_a_measured_confidence(
     assert observation is not None
     observation.id = 1
     moment = {"time": "2026-12-01 10:00Z", "uptime": "0h05m", "context": "40%", "waiting": 0, "running tasks": 1}
-    prompt, options = compose_turn(coalesce([observation]), moment, config)
+    prompt, options = compose_prompt(coalesce([observation]), moment, config)
     assert options is not None
     # The facts that bear on the choice are asked with the options, not kept in the window with
     # the turn; the clock, the uptime, the context fill and the counts at zero are not said.
     assert prompt.startswith("1 observation(s):") and options.facts == "[running tasks 1]"
     # How the run began (said once) is kept.
     quiet = {**moment, "running tasks": 0, "note": "resumed after a crash"}
-    kept, asked = compose_turn(coalesce([observation]), quiet, config)
+    kept, asked = compose_prompt(coalesce([observation]), quiet, config)
     assert kept.startswith("[note resumed after a crash]\n1 observation(s):") and asked is not None
     assert asked.facts == "" and asked.block().startswith("OPTIONS:")
     [fix] = [c for c in options.candidates if c.action_type == "delegate"]

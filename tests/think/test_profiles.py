@@ -7,7 +7,7 @@ from conscious.errors import ConfigError
 from conscious.paths import Paths
 from conscious.think import profiles
 from conscious.think.backends.embedded import EmbeddedServer
-from conscious.think.connect import connect
+from conscious.think.connection import connect
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def replay(
     from conscious.daemon.assemble import build
     from conscious.eval.replay import read_observations
     from conscious.eval.replay import replay as run_replay
-    from conscious.think.connect import connect
+    from conscious.think.connection import connect
 
     records, ignored = read_observations(file)
     if ignored:

@@ -50,17 +50,17 @@ CONNECT_TIMEOUT_S = 5.0
 WRONG_LAST_SEQUENCE = 10071
 
 
-def token(name: str) -> str:
+def subject_part(name: str) -> str:
     """A name as one subject token (no dots, spaces or wildcards)."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", name) or "_"
 
 
 def obs_subject(host: str, source: str) -> str:
-    return f"conscious.obs.{token(host)}.{token(source)}"
+    return f"conscious.obs.{subject_part(host)}.{subject_part(source)}"
 
 
 def task_subject(project: str, agent: str) -> str:
-    return f"conscious.tasks.{token(project)}.{token(agent)}"
+    return f"conscious.tasks.{subject_part(project)}.{subject_part(agent)}"
 
 
 def encode(value: dict[str, Any]) -> bytes:
@@ -196,7 +196,7 @@ class Broker:
             max_ack_pending=1000,
         )
         try:
-            return await self.js.pull_subscribe(subject, durable=token(durable), stream=stream, config=config)
+            return await self.js.pull_subscribe(subject, durable=subject_part(durable), stream=stream, config=config)
         except (TimeoutError, nats.errors.Error) as exc:
             raise BrokerError(f"cannot follow {stream} on the broker: {said(exc)}") from None
 
@@ -210,7 +210,7 @@ class Broker:
     async def pending(self, stream: str, durable: str) -> int | None:
         """Messages a consumer has not yet taken (None: no such consumer)."""
         try:
-            info = await self.js.consumer_info(stream, token(durable))
+            info = await self.js.consumer_info(stream, subject_part(durable))
         except (TimeoutError, nats.errors.Error):
             return None
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)

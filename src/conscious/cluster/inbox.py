@@ -19,9 +19,9 @@ from pydantic import ValidationError
 
 from conscious.cluster.broker import OBS_STREAM, Broker, said
 from conscious.cluster.log import ClusterLog
+from conscious.cluster.messages import Sent
+from conscious.cluster.reconnect import Reconnecting
 from conscious.cluster.relay import Relay
-from conscious.cluster.trouble import Trouble
-from conscious.cluster.wire import Sent
 from conscious.errors import BrokerError
 from conscious.journal.cluster import Key
 from conscious.model import Observation
@@ -56,7 +56,7 @@ class Inbox:
         self.log = clog
         self.relay = relay
         self.noticed = noticed
-        self.trouble = Trouble(on_trouble)
+        self.trouble = Reconnecting(on_trouble)
         self.taken = 0
 
     def take(self, batch: list[Sent]) -> list[Sent]:

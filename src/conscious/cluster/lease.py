@@ -21,8 +21,8 @@ import nats
 
 from conscious.cluster.broker import Broker, said
 from conscious.cluster.log import ClusterLog
+from conscious.cluster.reconnect import pause
 from conscious.cluster.relay import Relay
-from conscious.cluster.trouble import pause
 from conscious.errors import BrokerError
 
 log = logging.getLogger("conscious")

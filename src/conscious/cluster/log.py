@@ -26,7 +26,7 @@ import nats
 from pydantic import ValidationError
 
 from conscious.cluster.broker import DECISIONS, DECISIONS_STREAM, Broker, said
-from conscious.cluster.wire import Logged, Sent
+from conscious.cluster.messages import Logged, Sent
 from conscious.errors import BrokerError, Fenced
 from conscious.journal.cluster import Key
 from conscious.journal.decisions import Committed
@@ -55,7 +55,7 @@ class LogJournal(Protocol):
 
 
 class ClusterLog:
-    """The ``Ledger`` of a brain on several machines."""
+    """The ``DecisionLog`` of a brain on several machines."""
 
     def __init__(self, journal: LogJournal, broker: Broker, host: str, project: str) -> None:
         self.journal = journal

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from conscious.cluster.broker import Broker, obs_subject
-from conscious.cluster.trouble import Trouble
-from conscious.cluster.wire import Sent
+from conscious.cluster.messages import Sent
+from conscious.cluster.reconnect import Reconnecting
 from conscious.errors import BrokerError
 from conscious.model import Observation
 
@@ -55,7 +55,7 @@ class Outbox:
         """No brain here: what is sent is decided elsewhere (no longer pending in this journal)."""
         self.wake = asyncio.Event()
         self.sent = 0
-        self.trouble = Trouble(on_trouble)
+        self.trouble = Reconnecting(on_trouble)
 
     def message(self, obs: Observation) -> Sent:
         assert obs.id is not None

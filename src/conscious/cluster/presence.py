@@ -14,9 +14,9 @@ from typing import Any
 
 import nats
 
-from conscious.cluster.broker import OBS_STREAM, TASKS_STREAM, Broker, token
+from conscious.cluster.broker import OBS_STREAM, TASKS_STREAM, Broker, subject_part
 from conscious.cluster.lease import KEY
-from conscious.cluster.trouble import pause
+from conscious.cluster.reconnect import pause
 from conscious.config import ClusterConfig
 
 EVERY_S = 3.0
@@ -32,12 +32,12 @@ class Presence:
     async def say(self) -> None:
         value = {"host": self.host, "updated": time.time(), **self.describe()}
         with contextlib.suppress(TimeoutError, nats.errors.Error):
-            await self.broker.hosts.put(token(self.host), json.dumps(value, default=str).encode())
+            await self.broker.hosts.put(subject_part(self.host), json.dumps(value, default=str).encode())
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.say_forever(stop)
         with contextlib.suppress(TimeoutError, nats.errors.Error):
-            await self.broker.hosts.delete(token(self.host))
+            await self.broker.hosts.delete(subject_part(self.host))
 
     async def say_forever(self, stop: asyncio.Event) -> None:
         """Every ``EVERY_S`` until stopped (``run`` also withdraws the entry then)."""

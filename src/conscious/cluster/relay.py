@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from conscious.cluster.broker import Broker, task_subject
-from conscious.cluster.wire import Assignment
+from conscious.cluster.messages import Assignment
 from conscious.delegate.base import Outcome
 from conscious.delegate.dispatch import RecordedEvents, TaskEvent, TaskEvents, ended
 from conscious.errors import BrokerError

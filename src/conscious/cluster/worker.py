@@ -29,10 +29,10 @@ import nats
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from conscious.cluster.broker import TASKS_STREAM, Broker, said, task_subject, token
+from conscious.cluster.broker import TASKS_STREAM, Broker, said, subject_part, task_subject
+from conscious.cluster.messages import Assignment
 from conscious.cluster.presence import EVERY_S
-from conscious.cluster.trouble import Trouble, pause
-from conscious.cluster.wire import Assignment
+from conscious.cluster.reconnect import Reconnecting, pause
 from conscious.delegate.dispatcher import LocalDispatcher
 from conscious.errors import BrokerError
 from conscious.journal.decisions import Committed
@@ -79,7 +79,7 @@ class Worker:
         self.ack_wait = ack_wait
         self.capacity = capacity
         self.accept = accept
-        self.trouble = Trouble(on_trouble)
+        self.trouble = Reconnecting(on_trouble)
         self.seqs: dict[int, int] = {}
         """Local task id → the cluster's sequence, for the tasks running here."""
         self.started = 0
@@ -203,7 +203,7 @@ class Worker:
         try:
             entry = await self.broker.started.get(f"t{seq}")
             host = json.loads(entry.value or b"{}").get("host")
-            presence = json.loads((await self.broker.hosts.get(token(str(host)))).value or b"{}")
+            presence = json.loads((await self.broker.hosts.get(subject_part(str(host)))).value or b"{}")
             running, updated = presence.get("running", []), float(presence.get("updated", 0))
         except (TimeoutError, nats.errors.Error, ValueError, TypeError):
             return None

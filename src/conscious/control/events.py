@@ -170,9 +170,9 @@ class Broadcast:
         self.bus.publish("thought", turn=turn, observations=observations)
         self.inner.thinking(turn, observations)
 
-    def token(self, turn: int, text: str) -> None:
+    def streamed(self, turn: int, text: str) -> None:
         self.bus.publish("token", turn=turn, text=text)
-        self.inner.token(turn, text)
+        self.inner.streamed(turn, text)
 
     def decision(self, decision_id: int, record: DecisionRecord) -> None:
         decision = record.decision

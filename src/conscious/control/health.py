@@ -28,7 +28,7 @@ from conscious.gate.policy import DAY
 from conscious.loop.reporter import Reporter
 from conscious.loop.state import LoopState, Published
 from conscious.model import Observation, PastTask
-from conscious.think.connect import Connection
+from conscious.think.connection import Connection
 
 log = logging.getLogger("conscious")
 

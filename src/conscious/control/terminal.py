@@ -63,7 +63,7 @@ class Terminal:
     def thinking(self, turn: int, observations: list[int]) -> None:
         """A thought begins (the terminal shows only its decision)."""
 
-    def token(self, turn: int, text: str) -> None:
+    def streamed(self, turn: int, text: str) -> None:
         """A piece of the thought being streamed (only the live stream shows it)."""
 
     def tool_call(self, task: Task, call: str, allowed: bool, reason: str) -> None:

@@ -19,7 +19,7 @@ from conscious.delegate.workspace import Clones, InPlace, Workspace
 from conscious.errors import ConfigError
 from conscious.gate.tools import ToolPolicy
 from conscious.journal import Journal
-from conscious.loop.ledger import Ledger
+from conscious.loop.decision_log import DecisionLog
 from conscious.loop.orchestrator import Orchestrator
 from conscious.loop.reporter import Reporter
 from conscious.loop.state import Published
@@ -33,7 +33,7 @@ from conscious.system.git import toplevel
 from conscious.system.process import ProcessLimits
 from conscious.think import profiles
 from conscious.think.assembly import thinker_for
-from conscious.think.connect import Connection
+from conscious.think.connection import Connection
 
 
 def delegates_for(config: Config, journal: Journal) -> dict[str, Delegate]:
@@ -165,13 +165,13 @@ async def build(
     observe: bool = True,
     dispatcher: DispatcherFactory | None = None,
     guard: ToolGuard | None = None,
-    ledger: Ledger | None = None,
+    decision_log: DecisionLog | None = None,
     stop: asyncio.Event | None = None,
     published: Published | None = None,
 ) -> Orchestrator:
     """The running parts; ``observe=False`` leaves out the observers (replay feeds the loop
     itself); the ``dispatcher`` made with the loop to be told (else agents here, their tool
-    calls before ``guard``, or a guard of their own); a brain on several machines brings its ``ledger``; ``stop``
+    calls before ``guard``, or a guard of their own); a brain on several machines brings its ``decision_log``; ``stop``
     is the daemon's one stop, handed to every part as it is made."""
     config = profiles.apply(config, connection.profile)
     thinker = await thinker_for(
@@ -198,7 +198,7 @@ async def build(
         dispatcher,
         observers if observe else [],
         reporter,
-        ledger=ledger,
+        decision_log=decision_log,
         stop=stop,
         published=published,
     )

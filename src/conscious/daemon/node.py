@@ -28,13 +28,13 @@ from conscious.control.metrics import Metrics
 from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import dispatcher_for, guard_for, outside_observers
 from conscious.daemon.housekeeping import keep_house
-from conscious.daemon.roles import host_name, reach_broker, trouble
+from conscious.daemon.roles import broker_notice, host_name, reach_broker
 from conscious.daemon.signals import captured
 from conscious.delegate.base import Outcome
 from conscious.delegate.dispatch import TaskEvent
 from conscious.journal import Journal
-from conscious.loop.feed import feed
-from conscious.loop.hands import Hands
+from conscious.loop.attribution import Attribution
+from conscious.loop.observing import keep_observing
 from conscious.loop.reporter import Reporter
 from conscious.model import Observation, RunningTask, utcnow
 from conscious.paths import Paths
@@ -87,7 +87,7 @@ class Node:
         self.roles = config.cluster.roles
         self.started = utcnow()
         self.dispatcher = dispatcher_for(config, paths, journal, guard_for(config, paths, journal, reporter), self)
-        self.hands = Hands(self.dispatcher.running)
+        self.attribution = Attribution(self.dispatcher.running)
         self.outbox: Outbox | None = None
         self.worker: Worker | None = None
         self.helpers: list[asyncio.Task[None]] = []
@@ -97,7 +97,7 @@ class Node:
         self.backlog = 0
 
     def accept(self, obs: Observation) -> None:
-        self.hands.attribute(obs)
+        self.attribution.attribute(obs)
         self.journal.append(obs)
         self.noticed(obs)
 
@@ -110,18 +110,20 @@ class Node:
         self.reporter.task(what, run.task, outcome)
 
     def changes(self, task_id: int) -> dict[str, object] | None:
-        return self.hands.summary(task_id)
+        return self.attribution.summary(task_id)
 
     def observe(self) -> None:
         if "observer" in self.roles:
             for observer in outside_observers(self.config, self.paths):
-                self.helpers.append(asyncio.create_task(feed(observer, self.accept, self.failures), name=observer.name))
+                self.helpers.append(
+                    asyncio.create_task(keep_observing(observer, self.accept, self.failures), name=observer.name)
+                )
 
     async def connected(self, broker: Broker, stop: asyncio.Event) -> None:
         """Send, take tasks and say who it is until ``stop``."""
         config, project, reporter = self.config, self.config.cluster.project, self.reporter
         self.outbox = Outbox(
-            self.journal, broker, self.host, project, forwarded=True, on_trouble=trouble(reporter, "outbox")
+            self.journal, broker, self.host, project, forwarded=True, on_trouble=broker_notice(reporter, "outbox")
         )
         outbox = self.outbox
         supervisor = self.supervisor = Supervisor(reporter, stop)
@@ -141,7 +143,7 @@ class Node:
                 ack_wait=config.cluster.ack_wait_s,
                 capacity=config.max_concurrent_tasks,
                 accept=self.accept,
-                on_trouble=trouble(reporter, "tasks"),
+                on_trouble=broker_notice(reporter, "tasks"),
             )
             working = self.worker
             taking = supervisor.start("worker", lambda: working.run(stop))

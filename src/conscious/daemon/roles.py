@@ -23,8 +23,8 @@ from conscious.cluster.lease import Lease
 from conscious.cluster.log import ClusterLog
 from conscious.cluster.outbox import Outbox
 from conscious.cluster.presence import Presence, cluster_status
+from conscious.cluster.reconnect import Reconnecting, pause
 from conscious.cluster.relay import Relay
-from conscious.cluster.trouble import Trouble, pause
 from conscious.config import Config
 from conscious.delegate.dispatch import TaskEvents
 from conscious.errors import BrokerError, ConfigError
@@ -56,7 +56,7 @@ async def reach_broker(
     config: Config, name: str, reporter: Reporter, stop: asyncio.Event, *, brain: bool = False
 ) -> Broker | None:
     """The broker, waiting for it as long as it takes (said once); None if stopped meanwhile."""
-    waiting = Trouble(
+    waiting = Reconnecting(
         lambda why: (
             reporter.warn(f"{why}; retrying until it answers (what is observed meanwhile is kept)")
             if why
@@ -74,7 +74,7 @@ async def reach_broker(
     return None
 
 
-def trouble(reporter: Reporter, what: str) -> Callable[[str | None], None]:
+def broker_notice(reporter: Reporter, what: str) -> Callable[[str | None], None]:
     def said(why: str | None) -> None:
         if why is None:
             reporter.info(f"{what}: the broker answers again")
@@ -134,7 +134,9 @@ def start_brain(
     """The inbox, lease, outbox and presence beside the brain's loop."""
     reporter, journal = orchestrator.reporter, orchestrator.journal
     project = config.cluster.project
-    outbox = Outbox(journal, parts.broker, parts.host, project, forwarded=False, on_trouble=trouble(reporter, "outbox"))
+    outbox = Outbox(
+        journal, parts.broker, parts.host, project, forwarded=False, on_trouble=broker_notice(reporter, "outbox")
+    )
     inbox = Inbox(
         journal,
         parts.broker,
@@ -142,7 +144,7 @@ def start_brain(
         parts.log,
         parts.relay,
         noticed=orchestrator.noticed,
-        on_trouble=trouble(reporter, "inbox"),
+        on_trouble=broker_notice(reporter, "inbox"),
     )
 
     def changed(leads: bool, why: str) -> None:

@@ -19,8 +19,8 @@ from conscious.api.server import ApiServer, bind
 from conscious.api.token import ensure_token
 from conscious.config import Config
 from conscious.control.alerts import Alerts
+from conscious.control.daemon_control import DaemonControl
 from conscious.control.events import Broadcast, EventBus
-from conscious.control.handle import DaemonControl
 from conscious.control.health import Health
 from conscious.control.logs import log_event, setup_logging, to_stdout
 from conscious.control.metrics import Metrics
@@ -46,7 +46,7 @@ from conscious.paths import Paths
 from conscious.system.lock import single_instance
 from conscious.system.net import is_loopback
 from conscious.system.supervise import Supervisor
-from conscious.think.connect import connect
+from conscious.think.connection import connect
 
 log = logging.getLogger("conscious")
 
@@ -101,7 +101,7 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
                     observe=parts is None or "observer" in config.cluster.roles,
                     dispatcher=parts.relay_for if parts else None,
                     guard=guard,
-                    ledger=parts.log if parts else None,
+                    decision_log=parts.log if parts else None,
                     stop=stop,
                     published=published,
                 )

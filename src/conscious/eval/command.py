@@ -18,7 +18,7 @@ from conscious.eval.runner import run_suite
 from conscious.eval.score import Score, Scored
 from conscious.eval.suite import Scenario
 from conscious.think import profiles
-from conscious.think.connect import Connection, connect
+from conscious.think.connection import Connection, connect
 
 
 @dataclass

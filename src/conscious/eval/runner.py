@@ -34,7 +34,7 @@ from conscious.loop.orchestrator import Orchestrator
 from conscious.loop.reporter import Silent
 from conscious.model import Decision, DecisionRecord, Task
 from conscious.think.assembly import thinker_for
-from conscious.think.connect import Connection
+from conscious.think.connection import Connection
 from conscious.think.context import Turn
 from conscious.think.thinker import Thinker
 

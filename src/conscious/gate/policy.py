@@ -9,9 +9,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from conscious.gate.intent import destroys
+from conscious.gate.destructive import destroys
 from conscious.model import NEVER_STARTED, ActionType, ApprovalMode, Decision, PastTask
-from conscious.system.words import SEPARATORS, leads_out
+from conscious.system.outside import SEPARATORS, leads_out
 
 VerdictLabel = Literal[
     "accepted",
@@ -176,7 +176,7 @@ class Approval:
     always_allow: tuple[tuple[str, str], ...] = ()
     """(agent, pattern) answered once with ``approve --always``: asked no more."""
     destructive: ApprovalMode = "ask"
-    """For instructions that ask to destroy (``intent.py``), whatever the modes above say; a
+    """For instructions that ask to destroy (``destructive.py``), whatever the modes above say; a
     saved ``--always`` answer does not cover them."""
 
     def mode_for(self, agent: str, priority: str) -> ApprovalMode:

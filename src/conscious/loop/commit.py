@@ -14,7 +14,7 @@ from conscious.gate.policy import Verdict
 from conscious.journal import Journal
 from conscious.loop import reflection
 from conscious.loop.batch import QUIET_EVENTS, BatchEntry, covered_ids
-from conscious.loop.ledger import Ledger
+from conscious.loop.decision_log import DecisionLog
 from conscious.loop.reporter import Reporter
 from conscious.loop.shortcuts import Rule
 from conscious.loop.state import LoopState
@@ -50,7 +50,7 @@ class Committer:
         *,
         accept: Callable[[Observation], object],
         stopping: Callable[[], bool],
-        ledger: Ledger | None = None,
+        decision_log: DecisionLog | None = None,
     ) -> None:
         self.config = config
         self.state = state
@@ -60,13 +60,13 @@ class Committer:
         self.reporter = reporter
         self.accept = accept
         self.stopping = stopping
-        self.ledger = ledger
+        self.decision_log = decision_log
         """Where a decision is made final first (several brains); None: the journal alone."""
         self.reflect_depth = 0
 
     async def _final(self, entry: DecisionRecord) -> int | None:
         """Its place in the cluster's log (None on one machine); ``Fenced`` if another brain leads."""
-        return await self.ledger.append(entry) if self.ledger is not None else None
+        return await self.decision_log.append(entry) if self.decision_log is not None else None
 
     async def by_rule(self, batch: Sequence[BatchEntry], rules: Sequence[Rule], why: Sequence[str] = ()) -> None:
         """``why``: what the journal knew that settled some of it (said on the decision)."""

@@ -22,20 +22,20 @@ from conscious.delegate.dispatch import DispatcherFactory, TaskEvent
 from conscious.errors import BrokerError, ContextOverflow, Fenced, JournalError, LLMError, LLMUnavailable, ModelNotFound
 from conscious.gate.gatekeeper import Gatekeeper
 from conscious.journal import Journal
+from conscious.loop.asking import compose_prompt, evidence_test, facts
+from conscious.loop.attribution import Attribution
 from conscious.loop.batch import BatchEntry, coalesce, covered_ids, take_batch
 from conscious.loop.commit import Committer
-from conscious.loop.feed import feed
-from conscious.loop.hands import Hands
-from conscious.loop.ledger import Ledger
+from conscious.loop.decision_log import DecisionLog
+from conscious.loop.observing import keep_observing
 from conscious.loop.outage import Outage
 from conscious.loop.reporter import Reporter
 from conscious.loop.settled import settled_by
 from conscious.loop.shortcuts import shortcut
 from conscious.loop.state import LoopState, Published, share
-from conscious.loop.turn import compose_turn, evidence_test, facts
 from conscious.model import Observation, RunningTask, utcnow
 from conscious.observe.base import Observer
-from conscious.think.connect import Connection, refresh_model
+from conscious.think.connection import Connection, refresh_model
 from conscious.think.context import Turn
 from conscious.think.identity import Resumption, begin_session
 from conscious.think.memory import Memory
@@ -61,12 +61,12 @@ class Orchestrator:
         dispatcher: DispatcherFactory,
         observers: Sequence[Observer],
         reporter: Reporter,
-        ledger: Ledger | None = None,
+        decision_log: DecisionLog | None = None,
         stop: asyncio.Event | None = None,
         published: Published | None = None,
     ) -> None:
         self.config = config
-        self.ledger = ledger
+        self.decision_log = decision_log
         self.journal = journal
         self.connection = connection
         self.thinker = thinker
@@ -106,7 +106,7 @@ class Orchestrator:
             reporter,
             accept=self.accept,
             stopping=self.stop.is_set,
-            ledger=ledger,
+            decision_log=decision_log,
         )
         self.outage = Outage(
             config,
@@ -123,7 +123,7 @@ class Orchestrator:
         self._actionable = evidence_test(config)
         roots = [str(p.resolve()) for p in config.watch]
         self._settled = settled_by(self.journal.newer, self.dispatcher.running, roots, self.journal.decided_between)
-        self.hands = Hands(self.dispatcher.running)
+        self.attribution = Attribution(self.dispatcher.running)
         self._sync()
 
     # -- start-up / shutdown
@@ -142,7 +142,7 @@ class Orchestrator:
         for observer in self.observers:
             self.state.observer_tasks.append(
                 asyncio.create_task(
-                    feed(observer, self.accept, self.state.observer_failures, self.state.observer_errors),
+                    keep_observing(observer, self.accept, self.state.observer_failures, self.state.observer_errors),
                     name=observer.name,
                 )
             )
@@ -169,7 +169,7 @@ class Orchestrator:
 
     def accept(self, obs: Observation) -> int:
         """Journal first, then consider; a change by one of our own tasks is the task's, not news."""
-        if self.hands.attribute(obs):
+        if self.attribution.attribute(obs):
             obs_id = self.journal.append(obs)
             self.reporter.observation(obs)
             return obs_id
@@ -189,16 +189,16 @@ class Orchestrator:
     def task_event(self, what: TaskEvent, run: RunningTask, outcome: Outcome | None) -> None:
         """A delegation started, stalled or ended (the dispatcher's ``TaskEvents``)."""
         if outcome is not None and run.task.id is not None:
-            self.hands.ended(run.task.id, run.folder)
+            self.attribution.ended(run.task.id, run.folder)
         self._sync()
         self.reporter.task(what, run.task, outcome)
 
     def changes(self, task_id: int) -> dict[str, object] | None:
-        return self.hands.summary(task_id)
+        return self.attribution.summary(task_id)
 
     def merged(self, task_id: int) -> None:
         """A task's branch merged into the watched tree: the changes it brings are the task's."""
-        self.hands.ended(task_id, self.config.watch[0])
+        self.attribution.ended(task_id, self.config.watch[0])
 
     # -- main loop
 
@@ -266,7 +266,7 @@ class Orchestrator:
 
     async def step(self) -> bool:
         """Decide the next batch, if any. False when there was nothing to do (or another brain leads)."""
-        if self.ledger is not None and not self.ledger.leads():
+        if self.decision_log is not None and not self.decision_log.leads():
             self.state.activity = "standing by (another brain leads)"
             return False
         try:
@@ -320,14 +320,14 @@ class Orchestrator:
             self.state.last_activity = time.monotonic()
         self.state.turn += 1
         covered = covered_ids(batch)
-        prompt, options = compose_turn(batch, self.facts(waiting=waiting - len(covered)), self.config)
+        prompt, options = compose_prompt(batch, self.facts(waiting=waiting - len(covered)), self.config)
         self.state.activity = f"thinking about {len(covered)} observation{'s' if len(covered) != 1 else ''}"
         turn = self.state.turn
         self.reporter.thinking(turn, covered)
 
         def streamed(text: str) -> None:
             self.state.beat = time.monotonic()
-            self.reporter.token(turn, text)
+            self.reporter.streamed(turn, text)
 
         self.thinker.on_token = streamed
         try:

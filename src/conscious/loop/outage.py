@@ -17,7 +17,7 @@ from conscious.loop.backoff import backoff
 from conscious.loop.reporter import Reporter
 from conscious.loop.state import LoopState
 from conscious.model import Observation
-from conscious.think.connect import Connection
+from conscious.think.connection import Connection
 from conscious.think.memory import Memory
 
 log = logging.getLogger("conscious")

@@ -23,7 +23,7 @@ class Reporter(Protocol):
     def thinking(self, turn: int, observations: list[int]) -> None:
         """A thought begins on these observations."""
 
-    def token(self, turn: int, text: str) -> None:
+    def streamed(self, turn: int, text: str) -> None:
         """A piece of the thought being streamed."""
 
     def decision(self, decision_id: int, record: DecisionRecord) -> None:
@@ -58,7 +58,7 @@ class Silent:
     def thinking(self, turn: int, observations: list[int]) -> None:
         pass
 
-    def token(self, turn: int, text: str) -> None:
+    def streamed(self, turn: int, text: str) -> None:
         pass
 
     def decision(self, decision_id: int, record: DecisionRecord) -> None:

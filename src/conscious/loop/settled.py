@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from conscious.model import Observation, RunningTask
-from conscious.system.words import relative
+from conscious.system.outside import relative
 
 Settled = Callable[[Observation], str | None]
 """Why this observation needs nothing more (None: it may)."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from conscious.delegate.dispatch import Dispatcher
     from conscious.gate.gatekeeper import Gatekeeper
-    from conscious.think.connect import Connection
+    from conscious.think.connection import Connection
     from conscious.think.context import ContextWindow
 
 

@@ -32,7 +32,7 @@ from conscious.model import (
     Observation,
     Priority,
 )
-from conscious.system.words import WORD, leads_out, relative
+from conscious.system.outside import WORD, leads_out, relative
 from conscious.think import asks
 
 BUILTIN = ("claude-code", "claude-flow", "memory")

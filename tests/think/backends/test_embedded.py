@@ -12,7 +12,7 @@ from conscious.errors import EmbeddedServerError, ModelNotFound
 from conscious.paths import Paths
 from conscious.think.backends.bundled import bundled_model
 from conscious.think.backends.embedded import EmbeddedServer, find_llama_server
-from conscious.think.connect import connect
+from conscious.think.connection import connect
 
 
 async def test_with_nothing_configured_it_starts_and_stops_its_own_server(paths: Paths, tmp_path: Path) -> None:

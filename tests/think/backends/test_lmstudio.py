@@ -22,7 +22,7 @@ from conscious.paths import Paths
 from conscious.think.backends.base import Limits
 from conscious.think.backends.embedded import EmbeddedServer
 from conscious.think.backends.lmstudio import LMStudioBackend, lms_load
-from conscious.think.connect import connect, is_lmstudio
+from conscious.think.connection import connect, is_lmstudio
 from conscious.think.context import ContextWindow
 from conscious.think.prompt import default_system_prompt
 from conscious.think.thinker import Thinker

@@ -23,7 +23,7 @@ GRACE = 3.0
 EXAMPLES = 5
 
 
-class Hands:
+class Attribution:
     def __init__(self, running: Callable[[], Iterable[RunningTask]], *, grace: float = GRACE) -> None:
         self.running = running
         """The tasks running now, with their working folders."""

@@ -47,7 +47,7 @@ def evidence_test(config: Config) -> Callable[[Observation], bool] | None:
     return lambda obs: actionable(obs, roots=roots, patterns=config.candidates)
 
 
-def compose_turn(batch: Sequence[BatchEntry], facts: Mapping[str, Any], config: Config) -> tuple[str, Options | None]:
+def compose_prompt(batch: Sequence[BatchEntry], facts: Mapping[str, Any], config: Config) -> tuple[str, Options | None]:
     """The prompt for this batch, and the options it offers (None in ``compose`` mode: the
     prompt asks for a decision). The options are not in the prompt: the thinker asks them
     with it, and the window keeps the prompt alone."""

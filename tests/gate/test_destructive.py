@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conscious.gate.intent import destroys
+from conscious.gate.destructive import destroys
 from conscious.gate.policy import Approval, Policy
 from conscious.model import Decision
 

@@ -1,4 +1,4 @@
-"""Trouble with the broker: said once when it starts and once when it is over, with back-off
+"""Reconnecting with the broker: said once when it starts and once when it is over, with back-off
 in between — the same for every loop that talks to the broker (outbox, inbox, worker)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ async def pause(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-class Trouble:
+class Reconnecting:
     def __init__(self, said: Callable[[str | None], None] = lambda _: None) -> None:
         self.said = said
         """Told why (once per outage), and None when it works again."""

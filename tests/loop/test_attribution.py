@@ -12,18 +12,18 @@ from conscious.config import Config
 from conscious.control.terminal import Terminal
 from conscious.daemon.assemble import build
 from conscious.journal import Journal
-from conscious.loop.hands import Hands
+from conscious.loop.attribution import Attribution
 from conscious.model import Observation, RunningTask, Task
 from conscious.observe.files import FileObserver
 from conscious.paths import Paths
 from conscious.think.backends.scripted import ScriptedBackend
-from conscious.think.connect import Connection
+from conscious.think.connection import Connection
 
 
 def test_a_change_under_a_running_or_just_ended_tasks_folder_is_its_own(tmp_path: Path) -> None:
     task = Task(id=7, decision_id=1, agent="claude-code", command="fix a.py")
     running = [RunningTask(task, tmp_path)]
-    hands = Hands(lambda: running, grace=60)
+    hands = Attribution(lambda: running, grace=60)
     inside = Observation(
         source="filesystem", event_type="modified", target=str(tmp_path / "a.py"), details={"relative": "a.py"}
     )
@@ -34,7 +34,7 @@ def test_a_change_under_a_running_or_just_ended_tasks_folder_is_its_own(tmp_path
     hands.ended(7, tmp_path)
     assert hands.claim(inside) == 7  # the watcher's debounce: it arrives after the task ended
     assert hands.summary(7) == {"files": 1, "examples": ["a.py"]}
-    gone = Hands(lambda: [], grace=0)
+    gone = Attribution(lambda: [], grace=0)
     gone.ended(7, tmp_path)
     assert gone.claim(inside) is None and gone.summary(8) is None
 

@@ -15,7 +15,7 @@ from conscious.observe.base import Observer
 log = logging.getLogger("conscious")
 
 
-async def feed(
+async def keep_observing(
     observer: Observer,
     accept: Callable[[Observation], object],
     failures: MutableMapping[str, int],

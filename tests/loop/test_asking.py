@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from conscious.config import Config
+from conscious.loop.asking import compose_prompt
 from conscious.loop.batch import coalesce
-from conscious.loop.turn import compose_turn
 from conscious.model import Observation
 
 
@@ -21,7 +21,7 @@ def test_a_compaction_a_heartbeat_and_a_resume_beside_a_failure_are_covered_not_
     for i, obs in enumerate(pending):
         obs.id = i + 1
     batch = coalesce(pending)
-    prompt, options = compose_turn(batch, {"running tasks": 0, "waiting": 0}, config)
+    prompt, options = compose_prompt(batch, {"running tasks": 0, "waiting": 0}, config)
     assert prompt.splitlines()[:2] == ["1 observation(s):", "1. [ERROR] tests/failed report.xml"]
     assert "compacted" not in prompt and "evicted" not in prompt and "heartbeat" not in prompt
     assert options is not None and any(c.action_type == "delegate" for c in options.candidates)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conscious.system.words import SEPARATORS, WORD, leads_out
+from conscious.system.outside import SEPARATORS, WORD, leads_out
 
 
 def test_what_leads_out_of_the_folder() -> None:

@@ -1,16 +1,16 @@
-"""Trouble with the broker is said once when it starts and once when it is over."""
+"""Reconnecting with the broker is said once when it starts and once when it is over."""
 
 from __future__ import annotations
 
 import asyncio
 
-from conscious.cluster.trouble import Trouble
+from conscious.cluster.reconnect import Reconnecting
 from conscious.errors import BrokerError
 
 
 async def test_said_once_per_outage() -> None:
     said: list[str | None] = []
-    trouble = Trouble(said.append)
+    trouble = Reconnecting(said.append)
     stop = asyncio.Event()
     stop.set()  # no waiting in a test
     trouble.ok()

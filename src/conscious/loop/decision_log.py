@@ -1,4 +1,4 @@
-"""The ``Ledger`` plug point: where a decision is made final before this process commits it.
+"""The ``DecisionLog`` plug point: where a decision is made final before this process commits it.
 
 On one machine there is none: the journal's commit is the decision. With several brains
 (``cluster/``), the leader appends each decision to the cluster's log first; the log takes it
@@ -12,7 +12,7 @@ from typing import Protocol
 from conscious.model import DecisionRecord
 
 
-class Ledger(Protocol):
+class DecisionLog(Protocol):
     def leads(self) -> bool:
         """Whether this process may decide now."""
 
