@@ -214,34 +214,53 @@ def status(
         print(json.dumps(report, default=str))
         return
     table = Table(show_header=False, box=None)
-    table.add_row(
-        "state", ("[green]running[/]" if alive else "[red]stopped[/]") + f" · health {daemon.get('health', '?')}"
-    )
-    for problem in daemon.get("problems", []) if alive else []:
-        table.add_row("problem", f"[yellow]{escape(problem)}[/]")
-    if alive and daemon.get("activity"):
-        table.add_row("doing", escape(daemon["activity"]))
-    for st in daemon.get("stalled", []) if alive else []:
-        table.add_row(
-            "stalled",
-            f"[yellow]task #{st['task_id']} {escape(st['agent'])} silent for {st['silent_s']}s:[/] "
-            f"{escape(st['command'][:80])}",
-        )
-    if daemon.get("started") and alive:
+    for key, value in [
+        *_life_rows(daemon, alive),
+        *_model_rows(daemon, counts),
+        *_work_rows(report),
+        ("journal", f"{report['journal']} ({size}{_horizon(daemon)})"),
+    ]:
+        table.add_row(key, value)
+    if alive and daemon.get("api_url"):
+        table.add_row("api", f"{daemon['api_url']} (`conscious page` for the live page)")
+    for key, value in rows(report["cluster"]) if in_cluster is not None else []:
+        table.add_row(key, value)
+    out.print(table)
+
+
+Row = tuple[str, str]
+
+
+def _life_rows(daemon: dict[str, Any], alive: bool) -> Iterator[Row]:
+    """Running or not, its health, what it does, what is stuck, since when."""
+    yield "state", ("[green]running[/]" if alive else "[red]stopped[/]") + f" · health {daemon.get('health', '?')}"
+    if not alive:
+        return
+    for problem in daemon.get("problems", []):
+        yield "problem", f"[yellow]{escape(problem)}[/]"
+    if daemon.get("activity"):
+        yield "doing", escape(daemon["activity"])
+    for st in daemon.get("stalled", []):
+        said = f"[yellow]task #{st['task_id']} {escape(st['agent'])} silent for {st['silent_s']}s:[/] "
+        yield "stalled", said + escape(st["command"][:80])
+    if daemon.get("started"):
         uptime = int((datetime.now().astimezone() - datetime.fromisoformat(daemon["started"])).total_seconds())
-        table.add_row("uptime", f"{uptime // 3600}h {uptime % 3600 // 60}m {uptime % 60}s")
-    table.add_row(
+        yield "uptime", f"{uptime // 3600}h {uptime % 3600 // 60}m {uptime % 60}s"
+
+
+def _model_rows(daemon: dict[str, Any], counts: dict[str, Any]) -> Iterator[Row]:
+    """The model and its window, where the agents work and what walls them in."""
+    yield (
         "model",
         f"{daemon.get('model', '?')} · profile {daemon.get('profile') or 'none'} · {daemon.get('server', '?')} · "
         f"{daemon.get('llm_url', '?')}",
     )
     if workspace := daemon.get("workspace"):
-        table.add_row("workspace", escape(workspace))
+        yield "workspace", escape(workspace)
     if wall := daemon.get("sandbox"):
-        loud = wall.startswith(("OFF", "UNAVAILABLE"))
-        table.add_row("sandbox", f"[bold red]{escape(wall)}[/]" if loud else escape(wall))
+        yield "sandbox", f"[bold red]{escape(wall)}[/]" if wall.startswith(("OFF", "UNAVAILABLE")) else escape(wall)
     if source := daemon.get("confidence_from"):
-        table.add_row(
+        yield (
             "confidence",
             "measured: the probability the model gave its choice (log-probabilities)"
             if source == "logprobs"
@@ -250,39 +269,38 @@ def status(
     used, budget = daemon.get("context_used"), daemon.get("context_budget")
     if used is not None and budget:
         exact = "" if daemon.get("exact_tokens", True) else " (estimated)"
-        table.add_row(
+        yield (
             "context",
             f"{used}/{budget} tokens ({100 * used / budget:.0f}%){exact}, "
             f"{daemon.get('turns', 0)} turns; model context {daemon.get('context_length')}",
         )
     if daemon.get("memory_tokens"):
-        table.add_row(
-            "memory", f"{daemon['memory_tokens']} tokens of identity and summary; {counts['summaries']} summaries"
-        )
+        yield "memory", f"{daemon['memory_tokens']} tokens of identity and summary; {counts['summaries']} summaries"
+
+
+def _work_rows(report: dict[str, Any]) -> Iterator[Row]:
+    """What waits for you, what was spent, what is held back, what is pending, the counts."""
     for w in report["approvals"]:
-        table.add_row("waiting", waiting_line(w))
-    use = report["budget"]
-    for agent, line in budget_lines(use):
-        table.add_row("budget" if agent is None else f"  {agent}", line)
+        yield "waiting", waiting_line(w)
+    for agent, line in budget_lines(report["budget"]):
+        yield "budget" if agent is None else f"  {agent}", line
     for q in report["quarantined"]:
-        table.add_row(
+        yield (
             "quarantined",
             f"[yellow]#{q['id']} {escape(q['agent'])}: {escape(q['command'][:80])}[/] "
             f"[dim]({escape(q['reason'])}; `conscious release {q['id']}`)[/]",
         )
-    table.add_row("pending", str(counts["pending"]))
-    table.add_row(
+    counts = report["counts"]
+    yield "pending", str(counts["pending"])
+    yield (
         "counts",
         f"{counts['observations']} observations · {counts['decisions']} decisions · "
         f"{counts['delegations']} delegations ({counts['running']} running) · {counts['notes']} notes",
     )
-    horizon = f", rows older than {daemon['retention_days']:g} days let go" if daemon.get("retention_days") else ""
-    table.add_row("journal", f"{report['journal']} ({size}{horizon})")
-    if alive and daemon.get("api_url"):
-        table.add_row("api", f"{daemon['api_url']} (`conscious page` for the live page)")
-    for key, value in rows(report["cluster"]) if in_cluster is not None else []:
-        table.add_row(key, value)
-    out.print(table)
+
+
+def _horizon(daemon: dict[str, Any]) -> str:
+    return f", rows older than {daemon['retention_days']:g} days let go" if daemon.get("retention_days") else ""
 
 
 def waiting_line(w: dict[str, Any]) -> str:

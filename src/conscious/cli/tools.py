@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,6 +18,9 @@ from conscious.loop.shortcuts import RULES
 from conscious.paths import Paths
 from conscious.system.lock import single_instance
 from conscious.think.profiles import SAMPLING, catalogue
+
+if TYPE_CHECKING:
+    from conscious.eval.replay import Recorded
 
 
 @app.command()
@@ -43,22 +48,15 @@ def replay(
     config_file: ConfigOpt = None,
 ) -> None:
     """Feed recorded observations through the real loop and print each decision."""
+    import asyncio  # here, as below: every other command would pay for them
     import tempfile
 
-    from conscious.control.logs import setup_logging
-    from conscious.daemon.assemble import build
     from conscious.eval.replay import read_observations
-    from conscious.eval.replay import replay as run_replay
-    from conscious.think.connection import connect
 
     records, ignored = read_observations(file)
     if ignored:
         err.print(f"[yellow]conscious: ignoring fields not in the observation shape: {', '.join(sorted(ignored))}[/]")
     paths = Paths.resolve(home)
-    import asyncio  # here, as below: every other command would pay for them
-
-    from conscious.control.terminal import Terminal
-
     config = Config.load(
         paths,
         config_file,
@@ -67,53 +65,61 @@ def replay(
         system_prompt_file=system_prompt,
         dry_run=not delegate,
     )
+    with tempfile.TemporaryDirectory(prefix="conscious-replay-") as tmp:
+        journal_path = journal_file or Path(tmp) / "journal.db"
+        summary = asyncio.run(_replay(config, paths, records, journal_path, window, as_json))
+    if as_json:
+        print(json.dumps(summary))
+        return
+    s = summary["summary"]
+    out.print(
+        f"[bold]{s['observations']} observations → {s['decisions']} decisions[/] "
+        f"({s['llm_decisions']} by {summary['model']}, {s['schema_valid']} schema-valid; "
+        f"p50 {s['latency_ms_p50']} ms, p90 {s['latency_ms_p90']} ms; "
+        f"prompt tokens processed per decision {s['prompt_tokens_processed_mean']})"
+    )
 
-    def show(record: dict[str, Any]) -> None:
-        if as_json:
-            print(json.dumps(record), flush=True)
-            return
-        action = record["action_type"]
-        if record["verdict"] not in ("accepted", "dry-run"):
-            action += f" ({record['verdict']})"
-        target = (
-            f" → {record['target_agent']}: {escape((record['command'] or '')[:100])}" if record["target_agent"] else ""
-        )
-        latency = f"{record['latency_ms'] / 1000:.1f}s" if record["latency_ms"] is not None else record["origin"]
-        lines = record["covers"]
-        covers = f"lines {lines[0]}-{lines[-1]}" if len(lines) > 1 else f"line {lines[0]}" if lines else "own"
-        out.print(f"[bold]#{record['decision_id']} {action}[/]{target} [dim]({covers}, {latency})[/]")
-        out.print(f"    [dim]{escape(record['reasoning'][:160])}[/]")
 
-    async def go(journal_path: Path) -> dict[str, Any]:
-        paths.ensure()
-        setup_logging(config, paths)
-        with single_instance(journal_path):  # never a second loop on a daemon's journal
-            return await replay_into(Journal(journal_path))
+async def _replay(
+    config: Config, paths: Paths, records: Sequence[Recorded], journal_path: Path, window: float, as_json: bool
+) -> dict[str, Any]:
+    """The records through a loop of its own, on its own journal (never a daemon's: the lock)."""
+    from conscious.control.logs import setup_logging
+    from conscious.control.terminal import Terminal
+    from conscious.daemon.assemble import build
+    from conscious.eval.replay import replay
+    from conscious.think.connection import connect
 
-    async def replay_into(journal: Journal) -> dict[str, Any]:
+    paths.ensure()
+    setup_logging(config, paths)
+    with single_instance(journal_path):
+        journal = Journal(journal_path)
         try:
             connection = await connect(config, log_dir=paths.state_dir)
             try:
                 orchestrator = await build(config, paths, journal, connection, Terminal(quiet=True), observe=False)
-                result = await run_replay(orchestrator, records, window=window, on_decision=show)
+                shown = functools.partial(_show_replayed, as_json=as_json)
+                result = await replay(orchestrator, records, window=window, on_decision=shown)
                 return {"summary": result.summary(), "model": connection.info.model, "server": connection.info.server}
             finally:
                 await connection.aclose()
         finally:
             journal.close()
 
-    with tempfile.TemporaryDirectory(prefix="conscious-replay-") as tmp:
-        summary = asyncio.run(go(journal_file or Path(tmp) / "journal.db"))
+
+def _show_replayed(record: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(summary))
-    else:
-        s = summary["summary"]
-        out.print(
-            f"[bold]{s['observations']} observations → {s['decisions']} decisions[/] "
-            f"({s['llm_decisions']} by {summary['model']}, {s['schema_valid']} schema-valid; "
-            f"p50 {s['latency_ms_p50']} ms, p90 {s['latency_ms_p90']} ms; "
-            f"prompt tokens processed per decision {s['prompt_tokens_processed_mean']})"
-        )
+        print(json.dumps(record), flush=True)
+        return
+    action = record["action_type"]
+    if record["verdict"] not in ("accepted", "dry-run"):
+        action += f" ({record['verdict']})"
+    target = f" → {record['target_agent']}: {escape((record['command'] or '')[:100])}" if record["target_agent"] else ""
+    latency = f"{record['latency_ms'] / 1000:.1f}s" if record["latency_ms"] is not None else record["origin"]
+    lines = record["covers"]
+    covers = f"lines {lines[0]}-{lines[-1]}" if len(lines) > 1 else f"line {lines[0]}" if lines else "own"
+    out.print(f"[bold]#{record['decision_id']} {action}[/]{target} [dim]({covers}, {latency})[/]")
+    out.print(f"    [dim]{escape(record['reasoning'][:160])}[/]")
 
 
 @app.command("eval")

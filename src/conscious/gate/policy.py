@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from conscious.gate.destructive import destroys
-from conscious.model import NEVER_STARTED, ActionType, ApprovalMode, Decision, PastTask
+from conscious.model import NEVER_STARTED, ActionType, ApprovalMode, Decision, PastTask, Priority
 from conscious.system.outside import SEPARATORS, leads_out
 
 VerdictLabel = Literal[
@@ -276,14 +276,26 @@ class Policy:
         agent, command = decision.target_agent, (decision.command or "").strip()
         if agent is None:
             return Verdict("observe", "no-target", "delegation without a target agent")
+        refused = (
+            self._unfit(agent, command, decision.confidence, authorised)
+            or self._again(agent, command, history, approved=approved, asked=requested or approved)
+            or self._spent(agent, history)
+        )
+        if refused is not None:
+            return refused
+        if self.dry_run:
+            return Verdict("observe", "dry-run", "dry run: delegation not started")
+        waits = None if approved else self._approval_of(agent, command, decision.priority)
+        return waits or Verdict("delegate", "accepted", f"delegating to {agent}")
+
+    def _unfit(self, agent: str, command: str, confidence: float, authorised: bool) -> Verdict | None:
+        """What refuses the delegation itself: its agent, its confidence, its command's words."""
         if agent not in self.allowed_agents:
             return Verdict("observe", "agent-not-allowed", f"agent {agent} is not allowed")
         if not command:
             return Verdict("observe", "no-command", "delegation without a command")
-        if decision.confidence < self.delegate_threshold and not authorised:
-            return Verdict(
-                "observe", "below-threshold", f"confidence {decision.confidence:.2f} < {self.delegate_threshold}"
-            )
+        if confidence < self.delegate_threshold and not authorised:
+            return Verdict("observe", "below-threshold", f"confidence {confidence:.2f} < {self.delegate_threshold}")
         if command.startswith("-"):
             return Verdict("observe", "denied-command", "a command may not start with '-' (it would read as a flag)")
         if (pattern := self.denied_by(command)) is not None:
@@ -292,12 +304,17 @@ class Policy:
             return Verdict("observe", "not-allowed-command", "command matches none of the allow rules")
         if (path := self.outside_roots(command)) is not None:
             return Verdict("observe", "outside-roots", f"command names a path outside the watched folders: {path}")
+        return None
+
+    def _again(self, agent: str, command: str, history: History, *, approved: bool, asked: bool) -> Verdict | None:
+        """What refuses it as done already: running, waiting, recently done, quarantined, failed
+        too often. ``asked``: the user acting (a request, an approval)."""
         if (agent, command) in history.running:
             return Verdict("observe", "duplicate", "the same command is already running for this agent")
         if not approved and (agent, command) in history.awaiting:
             return Verdict("observe", "duplicate", "the same command is already waiting for approval")
         same = [t for t in history.recent if (t.agent, t.command) == (agent, command)]
-        if requested or approved:
+        if asked:
             # An attempt that failed before its agent ran (not installed, no wall) cannot be
             # mended by running it again, only by the user: asking again is the user acting.
             same = [t for t in same if t.started]
@@ -311,29 +328,28 @@ class Policy:
         failures = sum(1 for t in same if t.state in ("failed", "timeout") and t.age_s < forgiven)
         if failures >= self.retry_cap:
             return Verdict("observe", "retry-cap", f"this command already failed {self.retry_cap} times today")
-        if (stop := self.over_budget(agent, history)) is not None:
-            return Verdict("observe", "budget", stop)
-        if self.dry_run:
-            return Verdict("observe", "dry-run", "dry run: delegation not started")
-        if not approved:
-            mode = self.approval.mode_for(agent, decision.priority)
-            harm = destroys(command) if agent != "memory" else None
-            if harm is not None and _STRICTNESS[self.approval.destructive] >= _STRICTNESS[mode]:
-                if self.approval.destructive == "never":
-                    return Verdict("observe", "approval-never", f"the instruction {harm}: never approved")
-                if self.approval.destructive == "ask":
-                    return Verdict("delegate", "awaiting-approval", f"the instruction {harm}: a person decides")
-            if mode == "never":
-                return Verdict(
-                    "observe", "approval-never", f"delegations to {agent} at {decision.priority} are never approved"
-                )
-            if mode == "ask":
-                if (pattern := self.approval.saved(agent, command)) is not None:
-                    return Verdict("delegate", "accepted", f"delegating to {agent} (approved always: {pattern!r})")
-                return Verdict(
-                    "delegate", "awaiting-approval", f"{agent} at {decision.priority}: waiting for the user's approval"
-                )
-        return Verdict("delegate", "accepted", f"delegating to {agent}")
+        return None
+
+    def _spent(self, agent: str, history: History) -> Verdict | None:
+        stop = self.over_budget(agent, history)
+        return Verdict("observe", "budget", stop) if stop is not None else None
+
+    def _approval_of(self, agent: str, command: str, priority: Priority) -> Verdict | None:
+        """Whether a person must say yes first (or never will); None: no one needs to."""
+        mode = self.approval.mode_for(agent, priority)
+        harm = destroys(command) if agent != "memory" else None
+        if harm is not None and _STRICTNESS[self.approval.destructive] >= _STRICTNESS[mode]:
+            if self.approval.destructive == "never":
+                return Verdict("observe", "approval-never", f"the instruction {harm}: never approved")
+            if self.approval.destructive == "ask":
+                return Verdict("delegate", "awaiting-approval", f"the instruction {harm}: a person decides")
+        if mode == "never":
+            return Verdict("observe", "approval-never", f"delegations to {agent} at {priority} are never approved")
+        if mode == "ask":
+            if (pattern := self.approval.saved(agent, command)) is not None:
+                return Verdict("delegate", "accepted", f"delegating to {agent} (approved always: {pattern!r})")
+            return Verdict("delegate", "awaiting-approval", f"{agent} at {priority}: waiting for the user's approval")
+        return None
 
     def over_budget(self, agent: str, history: History) -> str | None:
         """Why a new delegation to ``agent`` would exceed a budget, if it would."""
