@@ -1,4 +1,4 @@
-"""Reconnecting with the broker is said once when it starts and once when it is over."""
+"""Trouble with the broker is said once when it starts and once when it is over."""
 
 from __future__ import annotations
 

@@ -217,7 +217,7 @@ def test_recall_ranks_a_rare_word_above_many_newer_common_ones(tmp_path: Path) -
     for n in range(40):
         j.append(Observation(source="tests", event_type="failed", target=f"tests/test_m{n}.py", details={}))
     j.db.execute("UPDATE observations SET status='decided'")
-    hits = [h for h in j.recall("tests failed decision_log", 3) if h["kind"] == "observation"]
+    hits = [h for h in j.recall("tests failed ledger", 3) if h["kind"] == "observation"]
     assert hits[0]["id"] == rare
     assert len(hits) == 3
 

@@ -1,4 +1,4 @@
-"""Reconnecting with the broker: said once when it starts and once when it is over, with back-off
+"""Trouble with the broker (``Reconnecting``): said once when it starts and once when it is over, with back-off
 in between — the same for every loop that talks to the broker (outbox, inbox, worker)."""
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ class ClaudeCodeConfig(BaseModel):
     disallowed_tools: list[str] = Field(default_factory=lambda: ["WebFetch", "WebSearch"])
     max_turns: Count = 20
     max_budget_usd: Money | None = 1.0
-    """Claude Code's own per-task cap (``--max-budget-usd``); our daily decision_log is enforced as well."""
+    """Claude Code's own per-task cap (``--max-budget-usd``); our daily budget is enforced as well."""
     extra_args: list[str] = Field(default_factory=list)
     loop_repeats: Quantity = 5
     """A task that makes the same tool call with the same input this many times is stopped as

@@ -46,7 +46,7 @@ from conscious.paths import Paths
 from conscious.system.lock import single_instance
 from conscious.system.net import is_loopback
 from conscious.system.supervise import Supervisor
-from conscious.think.connection import connect
+from conscious.think.connection import Connection, connect
 
 log = logging.getLogger("conscious")
 
@@ -61,10 +61,7 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
         bus.listen(log_event)  # structured lines instead of the live view
         reporter = Terminal(quiet=True)
     live = Broadcast(bus, reporter)
-    notifier = Notifier.from_env()
-    watchdog = watchdog_interval()
-    for var in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
-        os.environ.pop(var, None)  # ours alone: the agents we start must not speak for us
+    notifier, watchdog = _systemd()
     check_roles(config)
     if config.cluster.roles and "brain" not in config.cluster.roles:
         from conscious.daemon.node import run_node
@@ -82,13 +79,7 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
                 if broker is None:
                     return
                 parts = brain_parts(config, journal, broker)
-            notifier.status("waiting for the LLM server")
-            with reporter.waiting(
-                f"waiting for the LLM server at {config.llm_url}…"
-                if config.llm_url
-                else "looking for LM Studio, else starting the embedded llama-server…"
-            ):
-                connection = await connect(config, log_dir=paths.state_dir, say=reporter.info)
+            connection = await _connect(config, paths, reporter, notifier)
             guard = None if parts else guard_for(config, paths, journal, live)
             published = Published()
             try:
@@ -118,6 +109,24 @@ async def serve(config: Config, paths: Paths, reporter: Terminal, stop: asyncio.
             journal.close()
         if parts is not None and parts.supervisor is not None:
             parts.supervisor.raise_if_fatal()  # after a whole shutdown: non-zero, for systemd to restart us
+
+
+def _systemd() -> tuple[Notifier, float | None]:
+    """sd_notify's socket and watchdog, taken for ourselves: the agents we start must not speak for us."""
+    notifier, watchdog = Notifier.from_env(), watchdog_interval()
+    for var in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+        os.environ.pop(var, None)
+    return notifier, watchdog
+
+
+async def _connect(config: Config, paths: Paths, reporter: Terminal, notifier: Notifier) -> Connection:
+    notifier.status("waiting for the LLM server")
+    with reporter.waiting(
+        f"waiting for the LLM server at {config.llm_url}…"
+        if config.llm_url
+        else "looking for LM Studio, else starting the embedded llama-server…"
+    ):
+        return await connect(config, log_dir=paths.state_dir, say=reporter.info)
 
 
 @dataclass

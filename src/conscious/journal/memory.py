@@ -143,12 +143,25 @@ class Recall(Store):
         terms = search_terms(query)
         if not terms:
             return []
-        match = " OR ".join(terms)
         notes = self.db.execute(
             "SELECT n.id, n.ts, n.content AS text FROM notes_fts JOIN notes n ON n.id = notes_fts.rowid"
             " WHERE notes_fts MATCH ? ORDER BY bm25(notes_fts) LIMIT ?",
-            (match, limit),
+            (" OR ".join(terms), limit),
         ).fetchall()
+        ranked: list[list[dict[str, Any]]] = [
+            [{"kind": "note", "id": r["id"], "ts": r["ts"], "text": r["text"]} for r in notes],
+            self._recalled_observations(terms, limit, before),
+            [{"kind": "turn", **r} for r in self._recalled_turns(terms, limit)],
+        ]
+        hits: list[dict[str, Any]] = []
+        for rank in range(limit):
+            hits += [kind[rank] for kind in ranked if rank < len(kind)]
+        for h in hits:
+            h["text"] = " ".join(str(h["text"]).split())[:240]
+        return hits[:limit]
+
+    def _recalled_observations(self, terms: list[str], limit: int, before: int | None) -> list[dict[str, Any]]:
+        """Decided observations matching, an observation that happened many times once."""
         scores, rows = self._window(
             "observations_fts",
             "SELECT o.id, o.ts, o.source, o.event_type, o.target, CASE WHEN o.source = 'user' THEN o.details END"
@@ -165,7 +178,26 @@ class Recall(Store):
             g["score"] = max(g["score"], scores[r["id"]])
             if r["id"] > g["id"]:
                 g.update(id=r["id"], ts=r["ts"], head=f"{r['source']}/{r['event_type']} {r['target']}")
-        observations = sorted(groups.values(), key=lambda g: (-g["score"], -g["id"]))[:limit]
+        found = sorted(groups.values(), key=lambda g: (-g["score"], -g["id"]))[:limit]
+        details = {
+            r["id"]: r["details"]
+            for r in self.db.execute(
+                f"SELECT id, details FROM observations WHERE id IN ({_marks(found)})", [r["id"] for r in found]
+            )
+        }
+        return [
+            {
+                "kind": "observation",
+                "id": r["id"],
+                "ts": r["ts"],
+                "text": r["head"] + (f" (x{r['times']})" if r["times"] > 1 else "") + " " + details[r["id"]],
+            }
+            for r in found
+        ]
+
+    def _recalled_turns(self, terms: list[str], limit: int) -> list[dict[str, Any]]:
+        """The model's side of archived turns matching, cut around the words; a decision taken
+        again once, as its newest."""
         scores, rows = self._window(
             "turns_fts",
             "SELECT t.id FROM turns t WHERE t.id IN ({}) AND t.archived=1 AND t.role='assistant'",
@@ -179,36 +211,10 @@ class Recall(Store):
             for r in self.db.execute(f"SELECT id, ts, content FROM turns WHERE id IN ({_marks(best)})", best)
         }
         newest: dict[str, Any] = {}
-        for r in (snippets[i] for i in best):  # the same decision taken again: once, as its newest
+        for r in (snippets[i] for i in best):
             if r["text"] not in newest or r["id"] > newest[r["text"]]["id"]:
                 newest[r["text"]] = r
-        turns = list(newest.values())[:limit]
-        details = {
-            r["id"]: r["details"]
-            for r in self.db.execute(
-                f"SELECT id, details FROM observations WHERE id IN ({_marks(observations)})",
-                [r["id"] for r in observations],
-            )
-        }
-        ranked: list[list[dict[str, Any]]] = [
-            [{"kind": "note", "id": r["id"], "ts": r["ts"], "text": r["text"]} for r in notes],
-            [
-                {
-                    "kind": "observation",
-                    "id": r["id"],
-                    "ts": r["ts"],
-                    "text": r["head"] + (f" (x{r['times']})" if r["times"] > 1 else "") + " " + details[r["id"]],
-                }
-                for r in observations
-            ],
-            [{"kind": "turn", "id": r["id"], "ts": r["ts"], "text": r["text"]} for r in turns],
-        ]
-        hits: list[dict[str, Any]] = []
-        for rank in range(limit):
-            hits += [kind[rank] for kind in ranked if rank < len(kind)]
-        for h in hits:
-            h["text"] = " ".join(str(h["text"]).split())[:240]
-        return hits[:limit]
+        return list(newest.values())[:limit]
 
     def _window(
         self, fts: str, select: str, terms: list[str], before: int | None

@@ -97,34 +97,41 @@ class Orchestrator:
         self.memory = Memory(journal, thinker, connection.backend, config, first_start=self.first_start)
         thinker.identity = self.memory.identity_line
         thinker.on_compact = self.memory.archive
-        self.commit = Committer(
-            config,
-            self.state,
-            journal,
-            self.gate,
-            self.dispatcher,
-            reporter,
-            accept=self.accept,
-            stopping=self.stop.is_set,
-            decision_log=decision_log,
-        )
-        self.outage = Outage(
-            config,
-            self.state,
-            journal,
-            connection,
-            self.memory,
-            reporter,
-            accept=self.accept,
-            publish=self.publish_state,
-            on_rebuild=self._rebuilt,
-            stop=self.stop,
-        )
+        self.commit, self.outage = self._committer(decision_log), self._outage()
         self._actionable = evidence_test(config)
         roots = [str(p.resolve()) for p in config.watch]
         self._settled = settled_by(self.journal.newer, self.dispatcher.running, roots, self.journal.decided_between)
         self.attribution = Attribution(self.dispatcher.running)
         self._sync()
+
+    def _committer(self, decision_log: DecisionLog | None) -> Committer:
+        """What makes a decision final (through the cluster's decision log, on several machines)."""
+        return Committer(
+            self.config,
+            self.state,
+            self.journal,
+            self.gate,
+            self.dispatcher,
+            self.reporter,
+            accept=self.accept,
+            stopping=self.stop.is_set,
+            decision_log=decision_log,
+        )
+
+    def _outage(self) -> Outage:
+        """What the loop does while nothing can be decided (the server or the journal gone)."""
+        return Outage(
+            self.config,
+            self.state,
+            self.journal,
+            self.connection,
+            self.memory,
+            self.reporter,
+            accept=self.accept,
+            publish=self.publish_state,
+            on_rebuild=self._rebuilt,
+            stop=self.stop,
+        )
 
     # -- start-up / shutdown
 
