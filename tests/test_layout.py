@@ -180,3 +180,19 @@ def test_no_two_classes_share_a_name() -> None:
                 where.setdefault(node.name, []).append(module)
     shared = {name: modules for name, modules in where.items() if len(modules) > 1}
     assert not shared, f"classes with one name in several modules: {shared}"
+
+
+def test_every_file_and_protocol_the_page_names_is_there() -> None:
+    """The page kept true where it can be checked: each ``room/module.py`` it names exists (or,
+    written inside its room's row, ``backends/x.py``, under that room), and
+    each plug point's protocol is a class of the module it names."""
+    text = ARCHITECTURE.read_text()
+    named = set(re.findall(r"`((?:[a-z_]+/)+[a-z_]+\.py)`", text))
+    where = [SRC, SRC.parent.parent, SRC.parent.parent / "tests"]
+    missing = sorted(n for n in named if not any((base / n).exists() for base in where) and not any(SRC.glob(f"*/{n}")))
+    assert not missing, f"docs/architecture.md names files that are not there: {missing}"
+    protocols = re.findall(r"^\| [^|]+ \| `([a-z_/]+\.py)` `(\w+)` \|", text, flags=re.MULTILINE)
+    assert len(protocols) >= 8, protocols
+    for path, name in protocols:
+        classes = {n.name for n in ast.parse((SRC / path).read_text()).body if isinstance(n, ast.ClassDef)}
+        assert name in classes, f"{path} has no class {name} (docs/architecture.md, plug points)"
