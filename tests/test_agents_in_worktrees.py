@@ -158,6 +158,8 @@ async def test_a_task_s_tool_calls_pass_the_gate_and_its_branch_is_merged_after_
         assert f"conscious/task-{task_id}" not in git(repo, "branch")
         again = runner.invoke(app, ["merge", str(task_id)])
         assert again.exit_code == 1 and "merged already" in again.output
+        gone = runner.invoke(app, ["diff", str(task_id)])  # its branch went with the merge
+        assert gone.exit_code == 1 and "branch was merged: nothing to diff" in gone.output, gone.output
 
 
 async def test_a_conflict_leaves_the_tree_untouched_and_discard_removes_the_branch(

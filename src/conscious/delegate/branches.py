@@ -53,6 +53,9 @@ def diff(journal: BranchesJournal, task_id: int) -> str:
     """The task's changes since it began (its branch against its base), what must be seen
     before a merge listed first."""
     row = _row(journal, task_id)
+    if row["state"] in ("merged", "discarded", "pruned"):
+        # Its branch is gone with it: git would say only "unknown revision".
+        raise ConsciousError(f"task {task_id}'s branch was {row['state']}: nothing to diff (see `git log`)")
     repo = Git(Path(row["repo"]))
     text = repo.diff(row["base"], row["branch"])
     if found := held(repo, row["base"], row["branch"]):
