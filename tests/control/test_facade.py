@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conscious.control.facade import JournalDaemon, as_seen, asks_back, journal_of
+from conscious.control.facade import JournalDaemon, Listing, as_seen, asks_back, journal_of
 from conscious.errors import ConsciousError
 from conscious.journal import Journal
 from conscious.model import Decision, DecisionRecord, Observation
@@ -57,8 +57,21 @@ def test_the_lists_and_the_status_are_the_journal_s(tmp_path: Path) -> None:
     ids = [journal.append(Observation(source="filesystem", event_type="modified", target="/w/a.py")) for _ in range(3)]
     decision = Decision(action_type="observe", reasoning="routine", priority="low", confidence=0.9)
     journal.record_decision(DecisionRecord.of(decision, ids, origin="rule", verdict="accepted"))
-    [record] = daemon.page("decisions", limit=5)["items"]
+    [record] = daemon.page(Listing("decisions", 5))["items"]
     assert [o["id"] for o in record["observations"]] == ids
     assert [o["count"] for o in as_seen(record["observations"])] == [3]  # as the model saw them
     assert daemon.status()["running"] is False and daemon.status()["counts"]["decisions"] == 1
     assert daemon.published() == {}
+
+
+def test_a_listing_asks_the_api_what_it_asks_the_journal() -> None:
+    decisions = Listing("decisions", 5, after=7, routine=False, filters={"origin": "llm", "verdict": None})
+    assert decisions.query() == {
+        "limit": 5,
+        "before": None,
+        "after": 7,
+        "origin": "llm",
+        "verdict": None,
+        "routine": False,
+    }
+    assert "routine" not in Listing("observations").query()  # the observations' route has no such parameter

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from conscious.api.admission import NEEDS_TOKEN, NOT_A_HOOK, Admission
 from conscious.control.events import EventBus
-from conscious.control.facade import Answer, Daemon, Kind
+from conscious.control.facade import Answer, Daemon, Kind, Listing
 from conscious.errors import BadQuery, BadRequest, ConsciousError
 from conscious.model import request as user_request
 
@@ -180,7 +180,7 @@ def _lists(control: Control) -> APIRouter:
         kind: Kind, limit: int, before: int | None, after: int | None, routine: bool = True, **filters: Any
     ) -> dict[str, Any]:
         try:
-            return control.page(kind, limit=limit, before=before, after=after, filters=filters, routine=routine)
+            return control.page(Listing(kind, limit, before, after, routine, filters))
         except BadQuery as exc:
             raise HTTPException(422, str(exc)) from None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conscious.api.token import read_token
-from conscious.control.facade import Answer, JournalDaemon, Kind, answered, journal_of
+from conscious.control.facade import Answer, JournalDaemon, Listing, answered, journal_of
 from conscious.errors import ApiUnavailable, ConsciousError
 from conscious.paths import Paths
 from conscious.system.lock import daemon_running
@@ -133,22 +133,9 @@ class Reached:
         live: dict[str, Any] | None = self._api("GET", "/api/status")
         return live if live is not None else self.journal.status()
 
-    def page(
-        self,
-        kind: Kind,
-        *,
-        limit: int,
-        before: int | None = None,
-        after: int | None = None,
-        routine: bool = True,
-        filters: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        live: dict[str, Any] | None = self._api(
-            "GET", f"/api/{kind}", limit=limit, before=before, after=after, routine=routine, **(filters or {})
-        )
-        if live is not None:
-            return live
-        return self.journal.page(kind, limit=limit, before=before, after=after, routine=routine, filters=filters)
+    def page(self, listing: Listing) -> dict[str, Any]:
+        live: dict[str, Any] | None = self._api("GET", f"/api/{listing.kind}", **listing.query())
+        return live if live is not None else self.journal.page(listing)
 
     def tell(self, text: str) -> int:
         live = self._api("POST", "/api/inbox", {"text": text})

@@ -16,7 +16,7 @@ from rich.table import Table
 from conscious.cli.client import Reached
 from conscious.cli.cluster import configured, report_for, rows
 from conscious.cli.common import HomeOpt, app, friendly, out
-from conscious.control.facade import Daemon, JournalDaemon, as_seen
+from conscious.control.facade import Daemon, JournalDaemon, Listing, as_seen
 from conscious.paths import Paths
 
 
@@ -69,7 +69,7 @@ def log_(
 
 def recent_decisions(daemon: Daemon, limit: int, show_all: bool) -> list[dict[str, Any]]:
     """Oldest first: from the running daemon's API, else from the journal (the same records)."""
-    found: list[dict[str, Any]] = daemon.page("decisions", limit=limit, routine=show_all)["items"]
+    found: list[dict[str, Any]] = daemon.page(Listing("decisions", limit, routine=show_all))["items"]
     return found[::-1]
 
 
@@ -148,11 +148,11 @@ def _follow(journal: JournalDaemon, last_decision: int, as_json: bool, show_all:
             if (now := journal.changed()) != version:
                 version = now
                 if not as_json:
-                    for o in journal.page("observations", after=last_obs, limit=500)["items"]:
+                    for o in journal.page(Listing("observations", 500, after=last_obs))["items"]:
                         last_obs = o["id"]
                         if show_all or (o["source"], o["event_type"]) != ("clock", "heartbeat"):
                             _show_observation(o)
-                for record in journal.page("decisions", after=last_decision, limit=500, routine=show_all)["items"]:
+                for record in journal.page(Listing("decisions", 500, after=last_decision, routine=show_all))["items"]:
                     last_decision = record["id"]
                     _show_decision(record, as_json)
             time.sleep(FOLLOW_INTERVAL)

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from conscious.control.events import EventBus
+from conscious.control.listing import Listing
 from conscious.control.metrics import Metrics
 from conscious.control.status import page, status_report
 from conscious.delegate import branches
 from conscious.delegate.guard import ToolGuard
 from conscious.gate.answers import Answered, answer
 from conscious.gate.approvals import Answer, Approvals
-from conscious.journal import Journal, Kind
+from conscious.journal import Journal
 from conscious.loop.reporter import Reporter
 from conscious.loop.state import LoopState, Published
 from conscious.model import Observation, request
@@ -72,17 +73,8 @@ class DaemonControl:
         # Live figures from the loop itself, not the state it last published (up to a second old).
         return {**status_report(self.reader()), **self.published.status(self.state), "running": True}
 
-    def page(
-        self,
-        kind: Kind,
-        *,
-        limit: int,
-        before: int | None = None,
-        after: int | None = None,
-        routine: bool = True,
-        filters: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        return page(self.reader(), kind, limit=limit, before=before, after=after, filters=filters, routine=routine)
+    def page(self, listing: Listing) -> dict[str, Any]:
+        return page(self.reader(), listing)
 
     def tell(self, text: str) -> int:
         return self._accept(request(text))

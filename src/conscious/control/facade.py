@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from conscious.control.listing import Listing
 from conscious.errors import ConsciousError
 from conscious.gate.approvals import Answer, Approvals
 from conscious.journal import Journal, Kind
@@ -26,7 +27,18 @@ from conscious.think import asks
 if TYPE_CHECKING:
     from conscious.gate.answers import Answered
 
-__all__ = ["Answer", "Answered", "Daemon", "JournalDaemon", "Kind", "answered", "as_seen", "asks_back", "journal_of"]
+__all__ = [
+    "Answer",
+    "Answered",
+    "Daemon",
+    "JournalDaemon",
+    "Kind",
+    "Listing",
+    "answered",
+    "as_seen",
+    "asks_back",
+    "journal_of",
+]
 
 WORKTREE_ACTIONS = ("diff", "merge", "merge-sensitive", "discard")
 
@@ -37,16 +49,7 @@ class Daemon(Protocol):
     def status(self) -> dict[str, Any]:
         """What ``conscious status --json`` prints and ``GET /api/status`` returns."""
 
-    def page(
-        self,
-        kind: Kind,
-        *,
-        limit: int,
-        before: int | None = None,
-        after: int | None = None,
-        routine: bool = True,
-        filters: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    def page(self, listing: Listing) -> dict[str, Any]:
         """Observations, decisions or tasks, newest first (the API's lists)."""
 
     def tell(self, text: str) -> int:
@@ -119,19 +122,10 @@ class JournalDaemon:
 
         return status_report(self.journal)
 
-    def page(
-        self,
-        kind: Kind,
-        *,
-        limit: int,
-        before: int | None = None,
-        after: int | None = None,
-        routine: bool = True,
-        filters: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    def page(self, listing: Listing) -> dict[str, Any]:
         from conscious.control.status import page
 
-        return page(self.journal, kind, limit=limit, before=before, after=after, filters=filters, routine=routine)
+        return page(self.journal, listing)
 
     def tell(self, text: str) -> int:
         return self.journal.append(request(text))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from conscious.control.listing import Listing
 from conscious.gate.approvals import Approvals
 from conscious.gate.budget import budget_use
 from conscious.gate.policy import DAY
@@ -36,19 +37,17 @@ def status_report(journal: Journal) -> dict[str, Any]:
     }
 
 
-def page(
-    journal: Journal,
-    kind: Kind,
-    *,
-    limit: int = 50,
-    before: int | None = None,
-    after: int | None = None,
-    filters: dict[str, Any] | None = None,
-    routine: bool = True,
-) -> dict[str, Any]:
+def page(journal: Journal, listing: Listing) -> dict[str, Any]:
     """Newest first, ``limit`` at a time (``Journal.page_rows``), each row in its public shape."""
-    rows = journal.page_rows(kind, limit=limit, before=before, after=after, filters=filters, routine=routine)
-    return {**rows, "items": [_shape(journal, kind, r) for r in rows["items"]]}
+    rows = journal.page_rows(
+        listing.kind,
+        limit=listing.limit,
+        before=listing.before,
+        after=listing.after,
+        filters=listing.filters,
+        routine=listing.routine,
+    )
+    return {**rows, "items": [_shape(journal, listing.kind, r) for r in rows["items"]]}
 
 
 def _shape(journal: Journal, kind: Kind, row: dict[str, Any]) -> dict[str, Any]:
