@@ -228,36 +228,28 @@ class Thinker:
             self.window.pop_last()
             raise
         latency_ms = (time.perf_counter() - started) * 1000
-        requested = evident = False
-        try:
-            if options is not None:
-                chosen, decision = options.read(raw, usage, think=self.strip_think, temperature=limits.temperature)
-                requested, evident = chosen.requested, options.evident(chosen)
-            else:
-                decision = parse_decision(raw, think=self.strip_think)
-            error = None
-            reply = obj or raw
-        except DecisionParseError as exc:
-            decision, error = fallback(str(exc)), str(exc)
-            reply = json.dumps(decision.model_dump(exclude={"metadata"}), separators=(",", ":"))
-        if options is not None:
-            reply = recap(decision)  # a fact of the exchange, whatever the reply was
+        thought = self._read(raw, obj, usage, options, limits.temperature)
+        reply = recap(thought.decision) if options is not None else obj or raw
+        if thought.error is not None and options is None:
+            reply = json.dumps(thought.decision.model_dump(exclude={"metadata"}), separators=(",", ":"))
         # The server's count is exact only when what it generated is exactly what we keep.
-        exact = error is None and raw.strip() == reply
+        exact = thought.error is None and raw.strip() == reply
         reply_tokens = usage.completion_tokens if usage.completion_tokens and exact else None
         reply_tokens = reply_tokens or await self.backend.tokenize(reply)
         # The reply always fits (the budget leaves room for max_tokens); compaction waits
         # for the next turn, so one exchange is never split.
         self.window.turns.append(Turn("assistant", reply, reply_tokens))
-        self.last = Thought(
-            decision,
-            raw,
-            latency_ms,
-            usage,
-            error,
-            first_token_ms=self._first_token_ms,
-            requested=requested,
-            evident=evident,
-            options=options,
-        )
+        self.last = dataclasses.replace(thought, latency_ms=latency_ms, first_token_ms=self._first_token_ms)
         return self.last
+
+    def _read(self, raw: str, obj: str | None, usage: Usage, options: Options | None, temperature: float) -> Thought:
+        """The decision a reply holds: the option it chose, or the decision it composed; a
+        reply that holds none is a safe ``observe`` and its error."""
+        try:
+            if options is None:
+                return Thought(parse_decision(raw, think=self.strip_think), raw, 0.0, usage)
+            chosen, decision = options.read(raw, usage, think=self.strip_think, temperature=temperature)
+        except DecisionParseError as exc:
+            return Thought(fallback(str(exc)), raw, 0.0, usage, str(exc), options=options)
+        evident = options.evident(chosen)
+        return Thought(decision, raw, 0.0, usage, requested=chosen.requested, evident=evident, options=options)
