@@ -116,6 +116,19 @@ class BrainParts:
         self._relay = Relay(self.journal, self.broker, self.host, self.project, cwd=self.cwd, events=events)
         return self._relay
 
+    def presence(self, config: Config, model: str) -> dict[str, Any]:
+        """What this brain says of itself to the cluster (``conscious cluster``)."""
+        return {
+            "roles": config.cluster.roles,
+            "project": config.cluster.project,
+            "leads": self.log.leading,
+            "applied": self.log.applied,
+            "taken": self.inbox.taken if self.inbox else 0,
+            "sent": self.outbox.sent if self.outbox else 0,
+            "running": sorted(run.task.id or 0 for run in self.relay.running()),
+            "model": model,
+        }
+
     @property
     def relay(self) -> Relay:
         assert self._relay is not None, "the brain's loop makes its relay"
@@ -147,31 +160,10 @@ def start_brain(
         on_trouble=broker_notice(reporter, "inbox"),
     )
 
-    def changed(leads: bool, why: str) -> None:
-        if leads:
-            reporter.info(f"brain {parts.host} {why}")
-        elif why.endswith(" leads"):
-            reporter.info(f"brain {parts.host} stands by ({why})")
-        else:
-            reporter.warn(f"brain {parts.host} stops deciding: {why}")
-        orchestrator.wake.set()
-
+    changed = _lease_changed(reporter, parts.host, orchestrator.wake)
     lease = Lease(parts.broker, parts.host, parts.log, parts.relay, lease_s=config.cluster.lease_s, on_change=changed)
-
-    def describe() -> dict[str, Any]:
-        return {
-            "roles": config.cluster.roles,
-            "project": config.cluster.project,
-            "leads": parts.log.leading,
-            "applied": parts.log.applied,
-            "taken": inbox.taken,
-            "sent": outbox.sent,
-            "running": sorted(run.task.id or 0 for run in parts.relay.running()),
-            "model": orchestrator.connection.info.model,
-        }
-
     parts.inbox, parts.outbox = inbox, outbox
-    presence = Presence(parts.broker, parts.host, describe)
+    presence = Presence(parts.broker, parts.host, lambda: parts.presence(config, orchestrator.connection.info.model))
 
     async def publish_cluster() -> None:
         while not stop.is_set():
@@ -190,6 +182,21 @@ def start_brain(
         supervisor.start("presence", lambda: presence.run(stop)),
         supervisor.start("cluster-status", publish_cluster),
     ]
+
+
+def _lease_changed(reporter: Reporter, host: str, wake: asyncio.Event) -> Callable[[bool, str], None]:
+    """Said when this brain takes the lead, stands by or stops deciding; the loop woken to see."""
+
+    def changed(leads: bool, why: str) -> None:
+        if leads:
+            reporter.info(f"brain {host} {why}")
+        elif why.endswith(" leads"):
+            reporter.info(f"brain {host} stands by ({why})")
+        else:
+            reporter.warn(f"brain {host} stops deciding: {why}")
+        wake.set()
+
+    return changed
 
 
 async def stop_brain(parts: BrainParts) -> None:
