@@ -231,6 +231,12 @@ class ToolPolicy:
             a in ("-c", "-e", "-E", "--eval", "-r", "-") or "<<" in a for a in args[1:]
         ):
             return _deny(f"{name} one-liner: code the gate cannot read (refused here; the sandbox holds anyway)")
+        if (refused := self._by_name(name, args, root, here)) is not None:
+            return refused
+        return self._words(args, root, here, write=name in WRITERS)
+
+    def _by_name(self, name: str, args: Sequence[str], root: str, here: str | None) -> ToolVerdict | None:
+        """What this command does that no argument of it says alone (delete a tree, upload, leave)."""
         if name == "rm" and any(
             re.fullmatch(r"-[a-zA-Z]*[rR][a-zA-Z]*", a) or _abbrev(a, "--recursive") for a in args[1:]
         ):
@@ -252,7 +258,10 @@ class ToolPolicy:
                 return _deny("cd to your home: outside the task's worktree")
             if not (v := self.path(args[1], root, write=True, here=here)).allowed:
                 return v
-        write = name in WRITERS
+        return None
+
+    def _words(self, args: Sequence[str], root: str, here: str | None, *, write: bool) -> ToolVerdict:
+        """Each word that names a path (inside the task's folder, or refused), or credentials."""
         for word in args[1:]:
             if "$" in word and "/" in word:
                 return _deny(
