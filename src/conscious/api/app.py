@@ -87,10 +87,44 @@ class AnswerBody(BaseModel):
 bearer = HTTPBearer(auto_error=False)
 # SQLite's INTEGER holds no more: a larger id made sqlite3 raise, and the client got a 500.
 ROW_ID_MAX = 2**63 - 1
-Limit = Annotated[int, Query(ge=1, le=500)]
 RowId = Annotated[int | None, Query(ge=0, le=ROW_ID_MAX)]
 Cursor = RowId
 Id = Annotated[int, InPath(ge=0, le=ROW_ID_MAX)]
+
+
+class PageQuery(BaseModel):
+    """Where a list's page begins (newest first); the fields of a subclass are its filters."""
+
+    limit: int = Field(50, ge=1, le=500)
+    before: int | None = Field(None, ge=0, le=ROW_ID_MAX)
+    after: int | None = Field(None, ge=0, le=ROW_ID_MAX)
+
+    def listing(self, kind: Kind, *, routine: bool = True) -> Listing:
+        filters = self.model_dump(exclude={"limit", "before", "after", "routine"})
+        return Listing(kind, self.limit, self.before, self.after, routine, filters)
+
+
+class ObservationsQuery(PageQuery):
+    source: str | None = None
+    event_type: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    decision_id: int | None = Field(None, ge=0, le=ROW_ID_MAX)
+
+
+class DecisionsQuery(PageQuery):
+    limit: int = Field(20, ge=1, le=500)
+    action_type: str | None = None
+    verdict: str | None = None
+    origin: str | None = None
+    target_agent: str | None = None
+    routine: bool = True
+    """With the routine decisions (rules that needed no judgement)."""
+
+
+class TasksQuery(PageQuery):
+    agent: str | None = None
+    state: str | None = None
 
 
 def create_app(control: Control, token: str, *, host: str | None = None) -> FastAPI:
@@ -176,69 +210,23 @@ def _lists(control: Control) -> APIRouter:
     def get_status() -> dict[str, Any]:
         return control.status()
 
-    def listing(
-        kind: Kind, limit: int, before: int | None, after: int | None, routine: bool = True, **filters: Any
-    ) -> dict[str, Any]:
+    def listing(asked: Listing) -> dict[str, Any]:
         try:
-            return control.page(Listing(kind, limit, before, after, routine, filters))
+            return control.page(asked)
         except BadQuery as exc:
             raise HTTPException(422, str(exc)) from None
 
     @router.get("/api/observations")
-    def observations(
-        limit: Limit = 50,
-        before: Cursor = None,
-        after: Cursor = None,
-        source: str | None = None,
-        event_type: str | None = None,
-        severity: str | None = None,
-        status: str | None = None,
-        decision_id: RowId = None,
-    ) -> dict[str, Any]:
-        return listing(
-            "observations",
-            limit,
-            before,
-            after,
-            source=source,
-            event_type=event_type,
-            severity=severity,
-            status=status,
-            decision_id=decision_id,
-        )
+    def observations(query: Annotated[ObservationsQuery, Query()]) -> dict[str, Any]:
+        return listing(query.listing("observations"))
 
     @router.get("/api/decisions")
-    def decisions(
-        limit: Limit = 20,
-        before: Cursor = None,
-        after: Cursor = None,
-        action_type: str | None = None,
-        verdict: str | None = None,
-        origin: str | None = None,
-        target_agent: str | None = None,
-        routine: bool = True,
-    ) -> dict[str, Any]:
-        return listing(
-            "decisions",
-            limit,
-            before,
-            after,
-            routine=routine,
-            action_type=action_type,
-            verdict=verdict,
-            origin=origin,
-            target_agent=target_agent,
-        )
+    def decisions(query: Annotated[DecisionsQuery, Query()]) -> dict[str, Any]:
+        return listing(query.listing("decisions", routine=query.routine))
 
     @router.get("/api/tasks")
-    def tasks(
-        limit: Limit = 50,
-        before: Cursor = None,
-        after: Cursor = None,
-        agent: str | None = None,
-        state: str | None = None,
-    ) -> dict[str, Any]:
-        return listing("tasks", limit, before, after, agent=agent, state=state)
+    def tasks(query: Annotated[TasksQuery, Query()]) -> dict[str, Any]:
+        return listing(query.listing("tasks"))
 
     return router
 
