@@ -23,9 +23,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=True,
 )
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-"""Errors are one line whatever the width: a pipe or a log reads them whole (they wrapped at 80 columns)."""
+"""A line is one line whatever the width: a pipe, a log or grep reads it whole (lines wrapped at
+80 columns in a pipe, where rich cannot know the width); tables still fit the width."""
 
 
 def _version(given: bool) -> None:
