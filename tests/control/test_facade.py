@@ -20,7 +20,7 @@ def test_no_journal_is_one_line_saying_how_to_make_one(tmp_path: Path) -> None:
         journal_of(paths)
     assert not paths.journal.exists()  # asking made nothing
     made = JournalDaemon.at(paths)
-    assert made.path == paths.journal and made.pending() == 0
+    assert made.journal.path == paths.journal and made.pending() == 0
     made.close()
 
 

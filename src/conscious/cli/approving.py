@@ -83,11 +83,8 @@ def deny(
 @friendly
 def approvals(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOpt = None) -> None:
     """Delegations waiting for your approval."""
-    journal = journal_of(Paths.resolve(home))
-    try:
+    with journal_of(Paths.resolve(home)) as journal:
         waiting = journal.waiting()  # a read: the journal answers as the API would
-    finally:
-        journal.close()
     if as_json:
         print(json.dumps(waiting, default=str))
         return

@@ -48,12 +48,9 @@ def configured(home: Any, config_file: Any = None) -> ClusterConfig | None:
         return config.cluster
     if not paths.journal.exists():
         return None
-    journal = journal_of(paths)
-    try:
+    with journal_of(paths) as journal:
         daemon = journal.published()
-        published = daemon.get("node") or daemon.get("cluster") or {}  # an observer or worker; a brain
-    finally:
-        journal.close()
+    published = daemon.get("node") or daemon.get("cluster") or {}  # an observer or worker; a brain
     broker = published.get("broker") if isinstance(published, dict) else None
     return config.cluster.model_copy(update={"broker": broker}) if isinstance(broker, list) and broker else None
 

@@ -47,9 +47,6 @@ def release(
     home: HomeOpt = None,
 ) -> None:
     """Let a quarantined item (one that kept failing) be delegated again."""
-    journal = journal_of(Paths.resolve(home))
-    try:
+    with journal_of(Paths.resolve(home)) as journal:
         entry = journal.release(quarantine_id)
-    finally:
-        journal.close()
     out.print(f"released #{quarantine_id}: {escape(entry['agent'])}: {escape(entry['command'][:120])}")

@@ -43,10 +43,7 @@ def watch(
         proc.terminate()
         code = proc.wait()
     obs = ended(command, code, list(tail), time.monotonic() - began, os.getcwd())
-    journal = JournalDaemon.at(paths)
-    try:
+    with JournalDaemon.at(paths) as journal:
         obs_id = journal.observed(obs)
-    finally:
-        journal.close()
     err.print(f"conscious: {obs.event_type} with exit code {code}; told the loop (observation #{obs_id})")
     raise typer.Exit(code if 0 <= code < 256 else 1)

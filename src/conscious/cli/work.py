@@ -26,11 +26,8 @@ def _on(home: Path | None, task_id: int, action: str) -> dict[str, Any]:
 @friendly
 def worktrees(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOpt = None) -> None:
     """Tasks' worktrees not merged or discarded yet."""
-    journal = journal_of(Paths.resolve(home))
-    try:
+    with journal_of(Paths.resolve(home)) as journal:
         rows = journal.worktrees()
-    finally:
-        journal.close()
     if as_json:
         out.print_json(json.dumps(rows, default=str))
         return

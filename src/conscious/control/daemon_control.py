@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from conscious.control.events import EventBus
+from conscious.control.facade import JournalDaemon
 from conscious.control.listing import Listing
 from conscious.control.metrics import Metrics
 from conscious.control.status import page, status_report
-from conscious.delegate import branches
 from conscious.delegate.guard import ToolGuard
 from conscious.gate.answers import Answered, answer
 from conscious.gate.approvals import Answer, Approvals
@@ -116,16 +116,15 @@ class DaemonControl:
     def worktree(self, task_id: int, action: str) -> dict[str, Any]:
         """``diff``, ``merge`` (``merge-sensitive``: a person read what it holds for review) or
         ``discard`` a task's workspace (``ConsciousError``: one line why not)."""
-        if action == "diff":
-            return {"task_id": task_id, "diff": branches.diff(self.reader(), task_id)}
-        if action in ("merge", "merge-sensitive"):
-            how = branches.merge(self.journal, task_id, sensitive=action == "merge-sensitive")
+        if action == "diff":  # a read, on this worker thread's own connection
+            return JournalDaemon(self.reader()).worktree(task_id, action)
+        done = JournalDaemon(self.journal).worktree(task_id, action)
+        if "merged" in done:
             self._merged(task_id)
-            self.bus.publish("worktree", task_id=task_id, what="merged", how=how)
-            return {"task_id": task_id, "merged": how}
-        branches.discard(self.journal, task_id)
-        self.bus.publish("worktree", task_id=task_id, what="discarded")
-        return {"task_id": task_id, "discarded": True}
+            self.bus.publish("worktree", task_id=task_id, what="merged", how=done["merged"])
+        else:
+            self.bus.publish("worktree", task_id=task_id, what="discarded")
+        return done
 
 
 def _brief(request: dict[str, Any]) -> dict[str, Any]:

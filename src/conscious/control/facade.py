@@ -110,12 +110,14 @@ class JournalDaemon:
         paths.ensure()
         return cls(Journal(paths.journal))
 
-    @property
-    def path(self) -> Path:
-        return self.journal.path
-
     def close(self) -> None:
         self.journal.close()
+
+    def __enter__(self) -> JournalDaemon:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def status(self) -> dict[str, Any]:
         from conscious.control.status import status_report

@@ -48,7 +48,7 @@ class DispatcherJournal(Protocol):
 @dataclass
 class _Job:
     task: Task
-    job: asyncio.Task[None]
+    runner: asyncio.Task[None]
 
 
 class LocalDispatcher:
@@ -290,7 +290,7 @@ class LocalDispatcher:
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Give running tasks ``grace`` seconds, then cancel them (killing their process groups)."""
-        tasks = [job.job for job in self._jobs.values()]
+        tasks = [job.runner for job in self._jobs.values()]
         if tasks and grace:
             await asyncio.wait(tasks, timeout=grace)
         for t in tasks:

@@ -32,6 +32,9 @@ CODES = {"1": "exited", "2": "killed", "3": "dumped"}
 @dataclass
 class _Unit:
     spec: str
+    scope: list[str]
+    """``["--user"]`` for the user's manager, else nothing (the system's)."""
+    name: str
     active: str | None = None
     restarts: int | None = None
     restarted_at: list[float] = field(default_factory=list)
@@ -39,18 +42,18 @@ class _Unit:
     """What was said last about it being unreadable (said once until it reads again)."""
 
 
-def _split(spec: str) -> tuple[list[str], str]:
-    """``user:api.service`` → (["--user"], "api.service")."""
+def _unit(spec: str) -> _Unit:
+    """``user:api.service`` → the user manager's ``api.service``; ``api.service`` the system's."""
     if spec.startswith("user:"):
-        return ["--user"], spec.removeprefix("user:")
-    return [], spec.removeprefix("system:")
+        return _Unit(spec, ["--user"], spec.removeprefix("user:"))
+    return _Unit(spec, [], spec.removeprefix("system:"))
 
 
 class UnitObserver:
     name = "units"
 
     def __init__(self, units: Sequence[str], *, interval: float = 5.0) -> None:
-        self.units = [_Unit(spec) for spec in units]
+        self.units = [_unit(spec) for spec in units]
         self.interval = interval
 
     async def observe(self) -> AsyncIterator[Observation]:
@@ -68,10 +71,9 @@ class UnitObserver:
         return out
 
     def _look(self, unit: _Unit) -> list[Observation]:
-        scope, name = _split(unit.spec)
-        shown, problem = _show(scope, name)
+        shown, problem = _show(unit.scope, unit.name)
         if problem is None and shown.get("LoadState") == "not-found":
-            problem = f"no unit {name} is known to the {'user' if scope else 'system'} manager"
+            problem = f"no unit {unit.name} is known to the {'user' if unit.scope else 'system'} manager"
         if problem is not None:
             if problem == unit.trouble:
                 return []
@@ -113,8 +115,7 @@ class UnitObserver:
         return []
 
     def _said(self, unit: _Unit, event: str, severity: Severity, details: dict[str, object]) -> Observation:
-        scope, name = _split(unit.spec)
-        tail = _tail(scope, name)
+        tail = _tail(unit.scope, unit.name)
         if tail:
             details = {**details, "tail": tail}
         return Observation(source="systemd", event_type=event, target=unit.spec, severity=severity, details=details)
